@@ -1,0 +1,124 @@
+"""The device taxonomy: names, definitions, examples, colours and aliases, read from an editable file.
+
+The taxonomy lives in ``datasets/taxonomy.toml`` (not in code) so that a newsroom can add a device by
+editing a file or running ``proplens labels add``. Other releases of the PTC corpus use 18 technique
+names; :meth:`Taxonomy.canonical` maps them onto the 14 SemEval-2020 classes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from proplens import config
+from proplens.errors import DataError
+
+__all__ = ["Device", "Taxonomy", "load_taxonomy"]
+
+_DEFAULT_COLOUR = "#808080"
+
+
+@dataclass(frozen=True)
+class Device:
+    """One rhetorical device."""
+
+    name: str
+    definition: str
+    example: str
+    origin: str = "proplens"
+    colour: str = _DEFAULT_COLOUR
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["aliases"] = list(self.aliases)
+        return data
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """An ordered collection of devices plus the names other releases use for them."""
+
+    devices: tuple[Device, ...]
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [device.name for device in self.devices]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __getitem__(self, name: str) -> Device:
+        for device in self.devices:
+            if device.name == name:
+                return device
+        raise KeyError(name)
+
+    def canonical(self, name: str) -> str | None:
+        """The taxonomy name for ``name`` (itself or an alias); None when the name is dropped.
+
+        Raises :class:`DataError` for a name the taxonomy does not know, so a typo in a label file
+        is never silently ignored.
+        """
+        if name in self.dropped:
+            return None
+        for device in self.devices:
+            if name == device.name or name in device.aliases:
+                return device.name
+        raise DataError(f"unknown device {name!r}; known devices: {', '.join(self.names)}")
+
+    def with_device(self, device: Device) -> Taxonomy:
+        """A new taxonomy with ``device`` appended (names must stay unique)."""
+        if device.name in self.names:
+            raise DataError(f"device {device.name!r} already exists in the taxonomy")
+        return Taxonomy(devices=(*self.devices, device), dropped=self.dropped)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(
+            {"dropped": list(self.dropped), "device": [d.to_dict() for d in self.devices]}
+        )
+
+    def save(self, path: Path | str | None = None) -> Path:
+        """Write the taxonomy atomically (write a temporary file, then rename)."""
+        target = Path(path) if path is not None else config.taxonomy_path()
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(self.to_toml(), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+
+def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
+    """Read the taxonomy file; a malformed file raises :class:`DataError` naming the problem."""
+    source = Path(path) if path is not None else config.taxonomy_path()
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"taxonomy file not found: {source}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{source}: not valid TOML ({exc})") from None
+    devices = []
+    for position, entry in enumerate(raw.get("device", []), start=1):
+        missing = [key for key in ("name", "definition", "example") if not entry.get(key)]
+        if missing:
+            raise DataError(f"{source}: device #{position} lacks {', '.join(missing)}")
+        devices.append(
+            Device(
+                name=entry["name"],
+                definition=entry["definition"],
+                example=entry["example"],
+                origin=entry.get("origin", "proplens"),
+                colour=entry.get("colour", _DEFAULT_COLOUR),
+                aliases=tuple(entry.get("aliases", ())),
+            )
+        )
+    names = [device.name for device in devices]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{source}: duplicate device names: {', '.join(duplicates)}")
+    if not devices:
+        raise DataError(f"{source}: no [[device]] entries")
+    return Taxonomy(devices=tuple(devices), dropped=tuple(raw.get("dropped", ())))
