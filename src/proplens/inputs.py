@@ -1,0 +1,280 @@
+"""Reading user documents: files, folders, stdin and HTML pages, into :class:`Document` objects.
+
+This is an edge of the system: every check on untrusted input happens here, and each problem becomes
+an :class:`~proplens.errors.InputError` with a one-line message naming the path. Offsets reported by
+the scorer refer to :attr:`Document.text` exactly as returned (for HTML: the extracted article text;
+for a UTF-8 file with a BOM: the BOM is kept as character 0, as in the corpus).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from proplens.errors import InputError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "SUPPORTED_SUFFIXES",
+    "Document",
+    "decode_bytes",
+    "iter_documents",
+    "read_document",
+    "read_stdin",
+]
+
+DEFAULT_MAX_BYTES = 5_000_000
+STDIN_ID = "<stdin>"
+
+#: File types proplens reads, by suffix; "" is a file without suffix, read as text.
+SUPPORTED_SUFFIXES = {
+    ".txt": "text",
+    ".md": "text",
+    ".text": "text",
+    "": "text",
+    ".html": "html",
+    ".htm": "html",
+}
+_FOLDER_SUFFIXES = (".txt", ".html", ".htm", ".md")
+
+# Controls allowed in text; any other control character in a decoded file suggests a wrong guess.
+_TEXT_CONTROLS = set("\t\n\r\f\v")
+_MAX_CONTROL_RATIO = 0.01
+# Unicode blocks a cp1252 decoding of English-language news may legitimately produce.
+_LATIN_CODEPOINT_LIMIT = 0x250
+_PUNCTUATION_BLOCK = range(0x2000, 0x2070)
+_LATIN_SINGLE_BYTE_EXTRAS = set("€™")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input document. Offsets reported for it refer to ``text``."""
+
+    id: str  # the path as given, or "<stdin>"
+    text: str
+    source: str  # "text" | "html" | "stdin"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _limit(max_bytes: int) -> str:
+    return f"{max_bytes / 1_000_000:g} MB"
+
+
+def _plausible(text: str) -> bool:
+    if not text:
+        return True
+    controls = sum(
+        1 for char in text if char not in _TEXT_CONTROLS and unicodedata.category(char) == "Cc"
+    )
+    return controls / len(text) <= _MAX_CONTROL_RATIO
+
+
+def _looks_latin(text: str) -> bool:
+    return all(
+        ord(char) < _LATIN_CODEPOINT_LIMIT
+        or ord(char) in _PUNCTUATION_BLOCK
+        or char in _LATIN_SINGLE_BYTE_EXTRAS
+        for char in text
+    )
+
+
+def decode_bytes(data: bytes, *, name: str) -> str:
+    """Decode a document's bytes to text, or raise :class:`InputError` for a binary file.
+
+    Order: UTF-32/UTF-16 with a BOM; UTF-8 (decoded with ``utf-8``, not ``utf-8-sig``, so a BOM
+    stays character 0 and offsets match other tools that count it); then, for legacy single-byte
+    files, Windows-1252 when it yields Latin text (the usual case for English news), else the guess
+    of charset-normalizer. A guess that yields many control characters is rejected as binary.
+    """
+    if not data:
+        return ""
+    binary = InputError(f"{name}: looks like a binary file, not text")
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            try:
+                # The BOM decodes to U+FEFF at position 0, consistent with the UTF-8 case.
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                raise binary from None
+            if not _plausible(text):
+                raise binary
+            return text
+    if b"\x00" in data:
+        raise binary
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = _decode_legacy(data)
+        if text is None:
+            raise binary from None
+    if not _plausible(text):
+        raise binary
+    return text
+
+
+def _decode_legacy(data: bytes) -> str | None:
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    # charset-normalizer often names a sibling code page (cp1250, latin-1) for short Latin text;
+    # cp1252 is the one Western newsrooms actually produce, so it wins when it gives Latin text.
+    if text is not None and _looks_latin(text):
+        return text
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        return None
+    return str(best)
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text.lstrip("\ufeff \t\r\n")[:100].lower()
+    return head.startswith(("<!doctype html", "<html"))
+
+
+def extract_html(html: str, *, name: str) -> str:
+    """The article text of an HTML page (navigation, ads, comments and footers removed).
+
+    Uses trafilatura's precision-oriented extraction, then its baseline extractor when that finds
+    nothing (short pages). Raises :class:`InputError` when neither finds any text.
+    """
+    import trafilatura
+
+    try:
+        text = trafilatura.extract(
+            html,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+            output_format="txt",
+        )
+        if not text or not text.strip():
+            _, text, _ = trafilatura.baseline(html)
+    except Exception as exc:  # lxml raises many types on broken markup
+        raise InputError(f"{name}: cannot parse the HTML page ({type(exc).__name__})") from None
+    if not text or not text.strip():
+        raise InputError(f"{name}: no article text found in the HTML page")
+    return text
+
+
+def _document(name: str, text: str, source: str, force_html: bool) -> Document:
+    if force_html or _looks_like_html(text):
+        return Document(id=name, text=extract_html(text, name=name), source="html")
+    return Document(id=name, text=text, source=source)
+
+
+def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Read one file (.txt, .md, .html, .htm or no suffix) as a :class:`Document`.
+
+    The size is checked before reading, so a huge file is rejected at once. An empty file is a valid
+    document with empty text (it simply has no sentences).
+    """
+    name = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{name}: file not found")
+    if file.is_dir():
+        raise InputError(f"{name}: is a folder, not a file")
+    suffix = file.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        readable = ", ".join(s for s in SUPPORTED_SUFFIXES if s)
+        raise InputError(f"{name}: unsupported file type {suffix!r} (proplens reads {readable})")
+    try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                f"{name}: {_megabytes(size)} is above the {_limit(max_bytes)} limit "
+                "(use --max-size)"
+            )
+        with file.open("rb") as handle:
+            # Read at most one byte more than allowed: the file may grow after stat().
+            data = handle.read(max_bytes + 1)
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise InputError(f"{name}: more than {_limit(max_bytes)} (use --max-size)")
+    text = decode_bytes(data, name=name)
+    return _document(name, text, "text", force_html=SUPPORTED_SUFFIXES[suffix] == "html")
+
+
+def read_stdin(
+    stream: BinaryIO | TextIO | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Document:
+    """Read a document from standard input (or ``stream``); HTML is recognised by its first tag."""
+    if stream is None:
+        stream = sys.stdin.buffer
+    raw = stream.read(max_bytes + 1)
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if len(data) > max_bytes:
+        raise InputError(f"{STDIN_ID}: more than {_limit(max_bytes)} (use --max-size)")
+    text = decode_bytes(data, name=STDIN_ID)
+    return _document(STDIN_ID, text, "stdin", force_html=False)
+
+
+def _folder_files(folder: Path, recursive: bool) -> list[Path]:
+    found = []
+    walker = os.walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
+    for directory, subdirectories, files in walker:
+        # Hidden folders (.git, .venv) hold no documents worth scoring.
+        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        for filename in files:
+            candidate = Path(directory) / filename
+            if (
+                not filename.startswith(".")
+                and candidate.suffix.lower() in _FOLDER_SUFFIXES
+                and candidate.is_file()
+            ):
+                found.append(candidate)
+    return sorted(found)
+
+
+def iter_documents(
+    paths: Sequence[str | Path],
+    *,
+    recursive: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[Document | InputError]:
+    """Each document named by ``paths``, with folders expanded to their .txt/.html/.htm/.md files.
+
+    Problems are yielded as :class:`InputError` values instead of raised, so that one bad file does
+    not stop a run over many. ``"-"`` means standard input.
+    """
+    for path in paths:
+        if str(path) == "-":
+            try:
+                yield read_stdin(max_bytes=max_bytes)
+            except InputError as error:
+                yield error
+            continue
+        folder = Path(path)
+        if folder.is_dir():
+            files = _folder_files(folder, recursive)
+            if not files:
+                kinds = "/".join(_FOLDER_SUFFIXES)
+                yield InputError(f"{path}: no {kinds} files found in the folder")
+            targets: Sequence[str | Path] = files
+        else:
+            targets = [path]
+        for target in targets:
+            try:
+                yield read_document(target, max_bytes=max_bytes)
+            except InputError as error:
+                yield error

@@ -1,0 +1,23 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proplens import config
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The corpus root; tests marked ``corpus`` fail (not skip) without it, so CI cannot go green
+    while silently testing nothing."""
+    root = config.data_dir()
+    if not (root / "ptc-semeval2020").is_dir():
+        pytest.fail(
+            f"corpus not found: {root / 'ptc-semeval2020'} is missing; set PROPLENS_DATA to the "
+            "folder holding ptc-semeval2020/ (or deselect with -m 'not corpus')",
+            pytrace=False,
+        )
+    return root
