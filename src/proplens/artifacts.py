@@ -1,0 +1,725 @@
+"""Model directories: save atomically, load only after checking every recorded fact.
+
+A model is a self-describing directory, in the spirit of SetFit and skops::
+
+    models/<name>/v<N>/
+        model.joblib     the fitted estimator
+        metadata.json    format version, labels, thresholds, training-data fingerprint,
+                         library versions, metrics, sha256 and size of model.joblib
+        README.md        the model card, rendered from metadata.json
+
+:func:`save_model` builds the directory under a temporary sibling name (``.tmp-...``) and renames it
+into place only when every file is written and synced, so a crash or a failing estimator never
+leaves a half-written model under the final name. :func:`load_model_dir` checks, in order, that the
+directory and ``metadata.json`` exist and parse, that the format version is one this proplens can
+read, that ``model.joblib`` has the recorded size and sha256, and that the hash is trusted; only
+then does it unpickle.
+
+Threat model
+------------
+``joblib.load`` runs arbitrary code from the file, so a model directory is as dangerous as a script.
+The trust store guards against *loading a model from somewhere else by accident* (a download, a
+colleague's e-mail, a directory copied from another machine): a model loads without ``trust=True``
+only if the sha256 of its ``model.joblib`` is listed in a trust file, and the hashes get there only
+when this installation wrote the model (:func:`save_model`), when the user says so
+(:func:`trust_model`, ``proplens models trust PATH``), or when the model shipped inside the package
+(``trusted_models.txt``). The sha256 check also catches corruption and later edits. It is *not* a
+defence against someone who can already write to your models root or your Python environment: they
+could edit the trust file (or proplens itself). Do not unpack someone else's archive over a models
+root, since a ``trusted-sha256.txt`` inside it would be honoured.
+
+Trust files are plain text, one sha256 per line, ``#`` starts a comment:
+
+- ``<models root>/trusted-sha256.txt``, appended to by :func:`save_model` (the models root of
+  ``models/<name>/v<N>`` is ``models/``) and by :func:`trust_model` (into
+  :func:`proplens.config.models_dir`);
+- ``trusted_models.txt`` next to this module, listing the models shipped with proplens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from proplens import config
+from proplens.errors import ModelError
+
+FORMAT_VERSION: int = 1
+"""Version of the model directory format written by :func:`save_model`.
+
+Bump it on any change to the keys or meaning of ``metadata.json`` or to the structure of the object
+stored in ``model.joblib`` (e.g. a bundle that gains or renames an attribute). When you bump it,
+keep the reader for the old version in ``_READERS`` (it upgrades an old metadata dict to the current
+shape) and add a test that loads a directory in the old format. A newer version than this one is
+refused with a message asking the user to upgrade proplens.
+"""
+
+MODEL_FILENAME = "model.joblib"
+METADATA_FILENAME = "metadata.json"
+CARD_FILENAME = "README.md"
+TRUST_FILENAME = "trusted-sha256.txt"
+PACKAGE_TRUST_FILE = Path(__file__).resolve().parent / "trusted_models.txt"
+
+# Libraries whose versions are recorded; the estimator's behaviour depends on them.
+_RECORDED_LIBRARIES = ("proplens", "scikit-learn", "numpy", "scipy", "pandas", "joblib")
+_SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_TRUST_FILE_HEADER = (
+    "# sha256 of model.joblib files that proplens may load without --trust.\n"
+    "# One hash per line; text after '#' is a comment. Written by proplens; see\n"
+    "# proplens.artifacts for the threat model.\n"
+)
+# Terms of the corpora proplens knows about, for the model card (see datasets/README.md).
+_KNOWN_TERMS = {
+    "semeval2020": (
+        "PTC (SemEval-2020 Task 11): research use only; cite Da San Martino et al. 2019."
+    ),
+    "emnlp2019": "PTC (EMNLP 2019): research use only; cite Da San Martino et al. 2019.",
+    "nlp4if2019": "PTC (NLP4IF 2019): research use only; cite Da San Martino et al. 2019.",
+    "proplens": "Sentences written for proplens; Apache-2.0 like the project.",
+}
+
+
+class ModelVersionWarning(UserWarning):
+    """The model was saved with library versions that differ from the running ones."""
+
+
+@dataclass
+class ModelMetadata:
+    """Everything ``metadata.json`` records about a model; see the module docstring.
+
+    ``metrics`` is free-form, but proplens reads two keys from it: ``micro_f1`` (a float, listed
+    by ``proplens models list``) and ``per_device`` (``{device: {"f1": ..., "precision": ...,
+    "recall": ..., "support": ...}}``, compared by ``proplens models diff``). ``artifact`` is filled
+    in by :func:`save_model`. ``parent`` is ``"name@version"`` of the model this one replaces.
+    """
+
+    name: str
+    version: str
+    labels: list[str]
+    thresholds: dict[str, float]
+    training_data: dict[str, Any] = field(
+        default_factory=lambda: {"sources": [], "fingerprint": ""}
+    )
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    library_versions: dict[str, str] = field(default_factory=lambda: current_library_versions())
+    artifact: dict[str, Any] = field(default_factory=dict)
+    parent: str | None = None
+    notes: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with the keys in a fixed, readable order."""
+        data = asdict(self)
+        order = [
+            "format_version", "name", "version", "created", "labels", "thresholds",
+            "training_data", "library_versions", "metrics", "artifact", "parent", "notes",
+        ]  # fmt: skip
+        return {key: data[key] for key in order}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "metadata") -> ModelMetadata:
+        """Validate a parsed ``metadata.json`` and build the dataclass.
+
+        Old format versions are upgraded by their reader first. Raises :class:`ModelError` naming
+        ``source`` and the offending key.
+        """
+        if not isinstance(data, dict):
+            raise ModelError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        format_version = data.get("format_version")
+        if not isinstance(format_version, int) or isinstance(format_version, bool):
+            raise ModelError(f"{source}: 'format_version' is missing or not an integer")
+        if format_version > FORMAT_VERSION:
+            raise ModelError(
+                f"{source}: model format {format_version} is newer than this proplens supports; "
+                f"upgrade proplens (it reads formats up to {FORMAT_VERSION})"
+            )
+        reader = _READERS.get(format_version)
+        if reader is None:
+            raise ModelError(f"{source}: unknown model format {format_version}")
+        data = reader(dict(data))
+        for key, expected in _FIELD_TYPES.items():
+            if key not in data:
+                raise ModelError(f"{source}: missing required key '{key}'")
+            if not _has_type(data[key], expected):
+                raise ModelError(
+                    f"{source}: key '{key}' should be {_type_name(expected)}, "
+                    f"got {type(data[key]).__name__}"
+                )
+        _check_nested(data, source)
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    @property
+    def ref(self) -> str:
+        """``name@version``, the form used by the registry and the CLI."""
+        return f"{self.name}@{self.version}"
+
+
+# key -> accepted type(s); None inside a tuple means JSON null is allowed.
+_FIELD_TYPES: dict[str, Any] = {
+    "format_version": int,
+    "name": str,
+    "version": str,
+    "created": str,
+    "labels": list,
+    "thresholds": dict,
+    "training_data": dict,
+    "library_versions": dict,
+    "metrics": dict,
+    "artifact": dict,
+    "parent": (str, type(None)),
+    "notes": str,
+}
+
+
+def _has_type(value: Any, expected: Any) -> bool:
+    if isinstance(value, bool) and expected in (int, float):
+        return False
+    return isinstance(value, expected)
+
+
+def _type_name(expected: Any) -> str:
+    if isinstance(expected, tuple):
+        return " or ".join("null" if t is type(None) else t.__name__ for t in expected)
+    return expected.__name__
+
+
+def _check_nested(data: dict[str, Any], source: str) -> None:
+    """Type checks below the top level, for the keys other modules read."""
+    if not all(isinstance(label, str) for label in data["labels"]):
+        raise ModelError(f"{source}: 'labels' should be a list of device names (strings)")
+    for device, threshold in data["thresholds"].items():
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+            raise ModelError(f"{source}: 'thresholds.{device}' should be a number")
+    sources = data["training_data"].get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
+        raise ModelError(f"{source}: 'training_data.sources' should be a list of objects")
+    for library, version in data["library_versions"].items():
+        if not isinstance(version, str):
+            raise ModelError(f"{source}: 'library_versions.{library}' should be a string")
+
+
+def _read_format_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 is the current format: nothing to upgrade."""
+    return data
+
+
+# format version -> function turning a metadata dict of that version into the current shape.
+_READERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _read_format_1}
+
+
+def current_library_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries a saved model depends on."""
+    versions = {"python": platform.python_version()}
+    for library in _RECORDED_LIBRARIES:
+        try:
+            versions[library] = installed_version(library)
+        except PackageNotFoundError:
+            versions[library] = "not installed"
+    return versions
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in chunks so large models do not load into memory twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# Columns that identify a training example and its labels (sentence table and span table).
+_FINGERPRINT_COLUMNS = ("document_id", "sentence_index", "start", "end", "devices", "device")
+
+
+def fingerprint_frame(df: pd.DataFrame) -> str:
+    """A stable sha256 of a training table: which documents, which offsets, which labels.
+
+    Works on the sentence table (``devices`` lists) and on the span table (``device``). Row order
+    and the order of devices within a row do not matter; text does not enter the hash (it is fixed
+    by the document id and offsets), so the fingerprint can be published without the corpus.
+    """
+    columns = [column for column in _FINGERPRINT_COLUMNS if column in df.columns]
+    if "document_id" not in columns:
+        raise ModelError("cannot fingerprint a training table without a 'document_id' column")
+    rows = []
+    for values in df[columns].itertuples(index=False, name=None):
+        row = []
+        for column, value in zip(columns, values, strict=True):
+            if column == "devices":
+                row.append(sorted(str(device) for device in value))
+            elif column in ("sentence_index", "start", "end"):
+                row.append(int(value))
+            else:
+                row.append(str(value))
+        rows.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+    digest = hashlib.sha256()
+    digest.update(json.dumps(columns).encode())
+    for line in sorted(rows):
+        digest.update(b"\n")
+        digest.update(line.encode("utf-8"))
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Model card
+
+
+def render_model_card(metadata: ModelMetadata) -> str:
+    """The human-readable model card (``README.md``) for a model, as Markdown."""
+    lines = [
+        f"# {metadata.name} {metadata.version}",
+        "",
+        f"A proplens model created {metadata.created}"
+        + (f", replacing `{metadata.parent}`." if metadata.parent else "."),
+        "It labels English news sentences with propaganda and rhetorical devices using TF-IDF "
+        "features and linear scikit-learn models, and points at the words behind each label.",
+        "",
+        "## Intended use",
+        "",
+        "A reading aid for researchers, journalists, teachers and students: it highlights "
+        "sentences that may use a rhetorical device, so that a person can look more closely.",
+        "",
+        "## What it is not for",
+        "",
+        "- Deciding whether a text is true, or whether a source, author, party or country is "
+        "trustworthy. Devices appear in honest and dishonest writing alike.",
+        "- Automated moderation, ranking or any decision about a person without human review.",
+        "- Text unlike its training data: non-English text, social media posts, memes, "
+        "transcripts.",
+        "- Comparing outlets or sides: the training articles are not a balanced sample of either.",
+        "",
+        "## Labels and thresholds",
+        "",
+        "| device | threshold |",
+        "|---|---|",
+    ]
+    for label in metadata.labels:
+        threshold = metadata.thresholds.get(label)
+        lines.append(f"| {label} | {_format_number(threshold)} |")
+    extra_thresholds = sorted(set(metadata.thresholds) - set(metadata.labels))
+    for key in extra_thresholds:
+        lines.append(f"| {key} | {_format_number(metadata.thresholds[key])} |")
+    lines += ["", *_render_metrics(metadata.metrics), "", *_render_training_data(metadata)]
+    lines += ["", "## Library versions", "", "| library | version |", "|---|---|"]
+    lines += [f"| {lib} | {ver} |" for lib, ver in metadata.library_versions.items()]
+    lines += ["", *_render_reproduce(metadata)]
+    if metadata.notes:
+        lines += ["", "## Notes", "", metadata.notes]
+    artifact = metadata.artifact
+    if artifact:
+        lines += [
+            "",
+            "## Integrity",
+            "",
+            f"`{artifact.get('file', MODEL_FILENAME)}`: {artifact.get('bytes', '?')} bytes, "
+            f"sha256 `{artifact.get('sha256', '?')}`. proplens refuses to load the file if either "
+            "differs, and loads it without `--trust` only if the hash is in a trust file.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _format_number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "" if value is None else str(value)
+
+
+def _render_metrics(metrics: dict[str, Any]) -> list[str]:
+    lines = ["## Metrics", ""]
+    if not metrics:
+        return [*lines, "No metrics were recorded for this model."]
+    scalars = {k: v for k, v in metrics.items() if not isinstance(v, dict | list)}
+    if scalars:
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [f"| {key} | {_format_number(value)} |" for key, value in scalars.items()]
+    per_device = metrics.get("per_device")
+    if isinstance(per_device, dict) and per_device:
+        columns = sorted({key for scores in per_device.values() for key in scores})
+        preferred = [c for c in ("precision", "recall", "f1", "support") if c in columns]
+        columns = preferred + [c for c in columns if c not in preferred]
+        lines += ["", "Per device:", "", "| device | " + " | ".join(columns) + " |"]
+        lines.append("|---" * (len(columns) + 1) + "|")
+        for device, scores in per_device.items():
+            cells = [_format_number(scores.get(column)) for column in columns]
+            lines.append(f"| {device} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _render_training_data(metadata: ModelMetadata) -> list[str]:
+    training = metadata.training_data
+    sources = training.get("sources", [])
+    lines = ["## Training data", ""]
+    if not sources:
+        return [*lines, "No training data was recorded for this model."]
+    lines += ["| source | documents | sentences | fingerprint |", "|---|---|---|---|"]
+    for source in sources:
+        fingerprint = str(source.get("fingerprint", ""))[:12]
+        lines.append(
+            f"| {source.get('name', '?')} | {source.get('documents', '')} | "
+            f"{source.get('sentences', '')} | `{fingerprint}` |"
+        )
+    if training.get("fingerprint"):
+        lines += ["", f"Combined fingerprint: `{training['fingerprint']}`."]
+    lines += ["", "Terms of the training data (the model inherits them):", ""]
+    for source in sources:
+        name = str(source.get("name", "?"))
+        terms = source.get("terms") or _KNOWN_TERMS.get(name)
+        terms = terms or "not recorded; check the source's licence before any non-research use."
+        lines.append(f"- {name}: {terms}")
+    return lines
+
+
+def _render_reproduce(metadata: ModelMetadata) -> list[str]:
+    pins = [
+        f"{lib}=={ver}"
+        for lib, ver in metadata.library_versions.items()
+        if lib != "python" and ver != "not installed"
+    ]
+    lines = [
+        "## How to reproduce",
+        "",
+        f"Use Python {metadata.library_versions.get('python', '?')} and install:",
+        "",
+        "```",
+        "pip install " + " ".join(pins),
+        "```",
+        "",
+    ]
+    command = metadata.training_data.get("command")
+    if command:
+        lines += ["Then train with:", "", "```", str(command), "```", ""]
+    lines.append(
+        "The training-data fingerprints above are `proplens.artifacts.fingerprint_frame` of the "
+        "training tables; matching fingerprints mean the same documents, offsets and labels."
+    )
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Saving
+
+
+def save_model(
+    estimator: object,
+    metadata: ModelMetadata | dict[str, Any],
+    directory: str | os.PathLike[str],
+    *,
+    card: str | None = None,
+) -> Path:
+    """Write ``estimator`` and its metadata as a new model directory, atomically.
+
+    Everything is written into a temporary sibling directory (``.tmp-<name>-...``), synced to
+    disk, and renamed to ``directory`` only at the end; on any error the temporary directory is
+    removed and the error re-raised, so no half-written model ever exists under the final name.
+    ``metadata.artifact`` is filled in here. ``card`` replaces the rendered model card. The hash
+    of ``model.joblib`` is added to the trust file of the models root (``directory``'s
+    grandparent). Refuses to overwrite an existing directory. Returns ``directory``.
+    """
+    directory = Path(directory)
+    meta = _coerce_metadata(metadata)
+    if directory.exists():
+        raise ModelError(f"{directory}: already exists; model directories are never overwritten")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{directory.name}-", dir=directory.parent))
+    try:
+        model_path = temporary / MODEL_FILENAME
+        with open(model_path, "wb") as handle:
+            joblib.dump(estimator, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        meta.artifact = {
+            "file": MODEL_FILENAME,
+            "sha256": file_sha256(model_path),
+            "bytes": model_path.stat().st_size,
+        }
+        metadata_text = json.dumps(meta.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        _write_synced(temporary / METADATA_FILENAME, metadata_text)
+        _write_synced(
+            temporary / CARD_FILENAME, card if card is not None else render_model_card(meta)
+        )
+        _fsync_directory(temporary)
+        # Trust before the rename, so a model that exists under its final name always loads; a
+        # hash left behind by a failed rename names no file and is harmless.
+        _add_to_trust_file(
+            directory.parent.parent / TRUST_FILENAME,
+            meta.artifact["sha256"],
+            f"{meta.ref} saved {meta.created}",
+        )
+        if directory.exists():  # created by someone else while we were writing
+            raise ModelError(
+                f"{directory}: already exists; model directories are never overwritten"
+            )
+        os.rename(temporary, directory)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    _fsync_directory(directory.parent)
+    return directory
+
+
+def _coerce_metadata(metadata: ModelMetadata | dict[str, Any]) -> ModelMetadata:
+    """Accept a dataclass or a partial dict; fill what save_model computes; validate."""
+    if isinstance(metadata, ModelMetadata):
+        data = metadata.to_dict()
+    elif isinstance(metadata, dict):
+        defaults = {
+            "format_version": FORMAT_VERSION,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "training_data": {"sources": [], "fingerprint": ""},
+            "library_versions": current_library_versions(),
+            "metrics": {},
+            "artifact": {},
+            "parent": None,
+            "notes": "",
+        }
+        data = {**defaults, **metadata}
+    else:
+        raise TypeError(f"metadata must be ModelMetadata or dict, not {type(metadata).__name__}")
+    # A model is always written in the current format, with the running library versions.
+    data["format_version"] = FORMAT_VERSION
+    data["library_versions"] = current_library_versions()
+    return ModelMetadata.from_dict(data, source="model metadata")
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_directory(path: Path) -> None:
+    """Persist a rename or a new entry in ``path`` (a no-op where directories cannot be opened)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+# --------------------------------------------------------------------------------------------
+# Trust store
+
+
+def read_trust_file(path: str | os.PathLike[str]) -> set[str]:
+    """The sha256 hashes listed in a trust file (empty if the file does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    hashes = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        token = line.split("#", 1)[0].strip().lower()
+        if _SHA256_PATTERN.match(token):
+            hashes.add(token)
+    return hashes
+
+
+def trust_files_for(directory: str | os.PathLike[str]) -> list[Path]:
+    """The trust files consulted when loading ``directory``, most specific first."""
+    directory = Path(directory)
+    candidates = [
+        directory.parent.parent / TRUST_FILENAME,
+        config.models_dir() / TRUST_FILENAME,
+        PACKAGE_TRUST_FILE,
+    ]
+    unique: list[Path] = []
+    for candidate in candidates:
+        if candidate not in unique:
+            unique.append(candidate)
+    return unique
+
+
+def is_trusted(directory: str | os.PathLike[str], sha256: str) -> bool:
+    """Whether ``sha256`` is listed in any trust file that applies to ``directory``."""
+    return any(sha256 in read_trust_file(path) for path in trust_files_for(directory))
+
+
+def trust_model(directory: str | os.PathLike[str]) -> str:
+    """Add a model's ``model.joblib`` hash to the trust file of :func:`proplens.config.models_dir`.
+
+    The directory is verified first (metadata, size, sha256), so only an intact model can be
+    trusted. Does not unpickle anything. Returns the hash. Backs ``proplens models trust PATH``.
+    """
+    directory = Path(directory)
+    metadata, model_path = _verify_directory(directory)
+    sha256 = metadata.artifact["sha256"]
+    _add_to_trust_file(
+        config.models_dir() / TRUST_FILENAME,
+        sha256,
+        f"{metadata.ref} trusted by the user from {directory.name}",
+    )
+    return sha256
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialize read-modify-write of ``path`` between processes (POSIX advisory lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: fall back to last-writer-wins, still atomic per write
+        yield
+        return
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _add_to_trust_file(path: Path, sha256: str, comment: str) -> None:
+    """Append ``sha256`` to a trust file atomically (temporary file + ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    comment = " ".join(comment.split())  # one line, whatever the model name holds
+    with _locked(path):
+        existing = path.read_text(encoding="utf-8") if path.is_file() else _TRUST_FILE_HEADER
+        if sha256 in read_trust_file(path):
+            return
+        if existing and not existing.endswith("\n"):
+            existing += "\n"
+        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(f"{existing}{sha256}  # {comment}\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def read_metadata(directory: str | os.PathLike[str]) -> ModelMetadata:
+    """Read and validate ``metadata.json`` of a model directory (does not touch the joblib)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: no such model directory")
+    metadata_path = directory / METADATA_FILENAME
+    if not metadata_path.is_file():
+        raise ModelError(f"{metadata_path}: missing; this is not a proplens model directory")
+    try:
+        data = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{metadata_path}: not valid JSON ({_one_line(error)})") from None
+    return ModelMetadata.from_dict(data, source=str(metadata_path))
+
+
+def _verify_directory(directory: Path) -> tuple[ModelMetadata, Path]:
+    """Every check except trust: metadata, artifact record, file size and sha256."""
+    metadata = read_metadata(directory)
+    artifact = metadata.artifact
+    source = directory / METADATA_FILENAME
+    filename = artifact.get("file")
+    if (
+        not isinstance(filename, str)
+        or filename in ("", ".", "..")
+        or Path(filename).name != filename
+    ):
+        raise ModelError(f"{source}: 'artifact.file' should be a file name such as model.joblib")
+    sha256 = artifact.get("sha256")
+    if not isinstance(sha256, str) or not _SHA256_PATTERN.match(sha256):
+        raise ModelError(f"{source}: 'artifact.sha256' should be 64 lowercase hex digits")
+    size = artifact.get("bytes")
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise ModelError(f"{source}: 'artifact.bytes' should be an integer")
+    model_path = directory / filename
+    if not model_path.is_file():
+        raise ModelError(f"{model_path}: missing; the model directory is incomplete")
+    actual_size = model_path.stat().st_size
+    if actual_size != size:
+        raise ModelError(
+            f"{model_path}: is {actual_size} bytes but metadata.json records {size}: "
+            "the file is corrupted or was modified"
+        )
+    if file_sha256(model_path) != sha256:
+        raise ModelError(
+            f"{model_path}: model.joblib does not match its recorded sha256: "
+            "the file is corrupted or was modified"
+        )
+    return metadata, model_path
+
+
+def load_model_dir(
+    directory: str | os.PathLike[str], *, trust: bool = False
+) -> tuple[object, ModelMetadata]:
+    """Load a model directory after checking it, and return ``(estimator, metadata)``.
+
+    Checks, in this order, before anything is unpickled: the directory and ``metadata.json``
+    exist and are valid; the format version is readable; ``model.joblib`` exists with the recorded
+    size and sha256; the hash is in a trust file (skipped with ``trust=True``, which you should
+    pass only for a model whose source you trust: unpickling can run arbitrary code). Warns with
+    :class:`ModelVersionWarning` when the model was saved with another scikit-learn minor version.
+    """
+    directory = Path(directory)
+    metadata, model_path = _verify_directory(directory)
+    if not trust and not is_trusted(directory, metadata.artifact["sha256"]):
+        raise ModelError(
+            f"{directory}: was not produced by this proplens installation; pass --trust "
+            "(trust=True) only if you trust its source: "
+            "loading a joblib file can run arbitrary code"
+        )
+    mismatch = _library_mismatch(metadata.library_versions)
+    if mismatch:
+        warnings.warn(f"{directory}: {mismatch}", ModelVersionWarning, stacklevel=2)
+    try:
+        estimator = joblib.load(model_path)
+    except Exception as error:
+        hint = f" ({mismatch})" if mismatch else ""
+        raise ModelError(
+            f"{model_path}: cannot be unpickled: {type(error).__name__}: {_one_line(error)}{hint}"
+        ) from None
+    return estimator, metadata
+
+
+def _minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def _library_mismatch(recorded: dict[str, str]) -> str:
+    """A one-line description of library differences that can change a loaded model, or ''."""
+    running = current_library_versions()
+    saved = recorded.get("scikit-learn")
+    now = running.get("scikit-learn")
+    if saved and now and _minor(saved) != _minor(now):
+        return (
+            f"saved with scikit-learn {saved} but {now} is installed; predictions may differ: "
+            f"retrain the model or install scikit-learn=={saved}"
+        )
+    saved_numpy, now_numpy = recorded.get("numpy"), running.get("numpy")
+    if saved_numpy and now_numpy and saved_numpy.split(".")[0] != now_numpy.split(".")[0]:
+        return f"saved with numpy {saved_numpy} but {now_numpy} is installed"
+    return ""
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

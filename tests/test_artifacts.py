@@ -1,0 +1,391 @@
+"""Model directories: atomic save, verified load, trust store, model card, fingerprints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from proplens import artifacts
+from proplens.artifacts import (
+    FORMAT_VERSION,
+    ModelMetadata,
+    ModelVersionWarning,
+    file_sha256,
+    fingerprint_frame,
+    load_model_dir,
+    read_trust_file,
+    render_model_card,
+    save_model,
+    trust_model,
+)
+from proplens.errors import ModelError, ProplensError
+
+# Sentences written for these tests (fictional places and people).
+SENTENCES = [
+    "The reckless council of Vellmora betrayed every honest family in the valley.",
+    "Only a fool would believe the disastrous plan of mayor Odrin Tass.",
+    "The Vellmora council met on Tuesday to discuss the new bridge.",
+    "Mayor Odrin Tass said the budget will be published next month.",
+    "These shameful traitors are destroying our beloved town of Kestrow.",
+    "The library in Kestrow extends its opening hours in winter.",
+]
+LABELS = [1, 1, 0, 0, 1, 0]
+
+
+@pytest.fixture
+def models_root(tmp_path, monkeypatch) -> Path:
+    """A private models root, so tests never touch the checkout's models/ or trust file."""
+    root = tmp_path / "models"
+    monkeypatch.setenv("PROPLENS_MODELS", str(root))
+    return root
+
+
+@pytest.fixture(scope="module")
+def fitted_pipeline():
+    return make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(SENTENCES, LABELS)
+
+
+def make_metadata(**overrides) -> dict:
+    metadata = {
+        "name": "tiny",
+        "version": "v1",
+        "labels": ["Loaded_Language", "Name_Calling,Labeling"],
+        "thresholds": {"Loaded_Language": 0.4, "Name_Calling,Labeling": 0.55},
+        "metrics": {
+            "micro_f1": 0.5,
+            "per_device": {
+                "Loaded_Language": {"precision": 0.6, "recall": 0.5, "f1": 0.545, "support": 3},
+                "Name_Calling,Labeling": {"precision": 0.4, "recall": 0.5, "f1": 0.444},
+            },
+        },
+        "training_data": {
+            "sources": [
+                {"name": "semeval2020", "fingerprint": "ab" * 32, "documents": 3, "sentences": 6}
+            ],
+            "fingerprint": "cd" * 32,
+        },
+    }
+    metadata.update(overrides)
+    return metadata
+
+
+@pytest.fixture
+def saved(models_root, fitted_pipeline) -> Path:
+    return save_model(fitted_pipeline, make_metadata(), models_root / "tiny" / "v1")
+
+
+def rewrite_metadata(directory: Path, change) -> None:
+    path = directory / "metadata.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_round_trip_predicts_the_same(saved, fitted_pipeline):
+    """A saved model loads back into an estimator that predicts exactly like the original."""
+    estimator, metadata = load_model_dir(saved)
+    np.testing.assert_allclose(
+        estimator.predict_proba(SENTENCES), fitted_pipeline.predict_proba(SENTENCES)
+    )
+    assert metadata.labels == ["Loaded_Language", "Name_Calling,Labeling"]
+    assert metadata.format_version == FORMAT_VERSION
+    assert metadata.artifact["sha256"] == file_sha256(saved / "model.joblib")
+    assert metadata.artifact["bytes"] == (saved / "model.joblib").stat().st_size
+    assert metadata.library_versions["scikit-learn"]
+    assert sorted(p.name for p in saved.iterdir()) == ["README.md", "metadata.json", "model.joblib"]
+
+
+def test_metadata_dict_round_trip():
+    """to_dict/from_dict are inverses, so metadata.json holds everything the dataclass does."""
+    metadata = ModelMetadata(name="m", version="v3", labels=["Doubt"], thresholds={"Doubt": 0.5})
+    assert ModelMetadata.from_dict(metadata.to_dict()) == metadata
+
+
+def test_model_card_is_written_and_describes_the_model(saved):
+    """README.md is the rendered card: labels, metrics, data terms and versions are all there."""
+    card = (saved / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("# tiny v1")
+    assert "| Loaded_Language | 0.400 |" in card
+    assert "| Loaded_Language | 0.600 | 0.500 | 0.545 | 3 |" in card
+    assert "research use only" in card
+    assert "## What it is not for" in card
+    assert "scikit-learn==" in card
+    assert file_sha256(saved / "model.joblib") in card
+
+
+def test_custom_card_replaces_the_rendered_one(models_root):
+    """A caller-supplied card is written verbatim (e.g. a hand-edited release card)."""
+    directory = save_model({"w": 1}, make_metadata(), models_root / "tiny" / "v1", card="# Hi\n")
+    assert (directory / "README.md").read_text(encoding="utf-8") == "# Hi\n"
+
+
+def test_render_model_card_without_metrics_or_data_says_so():
+    """An untested model's card says no metrics were recorded rather than showing an empty table."""
+    card = render_model_card(ModelMetadata(name="m", version="v1", labels=[], thresholds={}))
+    assert "No metrics were recorded" in card
+    assert "No training data was recorded" in card
+
+
+def test_flipped_byte_is_refused(saved):
+    """A joblib file changed after saving is refused before it is unpickled."""
+    model_path = saved / "model.joblib"
+    data = bytearray(model_path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its recorded sha256: the file is corrupt"):
+        load_model_dir(saved, trust=True)
+
+
+def test_truncated_file_is_refused(saved):
+    """A file of the wrong size (interrupted copy) is reported as such."""
+    model_path = saved / "model.joblib"
+    model_path.write_bytes(model_path.read_bytes()[:-10])
+    with pytest.raises(ModelError, match="bytes but metadata.json records"):
+        load_model_dir(saved)
+
+
+def test_missing_joblib_is_refused(saved):
+    """A directory without its model.joblib is reported as incomplete."""
+    (saved / "model.joblib").unlink()
+    with pytest.raises(ModelError, match="model.joblib: missing"):
+        load_model_dir(saved)
+
+
+def test_missing_directory_and_metadata(tmp_path):
+    """The two most common mistakes (wrong path, not a model folder) get distinct messages."""
+    with pytest.raises(ModelError, match="no such model directory"):
+        load_model_dir(tmp_path / "nowhere")
+    with pytest.raises(ModelError, match="metadata.json: missing"):
+        load_model_dir(tmp_path)
+
+
+def test_invalid_json_names_the_file(saved):
+    """Broken metadata.json is a one-line ModelError naming the file, not a JSONDecodeError."""
+    (saved / "metadata.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match=r"metadata\.json: not valid JSON") as caught:
+        load_model_dir(saved)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", sorted(artifacts._FIELD_TYPES))
+def test_missing_metadata_key_is_named(saved, key):
+    """Every required metadata key, when missing, is named in the error."""
+    rewrite_metadata(saved, lambda data: data.pop(key))
+    with pytest.raises(ModelError, match=f"'{key}'"):
+        load_model_dir(saved)
+
+
+def test_wrong_metadata_type_is_named(saved):
+    """A key of the wrong type is named with the expected and actual types."""
+    rewrite_metadata(saved, lambda data: data.update(labels="Loaded_Language"))
+    with pytest.raises(ModelError, match="'labels' should be list, got str"):
+        load_model_dir(saved)
+
+
+def test_non_numeric_threshold_is_named(saved):
+    """Thresholds are read by scoring, so a non-number is caught at load time."""
+    rewrite_metadata(saved, lambda data: data["thresholds"].update(Loaded_Language="high"))
+    with pytest.raises(ModelError, match="thresholds.Loaded_Language"):
+        load_model_dir(saved)
+
+
+def test_newer_format_is_refused(saved):
+    """A model from a newer proplens asks for an upgrade instead of failing obscurely."""
+    rewrite_metadata(saved, lambda data: data.update(format_version=FORMAT_VERSION + 2))
+    message = f"model format {FORMAT_VERSION + 2} is newer than this proplens supports; upgrade"
+    with pytest.raises(ModelError, match=message):
+        load_model_dir(saved)
+
+
+def test_unknown_old_format_is_refused(saved):
+    """A format number with no reader (0 never existed) is refused, not guessed at."""
+    rewrite_metadata(saved, lambda data: data.update(format_version=0))
+    with pytest.raises(ModelError, match="unknown model format 0"):
+        load_model_dir(saved)
+
+
+def test_every_format_up_to_current_has_a_reader():
+    """Bumping FORMAT_VERSION without a reader for the new version fails here."""
+    assert set(artifacts._READERS) == set(range(1, FORMAT_VERSION + 1))
+
+
+def test_path_in_artifact_file_is_refused(saved):
+    """artifact.file must be a plain name, so metadata cannot point the loader outside the dir."""
+    rewrite_metadata(saved, lambda data: data["artifact"].update(file="../other/model.joblib"))
+    with pytest.raises(ModelError, match="'artifact.file'"):
+        load_model_dir(saved, trust=True)
+
+
+def test_model_from_another_installation_is_untrusted_until_trusted(
+    models_root, fitted_pipeline, tmp_path
+):
+    """A model saved elsewhere needs trust=True or an explicit trust_model call to load."""
+    elsewhere = save_model(fitted_pipeline, make_metadata(), tmp_path / "other" / "tiny" / "v1")
+    downloaded = tmp_path / "downloads" / "tiny" / "v1"
+    shutil.copytree(elsewhere, downloaded)
+    expected = "was not produced by this proplens installation; pass --trust"
+    with pytest.raises(ModelError, match=expected):
+        load_model_dir(downloaded)
+    estimator, _ = load_model_dir(downloaded, trust=True)
+    assert estimator.predict(SENTENCES[:1]).shape == (1,)
+    sha = trust_model(downloaded)
+    assert sha in read_trust_file(models_root / artifacts.TRUST_FILENAME)
+    load_model_dir(downloaded)
+
+
+def test_removing_a_hash_from_the_trust_file_revokes_trust(saved, tmp_path):
+    """Trust is the hash in the trust file, not the location: copies follow the file's content."""
+    copy = tmp_path / "copy" / "tiny" / "v1"
+    shutil.copytree(saved, copy)
+    load_model_dir(copy)  # same bytes as a model this installation saved
+    (saved.parent.parent / artifacts.TRUST_FILENAME).write_text("# emptied\n", encoding="utf-8")
+    for directory in (saved, copy):
+        with pytest.raises(ModelError, match="was not produced by this proplens installation"):
+            load_model_dir(directory)
+
+
+def test_trust_file_records_hash_with_comment(saved):
+    """save_model appends the hash with a comment naming the model, after a header."""
+    text = (saved.parent.parent / artifacts.TRUST_FILENAME).read_text(encoding="utf-8")
+    sha = file_sha256(saved / "model.joblib")
+    assert text.startswith("#")
+    assert f"{sha}  # tiny@v1 saved" in text
+
+
+def test_trusting_twice_does_not_duplicate(saved):
+    """trust_model is idempotent, so the trust file does not grow on repeated calls."""
+    trust_file = saved.parent.parent / artifacts.TRUST_FILENAME
+    before = trust_file.read_text(encoding="utf-8")
+    trust_model(saved)
+    assert trust_file.read_text(encoding="utf-8") == before
+
+
+def test_trust_model_refuses_a_tampered_model(saved):
+    """Only an intact model can be trusted: trust_model verifies the sha256 first."""
+    with open(saved / "model.joblib", "r+b") as handle:
+        handle.seek(20)
+        byte = handle.read(1)
+        handle.seek(20)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ModelError, match="does not match its recorded sha256"):
+        trust_model(saved)
+
+
+def test_package_trust_file_exists_and_parses():
+    """The shipped trust list exists (the release script appends to it) and holds only hashes."""
+    text = artifacts.PACKAGE_TRUST_FILE.read_text(encoding="utf-8")
+    assert text.startswith("#")
+    for line in text.splitlines():
+        token = line.split("#", 1)[0].strip()
+        assert token == "" or artifacts._SHA256_PATTERN.match(token), line
+
+
+class ExplodesWhenPickled:
+    """Stands in for an estimator holding something unpicklable (an open handle, a lambda)."""
+
+    def __reduce__(self):
+        raise RuntimeError("cannot pickle this")
+
+
+def test_failed_save_leaves_nothing_behind(models_root):
+    """Pickling that fails halfway leaves neither the final directory nor a temporary one."""
+    directory = models_root / "tiny" / "v1"
+    payload = [np.arange(200_000), ExplodesWhenPickled()]  # some bytes hit disk before the error
+    with pytest.raises(RuntimeError, match="cannot pickle this"):
+        save_model(payload, make_metadata(), directory)
+    assert not directory.exists()
+    assert list(directory.parent.iterdir()) == []
+    assert not (models_root / artifacts.TRUST_FILENAME).exists()
+
+
+def test_invalid_metadata_is_rejected_before_writing(models_root):
+    """Bad metadata fails before any file is written."""
+    directory = models_root / "tiny" / "v1"
+    with pytest.raises(ModelError, match="'labels'"):
+        save_model({"w": 1}, make_metadata(labels="Doubt"), directory)
+    assert not models_root.exists()
+
+
+def test_refuses_to_overwrite(saved):
+    """An existing version is never overwritten: name@version always means the same files."""
+    sha = file_sha256(saved / "model.joblib")
+    with pytest.raises(ModelError, match="already exists"):
+        save_model({"other": 2}, make_metadata(), saved)
+    assert file_sha256(saved / "model.joblib") == sha
+    assert [p.name for p in saved.parent.iterdir()] == ["v1"]
+
+
+def test_unpicklable_file_is_a_model_error(saved):
+    """A file that verifies but cannot be unpickled gives a ModelError, not a raw pickle error."""
+    model_path = saved / "model.joblib"
+    model_path.write_bytes(b"this is not a pickle at all")
+
+    def point_at_new_file(data):
+        data["artifact"].update(sha256=file_sha256(model_path), bytes=model_path.stat().st_size)
+
+    rewrite_metadata(saved, point_at_new_file)
+    with pytest.raises(ModelError, match="cannot be unpickled"):
+        load_model_dir(saved, trust=True)
+
+
+def test_other_sklearn_version_warns(saved):
+    """A model saved with another scikit-learn minor version loads with a warning."""
+    rewrite_metadata(saved, lambda data: data["library_versions"].update({"scikit-learn": "0.1.0"}))
+    with pytest.warns(ModelVersionWarning, match="saved with scikit-learn 0.1.0"):
+        load_model_dir(saved)
+
+
+def test_model_errors_are_proplens_errors():
+    """The CLI catches ProplensError, so ModelError must be one."""
+    assert issubclass(ModelError, ProplensError)
+
+
+SENTENCE_TABLE = pd.DataFrame(
+    {
+        "document_id": ["a", "a", "b"],
+        "sentence_index": [0, 1, 0],
+        "start": [0, 40, 0],
+        "end": [39, 80, 25],
+        "text": ["x", "y", "z"],
+        "devices": [["Doubt", "Loaded_Language"], [], ["Repetition"]],
+        "release": ["proplens"] * 3,
+    }
+)
+
+
+def test_fingerprint_ignores_order_but_not_content():
+    """Reordering rows or devices keeps the fingerprint; changing an offset or label changes it."""
+    base = fingerprint_frame(SENTENCE_TABLE)
+    shuffled = SENTENCE_TABLE.iloc[[2, 0, 1]].copy()
+    shuffled["devices"] = [["Repetition"], ["Loaded_Language", "Doubt"], []]
+    assert fingerprint_frame(shuffled) == base
+    moved = SENTENCE_TABLE.copy()
+    moved.loc[1, "end"] = 81
+    assert fingerprint_frame(moved) != base
+    relabeled = SENTENCE_TABLE.copy()
+    relabeled["devices"] = [["Doubt"], [], ["Repetition"]]
+    assert fingerprint_frame(relabeled) != base
+    assert len(base) == 64
+
+
+def test_fingerprint_needs_document_ids():
+    """Without document ids a fingerprint would not identify the data, so it is refused."""
+    with pytest.raises(ModelError, match="document_id"):
+        fingerprint_frame(pd.DataFrame({"start": [0]}))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations(range(len(SENTENCE_TABLE))))
+def test_fingerprint_is_permutation_invariant(order):
+    """Property: any row order of the same table has the same fingerprint."""
+    assert fingerprint_frame(SENTENCE_TABLE.iloc[list(order)]) == fingerprint_frame(SENTENCE_TABLE)
