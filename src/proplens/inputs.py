@@ -24,6 +24,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "Document",
     "decode_bytes",
+    "extract_html",
     "iter_documents",
     "read_document",
     "read_stdin",
@@ -50,6 +51,8 @@ _MAX_CONTROL_RATIO = 0.01
 _LATIN_CODEPOINT_LIMIT = 0x250
 _PUNCTUATION_BLOCK = range(0x2000, 0x2070)
 _LATIN_SINGLE_BYTE_EXTRAS = set("€™")
+# Fewest words on one line for extracted HTML text to count as article text.
+_MIN_PROSE_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -148,11 +151,18 @@ def _looks_like_html(text: str) -> bool:
     return head.startswith(("<!doctype html", "<html"))
 
 
+def _has_prose(text: str | None) -> bool:
+    # Extractors return whatever text they find, menus included ("Home Sport"); article text has
+    # at least one line that reads like prose rather than a list of links.
+    return bool(text) and any(len(line.split()) >= _MIN_PROSE_WORDS for line in text.splitlines())
+
+
 def extract_html(html: str, *, name: str) -> str:
     """The article text of an HTML page (navigation, ads, comments and footers removed).
 
     Uses trafilatura's precision-oriented extraction, then its baseline extractor when that finds
-    nothing (short pages). Raises :class:`InputError` when neither finds any text.
+    nothing usable (very short pages). Raises :class:`InputError` when neither finds a line of
+    prose (at least four words).
     """
     import trafilatura
 
@@ -164,11 +174,11 @@ def extract_html(html: str, *, name: str) -> str:
             favor_precision=True,
             output_format="txt",
         )
-        if not text or not text.strip():
+        if not _has_prose(text):
             _, text, _ = trafilatura.baseline(html)
     except Exception as exc:  # lxml raises many types on broken markup
         raise InputError(f"{name}: cannot parse the HTML page ({type(exc).__name__})") from None
-    if not text or not text.strip():
+    if not _has_prose(text):
         raise InputError(f"{name}: no article text found in the HTML page")
     return text
 
