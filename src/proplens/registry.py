@@ -1,0 +1,405 @@
+"""Model versions in a models root: list, pick the default, roll back, compare.
+
+A models root (default :func:`proplens.config.models_dir`, env ``PROPLENS_MODELS``) holds one folder
+per model name with numbered versions, and a pointer to the default model::
+
+    models/
+        ptc-default/v1/  ptc-default/v2/  ...   model directories (see proplens.artifacts)
+        current.json     {"name": "ptc-default", "version": "v2",
+                          "history": [{"name": "ptc-default", "version": "v1", "at": "..."}]}
+
+Versions are ``v1``, ``v2``, ... and are never reused, so ``name@version`` always means the same
+files. The default model is, in order: what ``current.json`` names; else the newest version of
+``ptc-default`` in the root; else the same lookup in the models bundled with an installed wheel.
+Every write is atomic (temporary file + ``os.replace``), so a crash never leaves a broken pointer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from proplens import config
+from proplens.artifacts import METADATA_FILENAME, ModelMetadata, read_metadata
+from proplens.errors import ModelError
+
+DEFAULT_MODEL_NAME = "ptc-default"
+CURRENT_FILENAME = "current.json"
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VERSION_PATTERN = re.compile(r"^v([0-9]+)$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model version: ``name@version`` and where its directory is."""
+
+    name: str
+    version: str
+    path: Path
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def _root(root: str | os.PathLike[str] | None) -> Path:
+    return Path(root) if root is not None else config.models_dir()
+
+
+def _normalise_version(version: str, ref: str) -> str:
+    """Accept ``v2`` and ``2``; return ``v2``."""
+    version = version.strip()
+    if version.isdigit():
+        version = f"v{int(version)}"
+    if not _VERSION_PATTERN.match(version):
+        raise ModelError(f"'{ref}': version should look like v1, v2, ... (got '{version}')")
+    return version
+
+
+def _split_ref(ref: str) -> tuple[str, str | None]:
+    """``"name@v2"`` -> ``("name", "v2")``; ``"name"`` -> ``("name", None)``."""
+    name, _, version = ref.strip().partition("@")
+    if not _NAME_PATTERN.match(name):
+        raise ModelError(
+            f"'{ref}': a model name uses letters, digits, '.', '_' and '-' (e.g. ptc-default@v2)"
+        )
+    return name, (_normalise_version(version, ref) if version else None)
+
+
+def versions(name: str, root: str | os.PathLike[str] | None = None) -> list[int]:
+    """Version numbers present for ``name`` (any ``v<N>`` folder, complete or not), ascending."""
+    folder = _root(root) / name
+    if not folder.is_dir():
+        return []
+    numbers = []
+    for child in folder.iterdir():
+        match = _VERSION_PATTERN.match(child.name)
+        if match and child.is_dir():
+            numbers.append(int(match.group(1)))
+    return sorted(numbers)
+
+
+def _complete_versions(name: str, root: Path) -> list[int]:
+    """Versions that hold a ``metadata.json`` (an interrupted copy is not a model)."""
+    return [
+        n for n in versions(name, root) if (root / name / f"v{n}" / METADATA_FILENAME).is_file()
+    ]
+
+
+def parse_ref(ref: str, root: str | os.PathLike[str] | None = None) -> ModelRef:
+    """Look up ``"name@v2"`` (that version) or ``"name"`` (its newest version) in a models root."""
+    models_root = _root(root)
+    name, version = _split_ref(ref)
+    if version is None:
+        available = _complete_versions(name, models_root)
+        if not available:
+            raise ModelError(f"no model named '{name}' in {models_root}; {_available(models_root)}")
+        version = f"v{available[-1]}"
+    path = models_root / name / version
+    if not (path / METADATA_FILENAME).is_file():
+        raise ModelError(f"no model '{name}@{version}' in {models_root}; {_available(models_root)}")
+    return ModelRef(name, version, path)
+
+
+def _refs(root: Path) -> list[ModelRef]:
+    """Every complete model version under ``root``, by name then version number."""
+    if not root.is_dir():
+        return []
+    refs = []
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and _NAME_PATTERN.match(folder.name):
+            for number in _complete_versions(folder.name, root):
+                refs.append(ModelRef(folder.name, f"v{number}", folder / f"v{number}"))
+    return refs
+
+
+def _available(root: Path) -> str:
+    refs = _refs(root)
+    if not refs:
+        return "no models are available there (train one with `proplens train`)"
+    return "available: " + ", ".join(str(ref) for ref in refs)
+
+
+def next_version_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The directory for a new version of ``name``: one past the highest existing ``v<N>``.
+
+    Counts every ``v<N>`` folder, even an incomplete one, so a version number is never reused.
+    The directory is not created (``save_model`` creates it atomically).
+    """
+    _split_ref(name)  # validates the name
+    if "@" in name:
+        raise ModelError(f"'{name}': give a model name without a version")
+    existing = versions(name, root)
+    return _root(root) / name / f"v{(existing[-1] + 1) if existing else 1}"
+
+
+# --------------------------------------------------------------------------------------------
+# current.json
+
+
+def _read_pointer(root: Path) -> dict[str, Any] | None:
+    path = root / CURRENT_FILENAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: not valid JSON ({error})") from None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("name"), str)
+        or not isinstance(data.get("version"), str)
+        or not isinstance(data.get("history", []), list)
+    ):
+        raise ModelError(f"{path}: should hold {{'name': ..., 'version': ..., 'history': [...]}}")
+    data.setdefault("history", [])
+    return data
+
+
+def _read_pointer_leniently(root: Path) -> dict[str, Any] | None:
+    try:
+        return _read_pointer(root)
+    except ModelError:
+        return None
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` with ``data`` in one step: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _newest_default(root: Path) -> ModelRef | None:
+    available = _complete_versions(DEFAULT_MODEL_NAME, root)
+    if not available:
+        return None
+    version = f"v{available[-1]}"
+    return ModelRef(DEFAULT_MODEL_NAME, version, root / DEFAULT_MODEL_NAME / version)
+
+
+def _current_in(root: Path) -> ModelRef | None:
+    pointer = _read_pointer(root)
+    if pointer is not None:
+        name, version = pointer["name"], pointer["version"]
+        path = root / name / version
+        if not (path / METADATA_FILENAME).is_file():
+            raise ModelError(
+                f"{root / CURRENT_FILENAME}: points to {name}@{version}, which is not in {root}; "
+                f"run `proplens models use NAME@VERSION` ({_available(root)})"
+            )
+        return ModelRef(name, version, path)
+    return _newest_default(root)
+
+
+def current(root: str | os.PathLike[str] | None = None) -> ModelRef | None:
+    """The default model: ``current.json``, else the newest ``ptc-default``, else the bundled one.
+
+    Returns None when there is no model at all. A ``current.json`` naming a missing model is an
+    error rather than a silent fallback, so users never score with a model they did not choose.
+    """
+    found = _current_in(_root(root))
+    if found is not None:
+        return found
+    bundled = config.bundled_models_dir()
+    if bundled.is_dir() and bundled != _root(root):
+        return _current_in(bundled)
+    return None
+
+
+def use(ref: str, root: str | os.PathLike[str] | None = None) -> ModelRef:
+    """Make ``ref`` (``name@version`` or ``name`` for its newest) the default model.
+
+    The previous default of this root goes onto ``history`` so :func:`rollback` can return to it.
+    """
+    models_root = _root(root)
+    target = parse_ref(ref, models_root)
+    try:
+        pointer = _read_pointer(models_root)
+        previous = _current_in(models_root)
+    except ModelError:
+        # A broken or dangling current.json is exactly what `use` repairs; keep what history
+        # can still be read.
+        pointer, previous = _read_pointer_leniently(models_root), None
+    history = list(pointer["history"]) if pointer else []
+    if previous is not None and (previous.name, previous.version) != (target.name, target.version):
+        history.append({"name": previous.name, "version": previous.version, "at": _now()})
+    _write_json_atomic(
+        models_root / CURRENT_FILENAME,
+        {"name": target.name, "version": target.version, "history": history},
+    )
+    return target
+
+
+def rollback(root: str | os.PathLike[str] | None = None) -> ModelRef:
+    """Make the previous default current again (pops it from ``history``)."""
+    models_root = _root(root)
+    pointer = _read_pointer(models_root)
+    if not pointer or not pointer["history"]:
+        raise ModelError(
+            f"{models_root / CURRENT_FILENAME}: no earlier model to roll back to "
+            "(`proplens models use NAME@VERSION` picks one explicitly)"
+        )
+    history = list(pointer["history"])
+    entry = history.pop()
+    if not isinstance(entry, dict) or not {"name", "version"} <= entry.keys():
+        raise ModelError(f"{models_root / CURRENT_FILENAME}: malformed history entry {entry!r}")
+    target = parse_ref(f"{entry['name']}@{entry['version']}", models_root)
+    _write_json_atomic(
+        models_root / CURRENT_FILENAME,
+        {"name": target.name, "version": target.version, "history": history},
+    )
+    return target
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------------------------
+# Listing and comparing
+
+
+def _micro_f1(metrics: dict[str, Any]) -> float | None:
+    value = metrics.get("micro_f1")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """One row per model version, oldest first within each name.
+
+    Columns: ``name, version, created, labels, micro_f1, current, path, problem``. ``labels`` is
+    the number of devices; ``problem`` is empty for a readable model and otherwise says why its
+    metadata cannot be read (the model still appears, so it can be found and fixed).
+    """
+    models_root = _root(root)
+    try:
+        default = current(models_root)
+    except ModelError:
+        default = None
+    rows = []
+    for ref in _refs(models_root):
+        row: dict[str, Any] = {"name": ref.name, "version": ref.version}
+        try:
+            metadata = read_metadata(ref.path)
+        except ModelError as error:
+            row.update(created=None, labels=None, micro_f1=None, problem=str(error))
+        else:
+            row.update(
+                created=metadata.created,
+                labels=len(metadata.labels),
+                micro_f1=_micro_f1(metadata.metrics),
+                problem="",
+            )
+        row["current"] = default is not None and default.path == ref.path
+        row["path"] = str(ref.path)
+        rows.append(row)
+    columns = ["name", "version", "created", "labels", "micro_f1", "current", "path", "problem"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _device_f1(metadata: ModelMetadata, device: str) -> float | None:
+    scores = metadata.metrics.get("per_device", {}).get(device)
+    if isinstance(scores, dict):
+        value = scores.get("f1")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Compare two models device by device (``a`` is "before", ``b`` is "after").
+
+    Columns: ``device, f1_before, f1_after, f1_change, threshold_before, threshold_after,
+    change`` where ``change`` is ``"added"``, ``"removed"``, ``"threshold changed"`` or ``""``.
+    ``a`` and ``b`` are references or model directories (see :func:`resolve`). The two micro F1
+    scores are in ``frame.attrs["micro_f1"]`` as ``(before, after)``.
+    """
+    before = read_metadata(resolve(a, root))
+    after = read_metadata(resolve(b, root))
+    devices = list(before.labels) + [d for d in after.labels if d not in before.labels]
+    rows = []
+    for device in devices:
+        in_before, in_after = device in before.labels, device in after.labels
+        f1_before, f1_after = _device_f1(before, device), _device_f1(after, device)
+        t_before, t_after = before.thresholds.get(device), after.thresholds.get(device)
+        if not in_before:
+            change = "added"
+        elif not in_after:
+            change = "removed"
+        elif t_before != t_after:
+            change = "threshold changed"
+        else:
+            change = ""
+        both = f1_before is not None and f1_after is not None
+        rows.append(
+            {
+                "device": device,
+                "f1_before": f1_before,
+                "f1_after": f1_after,
+                "f1_change": (f1_after - f1_before) if both else None,
+                "threshold_before": t_before if in_before else None,
+                "threshold_after": t_after if in_after else None,
+                "change": change,
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "device", "f1_before", "f1_after", "f1_change",
+            "threshold_before", "threshold_after", "change",
+        ],
+    )  # fmt: skip
+    frame.attrs["micro_f1"] = (_micro_f1(before.metrics), _micro_f1(after.metrics))
+    return frame
+
+
+def resolve(
+    ref_or_path: str | os.PathLike[str] | None, root: str | os.PathLike[str] | None = None
+) -> Path:
+    """Turn what a user typed into a model directory.
+
+    ``None`` -> the default model (:func:`current`); an existing model directory -> itself; a
+    model-name folder (``models/ptc-default``) -> its newest version; ``"name[@version]"`` -> the
+    registry. Anything else is a :class:`ModelError` listing the available models.
+    """
+    models_root = _root(root)
+    if ref_or_path is None:
+        found = current(models_root)
+        if found is None:
+            raise ModelError(
+                f"no model found in {models_root}: train one with `proplens train` "
+                "or set PROPLENS_MODELS to a folder holding models"
+            )
+        return found.path
+    candidate = Path(ref_or_path).expanduser()
+    if candidate.is_dir():
+        if (candidate / METADATA_FILENAME).is_file():
+            return candidate
+        complete = _complete_versions(candidate.name, candidate.parent)
+        if complete:
+            return candidate / f"v{complete[-1]}"
+        raise ModelError(f"{candidate}: not a model directory (no {METADATA_FILENAME})")
+    text = str(ref_or_path)
+    looks_like_path = os.sep in text or "/" in text or text.startswith(".")
+    if looks_like_path and "@" not in text:
+        raise ModelError(f"{candidate}: no such model directory; {_available(models_root)}")
+    return parse_ref(text, models_root).path

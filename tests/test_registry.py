@@ -1,0 +1,304 @@
+"""Model versions: numbering, the current pointer, rollback, listing, diff and resolution."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from proplens import config, registry
+from proplens.artifacts import save_model
+from proplens.errors import ModelError
+from proplens.registry import (
+    ModelRef,
+    current,
+    diff,
+    list_models,
+    next_version_dir,
+    parse_ref,
+    resolve,
+    rollback,
+    use,
+)
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    """An empty models root set through PROPLENS_MODELS, with no bundled models to fall back on."""
+    models_root = tmp_path / "models"
+    monkeypatch.setenv("PROPLENS_MODELS", str(models_root))
+    monkeypatch.setattr(config, "bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    return models_root
+
+
+def add_model(
+    name: str,
+    *,
+    labels=("Doubt", "Loaded_Language"),
+    thresholds=None,
+    f1=None,
+    micro_f1=0.4,
+    root: Path | None = None,
+) -> Path:
+    """Save a tiny stand-in model as the next version of ``name`` (the registry never unpickles)."""
+    thresholds = thresholds if thresholds is not None else {label: 0.5 for label in labels}
+    f1 = f1 if f1 is not None else {label: 0.3 for label in labels}
+    metadata = {
+        "name": name,
+        "labels": list(labels),
+        "thresholds": thresholds,
+        "metrics": {"micro_f1": micro_f1, "per_device": {d: {"f1": v} for d, v in f1.items()}},
+    }
+    directory = next_version_dir(name, root)
+    metadata["version"] = directory.name
+    return save_model({"weights": list(labels)}, metadata, directory)
+
+
+def pointer(root: Path) -> dict:
+    return json.loads((root / "current.json").read_text(encoding="utf-8"))
+
+
+def test_next_version_counts_up_from_v1(root):
+    """Versions are v1, v2, ... in the order models are saved."""
+    assert next_version_dir("ptc-default") == root / "ptc-default" / "v1"
+    add_model("ptc-default")
+    assert next_version_dir("ptc-default") == root / "ptc-default" / "v2"
+
+
+def test_next_version_never_reuses_an_incomplete_version(root):
+    """A leftover v5 folder (say, a half-copied model) still reserves its number."""
+    add_model("ptc-default")
+    (root / "ptc-default" / "v5").mkdir()
+    assert next_version_dir("ptc-default").name == "v6"
+
+
+def test_next_version_orders_numerically(root):
+    """v10 comes after v9, not after v1 (string order would reuse v2)."""
+    for number in (1, 9, 10):
+        (root / "m" / f"v{number}").mkdir(parents=True)
+    assert next_version_dir("m").name == "v11"
+
+
+@pytest.mark.parametrize("bad", ["", "../escape", "has space", "m@v1", "-dash-first"])
+def test_next_version_rejects_bad_names(root, bad):
+    """Model names become folder names, so anything that is not a plain name is refused."""
+    with pytest.raises(ModelError):
+        next_version_dir(bad)
+
+
+def test_parse_ref_forms(root):
+    """name@vN, name@N and bare name (newest) all find the right directory."""
+    add_model("m")
+    add_model("m")
+    assert parse_ref("m@v1") == ModelRef("m", "v1", root / "m" / "v1")
+    assert parse_ref("m@1") == parse_ref("m@v1")
+    assert parse_ref("m") == ModelRef("m", "v2", root / "m" / "v2")
+    assert str(parse_ref("m")) == "m@v2"
+
+
+def test_parse_ref_unknown_lists_available(root):
+    """A typo gets an error that lists what does exist."""
+    add_model("m")
+    with pytest.raises(ModelError, match="available: m@v1"):
+        parse_ref("n")
+    with pytest.raises(ModelError, match="no model 'm@v7'"):
+        parse_ref("m@v7")
+    with pytest.raises(ModelError, match="version should look like v1"):
+        parse_ref("m@latest")
+
+
+def test_current_falls_back_to_newest_default(root):
+    """Without current.json the newest ptc-default is the default model."""
+    assert current() is None
+    add_model("other")
+    assert current() is None
+    add_model("ptc-default")
+    add_model("ptc-default")
+    assert str(current()) == "ptc-default@v2"
+
+
+def test_current_falls_back_to_bundled_models(root, tmp_path, monkeypatch):
+    """An installed wheel with an empty user models root uses the model bundled in the package."""
+    bundled = tmp_path / "bundled"
+    add_model("ptc-default", root=bundled)
+    monkeypatch.setattr(config, "bundled_models_dir", lambda: bundled)
+    found = current()
+    assert found == ModelRef("ptc-default", "v1", bundled / "ptc-default" / "v1")
+    assert resolve(None) == bundled / "ptc-default" / "v1"
+
+
+def test_use_and_rollback(root):
+    """use pushes the previous default onto history; rollback pops it back."""
+    add_model("ptc-default")
+    add_model("ptc-default")
+    add_model("experiment")
+    assert str(use("ptc-default@v1")) == "ptc-default@v1"
+    assert pointer(root)["history"][0]["version"] == "v2"  # the implicit default before
+    use("experiment")
+    assert str(current()) == "experiment@v1"
+    assert [(h["name"], h["version"]) for h in pointer(root)["history"]] == [
+        ("ptc-default", "v2"),
+        ("ptc-default", "v1"),
+    ]
+    assert str(rollback()) == "ptc-default@v1"
+    assert str(current()) == "ptc-default@v1"
+    assert str(rollback()) == "ptc-default@v2"
+    with pytest.raises(ModelError, match="no earlier model to roll back to"):
+        rollback()
+    assert str(current()) == "ptc-default@v2"
+
+
+def test_use_the_current_model_again_does_not_grow_history(root):
+    """Re-selecting the current model is a no-op for history, so rollback stays meaningful."""
+    add_model("m")
+    use("m@v1")
+    use("m@v1")
+    assert pointer(root)["history"] == []
+
+
+def test_history_entries_record_when(root):
+    """Each history entry says when it was replaced, for `proplens models list` and audits."""
+    add_model("m")
+    add_model("m")
+    use("m@v1")
+    use("m@v2")
+    entry = pointer(root)["history"][-1]
+    assert entry["name"] == "m" and entry["version"] == "v1"
+    assert entry["at"].endswith("+00:00")
+
+
+def test_use_unknown_model_changes_nothing(root):
+    """A failed use leaves current.json as it was."""
+    add_model("m")
+    use("m")
+    before = (root / "current.json").read_text(encoding="utf-8")
+    with pytest.raises(ModelError):
+        use("m@v9")
+    assert (root / "current.json").read_text(encoding="utf-8") == before
+
+
+def test_pointer_writes_leave_no_temporary_files(root):
+    """current.json is replaced atomically and its temporary file is gone afterwards."""
+    add_model("m")
+    add_model("m")
+    use("m@v1")
+    use("m@v2")
+    rollback()
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_dangling_pointer_is_an_error_and_use_repairs_it(root):
+    """current.json naming a deleted model is reported, not silently replaced by another model."""
+    add_model("m")
+    (root / "current.json").write_text(
+        json.dumps({"name": "m", "version": "v4", "history": []}), encoding="utf-8"
+    )
+    with pytest.raises(ModelError, match="points to m@v4"):
+        current()
+    use("m@v1")
+    assert str(current()) == "m@v1"
+
+
+def test_malformed_pointer_is_an_error(root):
+    """A hand-edited current.json that is not the expected object names the file."""
+    root.mkdir(parents=True)
+    (root / "current.json").write_text('["m", "v1"]', encoding="utf-8")
+    with pytest.raises(ModelError, match="current.json"):
+        current()
+
+
+def test_list_models(root):
+    """One row per version, with the current flag and micro F1 from the metadata."""
+    add_model("ptc-default", micro_f1=0.31)
+    add_model("ptc-default", micro_f1=0.35)
+    add_model("experiment", labels=("Doubt",))
+    use("ptc-default@v1")
+    table = list_models()
+    assert list(zip(table["name"], table["version"], strict=True)) == [
+        ("experiment", "v1"),
+        ("ptc-default", "v1"),
+        ("ptc-default", "v2"),
+    ]
+    assert table["current"].tolist() == [False, True, False]
+    assert table["micro_f1"].tolist()[1:] == [0.31, 0.35]
+    assert table["labels"].tolist() == [1, 2, 2]
+    assert (table["problem"] == "").all()
+
+
+def test_list_models_shows_broken_models(root):
+    """A model whose metadata cannot be read still appears, with the reason."""
+    directory = add_model("m")
+    (directory / "metadata.json").write_text("{", encoding="utf-8")
+    table = list_models()
+    assert len(table) == 1
+    assert "not valid JSON" in table.loc[0, "problem"]
+
+
+def test_list_models_of_empty_root(root):
+    """An empty or missing root is an empty table with the documented columns."""
+    table = list_models()
+    assert table.empty
+    assert list(table.columns) == [
+        "name", "version", "created", "labels", "micro_f1", "current", "path", "problem",
+    ]  # fmt: skip
+
+
+def test_diff(root):
+    """diff reports F1 changes, added and removed devices, and changed thresholds."""
+    add_model(
+        "m",
+        labels=("Doubt", "Repetition", "Slogans"),
+        thresholds={"Doubt": 0.5, "Repetition": 0.5, "Slogans": 0.5},
+        f1={"Doubt": 0.2, "Repetition": 0.4, "Slogans": 0.1},
+        micro_f1=0.3,
+    )
+    add_model(
+        "m",
+        labels=("Doubt", "Repetition", "Loaded_Language"),
+        thresholds={"Doubt": 0.5, "Repetition": 0.45, "Loaded_Language": 0.5},
+        f1={"Doubt": 0.25, "Repetition": 0.4, "Loaded_Language": 0.6},
+        micro_f1=0.4,
+    )
+    table = diff("m@v1", "m@v2").set_index("device")
+    assert table.loc["Doubt", "change"] == ""
+    assert table.loc["Doubt", "f1_change"] == pytest.approx(0.05)
+    assert table.loc["Repetition", "change"] == "threshold changed"
+    assert table.loc["Repetition", "threshold_after"] == 0.45
+    assert table.loc["Slogans", "change"] == "removed"
+    assert table.loc["Loaded_Language", "change"] == "added"
+    assert table.loc["Loaded_Language", "f1_after"] == 0.6
+    assert list(table.index) == ["Doubt", "Repetition", "Slogans", "Loaded_Language"]
+    assert table.attrs["micro_f1"] == (0.3, 0.4)
+
+
+def test_resolve(root, tmp_path):
+    """resolve accepts nothing (current), a directory, a name folder or a reference."""
+    first = add_model("ptc-default")
+    second = add_model("ptc-default")
+    assert resolve(None) == second
+    assert resolve(first) == first
+    assert resolve(str(first)) == first
+    assert resolve(root / "ptc-default") == second
+    assert resolve("ptc-default@v1") == first
+    assert resolve("ptc-default") == second
+
+
+def test_resolve_errors(root, tmp_path):
+    """Unknown references and paths give errors that say what exists."""
+    with pytest.raises(ModelError, match="no model found"):
+        resolve(None)
+    add_model("m")
+    with pytest.raises(ModelError, match="available: m@v1"):
+        resolve("nope")
+    with pytest.raises(ModelError, match="no such model directory"):
+        resolve(tmp_path / "missing" / "v1")
+    with pytest.raises(ModelError, match="not a model directory"):
+        resolve(tmp_path)
+
+
+def test_registry_uses_models_dir_by_default(root):
+    """Without an explicit root every function works on PROPLENS_MODELS."""
+    add_model("m")
+    assert registry._root(None) == root
+    assert (root / "m" / "v1" / "metadata.json").is_file()
