@@ -316,6 +316,21 @@ def test_invalid_metadata_is_rejected_before_writing(models_root):
     assert not models_root.exists()
 
 
+def test_name_and_version_come_from_the_directory(models_root):
+    """Metadata without name/version takes them from <name>/v<N>, so callers cannot disagree."""
+    metadata = make_metadata()
+    del metadata["name"], metadata["version"]
+    directory = save_model({"w": 1}, metadata, models_root / "fresh" / "v3")
+    assert load_model_dir(directory)[1].ref == "fresh@v3"
+
+
+def test_metadata_naming_another_model_is_refused(models_root):
+    """Metadata that says tiny@v1 cannot be saved as tiny/v2: the registry would mislabel it."""
+    with pytest.raises(ModelError, match="metadata names tiny@v1 but the directory is tiny/v2"):
+        save_model({"w": 1}, make_metadata(), models_root / "tiny" / "v2")
+    assert not (models_root / "tiny" / "v2").exists()
+
+
 def test_refuses_to_overwrite(saved):
     """An existing version is never overwritten: name@version always means the same files."""
     sha = file_sha256(saved / "model.joblib")

@@ -435,7 +435,7 @@ def save_model(
     grandparent). Refuses to overwrite an existing directory. Returns ``directory``.
     """
     directory = Path(directory)
-    meta = _coerce_metadata(metadata)
+    meta = _coerce_metadata(metadata, directory)
     if directory.exists():
         raise ModelError(f"{directory}: already exists; model directories are never overwritten")
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -476,8 +476,14 @@ def save_model(
     return directory
 
 
-def _coerce_metadata(metadata: ModelMetadata | dict[str, Any]) -> ModelMetadata:
-    """Accept a dataclass or a partial dict; fill what save_model computes; validate."""
+def _coerce_metadata(metadata: ModelMetadata | dict[str, Any], directory: Path) -> ModelMetadata:
+    """Accept a dataclass or a partial dict; fill what save_model computes; validate.
+
+    In the registry layout ``<name>/v<N>``, a dict without ``name``/``version`` takes them from
+    the path, and metadata that names another model is refused: ``proplens models list`` would
+    otherwise show one model under another's name.
+    """
+    in_layout = re.fullmatch(r"v[0-9]+", directory.name) is not None
     if isinstance(metadata, ModelMetadata):
         data = metadata.to_dict()
     elif isinstance(metadata, dict):
@@ -491,13 +497,21 @@ def _coerce_metadata(metadata: ModelMetadata | dict[str, Any]) -> ModelMetadata:
             "parent": None,
             "notes": "",
         }
+        if in_layout:
+            defaults.update(name=directory.parent.name, version=directory.name)
         data = {**defaults, **metadata}
     else:
         raise TypeError(f"metadata must be ModelMetadata or dict, not {type(metadata).__name__}")
     # A model is always written in the current format, with the running library versions.
     data["format_version"] = FORMAT_VERSION
     data["library_versions"] = current_library_versions()
-    return ModelMetadata.from_dict(data, source="model metadata")
+    meta = ModelMetadata.from_dict(data, source="model metadata")
+    if in_layout and (meta.name, meta.version) != (directory.parent.name, directory.name):
+        raise ModelError(
+            f"{directory}: metadata names {meta.ref} but the directory is "
+            f"{directory.parent.name}/{directory.name}; make them agree"
+        )
+    return meta
 
 
 def _write_synced(path: Path, text: str) -> None:
