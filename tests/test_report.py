@@ -8,6 +8,8 @@ import time
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proplens.report import render_html, render_many_html
 from proplens.taxonomy import load_taxonomy
@@ -504,3 +506,56 @@ def test_non_dict_result_is_a_user_error():
 
     with pytest.raises(InputError, match="JSON object"):
         render_html(["not", "a", "result"])  # type: ignore[arg-type]
+
+
+_WORDS = st.text(
+    alphabet=st.sampled_from(list("abcdefgh<>&\"'é🌊🇳🇴𝒜\u200d")), min_size=1, max_size=8
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sentences=st.lists(st.lists(_WORDS, min_size=1, max_size=5), min_size=1, max_size=6),
+    flagged=st.sets(st.integers(min_value=0, max_value=5)),
+    separators=st.lists(st.sampled_from([" ", "\n\n", "  \n"]), min_size=6, max_size=6),
+)
+def test_highlights_and_marks_slice_back_to_the_text(sentences, flagged, separators):
+    """Whatever the characters, each highlight shows its sentence and each mark its evidence."""
+    pieces, result_sentences, cursor = [], [], 0
+    for position, words in enumerate(sentences):
+        sentence_text = " ".join(words)
+        start = cursor
+        pieces.append(sentence_text)
+        cursor += len(sentence_text)
+        first = words[0]
+        labelled = position in flagged
+        result_sentences.append(
+            {
+                "index": position,
+                "start": start,
+                "end": cursor,
+                "text": sentence_text,
+                "propaganda": 0.9 if labelled else 0.1,
+                "devices": {"Doubt": 0.9 if labelled else 0.1},
+                "labels": ["Doubt"] if labelled else [],
+                "evidence": [
+                    {
+                        "device": "Doubt",
+                        "start": start,
+                        "end": start + len(first),
+                        "text": first,
+                        "weight": 0.3,
+                    }
+                ]
+                if labelled
+                else [],
+            }
+        )
+        pieces.append(separators[position])
+        cursor += len(separators[position])
+    result = {"document": "generated", "text": "".join(pieces), "sentences": result_sentences}
+    root = parse(render_html(result))
+    spans = flagged_spans(root)
+    expected = [s for s in result_sentences if s["labels"]]
+    assert [span.text() for span in spans] == [s["text"].replace("\n", "") for s in expected]
+    assert [m.text() for m in root.find_all("mark")] == [s["evidence"][0]["text"] for s in expected]

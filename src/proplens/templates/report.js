@@ -78,6 +78,10 @@
     panel.hidden = false;
     document.body.classList.add("panel-open");
     panelTitle.focus({ preventScroll: true });
+    if (window.matchMedia("(max-width: 999px)").matches) {
+      // The bottom sheet covers the lower part of the screen: keep the sentence above it.
+      span.scrollIntoView({ block: "start" });
+    }
   }
 
   function closePanel() {

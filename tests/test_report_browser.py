@@ -1,0 +1,204 @@
+"""The HTML report in a real browser: highlights, legend filter, side panel, phone layout, offline.
+
+Drives the system's Chromium through Playwright. A missing Chromium fails these tests (CI installs
+it) instead of skipping them, so a green run always means the page was really exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from proplens.report import render_html
+from proplens.taxonomy import load_taxonomy
+
+try:  # tests/ is not a package, so the sibling module is importable by its bare name
+    from test_report import build_result
+except ImportError:  # pragma: no cover - when tests/ becomes a package
+    from tests.test_report import build_result
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO_ROOT / "test-output"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TRANSPARENT = "rgba(0, 0, 0, 0)"
+
+
+def _chromium_path() -> str:
+    found = (
+        os.environ.get("PROPLENS_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+    if not found or not Path(found).exists():
+        pytest.fail(
+            "Chromium not found: install Debian's chromium package (apt-get install chromium) or "
+            "set PROPLENS_CHROMIUM to the browser binary; deselect with -m 'not browser'",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install playwright", pytrace=False)
+    executable = _chromium_path()
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except Exception as exc:  # the launch error text is long; keep its first line
+            first_line = str(exc).strip().splitlines()[0]
+            pytest.fail(f"Chromium at {executable} did not start: {first_line}", pytrace=False)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def report_url(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    path.write_text(render_html(build_result()), encoding="utf-8")
+    return path.as_uri()
+
+
+@pytest.fixture
+def open_report(browser, report_url):
+    """Opens the report in a fresh context and records every request the page makes."""
+    contexts, requests = [], []
+
+    def _open(width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.on("request", lambda request: requests.append(request.url))
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(report_url)
+        return page
+
+    _open.requests = requests
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def _background(page, selector: str) -> str:
+    return page.eval_on_selector(selector, "el => getComputedStyle(el).backgroundColor")
+
+
+def test_highlights_are_visible(open_report):
+    """Every flagged sentence is on screen with a coloured background and underline."""
+    page = open_report()
+    spans = page.locator(".s.flagged")
+    assert spans.count() == 5
+    for number in range(5):
+        assert spans.nth(number).is_visible()
+        colour = spans.nth(number).evaluate("el => getComputedStyle(el).backgroundColor")
+        assert colour != TRANSPARENT
+    # Evidence words are underlined in the device colour.
+    decoration = page.eval_on_selector("mark.ev", "el => getComputedStyle(el).textDecorationLine")
+    assert decoration == "underline"
+
+
+def test_legend_click_keeps_only_that_device(open_report):
+    """Clicking a legend item un-highlights other devices; clicking it again restores them."""
+    page = open_report()
+    assert page.locator(".legend-reset").is_hidden()
+    doubt = page.locator('.legend-item[data-device="Doubt"]')
+    doubt.click()
+    assert doubt.get_attribute("aria-pressed") == "true"
+    assert _background(page, '.s[data-index="7"]') != TRANSPARENT
+    for other in ("2", "4", "6", "9"):
+        assert _background(page, f'.s[data-index="{other}"]') == TRANSPARENT
+    assert page.locator(".legend-reset").is_visible()
+    page.locator(".legend-reset").click()
+    assert page.locator(".legend-reset").is_hidden()
+    doubt.click()
+
+    doubt.click()
+    assert doubt.get_attribute("aria-pressed") == "false"
+    assert _background(page, '.s[data-index="2"]') != TRANSPARENT
+
+    # The keyboard works too: focus the button, press Space, then reset with "Show all".
+    page.locator('.legend-item[data-device="Loaded_Language"]').focus()
+    page.keyboard.press("Space")
+    assert _background(page, '.s[data-index="7"]') == TRANSPARENT
+    page.locator(".legend-reset").click()
+    assert _background(page, '.s[data-index="7"]') != TRANSPARENT
+
+
+def test_clicking_a_sentence_opens_the_panel(open_report):
+    """The panel shows the sentence, its probability, every device's bar and the evidence."""
+    page = open_report(1280, 1300)  # tall enough for the whole sample in one screenshot
+    assert page.locator("#panel").is_hidden()
+    page.locator('.s[data-index="9"]').click()
+    panel = page.locator("#panel")
+    assert panel.is_visible()
+    assert "Our bay, our boats, our future." in panel.locator(".panel-sentence").inner_text()
+    assert panel.locator(".panel-prob").inner_text() == "Propaganda probability: 83%"
+    rows = panel.locator(".panel-devices li")
+    assert rows.count() == len(load_taxonomy().devices)
+    assert "Slogans" in rows.nth(0).inner_text() and "83%" in rows.nth(0).inner_text()
+    assert "Flag-Waving" in rows.nth(1).inner_text()
+    assert panel.locator(".panel-devices li.over").count() == 2
+    evidence = panel.locator(".panel-evidence").inner_text()
+    assert "our future" in evidence and "+0.50" in evidence and "Our bay" in evidence
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(_screenshot_path("report-desktop.png")))
+
+    page.keyboard.press("Escape")
+    assert panel.is_hidden()
+
+
+def test_keyboard_opens_the_panel(open_report):
+    """A flagged sentence is reachable with Tab and opens the panel with Enter."""
+    page = open_report()
+    page.locator('.s[data-index="2"]').focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#panel").is_visible()
+    assert "disgraceful mess" in page.locator(".panel-sentence").inner_text()
+    assert page.evaluate("document.activeElement.id") == "panel-title"
+
+
+def test_phone_width_has_no_horizontal_scroll(open_report):
+    """At 375 px the page fits the screen, with and without the bottom sheet open."""
+    page = open_report(375, 800)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=str(_screenshot_path("report-phone.png")), full_page=True)
+    page.locator('.s[data-index="4"]').click()
+    assert page.locator("#panel").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    box = page.locator("#panel").bounding_box()
+    assert box["x"] == 0 and box["width"] <= 375  # a bottom sheet, not a side panel
+    # The chosen sentence stays visible above the sheet.
+    sentence = page.locator('.s[data-index="4"]').bounding_box()
+    assert sentence["y"] >= 0 and sentence["y"] + sentence["height"] <= box["y"]
+    page.screenshot(path=str(_screenshot_path("report-phone-panel.png")))
+
+
+def test_report_makes_no_network_requests(open_report):
+    """Opening and using the report fetches nothing beyond the file itself."""
+    page = open_report()
+    page.locator('.legend-item[data-device="Slogans"]').click()
+    page.locator('.s[data-index="9"]').click()
+    page.wait_for_load_state("networkidle")
+    assert open_report.requests, "the page load itself should have been recorded"
+    offending = [url for url in open_report.requests if not url.startswith(("file:", "data:"))]
+    assert offending == []
+
+
+def _screenshot_path(name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS / name
