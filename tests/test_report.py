@@ -559,3 +559,12 @@ def test_highlights_and_marks_slice_back_to_the_text(sentences, flagged, separat
     expected = [s for s in result_sentences if s["labels"]]
     assert [span.text() for span in spans] == [s["text"].replace("\n", "") for s in expected]
     assert [m.text() for m in root.find_all("mark")] == [s["evidence"][0]["text"] for s in expected]
+
+
+def test_report_renders_without_a_taxonomy_file(sample_result, monkeypatch, tmp_path):
+    """A missing taxonomy costs the colours and definitions, not the report."""
+    monkeypatch.setenv("PROPLENS_TAXONOMY", str(tmp_path / "missing.toml"))
+    root = parse(render_html(sample_result))
+    spans = flagged_spans(root)
+    assert len(spans) == 5
+    assert all("--c:#808080" in span.attrs["style"] for span in spans)
