@@ -261,9 +261,10 @@ class _SpanCollector:
             return
         text = self.documents[document_id]
         if end > len(text):
+            action = "clipped" if start < len(text) else "dropped"
             warnings.warn(
                 f"{where}: span {start}-{end} runs past the end of article {document_id} "
-                f"({len(text)} characters); clipped",
+                f"({len(text)} characters); {action}",
                 UserWarning,
                 stacklevel=4,
             )
