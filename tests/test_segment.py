@@ -184,6 +184,18 @@ def test_stacked_titles_stay_together():
     ]
 
 
+def test_street_and_senior_may_end_a_sentence():
+    """ "St." and "Sr." often end a sentence, so the title rule must not glue them to the next."""
+    assert texts_of(
+        "She lives on Harbour St. Then she moved. He is Ivo Petrov Sr. He retired."
+    ) == [
+        "She lives on Harbour St.",
+        "Then she moved.",
+        "He is Ivo Petrov Sr.",
+        "He retired.",
+    ]
+
+
 def test_single_newline_and_blank_line_are_boundaries_and_titles_stand_alone():
     """Pasted news has one paragraph per line and titles without a full stop."""
     text = "Harbour of Kessling reopens\nThe harbour reopened on Monday\n\nCrews worked all week."

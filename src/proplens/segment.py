@@ -55,8 +55,9 @@ _LINE_BREAK = re.compile(r"[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _NON_BLANK = re.compile(r"\S")
 
 # Titles that precede a name and (almost) never end a sentence; Bling Fire often splits after them.
+# "St." and "Sr." are left out: as "Street" and "Senior" they often end a sentence.
 _TITLES = (
-    "Mr|Mrs|Ms|Messrs|Dr|Prof|Rev|Fr|Sr|St|Sen|Sens|Rep|Reps|Gov|Gen|Lt|Col|Maj|Capt|Cpt|Sgt|Cpl"
+    "Mr|Mrs|Ms|Messrs|Dr|Prof|Rev|Fr|Sen|Sens|Rep|Reps|Gov|Gen|Lt|Col|Maj|Capt|Cpt|Sgt|Cpl"
     "|Adm|Cmdr|Hon|Pres|Supt|Insp|Det|Msgr|Mme|Mlle"
 )
 # A piece ending in a title; group "title" is where the name's sentence really starts.
