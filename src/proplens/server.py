@@ -1,0 +1,681 @@
+"""``proplens serve``: a web page and a JSON API over one loaded model (FastAPI + uvicorn).
+
+The model is loaded once, when the app is built, and shared by every request: scoring is a pure
+function of the text, so requests need no locking. Endpoint functions that score are plain ``def``
+functions, which FastAPI runs in its thread pool, so one slow article never blocks ``/healthz``.
+
+The page at ``/`` is rendered the same way as the standalone report: the browser sends the text,
+the server scores it and returns the article, legend and chart as an HTML fragment built in Python
+by :mod:`proplens.report` (offsets are code points in Python; JavaScript strings count UTF-16
+units, so slicing in the browser would shift highlights after an emoji). The page's own script
+only sends requests and inserts that fragment; the report's script handles the legend and panel.
+
+Every error is JSON ``{"error": "one line"}`` with a fitting status code (413 too large, 415 wrong
+file type, 422 invalid request), and a bad request never stops the server.
+
+Example::
+
+    >>> from fastapi.testclient import TestClient  # doctest: +SKIP
+    >>> client = TestClient(create_app())  # doctest: +SKIP
+    >>> client.post("/api/score", json={"text": "A calm sentence."}).json()["summary"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape as escape_html
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any
+
+import typer
+
+from proplens.errors import InputError, ProplensError
+
+try:
+    import jinja2
+    from fastapi import FastAPI, File, Form, Request, UploadFile
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from pydantic import BaseModel, ConfigDict, Field, model_validator
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+except ImportError as exc:  # the optional "serve" extra is not installed
+    _SERVE_IMPORT_ERROR: ImportError | None = exc
+
+    # Stand-ins so this module still imports (the CLI registers ``serve_command`` from it);
+    # create_app() and serve_command() then explain how to install the extra.
+    class BaseModel:  # type: ignore[no-redef]
+        pass
+
+    def Field(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]  # noqa: N802
+        return None
+
+    def ConfigDict(**kwargs: Any) -> dict:  # type: ignore[no-redef]  # noqa: N802
+        return kwargs
+
+    def model_validator(*args: Any, **kwargs: Any):  # type: ignore[no-redef]
+        return lambda function: function
+
+else:
+    _SERVE_IMPORT_ERROR = None
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "ClassifySpanRequest",
+    "ScoreRequest",
+    "ScoringResult",
+    "create_app",
+    "serve_command",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 2_000_000
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+_REPORT_ASSETS = Path(__file__).resolve().parent / "templates"
+#: Upload suffixes and how each is read; the same rule as ``proplens.inputs.read_document``.
+UPLOAD_SUFFIXES = {".txt": "text", ".html": "html", ".htm": "html"}
+PASTED_DOCUMENT_ID = "<text>"
+# The page loads only its own files; inline style attributes carry the device colours.
+_PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+# pydantic names the member of a union in an error location ("threshold.constrained-float");
+# readers only need the field name.
+_UNION_MEMBER_TAG = re.compile(r"^(?:constrained-)?(?:float|int|str|bool)$|\[")
+
+
+# ---------------------------------------------------------------------------------------------
+# request bodies
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ScoreRequest(BaseModel):
+    """``POST /api/score``: the text and the same options as ``proplens score``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="The article text; offsets in the answer index this string.")
+    threshold: Probability | dict[str, Probability] | None = Field(
+        default=None,
+        description="One threshold for every device, or {device: threshold}; default: the "
+        "model's tuned thresholds.",
+    )
+    devices: list[str] | None = Field(
+        default=None, min_length=1, description="Score only these devices (names from /api/devices)."
+    )
+    evidence: bool = Field(default=True, description="Include evidence words for each label.")
+    document: str = Field(
+        default=PASTED_DOCUMENT_ID, max_length=500, description="A name echoed in the answer."
+    )
+
+
+class ClassifySpanRequest(BaseModel):
+    """``POST /api/classify-span``: which device a marked stretch of text shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    start: int = Field(ge=0, description="First character of the span (code points, like Python).")
+    end: int = Field(ge=0, description="One past the last character of the span.")
+
+    @model_validator(mode="after")
+    def _span_inside_text(self) -> ClassifySpanRequest:
+        if not self.start < self.end <= len(self.text):
+            raise ValueError(
+                f"span [{self.start}, {self.end}) must satisfy 0 <= start < end <= "
+                f"{len(self.text)} (the text length)"
+            )
+        if not self.text[self.start : self.end].strip():
+            raise ValueError(f"span [{self.start}, {self.end}) holds only whitespace")
+        return self
+
+
+class ScoringResult(BaseModel):
+    """``POST /api/render`` and ``/api/report``: a result as returned by ``/api/score``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    document: str = "document"
+    text: str | None = None
+    sentences: list[dict[str, Any]]
+    summary: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any] = Field(default_factory=dict)
+    profile: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# the app
+
+
+def create_app(model: Any = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The FastAPI app serving ``model`` (default: :func:`proplens.load_model`'s current model).
+
+    ``max_body_bytes`` bounds every request body, announced or streamed; larger bodies get 413.
+    """
+    _require_serve_extra()
+    if max_body_bytes <= 0:
+        raise InputError(f"max_body_bytes must be positive, got {max_body_bytes}")
+    if model is None:
+        import proplens
+
+        model = proplens.load_model()
+    from proplens.taxonomy import load_taxonomy
+
+    service = _Service(model=model, taxonomy=load_taxonomy(), max_body_bytes=max_body_bytes)
+    app = FastAPI(
+        title="proplens",
+        version=_version(),
+        summary="Find propaganda and framing devices in news text, sentence by sentence.",
+        docs_url=None,  # FastAPI's Swagger UI loads its code from a CDN; /docs is served below
+        redoc_url=None,
+    )
+    app.state.proplens = service
+    app.add_middleware(_BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    _add_error_handlers(app)
+    _add_page_routes(app, service)
+    _add_api_routes(app, service)
+    return app
+
+
+@dataclass(frozen=True)
+class _Service:
+    """What every request shares: the model, the taxonomy and the limits."""
+
+    model: Any
+    taxonomy: Any
+    max_body_bytes: int
+
+    def check_devices(self, names: list[str] | None, what: str) -> None:
+        if names is None:
+            return
+        unknown = [name for name in names if name not in self.model.devices]
+        if unknown:
+            raise _RequestError(
+                422,
+                f"unknown device{'s' if len(unknown) > 1 else ''} in {what}: "
+                f"{', '.join(map(repr, unknown))}; see GET /api/devices",
+            )
+
+    def score(self, request: ScoreRequest) -> dict:
+        self.check_devices(request.devices, "devices")
+        if isinstance(request.threshold, dict):
+            self.check_devices(list(request.threshold), "threshold")
+        try:
+            scored = self.model.score(
+                request.text,
+                document_id=request.document,
+                threshold=request.threshold,
+                devices=request.devices,
+                evidence=request.evidence,
+            )
+        except ProplensError as error:
+            raise _RequestError(422, str(error)) from None
+        return _json_safe(scored.to_dict())
+
+    def render_view(self, result: ScoringResult) -> Any:
+        from proplens.report import _document_view
+
+        try:
+            return _document_view(
+                result.model_dump(exclude_none=True), anchor="result", taxonomy=self.taxonomy
+            )
+        except ProplensError as error:
+            raise _RequestError(422, str(error)) from None
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            # The result came from a client; a malformed field is their mistake, not ours.
+            raise _RequestError(422, f"malformed scoring result ({type(error).__name__})") from None
+
+
+class _RequestError(Exception):
+    """A request the server refuses, with its status code and one-line reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(_RequestError)
+    async def request_error(request: Request, error: _RequestError) -> JSONResponse:
+        return _error(error.status, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        return _error(
+            422, _validation_message(problems), detail=jsonable_encoder(problems, exclude={"ctx"})
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, f"internal error ({type(error).__name__}); the server keeps running")
+
+
+def _validation_message(problems: list[dict]) -> str:
+    """One line naming the first problem, e.g. ``body.text: Field required``."""
+    if not problems:
+        return "invalid request"
+    first = problems[0]
+    if first.get("type") == "json_invalid":
+        return "request body is not valid JSON"
+    location = ".".join(
+        str(part)
+        for part in first.get("loc", ())
+        if part != "body" and not _UNION_MEMBER_TAG.search(str(part))
+    )
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    prefix = f"{location}: " if location else ""
+    return f"{prefix}{message}{more if len(problems) > 1 else ''}"
+
+
+def _add_page_routes(app: FastAPI, service: _Service) -> None:
+    assets = _static_assets()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> Response:
+        return Response(
+            assets["index.html"][0], media_type="text/html", headers=_PAGE_SECURITY_HEADERS
+        )
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> Response:
+        if name not in assets or name == "index.html":
+            raise _RequestError(404, f"no static file {name!r}")
+        content, media_type = assets[name]
+        return Response(
+            content,
+            media_type=media_type,
+            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        )
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> Response:
+        return Response(
+            _docs_page(app.openapi()), media_type="text/html", headers=_PAGE_SECURITY_HEADERS
+        )
+
+
+def _add_api_routes(app: FastAPI, service: _Service) -> None:
+    model = service.model
+
+    @app.get("/healthz", tags=["service"], summary="Liveness check")
+    def healthz() -> dict:
+        return {"status": "ok", "model": f"{model.name} v{model.version}"}
+
+    @app.get("/api/model", tags=["service"], summary="The loaded model")
+    def model_info() -> dict:
+        metadata = getattr(model, "metadata", None)
+        return _json_safe(
+            {
+                "name": model.name,
+                "version": model.version,
+                "devices": list(model.devices),
+                "thresholds": dict(model.thresholds),
+                "metrics": getattr(metadata, "metrics", None) or {},
+                "proplens_version": _version(),
+            }
+        )
+
+    @app.get("/api/devices", tags=["service"], summary="Device taxonomy with colours")
+    def devices() -> dict:
+        predicted = set(model.devices)
+        rows = [
+            {**device.to_dict(), "predicted": device.name in predicted}
+            for device in service.taxonomy.devices
+        ]
+        return {"devices": rows}
+
+    @app.post("/api/score", tags=["scoring"], summary="Score a text, sentence by sentence")
+    def score(request: ScoreRequest) -> dict:
+        """The same JSON as ``proplens score --format json``."""
+        return service.score(request)
+
+    @app.post("/api/score-file", tags=["scoring"], summary="Score an uploaded .txt or .html file")
+    def score_file(
+        file: Annotated[UploadFile, File(description="A .txt, .html or .htm file.")],
+        evidence: Annotated[bool, Form()] = True,
+    ) -> dict:
+        name = _upload_name(file.filename)
+        suffix = PurePosixPath(name).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            raise _RequestError(
+                415,
+                f"{name}: unsupported file type {suffix or '(none)'!r}; "
+                f"upload {', '.join(UPLOAD_SUFFIXES)}",
+            )
+        from proplens.inputs import decode_bytes, extract_html
+
+        data = file.file.read()
+        try:
+            text = decode_bytes(data, name=name)
+        except InputError as error:
+            raise _RequestError(415, str(error)) from None
+        if UPLOAD_SUFFIXES[suffix] == "html" or _looks_like_html(text):
+            try:
+                text = extract_html(text, name=name)
+            except InputError as error:
+                raise _RequestError(422, str(error)) from None
+        return service.score(ScoreRequest(text=text, evidence=evidence, document=name))
+
+    @app.post(
+        "/api/classify-span", tags=["scoring"], summary="Which device a marked span shows"
+    )
+    def classify_span(request: ClassifySpanRequest) -> dict:
+        try:
+            prediction = model.classify_span(request.text, request.start, request.end)
+        except ProplensError as error:
+            raise _RequestError(422, str(error)) from None
+        return _json_safe(
+            {"device": prediction.device, "probabilities": dict(prediction.probabilities)}
+        )
+
+    @app.post(
+        "/api/render",
+        tags=["rendering"],
+        summary="HTML fragment (chart, legend, article) for a scoring result",
+    )
+    def render(result: ScoringResult) -> dict:
+        view = service.render_view(result)
+        return {"html": _fragment_template().render(doc=view)}
+
+    @app.post(
+        "/api/report",
+        tags=["rendering"],
+        summary="Standalone HTML report for a scoring result",
+        response_class=HTMLResponse,
+    )
+    def report(result: ScoringResult) -> Response:
+        from proplens.report import render_html
+
+        service.render_view(result)  # same checks, same 422 messages as /api/render
+        page = render_html(result.model_dump(exclude_none=True), taxonomy=service.taxonomy)
+        filename = _report_filename(result.document)
+        return Response(
+            page,
+            media_type="text/html; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+def _looks_like_html(text: str) -> bool:
+    # Same rule as proplens.inputs: a .txt upload that is really a saved web page is extracted.
+    head = text.lstrip("\ufeff \t\r\n")[:100].lower()
+    return head.startswith(("<!doctype html", "<html"))
+
+
+def _upload_name(filename: str | None) -> str:
+    """The file's own name: browsers may send a full client path, which must not be echoed."""
+    if not filename:
+        return "upload"
+    return PureWindowsPath(PurePosixPath(filename).name).name or "upload"
+
+
+def _report_filename(document: str) -> str:
+    stem = PureWindowsPath(PurePosixPath(document).name).name
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem).strip(".-")
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return f"{stem or 'proplens'}.report.html"
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON types; NaN/inf (invalid in JSON) become null."""
+    encoded = jsonable_encoder(value)
+    return _replace_non_finite(encoded)
+
+
+def _replace_non_finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _replace_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_non_finite(item) for item in value]
+    return value
+
+
+def _version() -> str:
+    from proplens import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------------------------------------
+# static files, fragment template, docs page
+
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+@lru_cache(maxsize=1)
+def _static_assets() -> dict[str, tuple[bytes, str]]:
+    """Every file the page may load, read once: the page's own files plus the report's CSS/JS.
+
+    Serving from this fixed table (not from the folder) means no request can reach another file.
+    """
+    assets = {}
+    for path in sorted(STATIC_DIR.iterdir()):
+        if path.suffix in _MEDIA_TYPES:
+            assets[path.name] = (path.read_bytes(), _MEDIA_TYPES[path.suffix])
+    for name in ("report.css", "report.js"):
+        path = _REPORT_ASSETS / name
+        assets[name] = (path.read_bytes(), _MEDIA_TYPES[path.suffix])
+    return assets
+
+
+@lru_cache(maxsize=1)
+def _fragment_template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(STATIC_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return environment.get_template("document.html.j2")
+
+
+def _docs_page(openapi: dict) -> str:
+    """A self-hosted API reference built from the OpenAPI schema (Swagger UI needs a CDN)."""
+    rows = []
+    for path, operations in openapi.get("paths", {}).items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody", {}).get("content", {})
+            schema = next(iter(body.values()), {}).get("schema", {}) if body else {}
+            reference = schema.get("$ref", "").rsplit("/", 1)[-1]
+            fields = _schema_fields(openapi, reference) if reference else ""
+            codes = ", ".join(sorted(operation.get("responses", {})))
+            rows.append(
+                f'<section class="endpoint"><h2><code>{escape_html(method.upper())} '
+                f"{escape_html(path)}</code></h2>"
+                f"<p>{escape_html(operation.get('summary', ''))}</p>"
+                f"<p>{escape_html(operation.get('description', ''))}</p>"
+                f"{fields}<p><small>Responses: {escape_html(codes)}; errors are JSON "
+                "<code>{&quot;error&quot;: ...}</code>.</small></p></section>"
+            )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>proplens API</title>"
+        '<link rel="stylesheet" href="static/report.css"><link rel="stylesheet" '
+        'href="static/serve.css"></head><body><main class="page docs-page">'
+        f"<h1>proplens API <small>{escape_html(_version())}</small></h1>"
+        '<p>The machine-readable schema is at <a href="openapi.json">/openapi.json</a>; the '
+        'page that uses this API is at <a href="./">/</a>. Error codes: 413 body too large, '
+        "415 unsupported file type, 422 invalid request.</p>"
+        f"{''.join(rows)}</main></body></html>"
+    )
+
+
+def _schema_fields(openapi: dict, name: str) -> str:
+    schema = openapi.get("components", {}).get("schemas", {}).get(name, {})
+    required = set(schema.get("required", []))
+    items = []
+    for field_name, field in schema.get("properties", {}).items():
+        kind = field.get("type") or " | ".join(
+            str(option.get("type", option.get("$ref", "").rsplit("/", 1)[-1]))
+            for option in field.get("anyOf", [])
+        )
+        items.append(
+            f"<li><code>{escape_html(field_name)}</code> <small>{escape_html(kind)}"
+            f"{', required' if field_name in required else ''}</small> "
+            f"{escape_html(field.get('description', ''))}</li>"
+        )
+    return f"<p>Body <code>{escape_html(name)}</code>:</p><ul>{''.join(items)}</ul>"
+
+
+# ---------------------------------------------------------------------------------------------
+# body size limit
+
+
+class _BodyLimitMiddleware:
+    """Refuses request bodies above a limit with 413, whether announced or streamed.
+
+    A ``Content-Length`` above the limit is refused before reading anything. Otherwise the body is
+    read here, counting bytes as they arrive (chunked uploads announce no length), and replayed to
+    the app once complete; the limit is small (megabytes), so holding it in memory is fine.
+    """
+
+    def __init__(self, app: Any, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await self._refuse(send, 400, "Content-Length is not a number")
+                return
+            if length > self.max_body_bytes:
+                await self._refuse(send, 413, self._too_large(length))
+                return
+        chunks, received = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left; nobody is waiting for an answer
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                await self._refuse(send, 413, self._too_large(None))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self, length: int | None) -> str:
+        size = f"{length:,} bytes" if length is not None else "more bytes"
+        return (
+            f"request body too large: {size}, limit {self.max_body_bytes:,} bytes "
+            "(start the server with a larger --max-body)"
+        )
+
+    @staticmethod
+    async def _refuse(send: Any, status: int, message: str) -> None:
+        await _error(status, message)({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> dict:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def _require_serve_extra() -> None:
+    if _SERVE_IMPORT_ERROR is not None:
+        raise ProplensError(
+            f"proplens serve needs the 'serve' extra ({_SERVE_IMPORT_ERROR.name} is missing): "
+            "pip install 'proplens[serve]'"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_command(
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on. Loopback by default; 0.0.0.0 exposes the server."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model directory or name; default: the current default model."),
+    ] = None,
+    trust: Annotated[
+        bool, typer.Option("--trust", help="Load a model whose checksum is not in the trust store.")
+    ] = False,
+    max_body: Annotated[
+        int, typer.Option(min=1, help="Largest request body in bytes (larger gets 413).")
+    ] = DEFAULT_MAX_BODY_BYTES,
+) -> None:
+    """Serve the web page and JSON API (open http://HOST:PORT/ in a browser, /docs for the API)."""
+    _require_serve_extra()
+    import uvicorn
+
+    import proplens
+
+    loaded = proplens.load_model(model, trust=trust)
+    app = create_app(loaded, max_body_bytes=max_body)
+    if not _is_loopback(host):
+        logger.warning(
+            "listening on %s: anyone who can reach this address can use the server "
+            "(there is no authentication)",
+            host,
+        )
+    typer.echo(f"proplens: serving {loaded.name} v{loaded.version} on http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="info")
