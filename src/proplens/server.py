@@ -17,7 +17,9 @@ Example::
 
     >>> from fastapi.testclient import TestClient  # doctest: +SKIP
     >>> client = TestClient(create_app())  # doctest: +SKIP
-    >>> client.post("/api/score", json={"text": "A calm sentence."}).json()["summary"]  # doctest: +SKIP
+    >>> answer = client.post("/api/score", json={"text": "A calm sentence."})  # doctest: +SKIP
+    >>> answer.json()["summary"]["sentences"]  # doctest: +SKIP
+    1
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class ScoreRequest(BaseModel):
         "model's tuned thresholds.",
     )
     devices: list[str] | None = Field(
-        default=None, min_length=1, description="Score only these devices (names from /api/devices)."
+        default=None, min_length=1, description="Score only these devices (see /api/devices)."
     )
     evidence: bool = Field(default=True, description="Include evidence words for each label.")
     document: str = Field(
@@ -381,9 +383,7 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
                 raise _RequestError(422, str(error)) from None
         return service.score(ScoreRequest(text=text, evidence=evidence, document=name))
 
-    @app.post(
-        "/api/classify-span", tags=["scoring"], summary="Which device a marked span shows"
-    )
+    @app.post("/api/classify-span", tags=["scoring"], summary="Which device a marked span shows")
     def classify_span(request: ClassifySpanRequest) -> dict:
         try:
             prediction = model.classify_span(request.text, request.start, request.end)
