@@ -1,0 +1,92 @@
+"""Tests for comparing groups of a scored corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proplens.errors import InputError
+from proplens.group_report import bootstrap_ci, group_report
+
+
+def _documents(path: Path) -> Path:
+    """A per-document table as score-corpus writes it: 3 sources, dates over two months."""
+    frame = pd.DataFrame(
+        {
+            "document_id": [f"d{i}" for i in range(9)],
+            "source": ["Harbour Post"] * 4 + ["Valley Times"] * 4 + [None],
+            "date": ["2024-01-03", "2024-01-20", "2024-02-01", "2024-02-11"] * 2 + ["2024-02-12"],
+            "status": ["ok"] * 8 + ["failed"],
+            "error": [None] * 8 + ["d8: empty document (no text to score)"],
+            "sentences": [10, 10, 20, 10, 10, 10, 10, 10, None],
+            "flagged": [5, 5, 10, 5, 0, 1, 0, 1, None],
+            "propaganda_score": [0.5, 0.5, 0.5, 0.5, 0.0, 0.1, 0.0, 0.1, None],
+            "Loaded_Language": [4, 4, 8, 4, 0, 1, 0, 1, None],
+            "Doubt": [1, 1, 2, 1, 0, 0, 0, 0, None],
+        }
+    )
+    target = path / "scores.documents.parquet"
+    frame.to_parquet(target)
+    return path / "scores.parquet"
+
+
+def test_rates_per_group(tmp_path: Path) -> None:
+    """Counts, shares and per-100 rates follow from the document rows; failures are left out."""
+    table = group_report(_documents(tmp_path), by="source")
+    assert table["source"].tolist() == ["Harbour Post", "Valley Times"]
+    harbour = table.iloc[0]
+    assert harbour["documents"] == 4 and harbour["sentences"] == 50
+    assert harbour["flagged_share"] == pytest.approx(25 / 50)
+    assert harbour["Loaded_Language per 100"] == pytest.approx(100 * 20 / 50)
+    assert harbour["mean_score"] == pytest.approx(0.5)
+    assert harbour["ci_low"] == harbour["ci_high"] == pytest.approx(0.5)
+    valley = table.iloc[1]
+    assert valley["ci_low"] <= valley["mean_score"] <= valley["ci_high"]
+
+
+def test_dates_bucket_by_month(tmp_path: Path) -> None:
+    """--by date --freq M must group documents by calendar month."""
+    table = group_report(_documents(tmp_path), by="date", freq="M")
+    assert table["date"].tolist() == ["2024-01", "2024-02"]
+    assert table["documents"].tolist() == [4, 4]
+
+
+def test_unknown_column_is_a_one_line_error(tmp_path: Path) -> None:
+    """Grouping by a column the table lacks names the column and the ones available."""
+    with pytest.raises(InputError, match="--by outlet: no such column"):
+        group_report(_documents(tmp_path), by="outlet")
+
+
+def test_missing_table_is_a_one_line_error(tmp_path: Path) -> None:
+    """Pointing at a path with no per-document table says which file was expected."""
+    with pytest.raises(InputError, match="documents.parquet"):
+        group_report(tmp_path / "nothing.parquet")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".html", ".csv"])
+def test_writes_the_chart(tmp_path: Path, suffix: str) -> None:
+    """Each output kind is written; the HTML embeds its SVG chart and names the groups."""
+    out = tmp_path / f"report{suffix}"
+    group_report(_documents(tmp_path), by="source", out=out)
+    data = out.read_bytes()
+    assert b"Valley Times" in data or suffix == ".png"
+    if suffix == ".png":
+        assert data.startswith(b"\x89PNG")
+    if suffix == ".html":
+        page = data.decode("utf-8")
+        assert "<svg" in page and "Valley Times" in page and "bootstrap" in page
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=2, max_size=40))
+def test_bootstrap_interval_brackets_the_mean(values: list[float]) -> None:
+    """The 95% interval of the mean lies within the data range and contains the sample mean."""
+    low, high = bootstrap_ci(np.array(values))
+    mean = float(np.mean(values))
+    assert min(values) - 1e-9 <= low <= high <= max(values) + 1e-9
+    assert low - 1e-9 <= mean <= high + 1e-9
