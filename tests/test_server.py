@@ -1,0 +1,521 @@
+"""Tests for proplens.server: every endpoint, every error code, and that bad requests never stop it.
+
+The app serves the real default model (``proplens.load_model()``), so these tests check what users
+get, not a stub. One model is loaded for the whole module to keep the file fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import typer
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import proplens
+from proplens import server
+from proplens.server import create_app, serve_command
+from proplens.taxonomy import load_taxonomy
+
+# A short fictional news item written for these tests (no corpus text). The first paragraph is
+# calm reporting; the second is deliberately loaded, so a working model should flag something.
+ARTICLE = (
+    "Riverside council delays library vote\n\n"
+    "The council of Fennick Vale postponed its vote on the new library until next month. "
+    "The building plan includes a reading room and a small cafe.\n\n"
+    "Councillor Brannock called the delay a shameful betrayal by cowardly officials who despise "
+    "ordinary families. "
+    "Never again will this town let a handful of arrogant bureaucrats destroy our children's "
+    "future! "
+    "Everyone knows the real reason: they simply do not care about us."
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return proplens.load_model()
+
+
+@pytest.fixture(scope="module")
+def client(model):
+    with TestClient(create_app(model)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def small_limit_client(model):
+    """Same model, 1,000-byte body limit: lets the 413 tests send small bodies."""
+    with TestClient(create_app(model, max_body_bytes=1_000)) as test_client:
+        yield test_client
+
+
+def _as_json(value):
+    return json.loads(json.dumps(value))
+
+
+def _assert_error(response, status: int, *fragments: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert isinstance(body["error"], str) and "\n" not in body["error"]
+    for fragment in fragments:
+        assert fragment in body["error"], body["error"]
+
+
+# ---------------------------------------------------------------------------------------------
+# service endpoints
+
+
+def test_healthz_names_the_loaded_model(client, model):
+    """Monitoring needs a cheap liveness answer that says which model is live."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "model": f"{model.name} v{model.version}"}
+
+
+def test_model_endpoint_describes_the_loaded_model(client, model):
+    """/api/model reports the model that actually scores (name, version, devices, thresholds)."""
+    info = client.get("/api/model").json()
+    assert info["name"] == model.name and info["version"] == model.version
+    assert info["devices"] == list(model.devices)
+    assert info["thresholds"] == _as_json(dict(model.thresholds))
+    assert isinstance(info["metrics"], dict)
+
+
+def test_devices_endpoint_lists_taxonomy_with_colours(client, model):
+    """The page and API clients take device definitions and colours from /api/devices."""
+    rows = client.get("/api/devices").json()["devices"]
+    assert [row["name"] for row in rows] == load_taxonomy().names
+    for row in rows:
+        assert re.fullmatch(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?", row["colour"])
+        assert row["definition"]
+        assert row["predicted"] == (row["name"] in model.devices)
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring
+
+
+def test_score_returns_the_library_json(client, model):
+    """/api/score gives exactly what `proplens score --format json` gives for the same text."""
+    response = client.post("/api/score", json={"text": ARTICLE})
+    assert response.status_code == 200
+    expected = model.score(ARTICLE, document_id="<text>").to_dict()
+    assert response.json() == _as_json(expected)
+
+
+def test_score_flags_the_loaded_paragraph(client):
+    """The real model finds at least one device in deliberately loaded sentences."""
+    result = client.post("/api/score", json={"text": ARTICLE}).json()
+    assert result["summary"]["sentences"] == len(result["sentences"]) >= 5
+    assert result["summary"]["flagged"] >= 1
+    assert any(sentence["labels"] for sentence in result["sentences"][3:])
+
+
+def test_score_offsets_are_code_points_after_an_emoji(client):
+    """Offsets index the Python string, so an emoji (two UTF-16 units) shifts nothing."""
+    text = "🙂🙂 " + ARTICLE
+    result = client.post("/api/score", json={"text": text}).json()
+    for sentence in result["sentences"]:
+        assert text[sentence["start"] : sentence["end"]] == sentence["text"]
+    assert result["text"] == text
+
+
+def test_score_devices_limits_the_labels(client, model):
+    """Asking for one device never returns labels of another."""
+    device = model.devices[0]
+    result = client.post("/api/score", json={"text": ARTICLE, "devices": [device]}).json()
+    for sentence in result["sentences"]:
+        assert set(sentence["labels"]) <= {device}
+
+
+def test_higher_threshold_never_flags_more(client, model):
+    """A single threshold and a per-device threshold both reach the model, monotonically."""
+    low = client.post("/api/score", json={"text": ARTICLE, "threshold": 0.01}).json()
+    high = client.post("/api/score", json={"text": ARTICLE, "threshold": 0.99}).json()
+    assert high["summary"]["flagged"] <= low["summary"]["flagged"]
+    assert low["summary"]["flagged"] == low["summary"]["sentences"]
+    per_device = {name: 1.0 for name in model.devices}
+    none = client.post("/api/score", json={"text": ARTICLE, "threshold": per_device}).json()
+    assert sum(len(sentence["labels"]) for sentence in none["sentences"]) <= sum(
+        len(sentence["labels"]) for sentence in high["sentences"]
+    )
+
+
+def test_evidence_can_be_switched_off(client):
+    """evidence=false drops the evidence lists (smaller answers for batch clients)."""
+    result = client.post("/api/score", json={"text": ARTICLE, "evidence": False}).json()
+    assert all(sentence["evidence"] == [] for sentence in result["sentences"])
+
+
+def test_empty_text_has_no_sentences(client):
+    """An empty text is valid input with nothing to flag, not an error."""
+    result = client.post("/api/score", json={"text": ""}).json()
+    assert result["sentences"] == [] and result["summary"]["sentences"] == 0
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=200))
+def test_any_text_scores_with_offsets_that_slice_back(client, text):
+    """Whatever the text (emoji, control characters, RTL), offsets slice back to the sentence."""
+    response = client.post("/api/score", json={"text": text})
+    assert response.status_code == 200
+    for sentence in response.json()["sentences"]:
+        assert text[sentence["start"] : sentence["end"]] == sentence["text"]
+        assert 0.0 <= sentence["propaganda"] <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# file uploads
+
+
+def test_score_file_txt_keeps_the_bom_and_strips_client_paths(client):
+    """A UTF-8 BOM stays char 0 (as in the CLI); only the file's base name is echoed back."""
+    data = "\ufeff".encode() + ARTICLE.encode("utf-8")
+    response = client.post(
+        "/api/score-file", files={"file": ("C:\\Users\\desk\\vale.txt", data, "text/plain")}
+    )
+    assert response.status_code == 200
+    result = response.json()
+    assert result["document"] == "vale.txt"
+    assert result["text"] == "\ufeff" + ARTICLE
+    for sentence in result["sentences"]:
+        assert result["text"][sentence["start"] : sentence["end"]] == sentence["text"]
+
+
+def test_score_file_html_scores_the_extracted_article(client):
+    """An HTML upload is scored on its article text, not on menus or markup."""
+    paragraphs = "".join(f"<p>{part}</p>" for part in ARTICLE.split("\n\n")[1:])
+    page = (
+        "<!DOCTYPE html><html><head><title>Vale news</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/sport'>Sport</a></nav>"
+        "<article><h1>Riverside council delays library vote</h1>"
+        f"{paragraphs}</article></body></html>"
+    )
+    response = client.post("/api/score-file", files={"file": ("vale.html", page, "text/html")})
+    assert response.status_code == 200
+    result = response.json()
+    assert "postponed its vote" in result["text"]
+    assert "<p>" not in result["text"] and "Sport" not in result["text"]
+
+
+def test_score_file_rejects_unsupported_types_with_415(client):
+    """A PDF or a binary file disguised as .txt is refused with 415, naming the file."""
+    pdf = client.post("/api/score-file", files={"file": ("paper.pdf", b"%PDF-1.7 ...")})
+    _assert_error(pdf, 415, "paper.pdf", ".pdf")
+    binary = client.post("/api/score-file", files={"file": ("notes.txt", b"\x00\x01\x02\xff" * 50)})
+    _assert_error(binary, 415, "notes.txt", "binary")
+
+
+def test_score_file_html_without_article_is_422(client):
+    """A page that is only a menu has no text to score: 422 saying so."""
+    menu = "<html><body><nav><a href='/'>Home</a></nav></body></html>"
+    _assert_error(
+        client.post("/api/score-file", files={"file": ("menu.html", menu)}), 422, "menu.html"
+    )
+
+
+def test_score_file_without_file_is_422(client):
+    """Forgetting the file field is a validation error naming the field."""
+    _assert_error(client.post("/api/score-file", data={"evidence": "true"}), 422, "file")
+
+
+# ---------------------------------------------------------------------------------------------
+# span classification
+
+
+def test_classify_span_names_the_most_probable_device(client, model):
+    """The answer is a known device with probabilities in [0, 1], the device being the top one."""
+    start = ARTICLE.index("shameful betrayal")
+    response = client.post(
+        "/api/classify-span",
+        json={"text": ARTICLE, "start": start, "end": start + len("shameful betrayal")},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["device"] in body["probabilities"]
+    assert set(body["probabilities"]) <= set(model.devices) | {body["device"]}
+    assert all(0.0 <= p <= 1.0 for p in body["probabilities"].values())
+    assert body["probabilities"][body["device"]] == max(body["probabilities"].values())
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "fragment"),
+    [
+        (5, 5, "start < end"),
+        (9, 4, "start < end"),
+        (0, 10_000, "text length"),
+        (-1, 4, "greater than or equal to 0"),
+        (6, 9, "whitespace"),
+    ],
+)
+def test_classify_span_rejects_bad_offsets_with_422(client, start, end, fragment):
+    """Offsets outside the text, empty, reversed or blank spans are the caller's mistake: 422."""
+    text = "A calm   sentence about libraries."
+    response = client.post("/api/classify-span", json={"text": text, "start": start, "end": end})
+    _assert_error(response, 422, fragment)
+
+
+# ---------------------------------------------------------------------------------------------
+# invalid requests
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"text": "unclosed', "not valid JSON"),
+        (b"{}", "text: Field required"),
+        (b'{"text": 42}', "text: Input should be a valid string"),
+        (b'{"text": "a", "evidence": "perhaps"}', "evidence"),
+        (b'{"text": "a", "thresold": 0.3}', "thresold: Extra inputs are not permitted"),
+        (b'{"text": "a", "threshold": 1.5}', "threshold"),
+        (b'{"text": "a", "devices": []}', "devices"),
+        (b"[1, 2]", "valid dictionary"),
+    ],
+)
+def test_malformed_score_requests_are_422_with_a_clear_message(client, body, fragment):
+    """Broken JSON, missing or mistyped fields and typos in field names each get a one-line 422."""
+    response = client.post("/api/score", content=body, headers={"content-type": "application/json"})
+    _assert_error(response, 422, fragment)
+    assert isinstance(response.json()["detail"], list)
+
+
+def test_unknown_devices_are_422(client):
+    """A device name the model does not know (in devices or a threshold map) is named in a 422."""
+    response = client.post("/api/score", json={"text": ARTICLE, "devices": ["Made_Up_Device"]})
+    _assert_error(response, 422, "Made_Up_Device", "/api/devices")
+    response = client.post("/api/score", json={"text": ARTICLE, "threshold": {"Nope": 0.5}})
+    _assert_error(response, 422, "'Nope'", "threshold")
+
+
+def test_body_over_the_limit_is_413_by_content_length(small_limit_client):
+    """An announced body over the limit is refused before it is read."""
+    response = small_limit_client.post("/api/score", json={"text": "x" * 2_000})
+    _assert_error(response, 413, "too large", "1,000")
+
+
+def test_streamed_body_over_the_limit_is_413(small_limit_client):
+    """A chunked body (no Content-Length) is counted as it arrives and refused past the limit."""
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 100
+
+    response = small_limit_client.post(
+        "/api/score", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in {key.lower() for key in response.request.headers}
+    _assert_error(response, 413, "too large")
+
+
+def test_upload_over_the_limit_is_413(small_limit_client):
+    """File uploads obey the same limit."""
+    response = small_limit_client.post(
+        "/api/score-file", files={"file": ("big.txt", b"word " * 1_000)}
+    )
+    _assert_error(response, 413)
+
+
+def test_body_just_under_the_limit_is_scored(small_limit_client):
+    """The limit is not off by one: a body of exactly the limit is accepted."""
+    padding = 1_000 - len(json.dumps({"text": ""}).encode())
+    body = json.dumps({"text": "a" * padding}).encode()
+    assert len(body) == 1_000
+    response = small_limit_client.post(
+        "/api/score", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+
+
+def test_unknown_route_and_wrong_method_answer_json(client):
+    """404 and 405 use the same {"error": ...} shape as every other error."""
+    _assert_error(client.get("/api/nothing"), 404)
+    _assert_error(client.get("/api/score"), 405)
+
+
+def test_server_keeps_serving_after_bad_requests(client, small_limit_client):
+    """After every kind of bad request the same app still answers /healthz and scores text."""
+    client.post("/api/score", content=b"{", headers={"content-type": "application/json"})
+    client.post("/api/score", json={"text": "a", "devices": ["Nope"]})
+    client.post("/api/score-file", files={"file": ("x.exe", b"MZ\x00")})
+    client.post("/api/classify-span", json={"text": "abc", "start": 2, "end": 1})
+    client.post("/api/render", json={"sentences": "not a list"})
+    small_limit_client.post("/api/score", json={"text": "x" * 5_000})
+    assert client.get("/healthz").status_code == 200
+    assert small_limit_client.get("/healthz").status_code == 200
+    assert client.post("/api/score", json={"text": ARTICLE}).status_code == 200
+
+
+class _FailingModel:
+    """Wraps the real model but fails while scoring, as a bug in the model code would."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def score(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+
+def test_unexpected_error_is_a_json_500_and_the_server_goes_on(model):
+    """A bug while scoring gives a one-line JSON 500 (no traceback to the client), then recovery."""
+    with TestClient(create_app(_FailingModel(model)), raise_server_exceptions=False) as failing:
+        response = failing.post("/api/score", json={"text": "A sentence."})
+        _assert_error(response, 500, "internal error", "RuntimeError")
+        assert "boom" not in response.text
+        assert failing.get("/healthz").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering for the page and the downloadable report
+
+
+def test_render_returns_the_highlighted_article(client):
+    """The fragment wraps every sentence and highlights exactly the labelled ones."""
+    result = client.post("/api/score", json={"text": ARTICLE}).json()
+    response = client.post("/api/render", json=result)
+    assert response.status_code == 200
+    html = response.json()["html"]
+    assert html.count('class="s ') + html.count('class="s"') == len(result["sentences"])
+    assert html.count('class="s flagged"') == sum(1 for s in result["sentences"] if s["labels"])
+    assert 'class="legend"' in html and 'class="doc-data"' in html
+
+
+def test_render_escapes_document_text(client, model):
+    """Markup in the article is shown as text, never executed in the page."""
+    text = 'The mayor wrote <script>alert("x")</script> in a memo. Nothing else happened.'
+    result = model.score(text).to_dict()
+    html = client.post("/api/render", json=_as_json(result)).json()["html"]
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert" in html
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"sentences": "not a list"},
+        {"document": "x", "sentences": [{"index": 0, "text": "no offsets"}]},
+        {"document": "x"},
+    ],
+)
+def test_render_rejects_malformed_results_with_422(client, result):
+    """A result that is not the scoring schema gets a 422, not a 500."""
+    _assert_error(client.post("/api/render", json=result), 422)
+    _assert_error(client.post("/api/report", json=result), 422)
+
+
+def test_report_is_a_standalone_download(client):
+    """/api/report gives the same self-contained report as `proplens report`, as an attachment."""
+    result = client.post("/api/score", json={"text": ARTICLE, "document": "vale/news.txt"}).json()
+    response = client.post("/api/report", json=result)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-disposition"] == 'attachment; filename="news.report.html"'
+    assert response.text.lstrip().startswith("<!DOCTYPE html>")
+    assert "postponed its vote" in response.text
+    assert not re.search(r"""(src|href)=["']https?://""", response.text)
+
+
+# ---------------------------------------------------------------------------------------------
+# the page, its assets and the docs
+
+
+def test_page_links_only_its_own_assets(client):
+    """The page loads CSS/JS from the package (offline) under a strict Content-Security-Policy."""
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page = response.text
+    for label_for in ("text", "file", "evidence"):
+        assert f'id="{label_for}"' in page
+    assert '<label for="text"' in page and '<label for="file"' in page
+    assets = re.findall(r"""(?:src|href)="(static/[^"]+)\"""", page)
+    assert {"static/report.css", "static/serve.css", "static/report.js", "static/app.js"} <= set(
+        assets
+    )
+    for asset in assets:
+        served = client.get("/" + asset)
+        assert served.status_code == 200, asset
+        # The SVG namespace URI is an identifier, never fetched.
+        external = re.search(r"https?://(?!www\.w3\.org/2000/svg)", served.text)
+        assert not external, f"{asset} refers to another host"
+
+
+def test_static_files_outside_the_table_are_404(client):
+    """Only the page's own assets are served: not templates, not source files, no traversal."""
+    _assert_error(client.get("/static/document.html.j2"), 404)
+    _assert_error(client.get("/static/..%2Fserver.py"), 404)
+    _assert_error(client.get("/static/index.html"), 404)
+
+
+def test_docs_are_served_offline_and_list_every_endpoint(client):
+    """/docs lists every API path from /openapi.json and loads no script from a CDN."""
+    schema = client.get("/openapi.json").json()
+    expected = {"/api/score", "/api/score-file", "/api/classify-span", "/api/devices"}
+    assert expected | {"/api/model", "/healthz", "/api/render", "/api/report"} <= set(
+        schema["paths"]
+    )
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    for path in schema["paths"]:
+        assert path in docs.text
+    assert "<script" not in docs.text
+    assert not re.search(r"""(src|href)=["']https?://""", docs.text)
+
+
+# ---------------------------------------------------------------------------------------------
+# start-up and the command
+
+
+def test_create_app_loads_the_default_model_once(monkeypatch, model):
+    """With no model given, create_app loads the default once and reuses it for every request."""
+    calls = []
+
+    def counting_load_model(path=None, *, trust=False):
+        calls.append(path)
+        return model
+
+    monkeypatch.setattr(proplens, "load_model", counting_load_model)
+    with TestClient(create_app()) as fresh:
+        for _ in range(3):
+            assert fresh.post("/api/score", json={"text": "One sentence."}).status_code == 200
+    assert calls == [None]
+
+
+def test_serve_command_parses_options_and_runs_uvicorn(monkeypatch, model):
+    """The CLI can register serve_command as is: options parse and uvicorn gets the built app."""
+    loaded, runs = [], []
+
+    def fake_load_model(path=None, *, trust=False):
+        loaded.append((path, trust))
+        return model
+
+    monkeypatch.setattr(proplens, "load_model", fake_load_model)
+    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: runs.append((app, kwargs)))
+    cli = typer.Typer()
+    cli.command()(serve_command)
+
+    result = CliRunner().invoke(cli, ["--port", "8123", "--model", "models/x", "--trust"])
+    assert result.exit_code == 0, result.output
+    assert loaded == [("models/x", True)]
+    app, kwargs = runs[0]
+    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8123
+    assert app.state.proplens.max_body_bytes == server.DEFAULT_MAX_BODY_BYTES
+
+    result = CliRunner().invoke(cli, ["--max-body", "500"])
+    assert result.exit_code == 0, result.output
+    assert runs[1][0].state.proplens.max_body_bytes == 500
+
+
+def test_loopback_detection():
+    """Only loopback addresses are treated as private (a warning is logged otherwise)."""
+    assert server._is_loopback("127.0.0.1") and server._is_loopback("::1")
+    assert server._is_loopback("localhost")
+    assert not server._is_loopback("0.0.0.0") and not server._is_loopback("192.168.1.4")
