@@ -1,0 +1,939 @@
+"""Score a whole corpus: one process, a pool of worker processes, or a Dask cluster.
+
+``score_corpus`` reads a folder of .txt/.html files, a JSONL/CSV/Parquet table with a text column,
+or a glob of either, and writes two Parquet tables:
+
+- ``OUT.parquet``: one row per sentence (``document_id, source, date, sentence_index, start, end,
+  text, propaganda``, one probability column per device, ``labels`` as a list of device names);
+- ``OUT.documents.parquet``: one row per document (``document_id, source, date, status, error,
+  sentences, flagged, propaganda_score``, one count column per device). A document that cannot be
+  read or scored has ``status == "failed"`` and its ``error``; the run goes on without it.
+
+Why it is built this way:
+
+- **Resumable.** Results go to ``OUT.parts/`` in numbered part files, written to a temporary name
+  and renamed, the documents part last: a batch counts as done only once its documents part exists.
+  A rerun reads the finished parts, skips those documents, removes half-written files and scores
+  the rest. A run killed with ``kill -9`` loses at most the batches in flight and never writes a
+  document twice. Documents that failed are tried again on a rerun (the user may have raised
+  ``--max-size``). The parts stay after the run, so rerunning over a folder that has grown scores
+  only new files.
+- **Same output however it ran.** Rows are sorted by input order, then sentence index, when the
+  parts are consolidated, so one process, ``workers=N`` and Dask produce equal tables.
+- **The model travels once per worker.** The driver loads and verifies the model, then ships it to
+  each worker once (a process-pool initializer, or a Dask ``WorkerPlugin``); tasks carry only text.
+- **Work happens where it scales.** Files are read, decoded and (for HTML) extracted in the
+  workers; the driver only lists inputs and writes results, with a bounded number of batches in
+  flight so memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob as globlib
+import json
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from proplens.errors import InputError, ProplensError
+from proplens.inputs import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, iter_documents
+
+__all__ = [
+    "BatchResult",
+    "FailedDocumentsError",
+    "documents_path",
+    "parts_path",
+    "score_corpus",
+    "score_corpus_command",
+    "report_command",
+]
+
+#: Bump when the layout of ``OUT.parts/`` changes; a rerun refuses parts of another format.
+PARTS_FORMAT = 1
+DEFAULT_BATCH_SIZE = 32
+TABLE_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+_DOCUMENT_SUFFIXES = (".txt", ".html", ".htm", ".md")
+_RUN_FILE = "run.json"
+_DASK_PLUGIN = "proplens-model"
+
+
+class FailedDocumentsError(ProplensError):
+    """Some documents could not be scored; the others were written."""
+
+    exit_code = 5
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one run did: ``documents`` in the input = ``scored`` + ``skipped`` + ``failed``."""
+
+    documents: int  # documents found in the input
+    scored: int  # scored in this run
+    skipped: int  # already scored by an earlier run (resume)
+    failed: int  # recorded with an error in this run
+    output: Path  # the sentence table
+    summary: Path  # the per-document table
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One document to score: its text, or the path a worker reads it from, or an error already."""
+
+    position: int  # order in the input; the sort key of the output
+    document_id: str
+    source: str | None = None
+    date: str | None = None
+    text: str | None = None
+    path: str | None = None
+    error: str | None = None
+
+
+def documents_path(output: Path) -> Path:
+    """The per-document table next to ``output``: ``OUT.parquet`` -> ``OUT.documents.parquet``."""
+    output = Path(output)
+    return output.with_name(_stem(output) + ".documents.parquet")
+
+
+def parts_path(output: Path) -> Path:
+    """The folder of part files behind ``output`` (``OUT.parquet`` -> ``OUT.parts/``)."""
+    output = Path(output)
+    return output.with_name(_stem(output) + ".parts")
+
+
+def _stem(output: Path) -> str:
+    return output.name[: -len(".parquet")] if output.name.endswith(".parquet") else output.name
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+
+def _count_and_iter(
+    source: str | Path, *, text_column: str, id_column: str, batch_size: int
+) -> tuple[int | None, Iterator[_Item]]:
+    """The number of documents in the input (None when unknown without reading it) and the items."""
+    path = Path(source)
+    if path.is_dir():
+        files = _folder_files(path)
+        if not files:
+            raise InputError(
+                f"{source}: no {'/'.join(_DOCUMENT_SUFFIXES)} files found in the folder"
+            )
+        return len(files), _file_items(files, base=path)
+    if path.is_file():
+        targets = [path]
+    elif any(char in str(source) for char in "*?["):
+        targets = sorted(Path(p) for p in globlib.glob(str(source), recursive=True))
+        targets = [p for p in targets if p.is_file()]
+        if not targets:
+            raise InputError(f"{source}: the pattern matches no file")
+    else:
+        raise InputError(f"{source}: file or folder not found")
+    for target in targets:
+        suffix = target.suffix.lower()
+        if suffix not in TABLE_SUFFIXES and suffix not in SUPPORTED_SUFFIXES:
+            raise InputError(
+                f"{target}: unsupported file type {suffix!r} (score-corpus reads a folder, "
+                f"{', '.join(TABLE_SUFFIXES)} tables or text/HTML files)"
+            )
+        if suffix in TABLE_SUFFIXES:
+            _check_columns(target, text_column)
+    total = 0
+    for target in targets:
+        count = _count_rows(target)
+        if count is None:
+            total = None
+            break
+        total += count
+    return total, _mixed_items(targets, text_column, id_column, batch_size)
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        # Hidden folders (.git, .venv) hold no documents worth scoring.
+        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        for filename in files:
+            if not filename.startswith(".") and filename.lower().endswith(_DOCUMENT_SUFFIXES):
+                found.append(Path(directory) / filename)
+    return sorted(found)
+
+
+def _file_items(files: list[Path], base: Path | None, start: int = 0) -> Iterator[_Item]:
+    for offset, file in enumerate(files):
+        if base is not None:
+            relative = file.relative_to(base)
+            # A corpus laid out as INPUT/<outlet>/... groups documents by outlet.
+            source = relative.parts[0] if len(relative.parts) > 1 else None
+            document_id = relative.as_posix()
+        else:
+            source, document_id = None, str(file)
+        yield _Item(start + offset, document_id, source=source, path=str(file))
+
+
+def _mixed_items(
+    targets: list[Path], text_column: str, id_column: str, batch_size: int
+) -> Iterator[_Item]:
+    position = 0
+    seen: dict[str, str] = {}
+    for target in targets:
+        if target.suffix.lower() in TABLE_SUFFIXES:
+            rows = _table_items(target, text_column, id_column, batch_size, position)
+        else:
+            rows = _file_items([target], base=None, start=position)
+        for item in rows:
+            where = f"{target}: row {item.position - position + 1}"
+            if item.document_id in seen:
+                raise InputError(
+                    f"{where}: duplicate document id {item.document_id!r} "
+                    f"(first seen at {seen[item.document_id]}); ids must be unique"
+                )
+            seen[item.document_id] = where
+            yield item
+        position += _count_rows(target) or 0
+
+
+def _check_columns(path: Path, text_column: str) -> None:
+    kind = TABLE_SUFFIXES[path.suffix.lower()]
+    if kind == "parquet":
+        columns = pq.ParquetFile(path).schema_arrow.names
+    elif kind == "csv":
+        import pandas as pd
+
+        columns = list(pd.read_csv(path, nrows=0).columns)
+    else:
+        return  # JSONL records may differ; a record without the text column fails on its own
+    if text_column not in columns:
+        raise InputError(
+            f"{path}: no column {text_column!r} (columns: {', '.join(map(str, columns))}); "
+            "use --text-column"
+        )
+
+
+def _count_rows(path: Path) -> int | None:
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        return 1
+    if kind == "parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    if kind == "jsonl":
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    import pandas as pd
+
+    # Quoted CSV fields may span lines, so only a parse gives the row count; read just one column.
+    return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[0], chunksize=100_000))
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _table_items(
+    path: Path, text_column: str, id_column: str, batch_size: int, start: int
+) -> Iterator[_Item]:
+    for row, record in enumerate(_table_records(path, batch_size)):
+        position = start + row
+        default_id = f"{path.name}:{row + 1}"
+        if isinstance(record, str):  # an unreadable JSONL line: its parse error
+            yield _Item(position, default_id, error=record)
+            continue
+        document_id = _cell(record.get(id_column)) or default_id
+        source, date = _cell(record.get("source")), _cell(record.get("date"))
+        text = record.get(text_column)
+        error = None
+        if text_column not in record:
+            error = f"{path}: row {row + 1}: no {text_column!r} field"
+        elif _cell(text) is None:
+            error = f"{path}: row {row + 1}: the text is missing (null)"
+        elif not isinstance(text, str):
+            error = f"{path}: row {row + 1}: the text is a {type(text).__name__}, not a string"
+        yield _Item(
+            position,
+            document_id,
+            source=source,
+            date=date,
+            text=None if error else text,
+            error=error,
+        )
+
+
+def _table_records(path: Path, batch_size: int) -> Iterator[dict[str, Any] | str]:
+    kind = TABLE_SUFFIXES[path.suffix.lower()]
+    chunk = max(batch_size * 8, 1024)
+    if kind == "parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk):
+            yield from batch.to_pylist()
+    elif kind == "csv":
+        import pandas as pd
+
+        reader = pd.read_csv(path, chunksize=chunk, dtype=str, keep_default_na=False)
+        for frame in reader:
+            yield from frame.to_dict("records")
+    else:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    yield f"{path}: line {number}: not valid JSON ({type(exc).__name__})"
+                    continue
+                if not isinstance(record, dict):
+                    yield f"{path}: line {number}: not a JSON object"
+                    continue
+                yield record
+
+
+# --- scoring one batch (runs in the workers) ------------------------------------------------------
+
+
+def _schemas(devices: list[str]) -> tuple[pa.Schema, pa.Schema]:
+    common = [
+        ("position", pa.int64()),
+        ("document_id", pa.string()),
+        ("source", pa.string()),
+        ("date", pa.string()),
+    ]
+    sentences = pa.schema(
+        common
+        + [
+            ("sentence_index", pa.int64()),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("text", pa.string()),
+            ("propaganda", pa.float64()),
+        ]
+        + [(device, pa.float64()) for device in devices]
+        + [("labels", pa.list_(pa.string()))]
+    )
+    documents = pa.schema(
+        common
+        + [
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("sentences", pa.int64()),
+            ("flagged", pa.int64()),
+            ("propaganda_score", pa.float64()),
+        ]
+        + [(device, pa.int64()) for device in devices]
+    )
+    return sentences, documents
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _read(item: _Item, max_bytes: int) -> tuple[str | None, str | None]:
+    """The item's text, or the reason it has none."""
+    if item.error is not None:
+        return None, item.error
+    if item.path is not None:
+        found = next(iter_documents([item.path], recursive=False, max_bytes=max_bytes))
+        if isinstance(found, InputError):
+            return None, _one_line(found)
+        text = found.text
+    else:
+        text = item.text or ""
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+        if size > max_bytes:
+            return None, (
+                f"{item.document_id}: {size / 1e6:.1f} MB is above the "
+                f"{max_bytes / 1e6:g} MB limit (use --max-size)"
+            )
+    if not text.strip("\ufeff \t\r\n\f\v"):
+        return None, f"{item.document_id}: empty document (no text to score)"
+    return text, None
+
+
+def _score_texts(model: Any, texts: list[str], ids: list[str]) -> list[Any]:
+    """Scores for each text (or the exception it raised), batched where possible."""
+    try:
+        return list(model.score_many(texts, document_ids=ids, evidence=False))
+    except Exception:  # one bad document must not sink the batch: retry one by one
+        results: list[Any] = []
+        for text, document_id in zip(texts, ids, strict=True):
+            try:
+                results.append(model.score_many([text], document_ids=[document_id])[0])
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+
+def score_batch(
+    model: Any, items: list[_Item], max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[pa.Table, pa.Table]:
+    """Score a batch of items: the sentence rows and the document rows (failures included)."""
+    devices = list(model.devices)
+    sentence_schema, document_schema = _schemas(devices)
+    texts: dict[int, str] = {}
+    errors: dict[int, str] = {}
+    for number, item in enumerate(items):
+        text, error = _read(item, max_bytes)
+        if error is not None:
+            errors[number] = error
+        else:
+            texts[number] = text
+    order = list(texts)
+    scored = _score_texts(model, [texts[n] for n in order], [items[n].document_id for n in order])
+    results = dict(zip(order, scored, strict=True))
+
+    sentence_rows: dict[str, list] = {field.name: [] for field in sentence_schema}
+    document_rows: dict[str, list] = {field.name: [] for field in document_schema}
+    for number, item in enumerate(items):
+        result = results.get(number)
+        if isinstance(result, Exception):
+            errors[number] = f"{item.document_id}: scoring failed: {_one_line(result)}"
+        elif result is not None and not result.sentences:
+            errors[number] = f"{item.document_id}: empty document (no sentences)"
+        common = {
+            "position": item.position,
+            "document_id": item.document_id,
+            "source": item.source,
+            "date": item.date,
+        }
+        for name, value in common.items():
+            document_rows[name].append(value)
+        if number in errors:
+            document_rows["status"].append("failed")
+            document_rows["error"].append(errors[number])
+            for name in ["sentences", "flagged", "propaganda_score", *devices]:
+                document_rows[name].append(None)
+            continue
+        summary = result.summary
+        counts = summary.get("devices", {})
+        document_rows["status"].append("ok")
+        document_rows["error"].append(None)
+        document_rows["sentences"].append(int(summary["sentences"]))
+        document_rows["flagged"].append(int(summary["flagged"]))
+        document_rows["propaganda_score"].append(float(summary["propaganda_score"]))
+        for device in devices:
+            document_rows[device].append(int(counts.get(device, 0)))
+        for sentence in result.sentences:
+            for name, value in common.items():
+                sentence_rows[name].append(value)
+            sentence_rows["sentence_index"].append(int(sentence.index))
+            sentence_rows["start"].append(int(sentence.start))
+            sentence_rows["end"].append(int(sentence.end))
+            sentence_rows["text"].append(sentence.text)
+            sentence_rows["propaganda"].append(float(sentence.propaganda))
+            for device in devices:
+                sentence_rows[device].append(float(sentence.devices.get(device, 0.0)))
+            sentence_rows["labels"].append(list(sentence.labels))
+    return (
+        pa.Table.from_pydict(sentence_rows, schema=sentence_schema),
+        pa.Table.from_pydict(document_rows, schema=document_schema),
+    )
+
+
+# --- backends: where batches run ------------------------------------------------------------------
+
+_WORKER_MODEL: Any = None
+
+
+def _init_worker(model_bytes: bytes) -> None:
+    """Process-pool initializer: unpickle the model once for the life of the worker."""
+    global _WORKER_MODEL
+    _WORKER_MODEL = pickle.loads(model_bytes)
+
+
+def _score_in_worker(items: list[_Item], max_bytes: int) -> tuple[pa.Table, pa.Table]:
+    return score_batch(_WORKER_MODEL, items, max_bytes)
+
+
+try:  # distributed is an optional extra ("batch"); only --dask needs it.
+    from distributed import WorkerPlugin as _WorkerPlugin
+except ImportError:  # pragma: no cover
+    _WorkerPlugin = object
+
+
+class ModelPlugin(_WorkerPlugin):
+    """Dask worker plugin holding the model: unpickled once per worker when the plugin arrives."""
+
+    name = _DASK_PLUGIN
+
+    def __init__(self, model_bytes: bytes) -> None:
+        self.model_bytes = model_bytes
+        self.model: Any = None
+
+    def setup(self, worker: Any) -> None:
+        self.model = pickle.loads(self.model_bytes)
+
+    def teardown(self, worker: Any) -> None:
+        self.model = None
+
+
+def _score_on_dask(items: list[_Item], max_bytes: int) -> tuple[pa.Table, pa.Table]:
+    from distributed import get_worker
+
+    return score_batch(get_worker().plugins[_DASK_PLUGIN].model, items, max_bytes)
+
+
+Batch = list[_Item]
+Result = tuple[pa.Table, pa.Table]
+
+
+def _run_serial(model: Any, batches: Iterable[Batch], max_bytes: int) -> Iterator[Result]:
+    for batch in batches:
+        yield score_batch(model, batch, max_bytes)
+
+
+def _bounded(
+    submit: Callable[[Batch], Any],
+    wait_first: Callable[[set], tuple[set, set]],
+    result: Callable[[Any], Result],
+    batches: Iterable[Batch],
+    in_flight: int,
+) -> Iterator[Result]:
+    """Submit batches keeping at most ``in_flight`` pending, yielding results as they finish."""
+    pending: set = set()
+    for batch in batches:
+        pending.add(submit(batch))
+        if len(pending) >= in_flight:
+            done, pending = wait_first(pending)
+            for future in done:
+                yield result(future)
+    while pending:
+        done, pending = wait_first(pending)
+        for future in done:
+            yield result(future)
+
+
+def _run_pool(
+    model_bytes: bytes, workers: int, batches: Iterable[Batch], max_bytes: int
+) -> Iterator[Result]:
+    import multiprocessing
+
+    # spawn, not fork: the driver runs a progress-bar thread, and forking a threaded process can
+    # deadlock; spawn also behaves the same on Linux, macOS and Windows.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(model_bytes,)
+    ) as pool:
+
+        def wait_first(pending: set[Future]) -> tuple[set, set]:
+            done, rest = wait(pending, return_when=FIRST_COMPLETED)
+            return set(done), set(rest)
+
+        yield from _bounded(
+            lambda batch: pool.submit(_score_in_worker, batch, max_bytes),
+            wait_first,
+            lambda future: future.result(),
+            batches,
+            in_flight=2 * workers,
+        )
+
+
+@contextlib.contextmanager
+def dask_client(address: str, workers: int) -> Iterator[Any]:
+    """A client for ``address`` ("local" starts a LocalCluster of ``workers`` single-thread
+    processes, closed on exit)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError(
+            "--dask needs the 'distributed' package: pip install 'proplens[batch]'"
+        ) from None
+    if address == "local":
+        cluster = LocalCluster(
+            n_workers=max(workers, 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+    else:
+        try:
+            client = Client(address, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+        with client:
+            yield client
+
+
+def _run_dask(
+    client: Any, model_bytes: bytes, batches: Iterable[Batch], max_bytes: int
+) -> Iterator[Result]:
+    from distributed import wait as dask_wait
+
+    client.register_plugin(ModelPlugin(model_bytes), name=_DASK_PLUGIN)
+    threads = sum(client.nthreads().values()) or 1
+
+    def wait_first(pending: set) -> tuple[set, set]:
+        done, rest = dask_wait(list(pending), return_when="FIRST_COMPLETED")
+        return set(done), set(rest)
+
+    def gather(future: Any) -> Result:
+        value = future.result()
+        future.release()
+        return value
+
+    yield from _bounded(
+        lambda batch: client.submit(_score_on_dask, batch, max_bytes, pure=False),
+        wait_first,
+        gather,
+        batches,
+        in_flight=2 * threads,
+    )
+
+
+# --- parts: resumable output ----------------------------------------------------------------------
+
+
+class _Parts:
+    """The ``OUT.parts/`` folder: numbered sentence/document part files and a run description."""
+
+    def __init__(self, folder: Path, run: dict[str, Any], resume: bool) -> None:
+        self.folder = folder
+        if folder.exists() and not resume:
+            for file in folder.iterdir():
+                file.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        run_file = folder / _RUN_FILE
+        if run_file.exists():
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+            if previous != run:
+                raise InputError(
+                    f"{folder}: was started with model {previous.get('model')} "
+                    f"{previous.get('version')} and other settings; rerun with --no-resume "
+                    "to start over"
+                )
+        else:
+            _atomic_write_bytes(run_file, json.dumps(run, indent=2).encode("utf-8"))
+        self._clean()
+        self.sequence = max((self._number(p) for p in self._documents_parts()), default=-1) + 1
+
+    @staticmethod
+    def _number(path: Path) -> int:
+        return int(path.stem.rsplit("-", 1)[1])
+
+    def _documents_parts(self) -> list[Path]:
+        return sorted(self.folder.glob("documents-*.parquet"))
+
+    def sentence_part(self, number: int) -> Path:
+        return self.folder / f"sentences-{number:06d}.parquet"
+
+    def _clean(self) -> None:
+        """Remove what a killed run left half-written: temp files and unmatched sentence parts."""
+        for temporary in self.folder.glob("*.tmp"):
+            temporary.unlink()
+        finished = {self._number(p) for p in self._documents_parts()}
+        for part in self.folder.glob("sentences-*.parquet"):
+            if self._number(part) not in finished:
+                part.unlink()
+
+    def done(self) -> set[str]:
+        """Ids scored by earlier runs; failed documents are dropped from their parts, to retry."""
+        done: set[str] = set()
+        for part in self._documents_parts():
+            table = pq.read_table(part)
+            status = table.column("status").to_pylist()
+            if "failed" in status:
+                keep = pa.array([s != "failed" for s in status])
+                _atomic_write_table(table.filter(keep), part)
+                table = table.filter(keep)
+            done.update(table.column("document_id").to_pylist())
+        return done
+
+    def write(self, sentences: pa.Table, documents: pa.Table) -> None:
+        number = self.sequence
+        self.sequence += 1
+        _atomic_write_table(sentences, self.sentence_part(number))
+        # Written last: its presence is what marks the batch as done.
+        _atomic_write_table(documents, self.folder / f"documents-{number:06d}.parquet")
+
+    def consolidate(
+        self, output: Path, summary: Path, schemas: tuple[pa.Schema, pa.Schema]
+    ) -> None:
+        """Write the sorted sentence and document tables, one group of overlapping parts at a time.
+
+        Parts cover runs of input positions; only parts from different runs can overlap, so each
+        group is small and memory stays bounded by a few parts, not by the corpus.
+        """
+        spans = []
+        for part in self._documents_parts():
+            positions = pq.read_table(part, columns=["position"]).column("position")
+            if len(positions):
+                spans.append((pc.min(positions).as_py(), pc.max(positions).as_py(), part))
+        spans.sort(key=lambda span: span[0])
+        groups: list[list[int]] = []
+        high = None
+        for low, top, part in spans:
+            if high is None or low > high:
+                groups.append([])
+                high = top
+            else:
+                high = max(high, top)
+            groups[-1].append(self._number(part))
+        sentence_schema, document_schema = schemas
+        final = [(sentence_schema, output, "sentence"), (document_schema, summary, "document")]
+        for schema, target, kind in final:
+            temporary = target.with_name(target.name + ".tmp")
+            keys = [("position", "ascending")]
+            if kind == "sentence":
+                keys.append(("sentence_index", "ascending"))
+            public = schema.remove(schema.get_field_index("position"))
+            with pq.ParquetWriter(temporary, public) as writer:
+                for group in groups:
+                    tables = []
+                    for number in group:
+                        name = f"{kind}s-{number:06d}.parquet"
+                        tables.append(pq.read_table(self.folder / name, schema=schema))
+                    merged = pa.concat_tables(tables).sort_by(keys).drop(["position"])
+                    writer.write_table(merged)
+            os.replace(temporary, target)
+
+
+def _atomic_write_table(table: pa.Table, path: Path) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    pq.write_table(table, temporary)
+    os.replace(temporary, path)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def _resolve_model(model: Any) -> Any:
+    if model is None or isinstance(model, str | Path):
+        import proplens
+
+        return proplens.load_model(model)
+    return model
+
+
+def _batches(
+    items: Iterator[_Item], done: set[str], batch_size: int, on_skip: Callable[[], None]
+) -> Iterator[Batch]:
+    batch: Batch = []
+    for item in items:
+        if item.document_id in done:
+            on_skip()
+            continue
+        batch.append(item)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int | None) -> Iterator[Callable[[int], None]]:
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.1f} docs/s" if speed else "… docs/s")
+
+    progress = Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("scoring", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def score_corpus(
+    input: str | Path,
+    output: Path,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    model: Any = None,
+    text_column: str = "text",
+    id_column: str = "id",
+    resume: bool = True,
+    progress: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> BatchResult:
+    """Score every document of ``input`` and write ``output`` and its per-document table.
+
+    ``input`` is a folder of .txt/.html files, a .jsonl/.csv/.parquet table (column ``text_column``,
+    optional ``id_column``, ``source`` and ``date``), or a glob of those. ``model`` is a loaded
+    model, a model path, or None for the current default. ``workers > 1`` scores in that many
+    processes; ``dask`` ("local" or a scheduler address such as ``tcp://host:8786``) scores on a
+    Dask cluster (``workers`` then sizes the local cluster). Documents that fail are recorded with
+    their error and counted in :attr:`BatchResult.failed`; the run goes on.
+
+    Example::
+
+        result = score_corpus("articles/", Path("scores.parquet"), workers=2)
+        print(result.scored, result.failed)
+    """
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    began = time.perf_counter()
+    output = Path(output)
+    if output.suffix != ".parquet":
+        raise InputError(f"{output}: the output must be a .parquet file")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    total, items = _count_and_iter(
+        input, text_column=text_column, id_column=id_column, batch_size=batch_size
+    )
+    model = _resolve_model(model)
+    devices = list(model.devices)
+    run = {
+        "format": PARTS_FORMAT,
+        "model": getattr(model, "name", type(model).__name__),
+        "version": str(getattr(model, "version", "")),
+        "devices": devices,
+        "text_column": text_column,
+        "id_column": id_column,
+    }
+    parts = _Parts(parts_path(output), run, resume)
+    done = parts.done() if resume else set()
+    counts = {"skipped": 0, "scored": 0, "failed": 0}
+
+    def skip() -> None:
+        counts["skipped"] += 1
+
+    remaining = None if total is None else max(total - len(done), 0)
+    batches = _batches(items, done, batch_size, skip)
+    with _progress(progress, remaining) as advance, contextlib.ExitStack() as stack:
+        if dask is not None:
+            client = stack.enter_context(dask_client(dask, workers))
+            results = _run_dask(client, pickle.dumps(model), batches, max_bytes)
+        elif workers > 1:
+            results = _run_pool(pickle.dumps(model), workers, batches, max_bytes)
+        else:
+            results = _run_serial(model, batches, max_bytes)
+        for sentences, documents in results:
+            parts.write(sentences, documents)
+            failed = documents.column("status").to_pylist().count("failed")
+            counts["failed"] += failed
+            counts["scored"] += documents.num_rows - failed
+            advance(documents.num_rows)
+    summary = documents_path(output)
+    parts.consolidate(output, summary, _schemas(devices))
+    return BatchResult(
+        documents=counts["scored"] + counts["skipped"] + counts["failed"],
+        scored=counts["scored"],
+        skipped=counts["skipped"],
+        failed=counts["failed"],
+        output=output,
+        summary=summary,
+        seconds=time.perf_counter() - began,
+    )
+
+
+# --- command functions (registered by the CLI) ---------------------------------------------------
+
+try:  # Typer is a core dependency, but keep the library importable without it.
+    import typer
+
+    _OUTPUT = typer.Option(..., "-o", "--output", help="Sentence table to write (.parquet).")
+except ImportError:  # pragma: no cover
+    _OUTPUT = None
+
+
+def score_corpus_command(
+    input: str,
+    output: Path = _OUTPUT,
+    workers: int = 1,
+    dask: str | None = None,
+    model: str | None = None,
+    text_column: str = "text",
+    id_column: str = "id",
+    no_resume: bool = False,
+    max_size: float = DEFAULT_MAX_BYTES / 1_000_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    no_progress: bool = False,
+) -> None:
+    """Score a folder, a JSONL/CSV/Parquet table or a glob; write OUT.parquet and
+    OUT.documents.parquet. Rerunning resumes. Exit code 5 when some documents failed."""
+    result = score_corpus(
+        input,
+        output,
+        workers=workers,
+        dask=dask,
+        model=model,
+        text_column=text_column,
+        id_column=id_column,
+        resume=not no_resume,
+        progress=not no_progress and sys.stderr.isatty(),
+        batch_size=batch_size,
+        max_bytes=int(max_size * 1_000_000),
+    )
+    print(
+        f"{result.documents} documents: {result.scored} scored, {result.skipped} already done, "
+        f"{result.failed} failed ({result.seconds:.1f} s) -> {result.output}, {result.summary}"
+    )
+    if result.failed:
+        raise FailedDocumentsError(
+            f"{result.failed} of {result.documents} documents failed; their errors are in "
+            f"{result.summary} (column 'error')"
+        )
+
+
+def report_command(
+    scored: Path,
+    by: str = "source",
+    freq: str | None = None,
+    out: Path | None = None,
+) -> None:
+    """Compare groups of a scored corpus (by source, date, ...): rates, mean score with a 95% CI,
+    and a chart (--out report.html / report.png / table.csv)."""
+    from proplens.group_report import format_table, group_report
+
+    table = group_report(scored, by=by, freq=freq, out=out)
+    print(format_table(table))
+    if out is not None:
+        print(f"wrote {out}")

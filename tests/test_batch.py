@@ -1,0 +1,276 @@
+"""Tests for corpus-scale batch scoring (one process, workers, Dask, resume after kill -9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import proplens
+from proplens.batch import (
+    FailedDocumentsError,
+    documents_path,
+    parts_path,
+    score_corpus,
+    score_corpus_command,
+)
+from proplens.errors import InputError
+
+# Thirty short documents written for these tests: fictional towns, neutral topics, a few sentences
+# phrased the way loaded or doubtful reporting is phrased, so some sentences get flagged.
+_TOWNS = ["Norbury", "Kessington", "Lowmere", "Ashcombe", "Tarrow", "Fenwick"]
+_TOPICS = [
+    "the new bus depot",
+    "the library budget",
+    "the river footbridge",
+    "school meals",
+    "the harbour dredging",
+]
+_SOURCES = ["Harbour Post", "Valley Times", "Ridge Courier"]
+
+
+def _text(number: int) -> str:
+    town = _TOWNS[number % len(_TOWNS)]
+    topic = _TOPICS[number % len(_TOPICS)]
+    sentences = [
+        f"The council of {town} met on Tuesday to discuss {topic}.",
+        f"Councillor Mira Okafor said the plan would cost {number + 3} million.",
+    ]
+    if number % 3 == 0:
+        sentences.append(
+            "Critics called it a shameful, reckless betrayal that only a fool would support!"
+        )
+    if number % 4 == 0:
+        sentences.append("But who really believes the so-called experts this time?")
+    sentences.append(f"A final vote is expected in {['May', 'June', 'July'][number % 3]}.")
+    return " ".join(sentences) if number % 2 else "\n".join(sentences)
+
+
+DOCUMENT_COUNT = 30
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The shipped default model, loaded once for the module."""
+    return proplens.load_model()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A folder corpus with one sub-folder per source."""
+    root = tmp_path / "corpus"
+    for number in range(DOCUMENT_COUNT):
+        source = root / _SOURCES[number % 3].replace(" ", "_")
+        source.mkdir(parents=True, exist_ok=True)
+        (source / f"story{number:02d}.txt").write_text(_text(number), encoding="utf-8")
+    return root
+
+
+def _records() -> list[dict]:
+    return [
+        {
+            "id": f"story{number:02d}",
+            "text": _text(number),
+            "source": _SOURCES[number % 3],
+            "date": f"2024-{1 + number % 4:02d}-{1 + number % 28:02d}",
+        }
+        for number in range(DOCUMENT_COUNT)
+    ]
+
+
+@pytest.fixture
+def jsonl(tmp_path: Path) -> Path:
+    """The same stories as a JSONL table with id, source and date columns."""
+    path = tmp_path / "stories.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in _records()) + "\n", encoding="utf-8")
+    return path
+
+
+def _read(output: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_parquet(output), pd.read_parquet(documents_path(output))
+
+
+def test_folder_scores_every_sentence(folder: Path, tmp_path: Path, model) -> None:
+    """Every document gets one summary row and its sentence rows, whose offsets slice the text."""
+    output = tmp_path / "out" / "scores.parquet"
+    result = score_corpus(folder, output, model=model, progress=False, batch_size=7)
+    assert (result.documents, result.scored, result.skipped, result.failed) == (30, 30, 0, 0)
+    sentences, documents = _read(output)
+    assert len(documents) == 30 and documents["document_id"].is_unique
+    assert set(documents["status"]) == {"ok"} and documents["error"].isna().all()
+    assert set(documents["source"]) == {s.replace(" ", "_") for s in _SOURCES}
+    per_document = sentences.groupby("document_id").size()
+    assert (per_document == documents.set_index("document_id")["sentences"]).all()
+    for row in sentences.itertuples():
+        assert (folder / row.document_id).read_text(encoding="utf-8")[
+            row.start : row.end
+        ] == row.text
+    for device in model.devices:
+        assert sentences[device].between(0, 1).all()
+        assert (documents[device] >= 0).all()
+    expected = model.score(_text(0), document_id="x").summary
+    first = documents[documents["document_id"] == "Harbour_Post/story00.txt"].iloc[0]
+    assert first["flagged"] == expected["flagged"]
+    assert first["propaganda_score"] == pytest.approx(expected["propaganda_score"])
+
+
+def test_tables_and_folder_give_the_same_scores(folder, jsonl, tmp_path: Path, model) -> None:
+    """JSONL, CSV and Parquet inputs score the same texts exactly as the folder does."""
+    from_folder, _ = _read(_score(folder, tmp_path / "f.parquet", model))
+    frame = pd.DataFrame(_records())
+    frame.to_csv(tmp_path / "stories.csv", index=False)
+    frame.to_parquet(tmp_path / "stories.parquet")
+    numeric = ["sentence_index", "start", "end", "propaganda", *model.devices]
+    key = from_folder["document_id"].str.extract(r"(story\d+)")[0]
+    expected = from_folder.assign(document_id=key).sort_values(["document_id", "sentence_index"])
+    for table in (jsonl, tmp_path / "stories.csv", tmp_path / "stories.parquet"):
+        sentences, documents = _read(_score(table, tmp_path / f"{table.suffix[1:]}.parquet", model))
+        assert documents["date"].str.startswith("2024-").all()
+        assert set(documents["source"]) == set(_SOURCES)
+        got = sentences.sort_values(["document_id", "sentence_index"])
+        pd.testing.assert_frame_equal(
+            got[["document_id", *numeric]].reset_index(drop=True),
+            expected[["document_id", *numeric]].reset_index(drop=True),
+        )
+
+
+def _score(source: Path, output: Path, model, **options):
+    score_corpus(source, output, model=model, progress=False, **options)
+    return output
+
+
+def test_bad_documents_are_recorded_and_the_run_goes_on(tmp_path: Path, model) -> None:
+    """Broken, empty and oversized documents get an error row; the good ones are still scored."""
+    lines = [
+        json.dumps({"id": "good", "text": _text(1)}),
+        json.dumps({"id": "empty", "text": "   "}),
+        json.dumps({"id": "null", "text": None}),
+        json.dumps({"id": "big", "text": "Word " * 400}),
+        "{not json",
+        json.dumps({"id": "number", "text": 42}),
+    ]
+    source = tmp_path / "mixed.jsonl"
+    source.write_text("\n".join(lines), encoding="utf-8")
+    output = tmp_path / "mixed.parquet"
+    result = score_corpus(source, output, model=model, progress=False, max_bytes=1000)
+    assert (result.documents, result.scored, result.failed) == (6, 1, 5)
+    _, documents = _read(output)
+    errors = dict(zip(documents["document_id"], documents["error"], strict=True))
+    assert pd.isna(errors["good"])
+    assert "empty document" in errors["empty"]
+    assert "missing" in errors["null"]
+    assert "limit" in errors["big"]
+    assert "not valid JSON" in errors["mixed.jsonl:5"]
+    assert "not a string" in errors["number"]
+    assert all("\n" not in e for e in errors.values() if isinstance(e, str))
+
+
+def test_unreadable_files_in_a_folder_are_recorded(folder: Path, tmp_path: Path, model) -> None:
+    """A binary file and an empty file in a folder fail alone; the command then exits with 5."""
+    (folder / "Harbour_Post" / "broken.txt").write_bytes(b"\x00\x01\x02binary\x00")
+    (folder / "Harbour_Post" / "blank.txt").write_text("", encoding="utf-8")
+    output = tmp_path / "scores.parquet"
+    with pytest.raises(FailedDocumentsError, match="2 of 32 documents failed") as raised:
+        score_corpus_command(str(folder), output, model=model, no_progress=True)
+    assert raised.value.exit_code == 5
+    _, documents = _read(output)
+    failed = documents[documents["status"] == "failed"]
+    assert sorted(failed["document_id"]) == ["Harbour_Post/blank.txt", "Harbour_Post/broken.txt"]
+    assert "binary" in failed.set_index("document_id")["error"]["Harbour_Post/broken.txt"]
+
+
+def test_input_problems_are_one_line_errors(tmp_path: Path, jsonl: Path, model) -> None:
+    """A missing input, a missing text column and duplicate ids stop the run, saying why."""
+    with pytest.raises(InputError, match="not found"):
+        score_corpus(tmp_path / "nowhere", tmp_path / "o.parquet", model=model, progress=False)
+    pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(InputError, match="no column 'text'.*--text-column"):
+        score_corpus(tmp_path / "t.csv", tmp_path / "o.parquet", model=model, progress=False)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(jsonl.read_text() + jsonl.read_text().splitlines()[0] + "\n")
+    with pytest.raises(InputError, match="row 31: duplicate document id 'story00'"):
+        score_corpus(twice, tmp_path / "o.parquet", model=model, progress=False)
+
+
+def test_rerun_skips_scored_documents_and_retries_failures(jsonl: Path, tmp_path: Path, model):
+    """A second run scores nothing new; a failure fixed by a larger limit is retried once."""
+    output = tmp_path / "scores.parquet"
+    first = score_corpus(jsonl, output, model=model, progress=False, max_bytes=200)
+    assert first.failed > 0 and first.scored + first.failed == 30
+    second = score_corpus(jsonl, output, model=model, progress=False)
+    assert (second.skipped, second.scored, second.failed) == (first.scored, first.failed, 0)
+    third = score_corpus(jsonl, output, model=model, progress=False)
+    assert (third.skipped, third.scored) == (30, 0)
+    sentences, documents = _read(output)
+    assert documents["document_id"].is_unique and len(documents) == 30
+    assert set(documents["status"]) == {"ok"}
+    fresh = tmp_path / "fresh.parquet"
+    score_corpus(jsonl, fresh, model=model, progress=False)
+    pd.testing.assert_frame_equal(sentences, pd.read_parquet(fresh))
+
+
+def test_resume_refuses_parts_of_another_model(jsonl: Path, tmp_path: Path, model) -> None:
+    """Parts written by one model are never mixed with another's: resuming says --no-resume."""
+    output = tmp_path / "scores.parquet"
+    score_corpus(jsonl, output, model=model, progress=False)
+    run_file = parts_path(output) / "run.json"
+    run = json.loads(run_file.read_text())
+    run["version"] = "other"
+    run_file.write_text(json.dumps(run))
+    with pytest.raises(InputError, match="--no-resume"):
+        score_corpus(jsonl, output, model=model, progress=False)
+    result = score_corpus(jsonl, output, model=model, progress=False, resume=False)
+    assert result.scored == 30
+
+
+_KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from proplens.batch import score_corpus
+score_corpus(sys.argv[1], Path(sys.argv[2]), batch_size=1, progress=False)
+"""
+
+
+def test_kill_9_mid_run_then_resume_scores_each_document_once(tmp_path: Path, model) -> None:
+    """A run killed by SIGKILL loses only work in flight; the rerun ends with no duplicates."""
+    source = tmp_path / "many.jsonl"
+    records = [{"id": f"d{n:04d}", "text": _text(n)} for n in range(600)]
+    source.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    output = tmp_path / "scores.parquet"
+    process = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(source), str(output)])
+    parts = parts_path(output)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(parts.glob("documents-*.parquet"))) < 20:
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not output.exists(), "the run finished before the kill: nothing was tested"
+    result = score_corpus(source, output, model=model, progress=False, batch_size=50)
+    assert result.skipped >= 20 and result.skipped + result.scored == 600
+    sentences, documents = _read(output)
+    assert documents["document_id"].tolist() == [r["id"] for r in records]
+    assert not sentences.duplicated(["document_id", "sentence_index"]).any()
+    assert (
+        sentences.groupby("document_id").size() == documents.set_index("document_id")["sentences"]
+    ).all()
+
+
+def test_workers_and_dask_write_the_same_output(jsonl: Path, tmp_path: Path, model) -> None:
+    """One process, two worker processes and a two-worker Dask LocalCluster give equal tables."""
+    serial = _score(jsonl, tmp_path / "serial.parquet", model, batch_size=4)
+    pool = _score(jsonl, tmp_path / "pool.parquet", model, batch_size=4, workers=2)
+    on_dask = _score(jsonl, tmp_path / "dask.parquet", model, batch_size=4, workers=2, dask="local")
+    expected_sentences, expected_documents = _read(serial)
+    for output in (pool, on_dask):
+        sentences, documents = _read(output)
+        pd.testing.assert_frame_equal(sentences, expected_sentences)
+        pd.testing.assert_frame_equal(documents, expected_documents)
+    assert expected_documents["document_id"].tolist() == [r["id"] for r in _records()]
