@@ -527,6 +527,7 @@ def _docs_page(openapi: dict) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>proplens API</title>"
+        '<link rel="icon" href="static/favicon.svg" type="image/svg+xml">'
         '<link rel="stylesheet" href="static/report.css"><link rel="stylesheet" '
         'href="static/serve.css"></head><body><main class="page docs-page">'
         f"<h1>proplens API <small>{escape_html(_version())}</small></h1>"
