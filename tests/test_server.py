@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import proplens
+import proplens.errors
 from proplens import server
 from proplens.server import create_app, serve_command
 from proplens.taxonomy import load_taxonomy
@@ -519,3 +520,11 @@ def test_loopback_detection():
     assert server._is_loopback("127.0.0.1") and server._is_loopback("::1")
     assert server._is_loopback("localhost")
     assert not server._is_loopback("0.0.0.0") and not server._is_loopback("192.168.1.4")
+
+
+def test_create_app_refuses_impossible_limits(model):
+    """A zero body limit or zero scoring threads would refuse every request: say so at start-up."""
+    with pytest.raises(proplens.errors.InputError, match="max_body_bytes"):
+        create_app(model, max_body_bytes=0)
+    with pytest.raises(proplens.errors.InputError, match="scoring_threads"):
+        create_app(model, scoring_threads=0)

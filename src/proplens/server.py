@@ -25,10 +25,11 @@ Example::
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape as escape_html
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -39,6 +40,8 @@ import typer
 from proplens.errors import InputError, ProplensError
 
 try:
+    import anyio
+    import anyio.to_thread
     import jinja2
     from fastapi import FastAPI, File, Form, Request, UploadFile
     from fastapi.encoders import jsonable_encoder
@@ -162,21 +165,35 @@ class ScoringResult(BaseModel):
 # the app
 
 
-def create_app(model: Any = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    model: Any = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    scoring_threads: int | None = 1,
+) -> FastAPI:
     """The FastAPI app serving ``model`` (default: :func:`proplens.load_model`'s current model).
 
     ``max_body_bytes`` bounds every request body, announced or streamed; larger bodies get 413.
+    ``scoring_threads`` is how many requests are scored at once (the rest wait their turn);
+    None shares anyio's default pool of 40 threads (slower under load, kept for comparison).
     """
     _require_serve_extra()
     if max_body_bytes <= 0:
         raise InputError(f"max_body_bytes must be positive, got {max_body_bytes}")
+    if scoring_threads is not None and scoring_threads <= 0:
+        raise InputError(f"scoring_threads must be positive, got {scoring_threads}")
     if model is None:
         import proplens
 
         model = proplens.load_model()
     from proplens.taxonomy import load_taxonomy
 
-    service = _Service(model=model, taxonomy=load_taxonomy(), max_body_bytes=max_body_bytes)
+    service = _Service(
+        model=model,
+        taxonomy=load_taxonomy(),
+        max_body_bytes=max_body_bytes,
+        scoring_threads=scoring_threads,
+    )
     app = FastAPI(
         title="proplens",
         version=_version(),
@@ -192,13 +209,30 @@ def create_app(model: Any = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTE
     return app
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Service:
-    """What every request shares: the model, the taxonomy and the limits."""
+    """What every request shares: the model, the taxonomy, the limits and the scoring threads.
+
+    CPU-bound work (scoring, HTML extraction, rendering) runs in worker threads so that the event
+    loop stays free for new connections and ``/healthz``, but through one limiter of
+    ``scoring_threads`` tokens, served first come first served: with the GIL, more threads add
+    switching rather than throughput, and a queue keeps the wait of the slowest request close to
+    the average (figures in docs/serve.md).
+    """
 
     model: Any
     taxonomy: Any
     max_body_bytes: int
+    scoring_threads: int | None = 1
+    limiter: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # None: anyio's default limiter (to_thread.run_sync's own pool of 40 tokens).
+        threads = self.scoring_threads
+        self.limiter = None if threads is None else anyio.CapacityLimiter(threads)
+
+    async def run(self, function: Any, *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(function, *args, limiter=self.limiter)
 
     def check_devices(self, names: list[str] | None, what: str) -> None:
         if names is None:
@@ -212,6 +246,7 @@ class _Service:
             )
 
     def score(self, request: ScoreRequest) -> dict:
+        """The scoring JSON dict for one request; the caller's mistakes raise _RequestError."""
         self.check_devices(request.devices, "devices")
         if isinstance(request.threshold, dict):
             self.check_devices(list(request.threshold), "threshold")
@@ -225,7 +260,23 @@ class _Service:
             )
         except ProplensError as error:
             raise _RequestError(422, str(error)) from None
-        return _json_safe(scored.to_dict())
+        return scored.to_dict()
+
+    def classify_span(self, request: ClassifySpanRequest) -> dict:
+        try:
+            prediction = self.model.classify_span(request.text, request.start, request.end)
+        except ProplensError as error:
+            raise _RequestError(422, str(error)) from None
+        return {"device": prediction.device, "probabilities": dict(prediction.probabilities)}
+
+    def render_fragment(self, result: ScoringResult) -> str:
+        return _fragment_template().render(doc=self.render_view(result))
+
+    def render_report(self, result: ScoringResult) -> str:
+        from proplens.report import render_html
+
+        self.render_view(result)  # same checks, same 422 messages as /api/render
+        return render_html(result.model_dump(exclude_none=True), taxonomy=self.taxonomy)
 
     def render_view(self, result: ScoringResult) -> Any:
         from proplens.report import _document_view
@@ -352,15 +403,15 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
         return {"devices": rows}
 
     @app.post("/api/score", tags=["scoring"], summary="Score a text, sentence by sentence")
-    def score(request: ScoreRequest) -> dict:
+    async def score(request: ScoreRequest) -> Response:
         """The same JSON as ``proplens score --format json``."""
-        return service.score(request)
+        return _json_response(await service.run(service.score, request))
 
     @app.post("/api/score-file", tags=["scoring"], summary="Score an uploaded .txt or .html file")
-    def score_file(
+    async def score_file(
         file: Annotated[UploadFile, File(description="A .txt, .html or .htm file.")],
         evidence: Annotated[bool, Form()] = True,
-    ) -> dict:
+    ) -> Response:
         name = _upload_name(file.filename)
         suffix = PurePosixPath(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
@@ -369,38 +420,22 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
                 f"{name}: unsupported file type {suffix or '(none)'!r}; "
                 f"upload {', '.join(UPLOAD_SUFFIXES)}",
             )
-        from proplens.inputs import decode_bytes, extract_html
-
-        data = file.file.read()
-        try:
-            text = decode_bytes(data, name=name)
-        except InputError as error:
-            raise _RequestError(415, str(error)) from None
-        if UPLOAD_SUFFIXES[suffix] == "html" or _looks_like_html(text):
-            try:
-                text = extract_html(text, name=name)
-            except InputError as error:
-                raise _RequestError(422, str(error)) from None
-        return service.score(ScoreRequest(text=text, evidence=evidence, document=name))
+        data = await file.read()
+        text = await service.run(_upload_text, data, name, UPLOAD_SUFFIXES[suffix])
+        request = ScoreRequest(text=text, evidence=evidence, document=name)
+        return _json_response(await service.run(service.score, request))
 
     @app.post("/api/classify-span", tags=["scoring"], summary="Which device a marked span shows")
-    def classify_span(request: ClassifySpanRequest) -> dict:
-        try:
-            prediction = model.classify_span(request.text, request.start, request.end)
-        except ProplensError as error:
-            raise _RequestError(422, str(error)) from None
-        return _json_safe(
-            {"device": prediction.device, "probabilities": dict(prediction.probabilities)}
-        )
+    async def classify_span(request: ClassifySpanRequest) -> Response:
+        return _json_response(await service.run(service.classify_span, request))
 
     @app.post(
         "/api/render",
         tags=["rendering"],
         summary="HTML fragment (chart, legend, article) for a scoring result",
     )
-    def render(result: ScoringResult) -> dict:
-        view = service.render_view(result)
-        return {"html": _fragment_template().render(doc=view)}
+    async def render(result: ScoringResult) -> Response:
+        return _json_response({"html": await service.run(service.render_fragment, result)})
 
     @app.post(
         "/api/report",
@@ -408,11 +443,8 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
         summary="Standalone HTML report for a scoring result",
         response_class=HTMLResponse,
     )
-    def report(result: ScoringResult) -> Response:
-        from proplens.report import render_html
-
-        service.render_view(result)  # same checks, same 422 messages as /api/render
-        page = render_html(result.model_dump(exclude_none=True), taxonomy=service.taxonomy)
+    async def report(result: ScoringResult) -> Response:
+        page = await service.run(service.render_report, result)
         filename = _report_filename(result.document)
         return Response(
             page,
@@ -422,6 +454,22 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+
+def _upload_text(data: bytes, name: str, kind: str) -> str:
+    """An uploaded file's text, decoded and (for web pages) extracted as the CLI does."""
+    from proplens.inputs import decode_bytes, extract_html
+
+    try:
+        text = decode_bytes(data, name=name)
+    except InputError as error:
+        raise _RequestError(415, str(error)) from None
+    if kind == "html" or _looks_like_html(text):
+        try:
+            text = extract_html(text, name=name)
+        except InputError as error:
+            raise _RequestError(422, str(error)) from None
+    return text
 
 
 def _looks_like_html(text: str) -> bool:
@@ -442,6 +490,19 @@ def _report_filename(document: str) -> str:
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem).strip(".-")
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
     return f"{stem or 'proplens'}.report.html"
+
+
+def _json_response(value: Any) -> Response:
+    """``value`` as a JSON response, encoded once with the standard library.
+
+    A 40-sentence result is ~40 kB of nested dicts; FastAPI's generic encoder walks it twice and
+    costs more than scoring it, so results skip it unless they hold NaN or non-JSON types.
+    """
+    try:
+        body = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        body = json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type="application/json")
 
 
 def _json_safe(value: Any) -> Any:
@@ -542,15 +603,15 @@ def _schema_fields(openapi: dict, name: str) -> str:
     schema = openapi.get("components", {}).get("schemas", {}).get(name, {})
     required = set(schema.get("required", []))
     items = []
-    for field_name, field in schema.get("properties", {}).items():
-        kind = field.get("type") or " | ".join(
+    for field_name, field_schema in schema.get("properties", {}).items():
+        kind = field_schema.get("type") or " | ".join(
             str(option.get("type", option.get("$ref", "").rsplit("/", 1)[-1]))
-            for option in field.get("anyOf", [])
+            for option in field_schema.get("anyOf", [])
         )
         items.append(
             f"<li><code>{escape_html(field_name)}</code> <small>{escape_html(kind)}"
             f"{', required' if field_name in required else ''}</small> "
-            f"{escape_html(field.get('description', ''))}</li>"
+            f"{escape_html(field_schema.get('description', ''))}</li>"
         )
     return f"<p>Body <code>{escape_html(name)}</code>:</p><ul>{''.join(items)}</ul>"
 
