@@ -274,3 +274,26 @@ def test_workers_and_dask_write_the_same_output(jsonl: Path, tmp_path: Path, mod
         pd.testing.assert_frame_equal(sentences, expected_sentences)
         pd.testing.assert_frame_equal(documents, expected_documents)
     assert expected_documents["document_id"].tolist() == [r["id"] for r in _records()]
+
+
+def test_commands_parse_their_arguments(jsonl: Path, tmp_path: Path) -> None:
+    """The command functions work as Typer commands: -o, --workers, then report --by/--out."""
+    import typer
+    from typer.testing import CliRunner
+
+    from proplens.batch import report_command
+
+    app = typer.Typer()
+    app.command("score-corpus")(score_corpus_command)
+    app.command("report")(report_command)
+    runner = CliRunner()
+    output = tmp_path / "scores.parquet"
+    scored = runner.invoke(app, ["score-corpus", str(jsonl), "-o", str(output), "--no-progress"])
+    assert scored.exit_code == 0, scored.output
+    assert "30 documents: 30 scored" in scored.output
+    chart = tmp_path / "by-source.html"
+    report = runner.invoke(app, ["report", str(output), "--by", "source", "--out", str(chart)])
+    assert report.exit_code == 0, report.output
+    assert "Valley Times" in report.output and "<svg" in chart.read_text(encoding="utf-8")
+    monthly = runner.invoke(app, ["report", str(output), "--by", "date", "--freq", "M"])
+    assert monthly.exit_code == 0 and "2024-04" in monthly.output
