@@ -31,10 +31,13 @@ class Device:
     origin: str = "proplens"
     colour: str = _DEFAULT_COLOUR
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    requires: str | None = None  # regex a sentence must match for the device to be possible
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["aliases"] = list(self.aliases)
+        if data["requires"] is None:
+            del data["requires"]
         return data
 
 
@@ -70,6 +73,11 @@ class Taxonomy:
             if name == device.name or name in device.aliases:
                 return device.name
         raise DataError(f"unknown device {name!r}; known devices: {', '.join(self.names)}")
+
+    @property
+    def gates(self) -> dict[str, str]:
+        """``{device: regex}`` for devices that can only occur where ``regex`` matches."""
+        return {d.name: d.requires for d in self.devices if d.requires}
 
     def with_device(self, device: Device) -> Taxonomy:
         """A new taxonomy with ``device`` appended (names must stay unique)."""
@@ -113,6 +121,7 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
                 origin=entry.get("origin", "proplens"),
                 colour=entry.get("colour", _DEFAULT_COLOUR),
                 aliases=tuple(entry.get("aliases", ())),
+                requires=entry.get("requires"),
             )
         )
     names = [device.name for device in devices]

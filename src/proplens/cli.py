@@ -1,0 +1,486 @@
+"""The ``proplens`` command line: each command parses its options, calls one library function and
+prints or writes the result. Errors meant for users end as one line on stderr and a non-zero exit
+code (see ``proplens --help`` and the README's "Exit codes")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from proplens.errors import InputError, ProplensError, ValidationError
+
+app = typer.Typer(
+    name="proplens",
+    help="Find propaganda and framing devices in news text, sentence by sentence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(
+    help="List, select, compare and roll back model versions.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+EXIT_INPUT_ERRORS = 2
+EXIT_ABOVE_THRESHOLD = 6
+
+err = Console(stderr=True)
+
+
+@app.callback()
+def _main_options(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv for debug).")
+    ] = 0,
+) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+# --- score ----------------------------------------------------------------------------------------
+
+
+def _parse_threshold(values: list[str] | None) -> float | dict | None:
+    """``--threshold 0.4`` (all labels) and/or ``--threshold Doubt=0.3`` (one device)."""
+    if not values:
+        return None
+    overall: float | None = None
+    per_device: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.rpartition("=")
+        try:
+            parsed = float(number)
+        except ValueError:
+            raise ValidationError(
+                f"--threshold expects a number or DEVICE=NUMBER, got {value!r}"
+            ) from None
+        if not 0.0 <= parsed <= 1.0:
+            raise ValidationError(f"--threshold {value!r}: must lie in [0, 1]")
+        if sep:
+            per_device[name] = parsed
+        else:
+            overall = parsed
+    if overall is not None and not per_device:
+        return overall
+    if overall is not None:
+        raise ValidationError("give either one overall --threshold or DEVICE=VALUE pairs, not both")
+    return per_device
+
+
+def _table(result, min_propaganda: float, console: Console) -> None:
+    summary = result.summary
+    console.print(
+        f"[bold]{result.document}[/bold]  model {result.model['name']}@{result.model['version']}  "
+        f"sentences {summary['sentences']}  flagged {summary['flagged']}  "
+        f"propaganda score {summary['propaganda_score']:.2f}"
+    )
+    if result.note:
+        console.print(f"[yellow]note:[/yellow] {result.note}")
+    table = Table(show_lines=False, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("prop.", justify="right", no_wrap=True)
+    table.add_column("devices", ratio=1)
+    table.add_column("sentence", ratio=3)
+    for s in result.sentences:
+        if s.propaganda < min_propaganda and not s.labels:
+            continue
+        devices = ", ".join(f"{d} {s.devices[d]:.2f}" for d in s.labels)
+        words = ", ".join(dict.fromkeys(e.text for e in s.evidence))
+        text = s.text if not words else f"{s.text}\n[dim]evidence: {words}[/dim]"
+        style = "bold" if s.labels else ""
+        table.add_row(str(s.index), f"{s.propaganda:.2f}", devices, text, style=style)
+    console.print(table)
+
+
+def _csv_rows(results) -> str:
+    buffer = io.StringIO()
+    writer = None
+    for result in results:
+        frame = result.to_frame()
+        frame["labels"] = frame["labels"].map(";".join)
+        frame["evidence"] = frame["evidence"].map(";".join)
+        if writer is None:
+            writer = csv.writer(buffer)
+            writer.writerow(frame.columns)
+        for row in frame.itertuples(index=False):
+            writer.writerow(row)
+    return buffer.getvalue()
+
+
+@app.command()
+def score(
+    files: Annotated[
+        list[str], typer.Argument(help="Text or HTML files, folders, or - for stdin.")
+    ],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, json, jsonl, csv or html.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model directory or NAME[@VERSION].")] = None,
+    trust: Annotated[
+        bool, typer.Option(help="Load a model file this installation did not produce.")
+    ] = False,
+    threshold: Annotated[
+        list[str] | None, typer.Option(help="Overall threshold, or DEVICE=VALUE (repeatable).")
+    ] = None,
+    devices: Annotated[
+        str | None, typer.Option(help="Comma-separated devices to report (default all).")
+    ] = None,
+    min_propaganda: Annotated[
+        float, typer.Option(help="Table: list only sentences at or above this.")
+    ] = 0.0,
+    fail_above: Annotated[
+        float | None, typer.Option(help="Exit 6 when a document's propaganda score exceeds this.")
+    ] = None,
+    evidence: Annotated[
+        bool, typer.Option(help="Compute evidence words (slightly slower).")
+    ] = True,
+    max_size: Annotated[float, typer.Option(help="Largest document accepted, in MB.")] = 5.0,
+) -> None:
+    """Score documents: per-sentence devices, probabilities and evidence, and a document profile."""
+    from proplens.inputs import iter_documents
+    from proplens.scoring import load_model
+
+    formats = ("table", "json", "jsonl", "csv", "html")
+    if format not in formats:
+        raise ValidationError(f"--format must be one of {', '.join(formats)}, got {format!r}")
+    wanted = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
+    cut = _parse_threshold(threshold)
+    loaded = load_model(model, trust=trust)
+    results, failures = [], 0
+    for document in iter_documents(files, max_bytes=int(max_size * 1_000_000)):
+        if isinstance(document, InputError):
+            failures += 1
+            err.print(f"proplens: error: {document}", highlight=False, soft_wrap=True)
+            continue
+        result = loaded.score(
+            document.text, document_id=document.id, threshold=cut, devices=wanted, evidence=evidence
+        )
+        if document.source == "html":
+            result.note = "text extracted from HTML; offsets refer to the extracted text"
+        results.append(result)
+    _write_results(results, format, output, min_propaganda)
+    if failures:
+        raise typer.Exit(EXIT_INPUT_ERRORS)
+    if fail_above is not None and any(r.summary["propaganda_score"] > fail_above for r in results):
+        raise typer.Exit(EXIT_ABOVE_THRESHOLD)
+
+
+def _write_results(results, format: str, output: Path | None, min_propaganda: float) -> None:
+    if format == "table":
+        if output is None:
+            console = Console()
+            for result in results:
+                _table(result, min_propaganda, console)
+            return
+        with open(output, "w", encoding="utf-8") as handle:
+            console = Console(file=handle, width=120, color_system=None)
+            for result in results:
+                _table(result, min_propaganda, console)
+        return
+    if format == "json":
+        payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
+        text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+    elif format == "jsonl":
+        text = "".join(r.to_json() + "\n" for r in results)
+    elif format == "csv":
+        text = _csv_rows(results)
+    else:
+        from proplens.report import render_html, render_many_html
+
+        dicts = [r.to_dict() for r in results]
+        text = render_html(dicts[0]) if len(dicts) == 1 else render_many_html(dicts)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _write_atomic(output, text)
+        err.print(f"wrote {output}", highlight=False)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+@app.command("classify-span")
+def classify_span(
+    file: Annotated[str, typer.Argument(help="Text file (or - for stdin).")],
+    start: Annotated[int, typer.Argument(help="Start offset (characters).")],
+    end: Annotated[int, typer.Argument(help="End offset (exclusive).")],
+    model: Annotated[str | None, typer.Option(help="Model directory or NAME[@VERSION].")] = None,
+    trust: Annotated[
+        bool, typer.Option(help="Load a model file this installation did not produce.")
+    ] = False,
+) -> None:
+    """Which device does the span FILE[START:END] use? (SemEval-2020 Task 11 TC)."""
+    from proplens.inputs import read_document, read_stdin
+    from proplens.scoring import load_model
+
+    document = read_stdin() if file == "-" else read_document(file)
+    prediction = load_model(model, trust=trust).classify_span(document.text, start, end)
+    print(
+        json.dumps(
+            {"span": document.text[start:end], **prediction.to_dict()}, ensure_ascii=False, indent=2
+        )
+    )
+
+
+# --- training and evaluation ----------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    name: Annotated[
+        str, typer.Option(help="Model name; the version is the next free v<N>.")
+    ] = "ptc-default",
+    data: Annotated[
+        Path | None, typer.Option(help="Corpus root (default: PROPLENS_DATA or ../shared/data).")
+    ] = None,
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(help="Stand-off label files (default: datasets/labels/*.tsv)."),
+    ] = None,
+    cv: Annotated[bool, typer.Option(help="Run grouped 5-fold CV for the model card.")] = True,
+    jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
+    use: Annotated[bool, typer.Option(help="Make the new model the current default.")] = True,
+) -> None:
+    """Train a model on the PTC corpus (+ project labels) and save it as a new version."""
+    from proplens.registry import use as use_model
+    from proplens.training import train as run
+
+    result = run(
+        name=name,
+        data_dir=data,
+        label_files=labels,
+        evaluate=cv,
+        n_jobs=jobs,
+        progress=lambda message: err.print(f"[dim]{message}…[/dim]"),
+    )
+    err.print(f"trained in {result.seconds:.0f} s (+ {result.cv_seconds:.0f} s cross-validation)")
+    if cv:
+        m = result.metrics
+        err.print(
+            f"CV: sentence F1 {m['sentence_f1']:.3f}  micro-F1 {m['micro_f1']:.3f}  "
+            f"macro-F1 {m['macro_f1']:.3f}  TC micro-F1 {m['tc_micro_f1']:.3f}"
+        )
+    if use:
+        ref = use_model(f"{name}@{result.directory.name}")
+        err.print(f"current model: {ref}")
+    print(result.directory)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        Path | None, typer.Option(help="Corpus root (default: PROPLENS_DATA or ../shared/data).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for metrics.json and per_device.csv.")
+    ] = None,
+    folds: Annotated[int, typer.Option(help="Number of folds (grouped by article).")] = 5,
+    jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
+) -> None:
+    """Grouped k-fold cross-validation on the SemEval-2020 training articles."""
+    from proplens.training import cross_validate, load_training_data
+
+    training = load_training_data(data)
+    metrics = cross_validate(training, n_jobs=jobs, n_splits=folds)
+    table = Table(title=f"{folds}-fold CV grouped by article")
+    for column in ("device", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "device" else "right")
+    for device, row in metrics["per_device"].items():
+        table.add_row(
+            device, *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")), str(row["support"])
+        )
+    console = Console()
+    console.print(table)
+    for key in (
+        "sentence_f1",
+        "sentence_precision",
+        "sentence_recall",
+        "sentence_ece",
+        "micro_f1",
+        "macro_f1",
+        "tc_micro_f1",
+    ):
+        console.print(f"{key:20s} {metrics[key]:.4f}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        rows = ["device,precision,recall,f1,support"] + [
+            f'"{d}",{r["precision"]},{r["recall"]},{r["f1"]},{r["support"]}'
+            for d, r in metrics["per_device"].items()
+        ]
+        _write_atomic(out / "per_device.csv", "\n".join(rows) + "\n")
+        err.print(f"wrote {out / 'metrics.json'} and {out / 'per_device.csv'}")
+
+
+# --- information and models -----------------------------------------------------------------------
+
+
+@app.command()
+def info() -> None:
+    """Versions, the model in use and the data path (paste this into bug reports)."""
+    import platform
+
+    from proplens import config
+    from proplens.artifacts import current_library_versions
+    from proplens.registry import current
+
+    versions = current_library_versions()
+    print(f"proplens {versions.get('proplens', '?')}")
+    print(f"python {platform.python_version()} ({platform.platform()})")
+    for name, version in versions.items():
+        if name not in ("proplens", "python"):
+            print(f"{name} {version}")
+    data = config.data_dir()
+    print(f"data {data} ({'found' if (data / 'ptc-semeval2020').is_dir() else 'not found'})")
+    print(f"models {config.models_dir()}")
+    try:
+        ref = current()
+        print(f"model {ref} ({ref.path})" if ref else "model none")
+    except ProplensError as error:
+        print(f"model unavailable: {error}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """All model versions, with the current one marked."""
+    from proplens.registry import list_models
+
+    frame = list_models()
+    table = Table()
+    for column in ("", "model", "created", "labels", "micro F1", "problem"):
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        micro = (
+            "" if row.micro_f1 is None or row.micro_f1 != row.micro_f1 else f"{row.micro_f1:.3f}"
+        )
+        table.add_row(
+            "*" if row.current else "",
+            f"{row.name}@{row.version}",
+            str(row.created or ""),
+            str(row.labels),
+            micro,
+            str(row.problem or ""),
+        )
+    Console().print(table)
+
+
+@models_app.command("use")
+def models_use(ref: Annotated[str, typer.Argument(help="NAME[@VERSION]")]) -> None:
+    """Make a model version the default."""
+    from proplens.registry import use
+
+    print(f"current model: {use(ref)}")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Go back to the previous default model."""
+    from proplens.registry import rollback
+
+    print(f"current model: {rollback()}")
+
+
+@models_app.command("diff")
+def models_diff(a: str, b: str) -> None:
+    """Per-device F1 and thresholds of two model versions side by side."""
+    from proplens.registry import diff
+
+    frame = diff(a, b)
+    Console().print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    micro = frame.attrs.get("micro_f1")
+    if micro:
+        print(f"micro F1: {micro}")
+
+
+@models_app.command("trust")
+def models_trust(path: Path) -> None:
+    """Trust a model directory you got from elsewhere (loading a joblib file can run code)."""
+    from proplens.artifacts import trust_model
+
+    print(f"trusted {path} (sha256 {trust_model(path)})")
+
+
+# --- optional extras, registered lazily so that a plain install needs none of their packages ----
+
+
+def _register_optional() -> None:
+    try:
+        from proplens.server import serve_command
+
+        app.command("serve", help="Web page and HTTP API (needs the 'serve' extra).")(serve_command)
+    except ImportError:  # pragma: no cover - depends on the extras installed
+
+        @app.command("serve")
+        def serve_missing() -> None:
+            """Web page and HTTP API (install proplens[serve])."""
+            raise ProplensError(
+                "proplens serve needs the 'serve' extra: pip install 'proplens[serve]'"
+            )
+
+    try:
+        from proplens.batch import report_command, score_corpus_command
+
+        app.command("score-corpus", help="Score a whole corpus into Parquet (needs 'batch').")(
+            score_corpus_command
+        )
+        app.command("report", help="Compare groups of a scored corpus (needs 'batch').")(
+            report_command
+        )
+    except ImportError:  # pragma: no cover
+
+        @app.command("score-corpus")
+        def score_corpus_missing() -> None:
+            """Score a corpus (install proplens[batch])."""
+            raise ProplensError(
+                "proplens score-corpus needs the 'batch' extra: pip install 'proplens[batch]'"
+            )
+
+
+_register_optional()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run the app, turning user errors into one line and an exit code."""
+    try:
+        result = app(args=argv, prog_name="proplens", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except ProplensError as error:
+        err.print(f"proplens: error: {error}", highlight=False, soft_wrap=True, markup=False)
+        return error.exit_code
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    except click.exceptions.Abort:
+        err.print("proplens: aborted", highlight=False)
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except KeyboardInterrupt:
+        err.print("proplens: interrupted", highlight=False)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,384 @@
+"""Scoring documents: probabilities -> sentence labels -> document profile, as explainable objects.
+
+:class:`Model` wraps a fitted :class:`~proplens.model.DeviceClassifier` (and, when present, a
+:class:`~proplens.model.SpanClassifier`) with the metadata of its model directory. Its
+:meth:`Model.score` returns a :class:`DocumentScore`: one :class:`SentenceScore` per sentence with
+character offsets into the input, the probability of every device, the devices over threshold and
+the words that pushed each label up, plus a summary and a document profile.
+
+How the document's ``propaganda_score`` is computed: the mean, over its sentences, of the
+any-device probability, i.e. the expected share of sentences that use at least one device. A
+sentence is *flagged* when the any-device probability reaches its threshold or any device does;
+a flagged sentence whose devices all stay under their thresholds is labeled with its most likely
+device, so that every flagged sentence says which device it most resembles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from proplens.errors import InputError, ModelError, ValidationError
+from proplens.evidence import Evidence, EvidenceMapper
+from proplens.segment import segment
+
+__all__ = [
+    "DocumentScore",
+    "Model",
+    "SCORE_METHOD",
+    "SentenceScore",
+    "SpanPrediction",
+    "document_profile",
+    "load_model",
+    "sentence_frame",
+]
+
+SCORE_METHOD = (
+    "mean over sentences of the any-device probability "
+    "(the expected share of sentences that use at least one device)"
+)
+
+
+def sentence_frame(text: str, document_id: str = "<text>") -> pd.DataFrame:
+    """Segment ``text`` into the sentence frame the model reads (offsets into ``text``)."""
+    sentences = segment(text)
+    return pd.DataFrame(
+        {
+            "document_id": [document_id] * len(sentences),
+            "sentence_index": [s.index for s in sentences],
+            "start": [s.start for s in sentences],
+            "end": [s.end for s in sentences],
+            "text": [s.text for s in sentences],
+        }
+    )
+
+
+@dataclass
+class SentenceScore:
+    """One sentence: offsets into the document, probabilities, labels over threshold, evidence."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    propaganda: float
+    devices: dict[str, float]
+    labels: list[str]
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.labels)
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "propaganda": round(self.propaganda, 4),
+            "devices": {name: round(p, 4) for name, p in self.devices.items()},
+            "labels": list(self.labels),
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+def document_profile(sentences: Sequence[SentenceScore], devices: Sequence[str]) -> dict:
+    """The rhetoric of a whole document: shares, per-device counts and strongest examples."""
+    n = len(sentences)
+    flagged = sum(1 for s in sentences if s.flagged)
+    score = float(np.mean([s.propaganda for s in sentences])) if n else 0.0
+    per_device = []
+    for device in devices:
+        holders = [s for s in sentences if device in s.labels]
+        strongest = sorted(holders, key=lambda s: -s.devices.get(device, 0.0))[:3]
+        per_device.append(
+            {
+                "device": device,
+                "count": len(holders),
+                "share": round(len(holders) / n, 4) if n else 0.0,
+                "strongest": [
+                    {"index": s.index, "probability": round(s.devices[device], 4), "text": s.text}
+                    for s in strongest
+                ],
+            }
+        )
+    per_device.sort(key=lambda d: (-d["count"], d["device"]))
+    phrases = Counter(
+        (e.text.lower(), e.device) for s in sentences for e in s.evidence if e.device in s.labels
+    )
+    return {
+        "sentences": n,
+        "flagged": flagged,
+        "flagged_share": round(flagged / n, 4) if n else 0.0,
+        "propaganda_score": round(score, 4),
+        "score_method": SCORE_METHOD,
+        "devices": per_device,
+        "top_evidence": [
+            {"text": text, "device": device, "count": count}
+            for (text, device), count in phrases.most_common(10)
+        ],
+    }
+
+
+@dataclass
+class DocumentScore:
+    """A scored document. ``to_dict()`` is the JSON schema of ``proplens score --format json``."""
+
+    document: str
+    text: str
+    model: dict
+    sentences: list[SentenceScore]
+    devices: list[str]
+    note: str | None = None
+
+    @property
+    def summary(self) -> dict:
+        counts = {d: sum(1 for s in self.sentences if d in s.labels) for d in self.devices}
+        n = len(self.sentences)
+        return {
+            "sentences": n,
+            "flagged": sum(1 for s in self.sentences if s.flagged),
+            "propaganda_score": round(float(np.mean([s.propaganda for s in self.sentences])), 4)
+            if n
+            else 0.0,
+            "devices": counts,
+        }
+
+    @property
+    def profile(self) -> dict:
+        return document_profile(self.sentences, self.devices)
+
+    def to_dict(self, *, include_text: bool = True) -> dict:
+        out = {
+            "document": self.document,
+            "model": dict(self.model),
+            "summary": self.summary,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "profile": self.profile,
+        }
+        if self.note:
+            out["note"] = self.note
+        if include_text:
+            out["text"] = self.text
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(**kwargs), ensure_ascii=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per sentence: offsets, text, probabilities, labels and evidence."""
+        rows = []
+        for s in self.sentences:
+            row = {
+                "document": self.document,
+                "index": s.index,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "propaganda": s.propaganda,
+            }
+            row.update(s.devices)
+            row["labels"] = list(s.labels)
+            row["evidence"] = [e.text for e in s.evidence]
+            rows.append(row)
+        columns = ["document", "index", "start", "end", "text", "propaganda", *self.devices]
+        return pd.DataFrame(rows, columns=[*columns, "labels", "evidence"])
+
+
+@dataclass(frozen=True)
+class SpanPrediction:
+    """The device a given span most resembles, with the probability of every device."""
+
+    device: str
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {
+            "device": self.device,
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+
+class Model:
+    """A loaded proplens model: score documents, classify spans.
+
+    >>> import proplens
+    >>> model = proplens.load_model()
+    >>> result = model.score("The council met on Tuesday. Its reckless, disastrous plan will ruin us all!")
+    >>> [s.text for s in result.sentences]
+    ['The council met on Tuesday.', 'Its reckless, disastrous plan will ruin us all!']
+    >>> 0.0 <= result.sentences[1].propaganda <= 1.0
+    True
+    """
+
+    def __init__(self, bundle: dict, metadata=None, path: Path | None = None):
+        if "sentences" not in bundle:
+            raise ModelError("model bundle lacks its sentence classifier")
+        self.sentence_model = bundle["sentences"]
+        self.span_model = bundle.get("spans")
+        self.metadata = metadata
+        self.path = path
+        self.devices: list[str] = list(self.sentence_model.labels_[1:])
+        self._evidence = EvidenceMapper.from_features(self.sentence_model.features_)
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return getattr(self.metadata, "name", None) or "unsaved"
+
+    @property
+    def version(self) -> str:
+        return getattr(self.metadata, "version", None) or "0"
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return dict(self.sentence_model.thresholds_)
+
+    def __repr__(self) -> str:
+        return f"Model({self.name}@{self.version}, devices={len(self.devices)})"
+
+    # -- scoring -------------------------------------------------------------------------------
+    def _check_devices(self, devices: Sequence[str] | None) -> list[str]:
+        if devices is None:
+            return list(self.devices)
+        unknown = [d for d in devices if d not in self.devices]
+        if unknown:
+            raise ValidationError(
+                f"unknown device(s): {', '.join(unknown)}; this model knows: "
+                f"{', '.join(self.devices)}"
+            )
+        return [d for d in self.devices if d in set(devices)]
+
+    def score(
+        self,
+        text: str,
+        *,
+        document_id: str = "<text>",
+        threshold: float | dict | None = None,
+        devices: Sequence[str] | None = None,
+        evidence: bool = True,
+    ) -> DocumentScore:
+        """Score one document. Offsets in the result index into ``text`` exactly as given."""
+        return self.score_many(
+            [text],
+            document_ids=[document_id],
+            threshold=threshold,
+            devices=devices,
+            evidence=evidence,
+        )[0]
+
+    def score_many(
+        self,
+        texts: Sequence[str],
+        *,
+        document_ids: Sequence[str] | None = None,
+        threshold: float | dict | None = None,
+        devices: Sequence[str] | None = None,
+        evidence: bool = False,
+    ) -> list[DocumentScore]:
+        """Score several documents with one feature transform (much faster than one by one)."""
+        texts = list(texts)
+        for position, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InputError(f"document {position}: expected text, got {type(text).__name__}")
+        ids = (
+            list(document_ids)
+            if document_ids is not None
+            else [f"<text {i}>" for i in range(len(texts))]
+        )
+        if len(ids) != len(texts):
+            raise ValidationError(f"{len(ids)} document ids for {len(texts)} texts")
+        shown = self._check_devices(devices)
+        cut = self.sentence_model.threshold_vector(threshold)
+        frames = [sentence_frame(text, str(i)) for i, text in enumerate(texts)]
+        sizes = [len(f) for f in frames]
+        total = sum(sizes)
+        model_info = {"name": self.name, "version": self.version}
+        if total == 0:
+            return [
+                DocumentScore(d, t, model_info, [], shown, note="no sentences: the text is empty")
+                for d, t in zip(ids, texts, strict=True)
+            ]
+        frame = pd.concat(frames, ignore_index=True)
+        matrix = self.sentence_model.transform_features(frame)
+        proba = self.sentence_model.predict_all_proba(frame, matrix)
+        column = {label: i for i, label in enumerate(self.sentence_model.labels_)}
+        shown_columns = np.array([column[d] for d in shown], dtype=int)
+        over = proba >= cut
+        results = []
+        row = 0
+        for doc_id, text, f, size in zip(ids, texts, frames, sizes, strict=True):
+            sentences = []
+            for k in range(size):
+                r = row + k
+                labels = [d for d, c in zip(shown, shown_columns, strict=True) if over[r, c]]
+                if not labels and over[r, 0] and len(shown_columns):
+                    labels = [shown[int(np.argmax(proba[r, shown_columns]))]]
+                sentence = SentenceScore(
+                    index=int(f.sentence_index.iat[k]),
+                    start=int(f.start.iat[k]),
+                    end=int(f.end.iat[k]),
+                    text=f.text.iat[k],
+                    propaganda=float(proba[r, 0]),
+                    devices={
+                        d: float(proba[r, c]) for d, c in zip(shown, shown_columns, strict=True)
+                    },
+                    labels=labels,
+                )
+                if evidence and labels:
+                    weights = self.sentence_model.coef_[:, [column[d] for d in labels]]
+                    sentence.evidence = self._evidence.explain(
+                        sentence.text, sentence.start, matrix[r], weights, labels
+                    )
+                sentences.append(sentence)
+            results.append(DocumentScore(doc_id, text, model_info, sentences, shown))
+            row += size
+        return results
+
+    def classify_span(self, text: str, start: int, end: int) -> SpanPrediction:
+        """The device the span ``text[start:end]`` most resembles (SemEval-2020 TC subtask)."""
+        if self.span_model is None:
+            raise ModelError(f"model {self.name}@{self.version} has no span classifier")
+        if (
+            not isinstance(start, int)
+            or not isinstance(end, int)
+            or not 0 <= start < end <= len(text)
+        ):
+            raise ValidationError(
+                f"span offsets must satisfy 0 <= start < end <= {len(text)}, got {start}..{end}"
+            )
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end == -1 else line_end
+        frame = pd.DataFrame(
+            {"span": [text[start:end]], "sentence": [text[line_start:line_end]], "document": [text]}
+        )
+        proba = self.span_model.predict_proba(frame)[0]
+        probabilities = {
+            str(c): float(p) for c, p in zip(self.span_model.classes_, proba, strict=True)
+        }
+        best = max(probabilities, key=probabilities.get)
+        return SpanPrediction(best, probabilities)
+
+
+def load_model(path: str | Path | None = None, *, trust: bool = False) -> Model:
+    """Load a model directory (default: the current model of the registry).
+
+    ``path`` may be a model directory or a registry reference ``name[@version]``. Loading verifies
+    the directory (format version, sha256 of the joblib file, trust) before unpickling anything.
+    """
+    from proplens.artifacts import load_model_dir
+    from proplens.registry import resolve
+
+    directory = resolve(path)
+    bundle, metadata = load_model_dir(directory, trust=trust)
+    if not isinstance(bundle, dict):
+        raise ModelError(f"{directory}: not a proplens model bundle")
+    return Model(bundle, metadata, directory)
