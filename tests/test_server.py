@@ -133,17 +133,16 @@ def test_score_devices_limits_the_labels(client, model):
         assert set(sentence["labels"]) <= {device}
 
 
-def test_higher_threshold_never_flags_more(client, model):
-    """A single threshold and a per-device threshold both reach the model, monotonically."""
-    low = client.post("/api/score", json={"text": ARTICLE, "threshold": 0.01}).json()
-    high = client.post("/api/score", json={"text": ARTICLE, "threshold": 0.99}).json()
-    assert high["summary"]["flagged"] <= low["summary"]["flagged"]
-    assert low["summary"]["flagged"] == low["summary"]["sentences"]
-    per_device = {name: 1.0 for name in model.devices}
-    none = client.post("/api/score", json={"text": ARTICLE, "threshold": per_device}).json()
-    assert sum(len(sentence["labels"]) for sentence in none["sentences"]) <= sum(
-        len(sentence["labels"]) for sentence in high["sentences"]
-    )
+def test_thresholds_reach_the_model(client, model):
+    """A single threshold and a per-device map both change the labels, monotonically."""
+    everything = client.post("/api/score", json={"text": ARTICLE, "threshold": 0.0}).json()
+    nothing = client.post("/api/score", json={"text": ARTICLE, "threshold": 1.0}).json()
+    assert everything["summary"]["flagged"] == everything["summary"]["sentences"]
+    assert nothing["summary"]["flagged"] <= everything["summary"]["flagged"]
+    per_device = {name: 0.0 for name in model.devices}
+    all_labels = client.post("/api/score", json={"text": ARTICLE, "threshold": per_device}).json()
+    for sentence in all_labels["sentences"]:
+        assert sorted(sentence["labels"]) == sorted(model.devices)
 
 
 def test_evidence_can_be_switched_off(client):
