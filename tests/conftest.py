@@ -21,3 +21,21 @@ def corpus_dir() -> Path:
             pytrace=False,
         )
     return root
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_ARTICLE = REPO_ROOT / "datasets" / "examples" / "harbour-bridge.txt"
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The shipped default model, loaded once per test session (loading takes about a second)."""
+    import proplens
+
+    return proplens.load_model()
+
+
+@pytest.fixture(scope="session")
+def example_text() -> str:
+    """The project's own example article (mixes neutral and propagandistic sentences)."""
+    return EXAMPLE_ARTICLE.read_text(encoding="utf-8")

@@ -1,0 +1,186 @@
+"""The command line: round trips through every output format and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proplens.cli import main
+
+from conftest import EXAMPLE_ARTICLE, REPO_ROOT
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_score_json_round_trip(capsys):
+    """`score --format json` gives the documented schema with offsets into the file as read."""
+    code, out, _ = run(capsys, "score", EXAMPLE_ARTICLE, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    text = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+    assert data["document"] == str(EXAMPLE_ARTICLE)
+    assert data["summary"]["sentences"] == len(data["sentences"]) == 19
+    for s in data["sentences"]:
+        assert text[s["start"] : s["end"]] == s["text"]
+
+
+def test_score_jsonl_csv_and_table(capsys, tmp_path):
+    """Several files at once: one JSONL line per document, one CSV row per sentence, a table."""
+    other = tmp_path / "other.txt"
+    other.write_text("Officials met on Monday.\nThey agreed on a budget.", encoding="utf-8")
+    code, out, _ = run(capsys, "score", EXAMPLE_ARTICLE, other, "--format", "jsonl")
+    assert code == 0
+    lines = out.strip().split("\n")
+    assert [json.loads(line)["document"] for line in lines] == [str(EXAMPLE_ARTICLE), str(other)]
+    code, out, _ = run(capsys, "score", EXAMPLE_ARTICLE, other, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 19 + 2
+    assert {"document", "start", "end", "propaganda", "labels", "Loaded_Language"} <= set(rows[0])
+    code, out, _ = run(capsys, "score", other)
+    assert code == 0 and "Officials met on Monday." in out
+
+
+def test_score_html_report_file(capsys, tmp_path):
+    """`--format html -o` writes one self-contained report file."""
+    target = tmp_path / "report.html"
+    code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--format", "html", "-o", target)
+    assert code == 0, err
+    html = target.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
+    assert "spineless bureaucrats" in html
+
+
+def test_stdin(capsys, monkeypatch):
+    """`-` reads standard input."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"A calm sentence. Another one.")))
+    code, out, _ = run(capsys, "score", "-", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["summary"]["sentences"] == 2
+
+
+def test_fail_above_and_min_propaganda(capsys):
+    """`--fail-above` gives exit code 6 when a document scores above it; 1.0 never fails."""
+    code, _, _ = run(capsys, "score", EXAMPLE_ARTICLE, "--fail-above", "0.0", "--format", "json")
+    assert code == 6
+    code, _, _ = run(capsys, "score", EXAMPLE_ARTICLE, "--fail-above", "1.0", "--format", "json")
+    assert code == 0
+
+
+def test_threshold_and_devices_options(capsys):
+    """`--threshold DEVICE=VALUE` and `--devices` reach the scorer."""
+    code, out, _ = run(
+        capsys, "score", EXAMPLE_ARTICLE, "--format", "json",
+        "--devices", "Doubt,Loaded_Language", "--threshold", "Doubt=0.99",
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert set(data["sentences"][0]["devices"]) == {"Doubt", "Loaded_Language"}
+    assert all("Doubt" not in s["labels"] or s["devices"]["Doubt"] >= 0.99 for s in data["sentences"])
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "missing.txt", "not found"),
+        (lambda p: p, "no .txt"),
+        (lambda p: _write(p / "bin.txt", b"\x00\x01\x02binary\x00"), "binary"),
+        (lambda p: _write(p / "doc.pdf", b"%PDF-1.4"), "unsupported"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(capsys, tmp_path, make, message):
+    """Missing file, empty folder, binary file, wrong type: one line on stderr, exit code 2."""
+    code, _, err = run(capsys, "score", make(tmp_path))
+    assert code == 2
+    lines = [line for line in err.strip().split("\n") if line]
+    assert len(lines) == 1 and message in lines[0].lower()
+    assert "Traceback" not in err
+
+
+def test_large_file_and_non_utf8(capsys, tmp_path):
+    """A 50 MB file is refused quickly; a cp1252 file is decoded, not rejected."""
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as handle:
+        handle.truncate(50_000_000)
+    code, _, err = run(capsys, "score", big)
+    assert code == 2 and "limit" in err
+    legacy = _write(tmp_path / "legacy.txt", "Caf\u00e9 owners said \u201cno\u201d.".encode("cp1252"))
+    code, out, err = run(capsys, "score", legacy, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["sentences"][0]["text"].startswith("Caf\u00e9")
+
+
+def test_empty_file_is_valid(capsys, tmp_path):
+    """An empty file has zero sentences and says so; it is not an error."""
+    code, out, _ = run(capsys, "score", _write(tmp_path / "empty.txt", b""), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["summary"]["sentences"] == 0 and "note" in data
+
+
+def test_rest_of_a_multi_file_run_completes(capsys, tmp_path):
+    """One bad file does not stop the others; the exit code still reports the failure."""
+    good = _write(tmp_path / "good.txt", b"A sentence here.")
+    code, out, err = run(capsys, "score", tmp_path / "nope.txt", good, "--format", "jsonl")
+    assert code == 2
+    assert json.loads(out.strip())["document"] == str(good)
+    assert "nope.txt" in err
+
+
+def test_bad_format_is_rejected(capsys):
+    """An unknown output format is a one-line error."""
+    code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--format", "xml")
+    assert code != 0 and "--format" in err
+
+
+def test_tampered_model_is_refused(capsys, tmp_path, default_model):
+    """A model whose joblib file changed after saving is refused with a clear message."""
+    copy = tmp_path / "models" / "copy" / "v1"
+    shutil.copytree(default_model.path, copy)
+    with open(copy / "model.joblib", "r+b") as handle:
+        handle.seek(100)
+        byte = handle.read(1)
+        handle.seek(100)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--model", copy)
+    assert code == 4
+    assert "sha256" in err and "Traceback" not in err
+
+
+def test_info_and_models_list(capsys):
+    """`info` names versions, data and model; `models list` shows the current model."""
+    code, out, _ = run(capsys, "info")
+    assert code == 0
+    assert "scikit-learn" in out and "model " in out and "data " in out
+    code, out, _ = run(capsys, "models", "list")
+    assert code == 0 and "ptc-default" in out
+
+
+def test_console_script_runs_cold(tmp_path):
+    """The installed `proplens` command scores the example in a fresh process, no traceback."""
+    exe = Path(sys.executable).with_name("proplens")
+    result = subprocess.run(
+        [str(exe), "score", str(EXAMPLE_ARTICLE), "--format", "json"],
+        capture_output=True, text=True, cwd=tmp_path, env=os.environ.copy(), timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["summary"]["sentences"] == 19
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+assert REPO_ROOT.is_dir()

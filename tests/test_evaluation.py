@@ -1,0 +1,97 @@
+"""Evaluation maths and the grouped cross-validation protocol."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import f1_score
+
+from proplens.evaluation import (
+    cross_validate_sentences,
+    expected_calibration_error,
+    label_metrics,
+)
+from proplens.model import DeviceClassifier, best_threshold
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0, 1)), min_size=1, max_size=60))
+def test_best_threshold_reaches_the_best_f1(pairs):
+    """The chosen cut-off achieves the best F1 of any cut-off between observed scores."""
+    y = np.array([p[0] for p in pairs])
+    proba = np.array([p[1] for p in pairs])
+    threshold = best_threshold(y, proba)
+    assert 0.0 < threshold < 1.0
+    if y.sum() == 0:
+        return
+    achieved = f1_score(y, proba >= threshold)
+    best = max(f1_score(y, proba >= t) for t in np.unique(proba))
+    assert achieved == pytest.approx(best)
+
+
+def test_ece_is_zero_when_calibrated_and_large_when_not():
+    """ECE measures the gap between confidence and accuracy."""
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=20000)
+    y = rng.uniform(size=20000) < p
+    assert expected_calibration_error(y, p) < 0.02
+    assert expected_calibration_error(y, np.clip(p + 0.3, 0, 1)) > 0.2
+
+
+def test_label_metrics_rows():
+    """Per-label rows plus micro and macro averages."""
+    frame = label_metrics(np.array([[1, 0], [0, 1]]), np.array([[1, 0], [1, 1]]), ["A", "B"])
+    assert list(frame.index) == ["A", "B", "micro", "macro"]
+    assert frame.loc["B", "f1"] == 1.0 and frame.loc["A", "precision"] == 0.5
+
+
+class RecordingClassifier(DeviceClassifier):
+    """A DeviceClassifier that records which documents it was trained on."""
+
+    seen: list = []
+
+    def fit(self, X, y):
+        RecordingClassifier.seen.append(set(X["document_id"]))
+        return super().fit(X, y)
+
+
+def _tiny_corpus(n_documents=10):
+    rows = []
+    for d in range(n_documents):
+        for i, (text, devices) in enumerate(
+            [
+                ("The committee published its annual report today.", []),
+                ("This disgraceful, shameful betrayal will ruin us all!", ["Loaded_Language"]),
+                ("Can we really trust these people?", ["Doubt"]),
+                ("Members discussed the schedule for next year.", []),
+            ]
+        ):
+            rows.append((f"doc{d}", i, text, devices))
+    return pd.DataFrame(rows, columns=["document_id", "sentence_index", "text", "devices"])
+
+
+def test_cross_validation_never_shares_an_article_between_folds():
+    """Grouped CV: no training fold contains a document of its test fold."""
+    table = _tiny_corpus()
+    RecordingClassifier.seen = []
+    from proplens.features import make_sentence_features
+
+    report, oof = cross_validate_sentences(
+        table,
+        ["Loaded_Language", "Doubt"],
+        make_estimator=lambda names: RecordingClassifier(
+            devices=names, features=make_sentence_features(chars=False), threshold_folds=2, min_positive=1
+        ),
+        n_splits=5,
+    )
+    assert len(RecordingClassifier.seen) == 5
+    all_documents = set(table["document_id"])
+    for trained_on in RecordingClassifier.seen:
+        assert len(trained_on) == 8
+        assert trained_on < all_documents
+    assert len(oof) == len(table)
+    assert report.sentence_f1 > 0.9
+    assert set(report.to_dict()) >= {"sentence_f1", "micro_f1", "macro_f1", "per_device", "sentence_ece"}

@@ -1,0 +1,156 @@
+"""Scoring with the shipped default model: offsets, probabilities, labels, evidence, profile."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from proplens.errors import InputError, ValidationError
+from proplens.scoring import SCORE_METHOD
+
+NEUTRAL = "The council will hold a public hearing on the proposal on Thursday."
+LOADED = "These treacherous, corrupt cowards have betrayed every decent family in this country!"
+
+
+def test_one_row_per_sentence_and_offsets_slice_back(default_model, example_text):
+    """Every sentence's offsets slice the input back to its text, in order, without overlap."""
+    result = default_model.score(example_text)
+    assert len(result.sentences) == 19
+    previous_end = 0
+    for s in result.sentences:
+        assert example_text[s.start : s.end] == s.text
+        assert s.start >= previous_end
+        previous_end = s.end
+    assert len(result.to_frame()) == len(result.sentences)
+
+
+def test_probabilities_and_labels_follow_thresholds(default_model, example_text):
+    """Probabilities lie in [0, 1]; a device is a label exactly when it reaches its threshold
+    (or, for a flagged sentence with no device over threshold, it is the most likely device)."""
+    result = default_model.score(example_text)
+    thresholds = default_model.thresholds
+    for s in result.sentences:
+        assert 0.0 <= s.propaganda <= 1.0
+        assert set(s.devices) == set(default_model.devices)
+        over = {d for d, p in s.devices.items() if p >= thresholds[d]}
+        if over:
+            assert set(s.labels) == over
+        elif s.propaganda >= thresholds["propaganda"]:
+            assert s.labels == [max(s.devices, key=s.devices.get)]
+        else:
+            assert s.labels == []
+
+
+def test_loaded_sentence_scores_higher_than_neutral_one(default_model):
+    """The model separates an obviously loaded sentence from a procedural one."""
+    neutral, loaded = default_model.score_many([NEUTRAL, LOADED])
+    assert loaded.sentences[0].propaganda > neutral.sentences[0].propaganda + 0.2
+    assert loaded.sentences[0].labels
+
+
+def test_evidence_points_at_words_of_the_sentence(default_model, example_text):
+    """Evidence offsets slice the document to the evidence text, inside its sentence, for a
+    device the sentence is labeled with, with a positive weight."""
+    result = default_model.score(example_text)
+    evidence = [(s, e) for s in result.sentences for e in s.evidence]
+    assert evidence, "the example article should yield some evidence"
+    for s, e in evidence:
+        assert example_text[e.start : e.end] == e.text
+        assert s.start <= e.start < e.end <= s.end
+        assert e.device in s.labels
+        assert e.weight > 0
+
+
+def test_json_schema_of_a_document(default_model, example_text):
+    """``to_dict`` carries the documented keys and survives a JSON round trip."""
+    data = json.loads(default_model.score(example_text, document_id="a.txt").to_json())
+    assert data["document"] == "a.txt"
+    assert set(data["model"]) == {"name", "version"}
+    assert set(data["summary"]) == {"sentences", "flagged", "propaganda_score", "devices"}
+    first = data["sentences"][0]
+    assert set(first) == {"index", "start", "end", "text", "propaganda", "devices", "labels", "evidence"}
+    assert data["summary"]["flagged"] == sum(1 for s in data["sentences"] if s["labels"])
+    assert data["profile"]["score_method"] == SCORE_METHOD
+
+
+def test_document_score_is_mean_sentence_probability(default_model, example_text):
+    """The documented propaganda score: the mean of the sentences' any-device probabilities."""
+    result = default_model.score(example_text)
+    mean = sum(s.propaganda for s in result.sentences) / len(result.sentences)
+    assert result.summary["propaganda_score"] == pytest.approx(mean, abs=1e-4)
+
+
+def test_empty_text_gives_zero_sentences_and_a_note(default_model):
+    """Whitespace-only input is valid: no sentences, score 0, and a note saying why."""
+    result = default_model.score("  \n\n ")
+    assert result.sentences == []
+    assert result.summary["propaganda_score"] == 0.0
+    assert "empty" in result.note
+
+
+def test_higher_threshold_never_predicts_more_labels(default_model, example_text):
+    """Monotone thresholds: raising the cut-off can only remove labels."""
+    counts = [
+        sum(len(s.labels) for s in default_model.score(example_text, threshold=t).sentences)
+        for t in (0.1, 0.3, 0.5, 0.7, 0.9)
+    ]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[0] > counts[-1]
+
+
+def test_devices_restrict_the_output(default_model, example_text):
+    """--devices: only the named devices appear in probabilities and labels."""
+    result = default_model.score(example_text, devices=["Loaded_Language", "Doubt"])
+    for s in result.sentences:
+        assert set(s.devices) == {"Loaded_Language", "Doubt"}
+        assert set(s.labels) <= {"Loaded_Language", "Doubt"}
+
+
+def test_unknown_device_and_bad_threshold_are_rejected(default_model):
+    """Typos in device names or thresholds outside [0, 1] are errors, not silently ignored."""
+    with pytest.raises(ValidationError, match="unknown device"):
+        default_model.score("A sentence.", devices=["Loaded_language"])
+    with pytest.raises(ValidationError):
+        default_model.score("A sentence.", threshold=1.5)
+    with pytest.raises(InputError):
+        default_model.score_many([b"bytes are not text"])
+
+
+def test_score_many_matches_score(default_model, example_text):
+    """Batching changes nothing: each document scores as it would alone."""
+    texts = [example_text, LOADED, NEUTRAL]
+    batch = default_model.score_many(texts, evidence=True)
+    for text, result in zip(texts, batch, strict=True):
+        alone = default_model.score(text)
+        assert [s.propaganda for s in result.sentences] == pytest.approx(
+            [s.propaganda for s in alone.sentences]
+        )
+        assert [s.labels for s in result.sentences] == [s.labels for s in alone.sentences]
+
+
+def test_classify_span(default_model, example_text):
+    """Span mode returns one of the devices with probabilities that sum to one."""
+    start = example_text.index("spineless bureaucrats")
+    prediction = default_model.classify_span(example_text, start, start + len("spineless bureaucrats"))
+    assert prediction.device in default_model.devices
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValidationError):
+        default_model.classify_span(example_text, 10, 5)
+    with pytest.raises(ValidationError):
+        default_model.classify_span(example_text, 0, len(example_text) + 1)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_text_scores_with_valid_offsets(default_model, text):
+    """Property: for arbitrary Unicode, offsets slice back and probabilities lie in [0, 1]."""
+    result = default_model.score(text)
+    for s in result.sentences:
+        assert text[s.start : s.end] == s.text
+        assert 0.0 <= s.propaganda <= 1.0
+        assert all(0.0 <= p <= 1.0 for p in s.devices.values())
+        for e in s.evidence:
+            assert text[e.start : e.end] == e.text

@@ -1,0 +1,82 @@
+"""The editable taxonomy file: names, aliases, gates and safe edits."""
+
+from __future__ import annotations
+
+import pytest
+
+from proplens.errors import DataError
+from proplens.taxonomy import Device, load_taxonomy
+
+SEMEVAL_NAMES = {
+    "Appeal_to_Authority", "Appeal_to_fear-prejudice", "Bandwagon,Reductio_ad_hitlerum",
+    "Black-and-White_Fallacy", "Causal_Oversimplification", "Doubt", "Exaggeration,Minimisation",
+    "Flag-Waving", "Loaded_Language", "Name_Calling,Labeling", "Repetition", "Slogans",
+    "Thought-terminating_Cliches", "Whataboutism,Straw_Men,Red_Herring",
+}
+
+
+def test_fourteen_semeval_classes_plus_project_devices():
+    """The shipped taxonomy has exactly the 14 SemEval-2020 names and the project's own device."""
+    taxonomy = load_taxonomy()
+    semeval = {d.name for d in taxonomy.devices if d.origin == "semeval2020"}
+    assert semeval == SEMEVAL_NAMES
+    assert "Unverified_Figures" in taxonomy
+    for device in taxonomy.devices:
+        assert device.definition and device.example and device.colour.startswith("#")
+
+
+@pytest.mark.corpus
+def test_names_match_the_corpus_technique_list(corpus_dir):
+    """Our names are spelled exactly as the SemEval-2020 organisers' list."""
+    listed = (corpus_dir / "ptc-semeval2020" / "propaganda-techniques-names-semeval2020task11.txt")
+    names = {line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()}
+    assert names == SEMEVAL_NAMES
+
+
+def test_eighteen_names_map_onto_fourteen():
+    """EMNLP-2019/NLP4IF-2019 names map onto the merged classes; Obfuscation is dropped."""
+    taxonomy = load_taxonomy()
+    assert taxonomy.canonical("Straw_Men") == "Whataboutism,Straw_Men,Red_Herring"
+    assert taxonomy.canonical("Red_Herring") == "Whataboutism,Straw_Men,Red_Herring"
+    assert taxonomy.canonical("Bandwagon") == "Bandwagon,Reductio_ad_hitlerum"
+    assert taxonomy.canonical("Reductio_ad_hitlerum") == "Bandwagon,Reductio_ad_hitlerum"
+    assert taxonomy.canonical("Obfuscation,Intentional_Vagueness,Confusion") is None
+    assert taxonomy.canonical("Doubt") == "Doubt"
+    with pytest.raises(DataError, match="unknown device"):
+        taxonomy.canonical("Loaded_language")
+
+
+def test_gate_of_unverified_figures():
+    """Unverified_Figures requires a quantity; the gate matches digits and number words only."""
+    import re
+
+    gate = re.compile(load_taxonomy().gates["Unverified_Figures"], re.IGNORECASE)
+    assert gate.search("Over 40,000 residents left.")
+    assert gate.search("Thousands of people marched.")
+    assert not gate.search("The mayor spoke at length about the plan.")
+
+
+def test_add_device_and_save_round_trip(tmp_path):
+    """A device added with with_device survives save and load; duplicates are refused."""
+    taxonomy = load_taxonomy()
+    added = taxonomy.with_device(Device("Euphemism", "Soft words for hard facts.", "Collateral damage."))
+    path = added.save(tmp_path / "taxonomy.toml")
+    again = load_taxonomy(path)
+    assert again.names == added.names
+    assert again["Unverified_Figures"].requires == taxonomy["Unverified_Figures"].requires
+    with pytest.raises(DataError, match="already exists"):
+        again.with_device(Device("Doubt", "x", "y"))
+
+
+def test_malformed_files_name_the_problem(tmp_path):
+    """Broken TOML, missing fields and duplicate names give one-line DataErrors."""
+    bad = tmp_path / "t.toml"
+    bad.write_text("[[device]\nname=", encoding="utf-8")
+    with pytest.raises(DataError, match="not valid TOML"):
+        load_taxonomy(bad)
+    bad.write_text('[[device]]\nname = "X"\n', encoding="utf-8")
+    with pytest.raises(DataError, match="lacks definition, example"):
+        load_taxonomy(bad)
+    bad.write_text('[[device]]\nname="X"\ndefinition="d"\nexample="e"\n' * 2, encoding="utf-8")
+    with pytest.raises(DataError, match="duplicate"):
+        load_taxonomy(bad)
