@@ -1,0 +1,694 @@
+"""New labels in: read every supported label format, validate it, and bring it to one shape.
+
+Labels arrive in three forms (``docs/retraining.md`` has examples of each):
+
+- **sentence labels**: a CSV/TSV with ``text`` and ``devices`` columns, or JSONL objects with
+  ``"text"`` and ``"devices"``; optional ``document_id`` (sentences of one document, in order) and
+  ``annotated`` (the devices the row was judged for). In a CSV, ``devices`` holds device names
+  separated by ``;``, ``none`` for "judged, no device", and an empty cell for "not labeled yet"
+  (the row is skipped).
+- **stand-off labels** against a folder of documents: rows of ``document_id`` (or ``path``),
+  ``start``, ``end``, ``device``. Without a ``label`` column a row is a span: every sentence of a
+  mentioned document is labeled for the devices of the file, positive where a span overlaps it.
+  With a ``label`` column (0/1) a row labels one whole sentence (``datasets/labels/README.md``).
+- **Label Studio** JSON exports: tasks with ``data.text`` and annotations made of text spans
+  (``labels``) or ``choices``.
+
+Which devices a row is labeled for matters: a file about a new device says nothing about the other
+devices. A row is labeled for its ``annotated`` devices when given (``data.device``/``devices`` in a
+Label Studio task), otherwise for every device that appears anywhere in its file. Training treats
+all other devices as unknown for that row (``-1`` in the indicator matrix).
+
+Everything is validated before anything is trained or written: unknown devices, offsets outside
+the text, empty text, duplicates and conflicting labels are collected with file and line, and
+:func:`read_labels` raises :class:`~proplens.errors.ValidationError` if there is any.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from proplens import config
+from proplens.errors import DataError, ValidationError
+from proplens.taxonomy import Device, Taxonomy, load_taxonomy
+
+__all__ = [
+    "LABEL_COLUMNS",
+    "LabelProblem",
+    "LabelSet",
+    "ValidationReport",
+    "add_device",
+    "detect_format",
+    "read_labels",
+    "validate_labels",
+]
+
+#: The canonical shape of new labels: one row per labeled sentence.
+LABEL_COLUMNS = [
+    "document_id",  # groups sentences into documents (CV folds never split a document)
+    "sentence_index",  # position in the document
+    "start",  # offsets into the document text (0 and len(text) for free-standing sentences)
+    "end",
+    "text",
+    "devices",  # devices present (sorted)
+    "annotated",  # devices the sentence was judged for (sorted, a superset of devices)
+    "in_corpus",  # True when (document_id, start, end) is a sentence of the SemEval-2020 corpus
+    "source",  # file name
+    "line",  # 1-based line (CSV/TSV/JSONL) or task number (Label Studio) in that file
+]
+
+_NEGATIVE_WORDS = {"none", "-", "no_device", "no device", "[]"}
+_LINE_CONTENT = re.compile(r"[^\s\ufeff](?:[^\n]*[^\s\ufeff])?")
+_ARTICLE_FILE = re.compile(r"^article(\d+)\.txt$")
+# Problems listed in a ValidationError message before "... and N more".
+_MESSAGE_PROBLEMS = 3
+
+
+@dataclass(frozen=True)
+class LabelProblem:
+    """One reason a label file cannot be used, with where it is."""
+
+    source: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class LabelSet:
+    """Validated labels from one or more files (see :data:`LABEL_COLUMNS`)."""
+
+    frame: pd.DataFrame
+    sources: list[dict] = field(default_factory=list)
+    skipped: int = 0  # rows present but not labeled yet (empty devices cell, task without result)
+
+    @property
+    def devices(self) -> list[str]:
+        """Every device some sentence was judged for."""
+        return sorted({d for annotated in self.frame["annotated"] for d in annotated})
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{device: {"positive": n, "negative": m}}`` over the labeled sentences."""
+        out = {d: {"positive": 0, "negative": 0} for d in self.devices}
+        for present, annotated in zip(self.frame["devices"], self.frame["annotated"], strict=True):
+            for device in annotated:
+                out[device]["positive" if device in present else "negative"] += 1
+        return out
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate_labels`: the problems found, and the labels if none."""
+
+    problems: list[LabelProblem]
+    labels: LabelSet | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> LabelSet:
+        """The labels, or a one-line :class:`ValidationError` naming the first problems."""
+        if self.ok and self.labels is not None:
+            return self.labels
+        shown = "; ".join(str(p) for p in self.problems[:_MESSAGE_PROBLEMS])
+        more = len(self.problems) - _MESSAGE_PROBLEMS
+        tail = f"; ... and {more} more (run `proplens labels validate`)" if more > 0 else ""
+        raise ValidationError(
+            f"{len(self.problems)} problem(s) in the labels, nothing was trained: {shown}{tail}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Documents that stand-off labels point into
+
+
+def sentence_bounds(text: str, *, lines: bool) -> list[tuple[int, int]]:
+    """Sentence offsets: one per non-empty line (PTC article layout) or by the segmenter."""
+    if lines:
+        return [m.span() for m in _LINE_CONTENT.finditer(text)]
+    from proplens.segment import segment
+
+    return [(s.start, s.end) for s in segment(text)]
+
+
+class _Documents:
+    """Documents looked up by id or path under a folder; read as UTF-8 with the BOM kept."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self._cache: dict[str, tuple[str, bool] | None] = {}
+
+    def get(self, key: str, relative_to: Path) -> tuple[str, bool] | None:
+        """``(text, one-sentence-per-line)`` for a document id or path, or None."""
+        if key in self._cache:
+            return self._cache[key]
+        candidates = [relative_to / key]
+        if self.folder is not None:
+            candidates = [
+                self.folder / key,
+                self.folder / f"article{key}.txt",
+                self.folder / f"{key}.txt",
+                *candidates,
+            ]
+        found = None
+        for path in candidates:
+            if path.is_file():
+                try:
+                    text = path.read_bytes().decode("utf-8")
+                except UnicodeDecodeError:
+                    raise DataError(f"{path}: not valid UTF-8") from None
+                found = (text, _ARTICLE_FILE.match(path.name) is not None)
+                break
+        self._cache[key] = found
+        return found
+
+
+def default_corpus_folder() -> Path:
+    """Where stand-off labels look for documents by default: the SemEval-2020 train articles."""
+    return config.data_dir() / "ptc-semeval2020" / "train-articles"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading each format into raw records
+
+
+@dataclass
+class _Record:
+    """A labeled sentence before duplicate checks (offsets/text may come from a document)."""
+
+    document_id: str
+    start: int
+    end: int
+    text: str
+    devices: set[str]
+    annotated: set[str] | None  # None: "the devices of the file"
+    line: int
+    in_corpus: bool = False
+    sentence_index: int = -1
+    keyed: bool = False  # identified by document offsets (stand-off) rather than by its text
+
+
+class _Reader:
+    def __init__(self, path: Path, taxonomy: Taxonomy, documents: _Documents):
+        self.path = path
+        self.name = path.name
+        self.taxonomy = taxonomy
+        self.documents = documents
+        self.problems: list[LabelProblem] = []
+        self.records: list[_Record] = []
+        self.skipped = 0
+
+    def problem(self, line: int | None, message: str) -> None:
+        self.problems.append(LabelProblem(str(self.path), line, message))
+
+    def device(self, name: str, line: int) -> str | None:
+        name = name.strip()
+        try:
+            canonical = self.taxonomy.canonical(name)
+        except DataError:
+            self.problem(
+                line,
+                f"unknown device {name!r} (declare it in the taxonomy: proplens labels add)",
+            )
+            return None
+        return canonical
+
+    def device_list(self, value, line: int) -> set[str] | None:
+        """Device names from a cell or JSON value; None when the row is not labeled yet."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError:
+                    self.problem(line, f"devices {text!r} is not a JSON list")
+                    return set()
+            elif text.lower() in _NEGATIVE_WORDS:
+                return set()
+            else:
+                value = re.split(r"[;|]", text)
+        if not isinstance(value, list):
+            self.problem(line, f"devices should be a list of names, got {value!r}")
+            return set()
+        names = set()
+        for item in value:
+            if not isinstance(item, str):
+                self.problem(line, f"device names should be strings, got {item!r}")
+                continue
+            if not item.strip() or item.strip().lower() in _NEGATIVE_WORDS:
+                continue
+            device = self.device(item, line)
+            if device is not None:
+                names.add(device)
+        return names
+
+    # -- sentence labels ------------------------------------------------------------------
+    def sentence_row(self, row: dict, line: int) -> None:
+        text = row.get("text")
+        if not isinstance(text, str) or not text.strip():
+            self.problem(line, "empty text")
+            return
+        devices = self.device_list(row.get("devices"), line)
+        if devices is None:
+            self.skipped += 1
+            return
+        annotated = None
+        if row.get("annotated") not in (None, ""):
+            annotated = self.device_list(row.get("annotated"), line) or set()
+            extra = sorted(devices - annotated)
+            if extra:
+                self.problem(line, f"devices {', '.join(extra)} are not listed in 'annotated'")
+        document_id = row.get("document_id")
+        document_id = str(document_id).strip() if document_id not in (None, "") else ""
+        document_id = document_id or f"{self.name}:{line}"
+        self.records.append(_Record(document_id, 0, len(text), text, devices, annotated, line))
+
+    # -- stand-off labels -----------------------------------------------------------------
+    def standoff_row(self, row: dict, line: int, spans: dict) -> None:
+        key = row.get("document_id") or row.get("path")
+        if key in (None, ""):
+            self.problem(line, "needs a document_id or path")
+            return
+        key = str(key).strip()
+        try:
+            start, end = int(row.get("start")), int(row.get("end"))
+        except (TypeError, ValueError):
+            self.problem(line, f"start/end must be integers, got {row.get('start')!r}-"
+                         f"{row.get('end')!r}")  # fmt: skip
+            return
+        device = self.device(str(row.get("device") or ""), line)
+        document = self.documents.get(key, self.path.parent)
+        if document is None:
+            where = self.documents.folder or self.path.parent
+            self.problem(line, f"document {key!r} not found in {where}")
+            return
+        text, by_lines = document
+        if not 0 <= start < end <= len(text):
+            self.problem(
+                line,
+                f"offsets {start}-{end} are outside document {key} ({len(text)} characters)",
+            )
+            return
+        if device is None:
+            return
+        if "label" in row:
+            label = str(row.get("label")).strip()
+            if label not in ("0", "1"):
+                self.problem(line, f"label must be 0 or 1, got {label!r}")
+                return
+            bounds = sentence_bounds(text, lines=by_lines)
+            if (start, end) not in set(bounds):
+                self.problem(
+                    line,
+                    f"offsets {start}-{end} are not a whole sentence of document {key} "
+                    "(sentence labels must cover exactly one sentence)",
+                )
+                return
+            present = {device} if label == "1" else set()
+            self.records.append(
+                _Record(key, start, end, text[start:end], present, {device}, line, by_lines,
+                        bounds.index((start, end)), keyed=True)
+            )  # fmt: skip
+        else:
+            spans.setdefault(key, (text, by_lines, []))[2].append((start, end, device, line))
+
+    def spans_to_records(self, spans: dict) -> None:
+        """Every sentence of each mentioned document, positive where a span overlaps it."""
+        for key, (text, by_lines, rows) in spans.items():
+            for index, (start, end) in enumerate(sentence_bounds(text, lines=by_lines)):
+                present = {d for s, e, d, _ in rows if s < end and e > start}
+                first_line = min(line for *_, line in rows)
+                self.records.append(
+                    _Record(key, start, end, text[start:end], present, None, first_line, by_lines,
+                            index, keyed=True)
+                )  # fmt: skip
+
+    # -- Label Studio ---------------------------------------------------------------------
+    def label_studio_task(self, task, number: int) -> None:
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            self.problem(number, "not a Label Studio task (no 'data' object)")
+            return
+        data = task["data"]
+        text = data.get("text", data.get("sentence"))
+        if not isinstance(text, str) or not text.strip():
+            self.problem(number, "empty text (the task's data.text)")
+            return
+        annotations = [
+            a
+            for a in (task.get("annotations") or task.get("completions") or [])
+            if isinstance(a, dict) and not a.get("was_cancelled")
+        ]
+        if not annotations:
+            self.skipped += 1
+            return
+        result = annotations[-1].get("result") or []
+        annotated = None
+        declared = data.get("devices", data.get("device"))
+        if declared:
+            annotated = self.device_list(
+                declared if isinstance(declared, list) else [declared], number
+            )
+        document_id = str(data.get("document_id") or f"{self.name}#task{task.get('id', number)}")
+        choices: set[str] = set()
+        spans: list[tuple[int, int, str]] = []
+        for item in result:
+            value = item.get("value", {}) if isinstance(item, dict) else {}
+            if "choices" in value:
+                choices |= self.device_list(list(value["choices"]), number) or set()
+            elif "labels" in value:
+                try:
+                    start, end = int(value["start"]), int(value["end"])
+                except (KeyError, TypeError, ValueError):
+                    self.problem(number, "a labelled span lacks integer start/end")
+                    continue
+                if not 0 <= start < end <= len(text):
+                    self.problem(
+                        number, f"span {start}-{end} is outside the text ({len(text)} characters)"
+                    )
+                    continue
+                for name in self.device_list(list(value["labels"]), number) or set():
+                    spans.append((start, end, name))
+        if not spans:
+            self.records.append(
+                _Record(document_id, 0, len(text), text, choices, annotated, number)
+            )
+            return
+        for index, (start, end) in enumerate(sentence_bounds(text, lines=False)):
+            present = {d for s, e, d in spans if s < end and e > start} | choices
+            self.records.append(
+                _Record(f"{document_id}", start, end, text[start:end], present, annotated,
+                        number, False, index)
+            )  # fmt: skip
+
+
+def detect_format(path: Path | str) -> str:
+    """``"sentences"``, ``"standoff"`` or ``"label-studio"``, from the name and the header."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "label-studio"
+    if suffix == ".jsonl":
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    try:
+                        first = json.loads(line)
+                    except json.JSONDecodeError:
+                        return "sentences"
+                    is_text = isinstance(first, dict) and "text" in first
+                    return "sentences" if is_text else "standoff"
+        return "sentences"
+    if suffix in (".csv", ".tsv", ".txt"):
+        header = _header(path)
+        return "sentences" if "text" in header else "standoff"
+    raise DataError(f"{path}: unknown label format (use .csv, .tsv, .jsonl or .json)")
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [h.strip() for h in next(csv.reader(handle, delimiter=_delimiter(path)), [])]
+
+
+def _rows(path: Path, reader: _Reader) -> Iterable[tuple[int, dict]]:
+    """(line number, row dict) for CSV/TSV (header = line 1) and JSONL files."""
+    if path.suffix.lower() == ".jsonl":
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    reader.problem(number, f"not valid JSON ({exc.msg})")
+                    continue
+                if not isinstance(row, dict):
+                    reader.problem(number, "each line should be a JSON object")
+                    continue
+                yield number, row
+        return
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = csv.reader(handle, delimiter=_delimiter(path))
+        header = [h.strip() for h in next(rows, [])]
+        for row in rows:
+            number = rows.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                reader.problem(number, f"expected {len(header)} fields, found {len(row)}")
+                continue
+            yield number, dict(zip(header, row, strict=True))
+
+
+def _read_file(path: Path, taxonomy: Taxonomy, documents: _Documents) -> _Reader:
+    reader = _Reader(path, taxonomy, documents)
+    if not path.is_file():
+        reader.problem(None, "label file not found")
+        return reader
+    try:
+        kind = detect_format(path)
+    except DataError as exc:
+        reader.problem(None, str(exc).removeprefix(f"{path}: "))
+        return reader
+    except UnicodeDecodeError:
+        reader.problem(None, "not valid UTF-8")
+        return reader
+    reader.kind = kind
+    try:
+        if kind == "label-studio":
+            try:
+                tasks = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                reader.problem(exc.lineno, f"not valid JSON ({exc.msg})")
+                return reader
+            if isinstance(tasks, dict):
+                tasks = [tasks]
+            if not isinstance(tasks, list):
+                reader.problem(None, "a Label Studio export is a JSON list of tasks")
+                return reader
+            for number, task in enumerate(tasks, start=1):
+                reader.label_studio_task(task, number)
+        elif kind == "sentences":
+            for number, row in _rows(path, reader):
+                reader.sentence_row(row, number)
+        else:
+            header = set(_header(path)) if path.suffix.lower() != ".jsonl" else None
+            if header is not None:
+                missing = [c for c in ("start", "end", "device") if c not in header]
+                if missing or not header & {"document_id", "path"}:
+                    need = ", ".join(missing) or "document_id or path"
+                    reader.problem(
+                        1, f"missing column(s) {need} (need text+devices, or stand-off columns)"
+                    )
+                    return reader
+            spans: dict = {}
+            for number, row in _rows(path, reader):
+                reader.standoff_row(row, number, spans)
+            reader.spans_to_records(spans)
+    except UnicodeDecodeError:
+        reader.problem(None, "not valid UTF-8")
+    return reader
+
+
+# --------------------------------------------------------------------------------------------
+# Validation across files
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def validate_labels(
+    paths: Sequence[Path | str],
+    *,
+    taxonomy: Taxonomy | None = None,
+    corpus_dir: Path | str | None = None,
+) -> ValidationReport:
+    """Read and check label files together; every problem is collected, nothing is written.
+
+    ``corpus_dir`` is the folder stand-off labels point into (default: the SemEval-2020 train
+    articles under :func:`proplens.config.data_dir`). Duplicates and conflicts are found across
+    all files: the same sentence (same document offsets, or the same text ignoring case and
+    spacing) labeled twice for a device is a duplicate when the labels agree and a conflict when
+    they differ.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    folder = Path(corpus_dir) if corpus_dir is not None else default_corpus_folder()
+    documents = _Documents(folder if folder.is_dir() else None)
+    problems: list[LabelProblem] = []
+    parts: list[pd.DataFrame] = []
+    sources: list[dict] = []
+    skipped = 0
+    # sentence key -> device -> (label, "file:line")
+    seen: dict[tuple, dict[str, tuple[bool, str]]] = {}
+    if not paths:
+        problems.append(LabelProblem("labels", None, "no label files given"))
+    for raw_path in paths:
+        path = Path(raw_path)
+        reader = _read_file(path, taxonomy, documents)
+        problems += reader.problems
+        skipped += reader.skipped
+        file_devices = sorted({d for r in reader.records for d in r.devices} | {
+            d for r in reader.records for d in (r.annotated or ())
+        })  # fmt: skip
+        rows = []
+        for record in reader.records:
+            annotated = record.annotated if record.annotated is not None else set(file_devices)
+            if not annotated:
+                continue  # a file that names no device at all teaches nothing
+            key = (
+                ("doc", record.document_id, record.start, record.end)
+                if record.keyed
+                else ("text", _normalised(record.text))
+            )
+            where = f"{path.name}:{record.line}"
+            labels = seen.setdefault(key, {})
+            for device in sorted(annotated):
+                value = device in record.devices
+                if device in labels:
+                    other_value, other = labels[device]
+                    if other == where:
+                        continue  # several spans of one row cover the same sentence
+                    kind = "duplicate of" if other_value == value else "conflicting labels with"
+                    problems.append(
+                        LabelProblem(
+                            str(path), record.line, f"{device}: {kind} {other} for the same "
+                            f"sentence {record.text[:60]!r}"
+                        )
+                    )  # fmt: skip
+                else:
+                    labels[device] = (value, where)
+            rows.append(
+                {
+                    "document_id": record.document_id,
+                    "sentence_index": record.sentence_index,
+                    "start": record.start,
+                    "end": record.end,
+                    "text": record.text,
+                    "devices": sorted(record.devices & annotated),
+                    "annotated": sorted(annotated),
+                    "in_corpus": record.in_corpus,
+                    "source": path.name,
+                    "line": record.line,
+                }
+            )
+        frame = pd.DataFrame(rows, columns=LABEL_COLUMNS)
+        if len(frame):
+            parts.append(frame)
+        sources.append(_describe(path, getattr(reader, "kind", "?"), frame))
+    if problems:
+        return ValidationReport(problems, None)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LABEL_COLUMNS)
+    frame = _number_sentences(frame)
+    return ValidationReport([], LabelSet(frame, sources, skipped))
+
+
+def _number_sentences(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give free-standing sentences a position within their document, in file order."""
+    if frame.empty:
+        return frame
+    frame = frame.copy()
+    missing = frame["sentence_index"] < 0
+    frame.loc[missing, "sentence_index"] = (
+        frame[missing].groupby("document_id", sort=False).cumcount().to_numpy()
+    )
+    frame["sentence_index"] = frame["sentence_index"].astype(int)
+    return frame
+
+
+def _describe(path: Path, kind: str, frame: pd.DataFrame) -> dict:
+    """The model-card entry for one label file: name, format, fingerprint and label counts."""
+    from proplens.artifacts import file_sha256
+
+    counts: dict[str, dict[str, int]] = {}
+    for present, annotated in zip(frame["devices"], frame["annotated"], strict=True):
+        for device in annotated:
+            entry = counts.setdefault(device, {"positive": 0, "negative": 0})
+            entry["positive" if device in present else "negative"] += 1
+    return {
+        "name": f"new labels {path.name} ({kind})",
+        "format": kind,
+        "fingerprint": file_sha256(path) if path.is_file() else "",
+        "documents": int(frame["document_id"].nunique()) if len(frame) else 0,
+        "sentences": len(frame),
+        "label_counts": counts,
+        "terms": "labels supplied by the user; check their source's terms",
+    }
+
+
+def read_labels(
+    paths: Sequence[Path | str],
+    *,
+    taxonomy: Taxonomy | None = None,
+    corpus_dir: Path | str | None = None,
+) -> LabelSet:
+    """Validated labels from ``paths`` (any supported format); raises ValidationError if not."""
+    return validate_labels(paths, taxonomy=taxonomy, corpus_dir=corpus_dir).raise_for_problems()
+
+
+# --------------------------------------------------------------------------------------------
+# Declaring a device
+
+
+def add_device(
+    name: str,
+    definition: str,
+    example: str,
+    *,
+    requires: str | None = None,
+    colour: str | None = None,
+    aliases: Sequence[str] = (),
+    path: Path | str | None = None,
+) -> Device:
+    """Declare a new device in the taxonomy file (written atomically); returns the device.
+
+    ``requires`` is an optional regex a sentence must match for the device to be possible (the
+    model gives other sentences probability 0 and learns from matching sentences only).
+    """
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_,-]*", name):
+        raise ValidationError(
+            f"device name {name!r}: use letters, digits, '_', ',' and '-' (e.g. Vague_Sourcing)"
+        )
+    if not definition.strip() or not example.strip():
+        raise ValidationError(f"device {name!r}: give a --definition and an --example")
+    if requires is not None:
+        try:
+            re.compile(requires)
+        except re.error as exc:
+            raise ValidationError(f"--requires {requires!r} is not a valid regex ({exc})") from None
+    taxonomy = load_taxonomy(path)
+    for other in taxonomy.devices:
+        if name in other.aliases:
+            raise ValidationError(f"{name!r} is already an alias of {other.name}")
+    device = Device(
+        name=name,
+        definition=definition.strip(),
+        example=example.strip(),
+        origin="proplens",
+        colour=colour or "#808080",
+        aliases=tuple(aliases),
+        requires=requires,
+    )
+    taxonomy.with_device(device).save(path)
+    return device

@@ -1,0 +1,209 @@
+"""New labels: every format reads into one shape, and every kind of problem is reported with
+file and line before anything is trained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proplens import config
+from proplens.cli import main
+from proplens.errors import DataError, ValidationError
+from proplens.labeling import add_device, detect_format, read_labels, validate_labels
+from proplens.taxonomy import load_taxonomy
+
+DEVICE = "Loaded_Language"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """A corpus folder with two short documents written for these tests."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write(docs / "a.txt", "The Velm council met on Monday. Its reckless plan will ruin Orlo.\n")
+    write(docs / "b.txt", "Ferries to Pellin run twice a day. The harbour opens at six.\n")
+    return docs
+
+
+def test_csv_sentences_read_with_defaults(tmp_path):
+    """A CSV of text + devices: 'none' is a negative, an empty cell is skipped, the file's devices
+    are what each row is labeled for."""
+    path = write(
+        tmp_path / "new.csv",
+        "text,devices\n"
+        "The reckless scheme will gut Orlo.,Loaded_Language\n"
+        "The council met on Tuesday.,none\n"
+        "Nobody has looked at this one yet.,\n",
+    )
+    labels = read_labels([path])
+    assert len(labels) == 2 and labels.skipped == 1
+    assert labels.devices == [DEVICE]
+    assert labels.counts() == {DEVICE: {"positive": 1, "negative": 1}}
+    assert labels.frame["annotated"].tolist() == [[DEVICE], [DEVICE]]
+    assert labels.sources[0]["label_counts"][DEVICE] == {"positive": 1, "negative": 1}
+    assert len(labels.sources[0]["fingerprint"]) == 64
+
+
+def test_jsonl_sentences_keep_document_order(tmp_path):
+    """JSONL rows sharing a document id become that document's sentences, in file order."""
+    rows = [
+        {"text": "Harbour fees rose again.", "devices": [], "document_id": "d1"},
+        {"text": "What a shameful, greedy decision!", "devices": [DEVICE], "document_id": "d1"},
+        {"text": "Ships wait outside Pellin.", "devices": [], "annotated": ["Doubt"]},
+    ]
+    path = write(tmp_path / "new.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    frame = read_labels([path]).frame
+    assert frame["document_id"].tolist()[:2] == ["d1", "d1"]
+    assert frame["sentence_index"].tolist()[:2] == [0, 1]
+    assert frame["annotated"].tolist()[2] == ["Doubt"]
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path):
+    """Unknown device, empty text, duplicate and conflict are all listed, each with its line."""
+    first = write(
+        tmp_path / "one.csv",
+        "text,devices\n"
+        "A plain sentence about ferries.,none\n"
+        "Another line.,Not_A_Device;Loaded_Language\n"
+        '"   ",Loaded_Language\n'
+        "A plain sentence about ferries.,none\n",
+    )
+    second = write(
+        tmp_path / "two.csv", "text,devices\nA  plain sentence about FERRIES.,Loaded_Language\n"
+    )
+    report = validate_labels([first, second])
+    messages = [str(p) for p in report.problems]
+    assert not report.ok and report.labels is None
+    assert any(f"{first}:3: unknown device 'Not_A_Device'" in m for m in messages)
+    assert any(f"{first}:4: empty text" in m for m in messages)
+    assert any(f"{first}:5:" in m and "duplicate of one.csv:2" in m for m in messages)
+    assert any(f"{second}:2:" in m and "conflicting labels with one.csv:2" in m for m in messages)
+    with pytest.raises(ValidationError, match="nothing was trained"):
+        read_labels([first, second])
+
+
+def test_standoff_spans_label_every_sentence_of_the_document(tmp_path, folder):
+    """A span marks the sentences it overlaps; the document's other sentences are negatives."""
+    text = (folder / "a.txt").read_text(encoding="utf-8")
+    start = text.index("reckless")
+    path = write(
+        tmp_path / "spans.tsv",
+        f"document_id\tstart\tend\tdevice\na.txt\t{start}\t{start + 8}\t{DEVICE}\n",
+    )
+    frame = read_labels([path], corpus_dir=folder).frame
+    assert frame["text"].tolist() == [
+        "The Velm council met on Monday.",
+        "Its reckless plan will ruin Orlo.",
+    ]
+    assert frame["devices"].tolist() == [[], [DEVICE]]
+    for row in frame.itertuples():
+        assert text[row.start : row.end] == row.text
+
+
+def test_standoff_offsets_outside_the_text_and_missing_documents(tmp_path, folder):
+    """Offsets past the end, reversed offsets and unknown documents are reported by line."""
+    path = write(
+        tmp_path / "spans.csv",
+        f"document_id,start,end,device\na.txt,5,999,{DEVICE}\nb.txt,9,3,{DEVICE}\nzz.txt,0,4,{DEVICE}\n",
+    )
+    messages = [str(p) for p in validate_labels([path], corpus_dir=folder).problems]
+    assert any(":2: offsets 5-999 are outside document a.txt" in m for m in messages)
+    assert any(":3: offsets 9-3 are outside" in m for m in messages)
+    assert any(":4: document 'zz.txt' not found" in m for m in messages)
+
+
+def test_sentence_standoff_must_cover_a_whole_sentence(tmp_path, folder):
+    """With a label column a row labels one sentence, so its offsets must be exactly a sentence."""
+    path = write(
+        tmp_path / "sent.tsv",
+        f"document_id\tstart\tend\tdevice\tlabel\na.txt\t0\t31\t{DEVICE}\t0\n"
+        f"a.txt\t0\t10\t{DEVICE}\t1\na.txt\t32\t65\t{DEVICE}\t2\n",
+    )
+    report = validate_labels([path], corpus_dir=folder)
+    messages = [str(p) for p in report.problems]
+    assert any(":3: offsets 0-10 are not a whole sentence" in m for m in messages)
+    assert any(":4: label must be 0 or 1" in m for m in messages)
+    assert len(messages) == 2
+
+
+def test_label_studio_choices_spans_and_unfinished_tasks(tmp_path):
+    """Choices label the task's text; spans label the sentences they overlap; a task without an
+    annotation is skipped; a span outside the text is a problem."""
+    text = "Tolls went up again. This greedy, shameful grab must stop."
+    greedy = text.index("greedy")
+    tasks = [
+        {"id": 1, "data": {"text": "Boats wait at Pellin.", "device": DEVICE},
+         "annotations": [{"result": [{"type": "choices", "value": {"choices": ["none"]}}]}]},
+        {"id": 2, "data": {"text": text},
+         "annotations": [{"result": [{"type": "labels", "value": {
+             "start": greedy, "end": greedy + 6, "labels": [DEVICE]}}]}]},
+        {"id": 3, "data": {"text": "Not labeled yet."}, "annotations": []},
+    ]  # fmt: skip
+    path = write(tmp_path / "export.json", json.dumps(tasks))
+    assert detect_format(path) == "label-studio"
+    labels = read_labels([path])
+    assert labels.skipped == 1
+    assert labels.frame["devices"].tolist() == [[], [], [DEVICE]]
+    assert labels.frame["text"].tolist()[1:] == ["Tolls went up again.", text[21:]]
+    tasks[1]["annotations"][0]["result"][0]["value"]["end"] = 500
+    bad = write(tmp_path / "bad.json", json.dumps(tasks))
+    assert any(":2: span" in str(p) for p in validate_labels([bad]).problems)
+
+
+def test_add_device_writes_the_taxonomy_atomically(tmp_path, monkeypatch):
+    """`labels add` appends a device that the taxonomy then knows; a second add is refused."""
+    taxonomy = tmp_path / "taxonomy.toml"
+    taxonomy.write_text(config.taxonomy_path().read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("PROPLENS_TAXONOMY", str(taxonomy))
+    add_device("Crowd_Appeal", "Claims everyone already agrees.", "All of Velm agrees.")
+    assert "Crowd_Appeal" in load_taxonomy()
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(DataError, match="already exists"):
+        add_device("Crowd_Appeal", "again", "again")
+    with pytest.raises(ValidationError, match="regex"):
+        add_device("Other_Device", "d", "e", requires="(unclosed")
+
+
+def test_cli_validate_lists_problems_and_exits_non_zero(tmp_path, capsys):
+    """`proplens labels validate` prints each problem and fails; a clean file prints counts."""
+    bad = write(tmp_path / "bad.csv", "text,devices\nOne.,Nope\n,Doubt\n")
+    assert main(["labels", "validate", str(bad)]) == ValidationError.exit_code
+    captured = capsys.readouterr()
+    assert "bad.csv:2: unknown device 'Nope'" in captured.err
+    assert "bad.csv:3: empty text" in captured.err
+    good = write(tmp_path / "good.csv", "text,devices\nWhat a disgraceful plan!,Loaded_Language\n")
+    assert main(["labels", "validate", str(good)]) == 0
+    assert "Loaded_Language: 1 positive, 0 negative" in capsys.readouterr().out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.booleans()),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda t: t[0],
+    )
+)
+def test_counts_match_the_rows(rows):
+    """Property: positives counted equal the rows that list the device, negatives the rest."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        lines = [f"Sentence number {n} about Orlo.,{DEVICE if yes else 'none'}" for n, yes in rows]
+        path = write(Path(folder) / "p.csv", "text,devices\n" + "\n".join(lines) + "\n")
+        counts = read_labels([path]).counts()
+    positives = sum(yes for _, yes in rows)
+    if positives == 0:
+        assert counts == {}  # a file naming no device labels nothing
+    else:
+        assert counts[DEVICE] == {"positive": positives, "negative": len(rows) - positives}
