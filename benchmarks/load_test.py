@@ -30,6 +30,8 @@ from pathlib import Path
 
 import httpx
 
+from proplens.server import KEEP_ALIVE_SECONDS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "datasets" / "examples"
 # Used when the project has no example article yet: fictional, written for this benchmark.
@@ -79,7 +81,8 @@ def start_server(port: int, workers: int, scoring_threads: int) -> subprocess.Po
         launcher = (
             "import uvicorn; from proplens.server import create_app; "
             f"uvicorn.run(create_app(scoring_threads={scoring_threads or None}), host='127.0.0.1', "
-            f"port={port}, log_level='warning', access_log=False)"
+            f"port={port}, log_level='warning', access_log=False, "
+            f"timeout_keep_alive={KEEP_ALIVE_SECONDS})"
         )
         return subprocess.Popen(
             [sys.executable, "-c", launcher], cwd=REPO_ROOT, start_new_session=True
@@ -100,6 +103,8 @@ def start_server(port: int, workers: int, scoring_threads: int) -> subprocess.Po
         "--log-level",
         "warning",
         "--no-access-log",
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_SECONDS),
     ]
     # A new session so that stopping it also stops uvicorn's worker processes.
     return subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
@@ -259,7 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     server = start_server(port, args.workers, args.scoring_threads)
     try:
         wait_until_ready(base_url, server)
-        check = httpx.post(base_url + "/api/score", json=payload, timeout=30).json()
+        answer = httpx.post(base_url + "/api/score", json=payload, timeout=30)
+        if answer.status_code != 200:
+            raise SystemExit(
+                f"the server refused the article: HTTP {answer.status_code} {answer.text}"
+            )
+        check = answer.json()
         latencies, sent, errors, elapsed = asyncio.run(
             run_clients(port, payload, args.clients, args.seconds, args.max_requests)
         )

@@ -96,6 +96,10 @@ _PAGE_SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+#: uvicorn's default keep-alive timeout is 5 s. Under overload (50 clients, each request waiting
+#: over 5 s for its turn) the load test saw connections closed under queued requests with 5 s and
+#: none with 60 s; 30 s is also a common proxy default.
+KEEP_ALIVE_SECONDS = 30
 # pydantic names the member of a union in an error location ("threshold.constrained-float");
 # readers only need the field name.
 _UNION_MEMBER_TAG = re.compile(r"^(?:constrained-)?(?:float|int|str|bool)$|\[")
@@ -323,7 +327,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        # Starlette re-raises after this answer, so uvicorn logs the traceback once; the client
+        # gets one line and nothing of the internals.
         return _error(500, f"internal error ({type(error).__name__}); the server keeps running")
 
 
@@ -716,7 +721,7 @@ def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     model: Annotated[
         str | None,
-        typer.Option(help="Model directory or name; default: the current default model."),
+        typer.Option(help="Model directory; default: the current default model."),
     ] = None,
     trust: Annotated[
         bool, typer.Option("--trust", help="Load a model whose checksum is not in the trust store.")
@@ -740,4 +745,4 @@ def serve_command(
             host,
         )
     typer.echo(f"proplens: serving {loaded.name} v{loaded.version} on http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=KEEP_ALIVE_SECONDS)
