@@ -16,20 +16,30 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupKFold
 
 from proplens import config
-from proplens.errors import DataError, ValidationError
-from proplens.evaluation import cross_validate_sentences, cross_validate_spans, span_frame
+from proplens.errors import DataError, ModelError, ValidationError
+from proplens.evaluation import cross_validate_spans, span_frame
+from proplens.labeling import LabelSet, read_labels
 from proplens.labels import to_indicator
 from proplens.model import DeviceClassifier, SpanClassifier
 from proplens.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
+    "BlockCV",
+    "PromotionDecision",
     "StandoffLabels",
     "TrainingData",
     "TrainingResult",
+    "annotation_blocks",
+    "cross_validate",
+    "cross_validate_block",
+    "f1_drop_tolerance",
     "fit_bundle",
+    "label_counts",
     "load_training_data",
+    "promotion_decision",
     "read_standoff_labels",
     "train",
 ]
@@ -118,11 +128,12 @@ def _apply_standoff(table: pd.DataFrame, labels: StandoffLabels) -> pd.DataFrame
     unannotated = [set(u) for u in table.get("unannotated", [[]] * len(table))]
     for device, group in labels.frame.groupby("device"):
         seen = np.zeros(len(table), dtype=bool)
-        for line, row in enumerate(group.itertuples(index=False), start=2):
+        for row in group.itertuples():
             index = position.get((row.document_id, row.start, row.end))
             if index is None:
                 raise ValidationError(
-                    f"{labels.source}: {row.document_id} {row.start}-{row.end} is not a sentence "
+                    f"{labels.source}:{row.Index + 2}: {row.document_id} {row.start}-{row.end} "
+                    "is not a sentence "
                     "of the training corpus (offsets must match a whole sentence)"
                 )
             seen[index] = True
@@ -135,119 +146,462 @@ def _apply_standoff(table: pd.DataFrame, labels: StandoffLabels) -> pd.DataFrame
     return table
 
 
+def _merge_labels(table: pd.DataFrame, labels: LabelSet, devices: list[str]) -> pd.DataFrame:
+    """Add new labels to a sentence table: corrections of its sentences, and new sentences.
+
+    A label for a sentence already in ``table`` (same document and offsets) sets that sentence's
+    annotated devices (new labels win over older ones for those devices); any other labeled
+    sentence becomes a new row. Every row is unannotated for the devices it was not judged for.
+    """
+    table = table.copy()
+    if "unannotated" not in table.columns:
+        table["unannotated"] = [[] for _ in range(len(table))]
+    new_devices = [d for d in devices if d not in _known_devices(table)]
+    position = {
+        k: i
+        for i, k in enumerate(zip(table["document_id"], table["start"], table["end"], strict=True))
+    }
+    present = [set(d) for d in table["devices"]]
+    unknown = [set(u) | set(new_devices) for u in table["unannotated"]]
+    extra = []
+    for row in labels.frame.itertuples(index=False):
+        index = position.get((row.document_id, row.start, row.end)) if row.in_corpus else None
+        if index is None:
+            extra.append(row)
+            continue
+        for device in row.annotated:
+            unknown[index].discard(device)
+            if device in row.devices:
+                present[index].add(device)
+            else:
+                present[index].discard(device)
+    table["devices"] = [sorted(p) for p in present]
+    table["unannotated"] = [sorted(u) for u in unknown]
+    if extra:
+        added = pd.DataFrame(
+            {
+                "document_id": [str(r.document_id) for r in extra],
+                "sentence_index": [int(r.sentence_index) for r in extra],
+                "start": [int(r.start) for r in extra],
+                "end": [int(r.end) for r in extra],
+                "text": [r.text for r in extra],
+                "devices": [list(r.devices) for r in extra],
+                "release": "proplens",
+                "unannotated": [sorted(set(devices) - set(r.annotated)) for r in extra],
+            }
+        )
+        table = pd.concat([table, added], ignore_index=True)
+        table = table.astype({"sentence_index": np.int64, "start": np.int64, "end": np.int64})
+        # Features read neighbouring sentences, so each document must be contiguous and in order.
+        table = table.sort_values(["document_id", "sentence_index"], kind="stable")
+        table = table.reset_index(drop=True)
+    return table
+
+
+def _known_devices(table: pd.DataFrame) -> set[str]:
+    known = {d for devices in table["devices"] for d in devices}
+    return known | {d for missing in table["unannotated"] for d in missing}
+
+
 def load_training_data(
     data_dir: Path | str | None = None,
     *,
     label_files: Sequence[Path | str] | None = None,
     taxonomy: Taxonomy | None = None,
+    labels: LabelSet | Sequence[Path | str] | None = None,
+    base: bool = True,
+    corpus_dir: Path | str | None = None,
 ) -> TrainingData:
-    """SemEval-2020 training articles + stand-off label files, as one training table."""
+    """One training table: the base corpus and/or new labels.
+
+    The base is the SemEval-2020 training articles plus the project's stand-off label files
+    (``label_files``, default ``datasets/labels/*.tsv``). ``labels`` are new labels in any format
+    :mod:`proplens.labeling` reads (files are validated first; any problem raises
+    :class:`ValidationError` before anything else happens). ``base=False`` trains on ``labels``
+    alone. ``corpus_dir`` is the folder stand-off labels point into.
+    """
     from proplens.artifacts import fingerprint_frame
     from proplens.corpus import read_semeval2020
 
     taxonomy = taxonomy or load_taxonomy()
-    corpus = read_semeval2020(data_dir, dedupe=True, taxonomy=taxonomy)
-    table = corpus.sentence_table()
-    table["unannotated"] = [[] for _ in range(len(table))]
-    semeval_devices = [d.name for d in taxonomy.devices if d.origin == "semeval2020"]
-    sources = [
-        {
-            "name": "PTC SemEval-2020 Task 11 train (research-only; cite Da San Martino et al. 2019)",
-            "fingerprint": fingerprint_frame(corpus.spans),
-            "documents": len(corpus.documents),
-            "sentences": len(table),
-        }
-    ]
-    devices = list(semeval_devices)
-    files = default_label_files() if label_files is None else [Path(p) for p in label_files]
-    for path in files:
-        labels = read_standoff_labels(path, taxonomy)
-        table = _apply_standoff(table, labels)
-        devices += [d for d in labels.devices if d not in devices]
+    if labels is not None and not isinstance(labels, LabelSet):
+        labels = read_labels(list(labels), taxonomy=taxonomy, corpus_dir=corpus_dir)
+    if not base and (labels is None or len(labels) == 0):
+        raise ValidationError("training without the base corpus needs labels (--labels FILE)")
+    sources: list[dict] = []
+    devices: list[str] = []
+    if base:
+        corpus = read_semeval2020(data_dir, dedupe=True, taxonomy=taxonomy)
+        table = corpus.sentence_table()
+        table["unannotated"] = [[] for _ in range(len(table))]
+        devices = [d.name for d in taxonomy.devices if d.origin == "semeval2020"]
         sources.append(
             {
-                "name": f"proplens stand-off labels {Path(path).name}",
-                "fingerprint": fingerprint_frame(labels.frame),
-                "documents": int(labels.frame["document_id"].nunique()),
-                "sentences": len(labels.frame),
+                "name": "PTC SemEval-2020 Task 11 train "
+                "(research-only; cite Da San Martino et al. 2019)",
+                "fingerprint": fingerprint_frame(corpus.spans),
+                "documents": len(corpus.documents),
+                "sentences": len(table),
             }
         )
-    spans = span_frame(corpus.documents, corpus.spans)
+        files = default_label_files() if label_files is None else [Path(p) for p in label_files]
+        for path in files:
+            standoff = read_standoff_labels(path, taxonomy)
+            table = _apply_standoff(table, standoff)
+            devices += [d for d in standoff.devices if d not in devices]
+            sources.append(
+                {
+                    "name": f"proplens stand-off labels {Path(path).name}",
+                    "fingerprint": fingerprint_frame(standoff.frame),
+                    "documents": int(standoff.frame["document_id"].nunique()),
+                    "sentences": len(standoff.frame),
+                }
+            )
+        spans = span_frame(corpus.documents, corpus.spans)
+    else:
+        table = pd.DataFrame(
+            columns=[
+                "document_id", "sentence_index", "start", "end", "text", "devices", "release",
+                "unannotated",
+            ]
+        )  # fmt: skip
+        spans = span_frame({}, pd.DataFrame(columns=["document_id", "device", "start", "end"]))
+    if labels is not None and len(labels):
+        devices += [d for d in labels.devices if d not in devices]
+        table = _merge_labels(table, labels, devices)
+        sources += labels.sources
     gates = {d: g for d, g in taxonomy.gates.items() if d in devices}
-    return TrainingData(table, spans, devices, sources, gates)
+    return TrainingData(table.reset_index(drop=True), spans, devices, sources, gates)
+
+
+def label_counts(data: TrainingData) -> dict[str, dict[str, int]]:
+    """``{device: {"positive", "negative", "unannotated"}}`` sentence counts of a training table."""
+    Y = data.indicator()
+    return {
+        device: {
+            "positive": int((Y[:, j] == 1).sum()),
+            "negative": int((Y[:, j] == 0).sum()),
+            "unannotated": int((Y[:, j] < 0).sum()),
+        }
+        for j, device in enumerate(data.devices)
+    }
 
 
 def fit_bundle(data: TrainingData, *, n_jobs: int = 2, random_state: int = 0) -> dict:
-    """Fit the sentence and span classifiers on all of ``data``."""
+    """Fit the sentence and span classifiers on all of ``data`` (no span model without spans)."""
     sentences = DeviceClassifier(
         devices=data.devices, gates=data.gates, n_jobs=n_jobs, random_state=random_state
     )
     sentences.fit(data.sentences, data.indicator())
-    spans = SpanClassifier(random_state=random_state).fit(data.spans, data.spans["device"])
-    return {"sentences": sentences, "spans": spans}
+    bundle: dict = {"sentences": sentences}
+    if len(data.spans):
+        spans = SpanClassifier(random_state=random_state).fit(data.spans, data.spans["device"])
+        bundle["spans"] = spans
+    return bundle
 
 
 @dataclass
 class TrainingResult:
+    """What :func:`train` did: where the model is, its figures, and whether it became default."""
+
     directory: Path
     metrics: dict
     seconds: float
     cv_seconds: float
+    promoted: bool = False
+    decision: PromotionDecision | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-validation
+
+
+def annotation_blocks(Y: np.ndarray, devices: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+    """Devices grouped by the sentences they were annotated on, largest group first.
+
+    The 14 SemEval devices share one block (every corpus sentence); a device labeled on a subset
+    of sentences gets its own block and is evaluated on that subset only.
+    """
+    blocks: dict[bytes, tuple[np.ndarray, list[str]]] = {}
+    for j, device in enumerate(devices):
+        rows = Y[:, j] >= 0
+        blocks.setdefault(rows.tobytes(), (rows, []))[1].append(device)
+    ordered = sorted(blocks.values(), key=lambda block: (-len(block[1]), -int(block[0].sum())))
+    return [(names, np.flatnonzero(rows)) for rows, names in ordered]
+
+
+@dataclass
+class BlockCV:
+    """Out-of-fold results of one annotation block."""
+
+    devices: list[str]
+    rows: np.ndarray  # positions in the training table
+    proba: np.ndarray  # (len(rows), 1 + k): any-device, then each device
+    predicted: np.ndarray  # same shape, booleans
+    fold: np.ndarray  # fold number of each row
+    truth: np.ndarray  # (len(rows), k) 0/1
+
+
+def _f1(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
+    tp = float((truth & predicted).sum())
+    fp = float((~truth & predicted).sum())
+    fn = float((truth & ~predicted).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return precision, recall, f1
+
+
+def cross_validate_block(
+    data: TrainingData,
+    devices: Sequence[str],
+    rows: np.ndarray,
+    *,
+    n_jobs: int = 2,
+    n_splits: int = 5,
+    random_state: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> BlockCV | None:
+    """Grouped k-fold CV of a :class:`DeviceClassifier` for ``devices`` on the sentences ``rows``.
+
+    Folds are :class:`~sklearn.model_selection.GroupKFold` by document (at most one fold per
+    document). Returns None when there are fewer than two documents.
+    """
+    table = data.sentences.iloc[rows].reset_index(drop=True)
+    columns = [data.devices.index(d) for d in devices]
+    Y = data.indicator()[np.ix_(rows, columns)]
+    groups = table["document_id"].to_numpy()
+    k = min(n_splits, len(np.unique(groups)))
+    if k < 2:
+        return None
+    gates = {d: g for d, g in data.gates.items() if d in devices} or None
+    proba = np.zeros((len(table), len(devices) + 1))
+    predicted = np.zeros(proba.shape, dtype=bool)
+    fold = np.zeros(len(table), dtype=int)
+    splits = GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=groups)
+    for number, (train_rows, test_rows) in enumerate(splits):
+        estimator = DeviceClassifier(
+            devices=list(devices), gates=gates, n_jobs=n_jobs, random_state=random_state
+        ).fit(table.iloc[train_rows], Y[train_rows])
+        fold_proba = estimator.predict_all_proba(table.iloc[test_rows])
+        proba[test_rows] = fold_proba
+        predicted[test_rows] = fold_proba >= estimator.threshold_vector()
+        fold[test_rows] = number
+        if progress:
+            progress(number + 1)
+    return BlockCV(list(devices), rows, proba, predicted, fold, Y == 1)
+
+
+def _device_scores(block: BlockCV, j: int) -> dict:
+    truth, predicted = block.truth[:, j], block.predicted[:, j + 1]
+    precision, recall, f1 = _f1(truth, predicted)
+    folds = []
+    for number in np.unique(block.fold):
+        in_fold = block.fold == number
+        if truth[in_fold].any() or predicted[in_fold].any():
+            folds.append(_f1(truth[in_fold], predicted[in_fold])[2])
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "support": int(truth.sum()),
+        "f1_fold_std": round(float(np.std(folds, ddof=1)), 4) if len(folds) > 1 else None,
+        "folds": len(folds),
+        "annotated_sentences": len(block.rows),
+    }
 
 
 def cross_validate(
-    data: TrainingData, *, n_jobs: int = 2, n_splits: int = 5, progress=None
+    data: TrainingData,
+    *,
+    n_jobs: int = 2,
+    n_splits: int = 5,
+    progress=None,
+    blocks_out: list | None = None,
 ) -> dict:
     """Grouped k-fold CV figures of the model :func:`fit_bundle` would train, as a metrics dict.
 
-    A device annotated on a subset of sentences is evaluated on those sentences only.
+    Each device is evaluated on the sentences it was annotated on (see :func:`annotation_blocks`);
+    ``per_device`` records precision, recall, F1, support and the standard deviation of F1 over
+    folds (used by the promotion guard). The sentence-level (any-device) figures come from the
+    largest block. ``micro_f1``/``macro_f1`` pool and average every device. Pass a list as
+    ``blocks_out`` to receive the :class:`BlockCV` results (out-of-fold predictions).
     """
+    from proplens.evaluation import expected_calibration_error
+
     Y = data.indicator()
-    complete = [d for i, d in enumerate(data.devices) if (Y[:, i] >= 0).all()]
-    partial = [d for d in data.devices if d not in complete]
-    report, oof = cross_validate_sentences(
-        data.sentences,
-        complete,
-        make_estimator=lambda names: DeviceClassifier(devices=names, n_jobs=n_jobs),
-        n_splits=n_splits,
-        progress=progress,
-    )
-    metrics = report.to_dict()
-    tc_micro, tc_per_device, _ = cross_validate_spans(data.spans, n_splits=n_splits)
-    metrics["tc_micro_f1"] = round(tc_micro, 4)
-    metrics["tc_per_device"] = {
-        d: {k: round(float(v), 4) for k, v in row.items()} for d, row in tc_per_device.iterrows()
-    }
-    for device in partial:
-        metrics["per_device"][device] = _partial_device_cv(data, device, n_splits)
+    metrics: dict = {"cv": f"{n_splits}-fold GroupKFold by document", "per_device": {}}
+    totals = np.zeros(3)
+    for number, (devices, rows) in enumerate(annotation_blocks(Y, data.devices)):
+        block = cross_validate_block(
+            data, devices, rows, n_jobs=n_jobs, n_splits=n_splits, progress=progress
+        )
+        if block is None:
+            continue
+        if blocks_out is not None:
+            blocks_out.append(block)
+        for j, device in enumerate(devices):
+            metrics["per_device"][device] = _device_scores(block, j)
+            truth, predicted = block.truth[:, j], block.predicted[:, j + 1]
+            totals += [(truth & predicted).sum(), (~truth & predicted).sum(),
+                       (truth & ~predicted).sum()]  # fmt: skip
+        if number == 0:
+            any_truth = block.truth.any(axis=1)
+            precision, recall, f1 = _f1(any_truth, block.predicted[:, 0])
+            metrics.update(
+                sentence_f1=round(f1, 4),
+                sentence_precision=round(precision, 4),
+                sentence_recall=round(recall, 4),
+                sentence_ece=round(expected_calibration_error(any_truth, block.proba[:, 0]), 4),
+            )
+    tp, fp, fn = totals
+    metrics["micro_f1"] = round(float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0, 4)
+    f1s = [scores["f1"] for scores in metrics["per_device"].values()]
+    metrics["macro_f1"] = round(float(np.mean(f1s)), 4) if f1s else 0.0
+    if len(data.spans) and data.spans["document_id"].nunique() >= n_splits:
+        tc_micro, tc_per_device, _ = cross_validate_spans(data.spans, n_splits=n_splits)
+        metrics["tc_micro_f1"] = round(tc_micro, 4)
+        metrics["tc_per_device"] = {
+            d: {k: round(float(v), 4) for k, v in row.items()}
+            for d, row in tc_per_device.iterrows()
+        }
     return metrics
 
 
-def _partial_device_cv(data: TrainingData, device: str, n_splits: int) -> dict:
-    """CV of a device labeled on a subset: train and test on its annotated sentences only."""
-    from sklearn.metrics import precision_recall_fscore_support
+# --------------------------------------------------------------------------------------------
+# Promotion guard
 
-    column = data.devices.index(device)
-    Y = data.indicator()[:, [column]]
-    rows = np.flatnonzero(Y[:, 0] >= 0)
-    sub = data.sentences.iloc[rows].reset_index(drop=True)
-    gates = {device: data.gates[device]} if device in data.gates else None
-    report, oof = cross_validate_sentences(
-        sub.assign(devices=[[device] if y == 1 else [] for y in Y[rows, 0]]),
-        [device],
-        make_estimator=lambda names: DeviceClassifier(devices=names, gates=gates),
-        n_splits=n_splits,
-    )
-    row = report.per_device.loc[device]
-    out = {k: (round(float(v), 4) if k != "support" else int(v)) for k, v in row.items()}
-    out["annotated_sentences"] = len(rows)
-    predicted = np.array([device in p for p in oof["predicted"]])
-    truth = Y[rows, 0] == 1
-    p, r, f, _ = precision_recall_fscore_support(
-        truth, predicted, average="binary", zero_division=0
-    )
-    out.update(precision=round(float(p), 4), recall=round(float(r), 4), f1=round(float(f), 4))
-    return out
+#: A drop in a device's CV F1 smaller than this is never treated as a regression.
+MIN_F1_DROP = 0.01
+#: How many standard errors of the fold-mean F1 a drop must exceed to count as a regression.
+DROP_STANDARD_ERRORS = 2.0
+
+
+def f1_drop_tolerance(fold_std: float | None, folds: int) -> float:
+    """The largest F1 drop the CV spread explains: ``max(0.01, 2 * std / sqrt(folds))``.
+
+    ``std`` is the standard deviation of the device's F1 over CV folds, so ``std / sqrt(folds)``
+    is the standard error of its mean; a drop within two standard errors (or under one point of
+    F1) is noise, not a regression.
+
+    >>> f1_drop_tolerance(0.05, 5)
+    0.0447
+    >>> f1_drop_tolerance(None, 5)
+    0.01
+    """
+    if not fold_std or folds < 2:
+        return MIN_F1_DROP
+    return round(max(MIN_F1_DROP, DROP_STANDARD_ERRORS * fold_std / np.sqrt(folds)), 4)
+
+
+@dataclass
+class PromotionDecision:
+    """Whether a new model may replace the current default, and why."""
+
+    promote: bool
+    parent: str | None
+    reason: str
+    drops: list[dict] = field(default_factory=list)  # device, before, after, change, tolerance
+    comparison: pd.DataFrame | None = None  # registry.diff(parent, new)
+
+    def message(self) -> str:
+        if not self.drops:
+            return self.reason
+        parts = [
+            f"{d['device']} {d['before']:.3f} -> {d['after']:.3f} ({d['change']:+.3f}, "
+            f"tolerance {d['tolerance']:.3f})"
+            for d in self.drops
+        ]
+        return f"{self.reason}: " + "; ".join(parts)
+
+
+def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDecision:
+    """Compare a new model's metadata with the model it would replace (``parent`` directory).
+
+    The comparison is :func:`proplens.registry.diff`; a device present in both whose F1 fell by
+    more than :func:`f1_drop_tolerance` (from the larger fold spread of the two models) blocks
+    promotion. Devices that are new in this model never block.
+    """
+    import json
+    import tempfile
+
+    from proplens.artifacts import METADATA_FILENAME, read_metadata
+    from proplens.registry import diff
+
+    if parent is None:
+        return PromotionDecision(True, None, "no current model to compare with")
+    before = read_metadata(parent)
+    if not metadata.get("metrics", {}).get("per_device"):
+        return PromotionDecision(
+            False,
+            before.ref,
+            f"the new model has no CV figures (trained without evaluation), so it cannot be "
+            f"compared with {before.ref}; kept {before.ref} as the default",
+        )
+    with tempfile.TemporaryDirectory(prefix="proplens-candidate-") as folder:
+        (Path(folder) / METADATA_FILENAME).write_text(json.dumps(metadata), encoding="utf-8")
+        comparison = diff(str(parent), folder)
+    drops = []
+    before_scores = before.metrics.get("per_device", {})
+    after_scores = metadata["metrics"]["per_device"]
+    for row in comparison.itertuples(index=False):
+        if row.change in ("added", "removed") or pd.isna(row.f1_change):
+            continue
+        spreads = [
+            (s.get("f1_fold_std"), s.get("folds", 0))
+            for s in (before_scores.get(row.device, {}), after_scores.get(row.device, {}))
+        ]
+        tolerance = max(f1_drop_tolerance(std, folds) for std, folds in spreads)
+        if -row.f1_change > tolerance:
+            drops.append(
+                {
+                    "device": row.device,
+                    "before": float(row.f1_before),
+                    "after": float(row.f1_after),
+                    "change": round(float(row.f1_change), 4),
+                    "tolerance": tolerance,
+                }
+            )
+    if drops:
+        reason = (
+            f"F1 dropped beyond the CV spread compared with {before.ref}; the new model is saved "
+            "but not made the default (use --force, or `proplens models use`)"
+        )
+        return PromotionDecision(False, before.ref, reason, drops, comparison)
+    return PromotionDecision(
+        True, before.ref, f"no device's F1 dropped beyond the CV spread of {before.ref}", [],
+        comparison,
+    )  # fmt: skip
+
+
+def _comparison_notes(decision: PromotionDecision | None, counts: dict) -> str:
+    """Markdown for the model card: label counts, the comparison and the promotion decision."""
+    lines = ["### Label counts (sentences)", "", "| device | positive | negative | unannotated |"]
+    lines.append("|---|---|---|---|")
+    for device, c in counts.items():
+        lines.append(f"| {device} | {c['positive']} | {c['negative']} | {c['unannotated']} |")
+    if decision is not None:
+        lines += ["", "### Promotion", "", decision.message()]
+        frame = decision.comparison
+        if frame is not None and len(frame):
+            lines += [
+                "",
+                f"Per-device CV F1 compared with `{decision.parent}`:",
+                "",
+                "| device | F1 before | F1 after | change |",
+                "|---|---|---|---|",
+            ]
+            for row in frame.itertuples(index=False):
+                cells = [
+                    "" if v is None or pd.isna(v) else f"{v:+.3f}" if name == "c" else f"{v:.3f}"
+                    for name, v in (("b", row.f1_before), ("a", row.f1_after), ("c", row.f1_change))
+                ]
+                lines.append(f"| {row.device} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Training
 
 
 def train(
@@ -255,30 +609,50 @@ def train(
     name: str = "ptc-default",
     data_dir: Path | str | None = None,
     label_files: Sequence[Path | str] | None = None,
+    labels: Sequence[Path | str] | LabelSet | None = None,
+    base: bool = True,
+    corpus_dir: Path | str | None = None,
     models_root: Path | str | None = None,
     evaluate: bool = True,
+    n_splits: int = 5,
+    promote: bool = True,
+    force: bool = False,
     n_jobs: int = 2,
     random_state: int = 0,
     notes: str = "",
+    command: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Train a model and save it as the next version ``<models_root>/<name>/v<N>``.
 
+    ``labels`` are new label files (any format of :mod:`proplens.labeling`), validated before
+    anything else; ``base=False`` trains on them alone. The new version never overwrites an old
+    one. With ``promote`` it becomes the default model unless the promotion guard
+    (:func:`promotion_decision`) finds a device whose CV F1 dropped beyond the CV spread; ``force``
+    promotes anyway. A model trained without evaluation cannot be compared, so it replaces an
+    existing default only with ``force``.
+
     Nothing is written until training (and evaluation) succeeded; the write itself is atomic, so
-    a failed or interrupted run leaves the models folder as it was.
+    a failed or interrupted run leaves the models folder and the default model as they were.
     """
     from proplens.artifacts import ModelMetadata, save_model
-    from proplens.registry import current, next_version_dir
+    from proplens.registry import current, next_version_dir, use
 
     say = progress or (lambda message: log.info(message))
+    taxonomy = load_taxonomy()
+    if labels is not None and not isinstance(labels, LabelSet):
+        say("validating the new labels")
+        labels = read_labels(list(labels), taxonomy=taxonomy, corpus_dir=corpus_dir)
     say("reading training data")
-    data = load_training_data(data_dir, label_files=label_files)
+    data = load_training_data(
+        data_dir, label_files=label_files, taxonomy=taxonomy, labels=labels, base=base
+    )
     metrics: dict = {}
     cv_seconds = 0.0
     if evaluate:
-        say("5-fold cross-validation grouped by article")
+        say(f"{n_splits}-fold cross-validation grouped by document")
         started = time.perf_counter()
-        metrics = cross_validate(data, n_jobs=n_jobs)
+        metrics = cross_validate(data, n_jobs=n_jobs, n_splits=n_splits)
         cv_seconds = time.perf_counter() - started
         metrics["cv_seconds"] = round(cv_seconds, 1)
     say("fitting the final model on all training data")
@@ -287,18 +661,44 @@ def train(
     seconds = time.perf_counter() - started
     metrics["train_seconds"] = round(seconds, 1)
     root = Path(models_root) if models_root is not None else config.models_dir()
-    parent = current(root)
+    try:
+        parent = current(root)
+    except ModelError:
+        parent = None  # a dangling pointer: nothing sensible to compare with
     directory = next_version_dir(name, root)
+    counts = label_counts(data)
+    training_data = {"sources": data.sources, "fingerprint": data.fingerprint()}
+    training_data["label_counts"] = counts
+    if command:
+        training_data["command"] = command
     metadata = ModelMetadata(
         name=name,
         version=directory.name,
         labels=list(data.devices),
         thresholds={k: round(float(v), 6) for k, v in bundle["sentences"].thresholds_.items()},
-        training_data={"sources": data.sources, "fingerprint": data.fingerprint()},
+        training_data=training_data,
         metrics=metrics,
         parent=str(parent) if parent is not None else None,
         notes=notes,
     )
+    decision = promotion_decision(parent.path if parent else None, metadata.to_dict())
+    if decision.comparison is not None:
+        metadata.metrics["comparison"] = {
+            "parent": decision.parent,
+            "f1_change": {
+                row.device: (None if pd.isna(row.f1_change) else round(float(row.f1_change), 4))
+                for row in decision.comparison.itertuples(index=False)
+            },
+        }
+    promoted = promote and (decision.promote or force)
+    metadata.metrics["promotion"] = {
+        "promoted": promoted,
+        "forced": bool(promoted and not decision.promote),
+        "reason": decision.message(),
+    }
+    metadata.notes = "\n\n".join(filter(None, [notes, _comparison_notes(decision, counts)]))
     say(f"saving {directory}")
     save_model(bundle, metadata, directory)
-    return TrainingResult(directory, metrics, seconds, cv_seconds)
+    if promoted:
+        use(f"{name}@{directory.name}", root)
+    return TrainingResult(directory, metrics, seconds, cv_seconds, promoted, decision)

@@ -1,0 +1,251 @@
+"""Retraining: new labels merge into the training table, every run is a new version with a card
+that records its data and its comparison, failures leave nothing behind, and the promotion guard
+keeps a worse model from becoming the default."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tiny_corpus import DEVICE, texts_of, write_labels, write_taxonomy
+
+from proplens import config, training
+from proplens.artifacts import read_metadata, save_model
+from proplens.errors import ValidationError
+from proplens.labeling import read_labels
+from proplens.model import DeviceClassifier
+from proplens.registry import current, versions
+from proplens.training import (
+    TrainingData,
+    annotation_blocks,
+    f1_drop_tolerance,
+    load_training_data,
+    promotion_decision,
+    train,
+)
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch) -> Path:
+    """An empty models root and a taxonomy that knows the test device."""
+    models = tmp_path / "models"
+    monkeypatch.setenv("PROPLENS_MODELS", str(models))
+    monkeypatch.setattr(config, "bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    write_taxonomy(tmp_path, monkeypatch)
+    return models
+
+
+@pytest.fixture
+def labels_csv(tmp_path) -> Path:
+    return write_labels(tmp_path / "crowd.csv")
+
+
+def tiny_train(root: Path, labels: list[Path], **options):
+    options.setdefault("evaluate", True)
+    options.setdefault("n_splits", 3)
+    return train(name="tiny", labels=labels, base=False, models_root=root, n_jobs=1, **options)
+
+
+def test_train_on_new_labels_writes_a_version_with_a_card(root, labels_csv):
+    """--no-base training makes v1 the default and records sources, counts and CV per device."""
+    result = tiny_train(root, [labels_csv])
+    assert result.directory == root / "tiny" / "v1" and result.promoted
+    assert current(root).path == result.directory
+    metadata = read_metadata(result.directory)
+    assert metadata.labels == [DEVICE]
+    source = metadata.training_data["sources"][0]
+    assert source["label_counts"][DEVICE] == {"positive": 20, "negative": 40}
+    assert len(source["fingerprint"]) == 64
+    scores = metadata.metrics["per_device"][DEVICE]
+    assert scores["f1"] > 0.8 and scores["folds"] == 3 and scores["f1_fold_std"] is not None
+    card = (result.directory / "README.md").read_text(encoding="utf-8")
+    assert "Label counts" in card and "| Crowd_Appeal | 20 | 40 | 0 |" in card
+
+
+def test_retrain_adds_a_version_and_compares_with_the_parent(root, labels_csv, tmp_path):
+    """A second run never overwrites v1; its card compares per-device F1 with v1."""
+    first = tiny_train(root, [labels_csv])
+    more = write_labels(tmp_path / "more.csv", documents=4, seed=7, avoid=texts_of(labels_csv))
+    second = tiny_train(root, [labels_csv, more])
+    assert versions("tiny", root) == [1, 2]
+    assert (first.directory / "model.joblib").is_file()
+    metadata = read_metadata(second.directory)
+    assert metadata.parent == "tiny@v1"
+    assert metadata.metrics["comparison"]["parent"] == "tiny@v1"
+    assert DEVICE in metadata.metrics["comparison"]["f1_change"]
+    assert "compared with `tiny@v1`" in (second.directory / "README.md").read_text()
+
+
+def test_invalid_labels_write_nothing(root, tmp_path):
+    """Validation runs before training: a bad file leaves no models folder at all."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,devices\nA sentence.,No_Such_Device\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="bad.csv:2: unknown device"):
+        tiny_train(root, [bad])
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_failed_or_interrupted_training_leaves_the_current_model(
+    root, labels_csv, monkeypatch, error
+):
+    """A crash or Ctrl-C during the final fit keeps v1 current and leaves no partial directory."""
+    tiny_train(root, [labels_csv], evaluate=False)
+
+    def fail(self, X, y):
+        raise error
+
+    monkeypatch.setattr(DeviceClassifier, "fit", fail)
+    with pytest.raises(type(error)):
+        tiny_train(root, [labels_csv], evaluate=False, force=True)
+    assert versions("tiny", root) == [1]
+    assert current(root).version == "v1"
+    assert not [p for p in (root / "tiny").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_interrupt_while_saving_leaves_no_directory(root, labels_csv, monkeypatch):
+    """Ctrl-C while the joblib file is written: the atomic save removes its temporary folder."""
+    tiny_train(root, [labels_csv], evaluate=False)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("proplens.artifacts.joblib.dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_train(root, [labels_csv], evaluate=False, force=True)
+    assert sorted(p.name for p in (root / "tiny").iterdir()) == ["v1"]
+    assert current(root).version == "v1"
+
+
+def test_unevaluated_model_does_not_replace_the_default_without_force(root, labels_csv):
+    """Without CV figures there is nothing to compare, so only --force promotes."""
+    tiny_train(root, [labels_csv])
+    kept = tiny_train(root, [labels_csv], evaluate=False)
+    assert not kept.promoted and current(root).version == "v1"
+    forced = tiny_train(root, [labels_csv], evaluate=False, force=True)
+    assert forced.promoted and current(root).version == "v3"
+    assert read_metadata(forced.directory).metrics["promotion"]["forced"] is True
+
+
+def _parent(root: Path, f1: float, std: float) -> Path:
+    """A saved stand-in model whose card says Doubt had CV F1 ``f1`` with fold spread ``std``."""
+    metadata = {
+        "name": "base",
+        "labels": ["Doubt"],
+        "thresholds": {"Doubt": 0.5},
+        "metrics": {"per_device": {"Doubt": {"f1": f1, "f1_fold_std": std, "folds": 5}}},
+    }
+    return save_model({"stand-in": True}, metadata, root / "base" / "v1")
+
+
+def _candidate(f1: float, std: float, extra: dict | None = None) -> dict:
+    per_device = {"Doubt": {"f1": f1, "f1_fold_std": std, "folds": 5}, **(extra or {})}
+    return {
+        "format_version": 1, "name": "base", "version": "v2",
+        "created": "2020-01-01T00:00:00+00:00", "labels": list(per_device),
+        "thresholds": dict.fromkeys(per_device, 0.5), "training_data": {"sources": []},
+        "library_versions": {}, "metrics": {"per_device": per_device},
+        "artifact": {}, "parent": "base@v1", "notes": "",
+    }  # fmt: skip
+
+
+def test_guard_blocks_a_drop_beyond_the_cv_spread(tmp_path):
+    """Doubt falling 0.40 -> 0.30 with a fold spread of 0.02 is a regression, named as such."""
+    parent = _parent(tmp_path / "models", 0.40, 0.02)
+    decision = promotion_decision(parent, _candidate(0.30, 0.02))
+    assert not decision.promote
+    assert decision.drops[0]["device"] == "Doubt"
+    assert "Doubt 0.400 -> 0.300 (-0.100" in decision.message()
+
+
+def test_guard_accepts_noise_and_new_devices(tmp_path):
+    """A drop inside 2 standard errors is noise; a device new in this model never blocks."""
+    parent = _parent(tmp_path / "models", 0.40, 0.05)
+    # tolerance = 2 * 0.05 / sqrt(5) = 0.0447
+    decision = promotion_decision(parent, _candidate(0.37, 0.05, {"New_One": {"f1": 0.1}}))
+    assert decision.promote and decision.drops == []
+    assert "New_One" in set(decision.comparison["device"])
+
+
+def test_guarded_retrain_is_saved_but_not_default_unless_forced(root, labels_csv, monkeypatch):
+    """A retrain whose F1 collapses is saved as a new version, the old one stays current; --force
+    makes it current anyway."""
+    tiny_train(root, [labels_csv])
+    real = training.cross_validate
+
+    def worse(*args, **kwargs):
+        metrics = real(*args, **kwargs)
+        metrics["per_device"][DEVICE].update(f1=0.1, f1_fold_std=0.01)
+        return metrics
+
+    monkeypatch.setattr(training, "cross_validate", worse)
+    blocked = tiny_train(root, [labels_csv])
+    assert not blocked.promoted and current(root).version == "v1"
+    assert f"{DEVICE} " in blocked.decision.message() and "dropped" in blocked.decision.message()
+    assert (root / "tiny" / "v2" / "metadata.json").is_file()
+    forced = tiny_train(root, [labels_csv], force=True)
+    assert forced.promoted and current(root).version == "v3"
+
+
+@given(st.floats(0, 0.5), st.floats(0, 0.5), st.integers(2, 10))
+def test_tolerance_is_at_least_a_point_and_grows_with_the_spread(a, b, folds):
+    """Property: the tolerated drop is >= 0.01 and never shrinks when the fold spread grows."""
+    low, high = sorted((a, b))
+    assert f1_drop_tolerance(low, folds) >= 0.01
+    assert f1_drop_tolerance(high, folds) >= f1_drop_tolerance(low, folds)
+
+
+def test_annotation_blocks_group_devices_by_their_sentences():
+    """Devices annotated on the same sentences are evaluated together, a subset device alone."""
+    Y = np.array([[1, 0, -1], [0, 1, 1], [0, 0, -1]])
+    blocks = annotation_blocks(Y, ["A", "B", "Sub"])
+    assert blocks[0][0] == ["A", "B"] and blocks[0][1].tolist() == [0, 1, 2]
+    assert blocks[1][0] == ["Sub"] and blocks[1][1].tolist() == [1]
+
+
+def test_new_labels_correct_base_sentences_and_add_new_ones(tmp_path, monkeypatch):
+    """A label on a base sentence updates only the devices it was judged for; a new sentence is
+    unannotated for every other device."""
+    base = pd.DataFrame(
+        {
+            "document_id": ["d1", "d1"],
+            "sentence_index": [0, 1],
+            "start": [0, 20],
+            "end": [19, 40],
+            "text": ["The ferry is late.", "What a shameful plan!"],
+            "devices": [[], ["Doubt"]],
+            "release": "semeval2020",
+            "unannotated": [[], []],
+        }
+    )
+    new = tmp_path / "new.jsonl"
+    new.write_text(
+        json.dumps({"text": "Ships are waiting.", "devices": ["Loaded_Language"]}) + "\n"
+    )
+    labels = read_labels([new])
+    labels.frame.loc[len(labels.frame)] = {
+        "document_id": "d1", "sentence_index": 1, "start": 20, "end": 40,
+        "text": "What a shameful plan!", "devices": ["Loaded_Language"],
+        "annotated": ["Loaded_Language"], "in_corpus": True, "source": "x", "line": 2,
+    }  # fmt: skip
+    table = training._merge_labels(base, labels, ["Doubt", "Loaded_Language"])
+    data = TrainingData(table, pd.DataFrame(), ["Doubt", "Loaded_Language"])
+    Y = data.indicator()
+    assert table["text"].tolist()[1] == "What a shameful plan!"
+    assert Y.tolist() == [[0, -1], [1, 1], [-1, 1]]
+
+
+@pytest.mark.corpus
+def test_project_labels_are_a_subset_device_of_the_base(corpus_dir):
+    """Unverified_Figures is annotated on its 895 labeled sentences only; SemEval devices on all."""
+    data = load_training_data(corpus_dir)
+    Y = data.indicator()
+    column = data.devices.index("Unverified_Figures")
+    assert (Y[:, column] >= 0).sum() == 895
+    blocks = annotation_blocks(Y, data.devices)
+    assert len(blocks[0][0]) == 14 and blocks[1][0] == ["Unverified_Figures"]
