@@ -1,0 +1,405 @@
+"""Summaries and charts for looking at the corpus, a model's errors and scored documents.
+
+The numbered notebooks in ``notebooks/`` call these functions; anything a notebook computes that is
+worth keeping lives here so that it is tested. Every summary is a pure function returning a pandas
+object; every ``plot_*`` function draws on a matplotlib ``Axes`` it is given (or a new one) and
+returns that ``Axes``, with labelled axes and a title.
+
+Example::
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"document_id": ["a", "a", "b"],
+    ...                       "devices": [["Doubt"], ["Doubt", "Slogans"], []]})
+    >>> cooccurrence(table, ["Doubt", "Slogans"]).loc["Doubt", "Slogans"]
+    np.int64(1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, precision_recall_curve
+from sklearn.model_selection import GroupKFold
+
+from proplens.errors import ValidationError
+from proplens.evidence import EvidenceMapper
+from proplens.labels import to_indicator
+
+__all__ = [
+    "FoldRecorder",
+    "confident_mistakes",
+    "cooccurrence",
+    "device_counts",
+    "devices_per_sentence",
+    "document_flagged_share",
+    "pr_curve",
+    "profile_frame",
+    "sentence_lengths",
+    "span_confusion",
+    "threshold_curve",
+    "top_ngrams",
+    "plot_bars",
+    "plot_heatmap",
+]
+
+
+def _check_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValidationError(f"{what} lacks column(s): {', '.join(missing)}")
+
+
+def _devices_of(table: pd.DataFrame, devices: Sequence[str] | None) -> list[str]:
+    if devices is not None:
+        return list(devices)
+    return sorted({d for row in table["devices"] for d in row})
+
+
+# --------------------------------------------------------------------------------------------
+# the sentence table
+
+
+def device_counts(table: pd.DataFrame, devices: Sequence[str] | None = None) -> pd.Series:
+    """Sentences carrying each device, most frequent first (a device absent from all is 0)."""
+    _check_columns(table, ["devices"], "sentence table")
+    names = _devices_of(table, devices)
+    counts = to_indicator(table["devices"].tolist(), names).sum(axis=0)
+    series = pd.Series(counts, index=pd.Index(names, name="device"), name="sentences")
+    return series.sort_values(ascending=False, kind="stable")
+
+
+def devices_per_sentence(table: pd.DataFrame) -> pd.Series:
+    """How many sentences carry 0, 1, 2, ... devices (index: number of devices)."""
+    _check_columns(table, ["devices"], "sentence table")
+    counts = table["devices"].map(len).value_counts().sort_index()
+    counts.index.name = "devices in sentence"
+    counts.name = "sentences"
+    return counts
+
+
+def cooccurrence(table: pd.DataFrame, devices: Sequence[str] | None = None) -> pd.DataFrame:
+    """``k x k`` sentence counts: cell (a, b) = sentences carrying both a and b.
+
+    The diagonal holds each device's own sentence count, so a row divided by its diagonal reads
+    as "of the sentences with a, the share that also has b".
+    """
+    _check_columns(table, ["devices"], "sentence table")
+    names = _devices_of(table, devices)
+    indicator = to_indicator(table["devices"].tolist(), names).astype(np.int64)
+    counts = indicator.T @ indicator
+    index = pd.Index(names, name="device")
+    return pd.DataFrame(counts, index=index, columns=pd.Index(names, name="with device"))
+
+
+def sentence_lengths(table: pd.DataFrame, devices: Sequence[str] | None = None) -> pd.DataFrame:
+    """Long table ``device, words``: one row per (sentence, device), plus ``(none)`` sentences.
+
+    Length is counted in whitespace-separated words, which is what a reader perceives.
+    """
+    _check_columns(table, ["devices", "text"], "sentence table")
+    names = set(_devices_of(table, devices))
+    words = table["text"].str.split().map(len).to_numpy()
+    rows = []
+    for length, found in zip(words, table["devices"], strict=True):
+        kept = [d for d in found if d in names]
+        for device in kept or ["(none)"]:
+            rows.append((device, int(length)))
+    return pd.DataFrame(rows, columns=["device", "words"])
+
+
+def document_flagged_share(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per document: ``sentences``, ``flagged`` (any device), ``share`` flagged."""
+    _check_columns(table, ["document_id", "devices"], "sentence table")
+    flagged = table["devices"].map(bool)
+    frame = (
+        pd.DataFrame({"document_id": table["document_id"], "flagged": flagged})
+        .groupby("document_id", sort=True)["flagged"]
+        .agg(sentences="size", flagged="sum")
+    )
+    frame["flagged"] = frame["flagged"].astype(int)
+    frame["share"] = frame["flagged"] / frame["sentences"]
+    return frame.reset_index()
+
+
+# --------------------------------------------------------------------------------------------
+# a model's quality
+
+
+def threshold_curve(y_true, proba, thresholds: Sequence[float] | None = None) -> pd.DataFrame:
+    """Precision, recall and F1 if the label were predicted at each threshold.
+
+    Columns ``threshold, precision, recall, f1, predicted``. Precision is 1 where nothing is
+    predicted (no false positive can be made), so the curve stays defined at high thresholds.
+    """
+    y = np.asarray(y_true).astype(bool)
+    p = np.asarray(proba, dtype=float)
+    if y.shape != p.shape or y.ndim != 1:
+        raise ValidationError(
+            f"y_true and proba must be 1-d of equal length, got {y.shape}, {p.shape}"
+        )
+    grid = np.linspace(0.01, 0.99, 99) if thresholds is None else np.asarray(thresholds, float)
+    predicted = p[None, :] >= grid[:, None]
+    true_positive = (predicted & y[None, :]).sum(axis=1)
+    n_predicted = predicted.sum(axis=1)
+    positives = int(y.sum())
+    precision = np.divide(true_positive, n_predicted, out=np.ones(len(grid)), where=n_predicted > 0)
+    recall = true_positive / positives if positives else np.zeros(len(grid))
+    denominator = n_predicted + positives
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros(len(grid)), where=denominator > 0)
+    return pd.DataFrame(
+        {
+            "threshold": grid,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "predicted": n_predicted,
+        }
+    )
+
+
+def pr_curve(y_true, proba) -> pd.DataFrame:
+    """The precision-recall curve as a frame ``precision, recall`` (sklearn's exact curve)."""
+    precision, recall, _ = precision_recall_curve(np.asarray(y_true).astype(int), proba)
+    return pd.DataFrame({"precision": precision, "recall": recall})
+
+
+def span_confusion(y_true, y_pred, *, normalize: bool = True) -> pd.DataFrame:
+    """Gold device (rows) against predicted device (columns) for technique classification.
+
+    With ``normalize`` each row sums to 1: cell (a, b) is the share of gold-``a`` spans the model
+    called ``b``, which makes rare devices as readable as frequent ones.
+    """
+    labels = sorted(set(np.asarray(y_true)) | set(np.asarray(y_pred)))
+    matrix = confusion_matrix(y_true, y_pred, labels=labels).astype(float)
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    return pd.DataFrame(
+        matrix,
+        index=pd.Index(labels, name="gold device"),
+        columns=pd.Index(labels, name="predicted device"),
+    )
+
+
+def top_ngrams(classifier, n: int = 10) -> pd.DataFrame:
+    """The word n-grams with the largest positive weight for each label of a fitted classifier.
+
+    ``classifier`` is a fitted :class:`proplens.model.DeviceClassifier` (or a loaded
+    :class:`proplens.Model`, whose ``sentence_model`` is used). Only the word block of the features
+    is read, as in :mod:`proplens.evidence`. Columns: ``device, rank, ngram, weight``.
+    """
+    model = getattr(classifier, "sentence_model", classifier)
+    vocabulary = EvidenceMapper.from_features(model.features_).vocabulary
+    names = np.empty(len(vocabulary), dtype=object)
+    for gram, column in vocabulary.items():
+        names[column] = gram
+    rows = []
+    for label_column, label in enumerate(model.labels_):
+        weights = np.asarray(model.coef_[: len(names), label_column], dtype=float)
+        order = np.argsort(-weights, kind="stable")[:n]
+        for rank, column in enumerate(order, start=1):
+            if weights[column] <= 0:
+                break
+            rows.append((label, rank, names[column], float(weights[column])))
+    return pd.DataFrame(rows, columns=["device", "rank", "ngram", "weight"])
+
+
+class FoldRecorder:
+    """An estimator factory for :func:`proplens.evaluation.cross_validate_sentences` that keeps
+    every fold's fitted model, so out-of-fold mistakes can be explained by the model that made them.
+
+    >>> from proplens.model import DeviceClassifier
+    >>> recorder = FoldRecorder(lambda devices: DeviceClassifier(devices))
+    >>> # cross_validate_sentences(table, devices, make_estimator=recorder, n_splits=3)
+    >>> recorder.models
+    []
+    """
+
+    def __init__(self, make_estimator) -> None:
+        self.make_estimator = make_estimator
+        self.models: list = []
+
+    def __call__(self, devices: Sequence[str]):
+        estimator = self.make_estimator(devices)
+        self.models.append(estimator)
+        return estimator
+
+    def fold_of(self, table: pd.DataFrame) -> np.ndarray:
+        """For each row of ``table``, the index of the fold model that did *not* train on it.
+
+        Recomputes the grouped split of :mod:`proplens.evaluation` (``GroupKFold`` by
+        ``document_id``, as many folds as models recorded).
+        """
+        if len(self.models) < 2:
+            raise ValidationError("no cross-validation recorded: pass the recorder to a CV first")
+        fold = np.full(len(table), -1)
+        groups = table["document_id"].to_numpy()
+        splitter = GroupKFold(n_splits=len(self.models))
+        for k, (_, test) in enumerate(splitter.split(np.zeros(len(table)), groups=groups)):
+            fold[test] = k
+        return fold
+
+
+def confident_mistakes(
+    table: pd.DataFrame,
+    oof: pd.DataFrame,
+    devices: Sequence[str],
+    *,
+    n: int = 15,
+    recorder: FoldRecorder | None = None,
+) -> pd.DataFrame:
+    """The out-of-fold (sentence, device) decisions that were most confidently wrong.
+
+    A *false alarm* is a device the model gave a high probability to but no annotator marked; a
+    *miss* is an annotated device the model gave a low probability to. ``confidence`` is the
+    probability for false alarms and ``1 - probability`` for misses, so both sort together.
+    With a ``recorder`` (the :class:`FoldRecorder` used in the CV), ``evidence`` lists the words
+    that pushed the fold model's score up. Columns: ``document_id, sentence_index, device, kind,
+    probability, confidence, evidence, text``.
+    """
+    _check_columns(table, ["document_id", "sentence_index", "text", "devices"], "sentence table")
+    _check_columns(oof, list(devices), "out-of-fold predictions")
+    if len(oof) != len(table):
+        raise ValidationError(f"{len(oof)} prediction rows for {len(table)} sentences")
+    truth = to_indicator(table["devices"].tolist(), devices).astype(bool)
+    proba = oof[list(devices)].to_numpy(dtype=float)
+    false_alarm = np.where(~truth, proba, -1.0)
+    miss = np.where(truth, 1.0 - proba, -1.0)
+    candidates = []
+    for kind, score in (("false alarm", false_alarm), ("miss", miss)):
+        flat = np.argsort(-score, axis=None, kind="stable")[:n]
+        for position in flat:
+            row, column = divmod(int(position), len(devices))
+            if score[row, column] > 0.5:
+                candidates.append((float(score[row, column]), kind, row, column))
+    candidates.sort(key=lambda item: -item[0])
+    candidates = candidates[:n]
+    folds = recorder.fold_of(table) if recorder is not None else None
+    rows = []
+    for confidence, kind, row, column in candidates:
+        device = devices[column]
+        evidence = ""
+        if folds is not None:
+            evidence = _fold_evidence(recorder.models[folds[row]], table, row, device)
+        rows.append(
+            {
+                "document_id": table["document_id"].iat[row],
+                "sentence_index": int(table["sentence_index"].iat[row]),
+                "device": device,
+                "kind": kind,
+                "probability": float(proba[row, column]),
+                "confidence": confidence,
+                "evidence": evidence,
+                "text": table["text"].iat[row],
+            }
+        )
+    columns = [
+        "document_id", "sentence_index", "device", "kind",
+        "probability", "confidence", "evidence", "text",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _fold_evidence(model, table: pd.DataFrame, row: int, device: str) -> str:
+    """Words that raised ``device`` for sentence ``row`` under ``model`` (its whole document is
+    transformed so that context features are as in the CV)."""
+    document = table["document_id"].iat[row]
+    positions = np.flatnonzero(table["document_id"].to_numpy() == document)
+    frame = table.iloc[positions]
+    matrix = model.transform_features(frame)
+    local = int(np.searchsorted(positions, row))
+    column = list(model.labels_).index(device)
+    mapper = EvidenceMapper.from_features(model.features_)
+    found = mapper.explain(
+        table["text"].iat[row], 0, matrix[local], model.coef_[:, [column]], [device], min_weight=0.0
+    )
+    return ", ".join(f"{e.text} (+{e.weight:.2f})" for e in found if e.weight > 0)
+
+
+# --------------------------------------------------------------------------------------------
+# scored documents
+
+
+def profile_frame(results: Sequence, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Documents side by side: one row per document, one column per device (share of sentences
+    labelled with it), plus ``propaganda_score`` and ``flagged_share``.
+
+    ``results`` are :class:`proplens.DocumentScore` objects or their ``to_dict()`` form.
+    """
+    rows = []
+    for position, result in enumerate(results):
+        data = result.to_dict(include_text=False) if hasattr(result, "to_dict") else result
+        profile = data["profile"]
+        row = {
+            "document": names[position] if names is not None else data["document"],
+            "sentences": profile["sentences"],
+            "propaganda_score": profile["propaganda_score"],
+            "flagged_share": profile["flagged_share"],
+        }
+        row.update({entry["device"]: entry["share"] for entry in profile["devices"]})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("document").fillna(0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# plotting
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(8, 5))
+    return ax
+
+
+def plot_heatmap(
+    frame: pd.DataFrame,
+    *,
+    title: str,
+    ax=None,
+    cmap: str = "viridis",
+    fmt: str = "{:.0f}",
+    colorbar_label: str = "",
+    annotate: bool = True,
+):
+    """A labelled heatmap of a square or rectangular frame (rows on y, columns on x)."""
+    ax = _axes(ax)
+    values = frame.to_numpy(dtype=float)
+    image = ax.imshow(values, cmap=cmap, aspect="auto")
+    ax.set_xticks(range(frame.shape[1]), [str(c) for c in frame.columns], rotation=60, ha="right")
+    ax.set_yticks(range(frame.shape[0]), [str(i) for i in frame.index])
+    ax.set_xlabel(frame.columns.name or "")
+    ax.set_ylabel(frame.index.name or "")
+    ax.set_title(title)
+    colorbar = ax.figure.colorbar(image, ax=ax)
+    colorbar.set_label(colorbar_label)
+    if annotate and values.size <= 400:
+        middle = np.nanmax(values) / 2 if values.size else 0
+        for (i, j), value in np.ndenumerate(values):
+            colour = "black" if value > middle else "white"
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7, color=colour)
+    return ax
+
+
+def plot_bars(
+    frame: pd.DataFrame | pd.Series,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    ax=None,
+    horizontal: bool = True,
+):
+    """Grouped bars of a frame (one group per row, one bar per column) or bars of a series."""
+    ax = _axes(ax)
+    kind = "barh" if horizontal else "bar"
+    frame.plot(kind=kind, ax=ax, legend=isinstance(frame, pd.DataFrame) and frame.shape[1] > 1)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if horizontal:
+        ax.invert_yaxis()
+    return ax

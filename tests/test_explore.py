@@ -1,0 +1,204 @@
+"""Tests for proplens.explore: the summaries and charts behind the notebooks."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from proplens import explore  # noqa: E402
+from proplens.errors import ValidationError  # noqa: E402
+from proplens.evaluation import cross_validate_sentences  # noqa: E402
+from proplens.features import make_sentence_features  # noqa: E402
+from proplens.model import DeviceClassifier  # noqa: E402
+
+DEVICES = ["Doubt", "Slogans"]
+
+
+def _table() -> pd.DataFrame:
+    """Four sentences in two documents, written for the tests."""
+    return pd.DataFrame(
+        {
+            "document_id": ["a", "a", "b", "b"],
+            "sentence_index": [0, 1, 0, 1],
+            "text": ["Can we trust them?", "Stand firm, stand proud!", "Rain fell.", "Maybe so."],
+            "devices": [["Doubt"], ["Doubt", "Slogans"], [], ["Doubt"]],
+        }
+    )
+
+
+def _labelled_corpus(documents: int = 12) -> pd.DataFrame:
+    """A small synthetic corpus where 'doubt' words mark Doubt and chants mark Slogans."""
+    rows = []
+    for d in range(documents):
+        sentences = [
+            ("Can anyone really trust the mayor of Velmora?", ["Doubt"]),
+            ("Stand together, win together!", ["Slogans"]),
+            (f"The ferry left port at {d} o'clock.", []),
+            ("Is the report of the harbour board honest at all?", ["Doubt"]),
+            ("The market opened on a quiet morning.", []),
+        ]
+        for index, (text, devices) in enumerate(sentences):
+            rows.append((f"doc{d}", index, text, devices))
+    return pd.DataFrame(rows, columns=["document_id", "sentence_index", "text", "devices"])
+
+
+def test_device_counts_counts_sentences_per_device():
+    """A sentence with two devices counts once for each; order is most frequent first."""
+    counts = explore.device_counts(_table(), ["Slogans", "Doubt", "Repetition"])
+    assert counts.to_dict() == {"Doubt": 3, "Slogans": 1, "Repetition": 0}
+    assert list(counts.index) == ["Doubt", "Slogans", "Repetition"]
+
+
+def test_devices_per_sentence_histogram():
+    """Counts how many sentences carry 0, 1 and 2 devices."""
+    assert explore.devices_per_sentence(_table()).to_dict() == {0: 1, 1: 2, 2: 1}
+
+
+def test_cooccurrence_is_symmetric_with_counts_on_diagonal():
+    """The heatmap must read the same both ways and its diagonal equals device_counts."""
+    matrix = explore.cooccurrence(_table(), DEVICES)
+    assert matrix.loc["Doubt", "Slogans"] == matrix.loc["Slogans", "Doubt"] == 1
+    assert np.diag(matrix).tolist() == [3, 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sets(st.sampled_from(["A", "B", "C"])), min_size=1, max_size=30))
+def test_cooccurrence_properties(device_sets):
+    """Property: symmetric, diagonal = per-device counts, off-diagonal never above the diagonal."""
+    table = pd.DataFrame({"devices": [sorted(s) for s in device_sets]})
+    matrix = explore.cooccurrence(table, ["A", "B", "C"]).to_numpy()
+    assert (matrix == matrix.T).all()
+    counts = explore.device_counts(table, ["A", "B", "C"]).reindex(["A", "B", "C"]).to_numpy()
+    assert (np.diag(matrix) == counts).all()
+    assert (matrix <= np.diag(matrix)[:, None]).all()
+
+
+def test_sentence_lengths_one_row_per_sentence_device_pair():
+    """Unlabelled sentences appear as '(none)', so lengths of plain sentences can be compared."""
+    lengths = explore.sentence_lengths(_table(), DEVICES)
+    assert len(lengths) == 5  # 1 + 2 + 1 (none) + 1
+    assert lengths[lengths.device == "(none)"].words.tolist() == [2]
+    assert sorted(lengths[lengths.device == "Doubt"].words) == [2, 4, 4]
+
+
+def test_document_flagged_share():
+    """Share of flagged sentences per document."""
+    frame = explore.document_flagged_share(_table()).set_index("document_id")
+    assert frame.loc["a", "share"] == 1.0
+    assert frame.loc["b", "share"] == 0.5
+    assert frame["sentences"].tolist() == [2, 2]
+
+
+def test_missing_column_is_a_validation_error():
+    """A wrong table gives a one-line error naming the column, not a KeyError."""
+    with pytest.raises(ValidationError, match="devices"):
+        explore.device_counts(pd.DataFrame({"text": ["x"]}))
+
+
+def test_threshold_curve_exact_values():
+    """Precision, recall and F1 at a threshold match a hand count."""
+    curve = explore.threshold_curve([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.1], thresholds=[0.5])
+    row = curve.iloc[0]
+    assert (row.precision, row.recall, row.f1, row.predicted) == (0.5, 0.5, 0.5, 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(0, 1, allow_nan=False)), min_size=1, max_size=40)
+)
+def test_threshold_curve_recall_never_rises(pairs):
+    """Property: a higher threshold never predicts more, so recall is non-increasing."""
+    y, p = zip(*pairs, strict=True)
+    curve = explore.threshold_curve(list(y), list(p))
+    assert (np.diff(curve["recall"]) <= 1e-12).all()
+    assert (np.diff(curve["predicted"]) <= 0).all()
+    assert curve[["precision", "recall", "f1"]].apply(lambda c: c.between(0, 1).all()).all()
+
+
+def test_span_confusion_rows_sum_to_one():
+    """Normalised rows read as 'share of gold-a spans called b'."""
+    frame = explore.span_confusion(["A", "A", "B", "B"], ["A", "B", "B", "B"])
+    assert frame.loc["A", "B"] == 0.5
+    assert np.allclose(frame.sum(axis=1), 1.0)
+    raw = explore.span_confusion(["A", "B"], ["B", "B"], normalize=False)
+    assert raw.loc["A", "B"] == 1
+
+
+def test_top_ngrams_and_confident_mistakes_on_a_fitted_model():
+    """The strongest n-grams of a fitted model are cue words, and mistakes come with evidence."""
+    table = _labelled_corpus()
+    recorder = explore.FoldRecorder(
+        lambda names: DeviceClassifier(
+            names, features=make_sentence_features(chars=False), threshold_folds=2
+        )
+    )
+    _, oof = cross_validate_sentences(table, DEVICES, make_estimator=recorder, n_splits=3)
+    assert len(recorder.models) == 3
+
+    grams = explore.top_ngrams(recorder.models[0], n=5)
+    assert set(grams.device) <= {"propaganda", *DEVICES}
+    assert (grams.weight > 0).all()
+    slogan_words = " ".join(grams[grams.device == "Slogans"].ngram)
+    assert "together" in slogan_words
+
+    # Make one sentence's label wrong so the model is confidently "mistaken" about it.
+    noisy = table.copy()
+    noisy.at[1, "devices"] = []
+    mistakes = explore.confident_mistakes(noisy, oof, DEVICES, n=3, recorder=recorder)
+    first = mistakes.iloc[0]
+    assert first.kind == "false alarm" and first.device == "Slogans"
+    assert (mistakes.confidence > 0.5).all()
+    assert mistakes.confidence.is_monotonic_decreasing
+    assert "together" in first.evidence
+
+
+def test_fold_of_matches_the_cross_validation_folds():
+    """A recomputed fold model reproduces the out-of-fold probability of its test sentences."""
+    table = _labelled_corpus()
+    recorder = explore.FoldRecorder(
+        lambda names: DeviceClassifier(
+            names, features=make_sentence_features(chars=False), threshold_folds=2
+        )
+    )
+    _, oof = cross_validate_sentences(table, DEVICES, make_estimator=recorder, n_splits=3)
+    folds = recorder.fold_of(table)
+    for k, model in enumerate(recorder.models):
+        rows = np.flatnonzero(folds == k)
+        proba = model.predict_all_proba(table.iloc[rows])
+        assert np.allclose(proba[:, 0], oof["propaganda"].to_numpy()[rows])
+
+
+def test_profile_frame_puts_documents_side_by_side():
+    """Scoring dicts become one row per document with a share column per device."""
+    result = {
+        "document": "x.txt",
+        "profile": {
+            "sentences": 4,
+            "flagged_share": 0.5,
+            "propaganda_score": 0.4,
+            "devices": [{"device": "Doubt", "share": 0.25}, {"device": "Slogans", "share": 0.0}],
+        },
+    }
+    frame = explore.profile_frame([result], names=["example"])
+    assert frame.loc["example", "Doubt"] == 0.25
+    assert frame.loc["example", "propaganda_score"] == 0.4
+
+
+def test_plots_have_titles_and_axis_labels():
+    """Every chart helper labels its axes and sets a title."""
+    _, axes = plt.subplots(1, 2)
+    explore.plot_heatmap(explore.cooccurrence(_table(), DEVICES), title="Co", ax=axes[0])
+    explore.plot_bars(
+        explore.device_counts(_table()), title="Counts", xlabel="n", ylabel="device", ax=axes[1]
+    )
+    assert axes[0].get_title() == "Co" and axes[0].get_xlabel() == "with device"
+    assert axes[1].get_title() == "Counts" and axes[1].get_xlabel() == "n"
+    plt.close("all")
