@@ -67,7 +67,7 @@ class EvidenceMapper:
         return cls(vectorizer.vocabulary_, vectorizer.ngram_range, vectorizer.token_pattern)
 
     def phrases(self, text: str) -> list[tuple[int, int, int]]:
-        """``(column, start, end)`` for every in-vocabulary n-gram of ``text`` (first occurrence)."""
+        """``(column, start, end)`` of every in-vocabulary n-gram of ``text`` (first occurrence)."""
         tokens = [
             (m.start(), m.end(), m.group().lower())
             for m in _token_regex(self.token_pattern).finditer(text)

@@ -109,6 +109,16 @@ def _stack_linear(models, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     return weights, intercepts
 
 
+def _block_slices(union, X: pd.DataFrame) -> dict[str, slice]:
+    """Where each block of a fitted FeatureUnion lands in its output's columns."""
+    slices, start = {}, 0
+    for name, transformer in union.transformer_list:
+        width = transformer.transform(X.iloc[:1]).shape[1]
+        slices[name] = slice(start, start + width)
+        start += width
+    return slices
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -213,6 +223,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
 
         models = self._fit_all(matrix, fit_targets)
         self.coef_, self.intercept_ = _stack_linear(models, matrix.shape[1])
+        self.block_slices_ = _block_slices(self.features_, X)
         return self
 
     def _eligible(self, X: pd.DataFrame) -> np.ndarray:
@@ -252,14 +263,33 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         return self.features_.transform(_check_frame(X)).tocsr()
 
+    def block_features(self, X: pd.DataFrame, block: str = "words") -> sparse.csr_matrix:
+        """One block of the features (weighted as in the union); its columns start at
+        ``block_slices_[block].start`` of the full matrix. The evidence mapper reads ``"words"``."""
+        check_is_fitted(self, "coef_")
+        transformer = dict(self.features_.transformer_list)[block]
+        weight = (self.features_.transformer_weights or {}).get(block, 1.0)
+        matrix = transformer.transform(_check_frame(X)).tocsr()
+        return matrix * weight if weight != 1.0 else matrix
+
+    def _blockwise_logits(self, X: pd.DataFrame) -> np.ndarray:
+        # Multiplying each block by its slice of the weights avoids stacking the blocks into one
+        # matrix, which costs more than the products themselves.
+        check_is_fitted(self, "coef_")
+        logits = np.zeros((len(X), self.coef_.shape[1]), dtype=np.float64)
+        for name, _ in self.features_.transformer_list:
+            logits += self.block_features(X, name) @ self.coef_[self.block_slices_[name]]
+        return logits + self.intercept_
+
     def decision_function(self, X: pd.DataFrame, matrix=None) -> np.ndarray:
         """Log-odds for every label in :attr:`labels_` (any-device first).
 
         ``matrix`` may pass features already computed by :meth:`transform_features`.
         """
         if matrix is None:
-            matrix = self.transform_features(X)
-        logits = np.asarray(matrix @ self.coef_) + self.intercept_
+            logits = self._blockwise_logits(_check_frame(X))
+        else:
+            logits = np.asarray(matrix @ self.coef_) + self.intercept_
         if self.gates:
             logits[~self._eligible(X)] = -np.inf
         return logits
@@ -287,7 +317,9 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             unknown = sorted(set(threshold) - set(self.labels_))
             if unknown:
                 raise ValidationError(f"threshold for unknown device(s): {', '.join(unknown)}")
-            return np.array([threshold.get(label, t) for label, t in zip(self.labels_, values)])
+            return np.array(
+                [threshold.get(label, t) for label, t in zip(self.labels_, values, strict=True)]
+            )
         value = float(threshold)
         if not 0.0 <= value <= 1.0:
             raise ValidationError(f"threshold must lie in [0, 1], got {value}")

@@ -307,8 +307,9 @@ class Model:
                 for d, t in zip(ids, texts, strict=True)
             ]
         frame = pd.concat(frames, ignore_index=True)
-        matrix = self.sentence_model.transform_features(frame)
-        proba = self.sentence_model.predict_all_proba(frame, matrix)
+        proba = self.sentence_model.predict_all_proba(frame)
+        # Evidence reads only the word block (the first block, so its columns are the first ones)
+        matrix = self.sentence_model.block_features(frame, "words") if evidence else None
         column = {label: i for i, label in enumerate(self.sentence_model.labels_)}
         shown_columns = np.array([column[d] for d in shown], dtype=int)
         over = proba >= cut

@@ -1,0 +1,74 @@
+"""Evidence: phrases with positive weight, offsets that slice back inside the sentence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proplens.evidence import EvidenceMapper
+from proplens.features import make_sentence_features
+from proplens.model import DeviceClassifier
+
+LOADED = ["reckless", "shameful", "disgraceful", "corrupt"]
+PLAIN = ["new", "young", "local", "tall"]
+
+
+def fitted_model() -> DeviceClassifier:
+    rows, labels = [], []
+    for d in range(10):
+        for i in range(4):
+            if i % 2 == 0:
+                text = f"The {LOADED[(d + i) % 4]} mayor visited the harbour."
+                label = [1]
+            else:
+                text = f"The {PLAIN[(d + i) % 4]} mayor visited the harbour."
+                label = [0]
+            rows.append((f"d{d}", i, text))
+            labels.append(label)
+    frame = pd.DataFrame(rows, columns=["document_id", "sentence_index", "text"])
+    return DeviceClassifier(
+        devices=["Loaded_Language"],
+        features=make_sentence_features(chars=False),
+        threshold_folds=2,
+        min_positive=2,
+    ).fit(frame, np.array(labels))
+
+
+MODEL = fitted_model()
+MAPPER = EvidenceMapper.from_features(MODEL.features_)
+
+
+def explain(text: str, offset: int = 0):
+    sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
+    row = MODEL.block_features(sentence, "words")[0]
+    return MAPPER.explain(text, offset, row, MODEL.coef_[:, [1]], ["Loaded_Language"], min_weight=0)
+
+
+def test_evidence_names_the_loaded_word_with_positive_weight():
+    """The loaded word is the evidence, and every evidence weight is positive."""
+    evidence = explain("The reckless mayor visited the harbour.")
+    assert evidence, "expected evidence for a loaded sentence"
+    assert all(e.weight > 0 for e in evidence)
+    assert "reckless" in evidence[0].text.lower()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.text(alphabet="The reckless shameful mayor harbour!?- ", min_size=0, max_size=80),
+    st.integers(0, 500),
+)
+def test_offsets_slice_back_inside_the_sentence(text, offset):
+    """Property: evidence offsets (shifted by the sentence start) slice back to the evidence."""
+    document = "x" * offset + text
+    for e in explain(text, offset):
+        assert offset <= e.start < e.end <= offset + len(text)
+        assert document[e.start : e.end] == e.text
+        assert e.weight > 0
+
+
+def test_stop_word_phrases_are_not_evidence():
+    """Function-word n-grams carry weight but explain nothing to a reader."""
+    phrases = MAPPER.phrases("of the and the")
+    assert phrases == []

@@ -1,0 +1,137 @@
+"""Sentence features: the fast vectorizers equal scikit-learn's, context and shape behave."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from proplens.errors import ValidationError
+from proplens.features import (
+    WORD_TOKEN_PATTERN,
+    FastCharVectorizer,
+    FastWordVectorizer,
+    NeighbourWords,
+    SentenceShape,
+    make_sentence_features,
+    neighbour_text,
+)
+
+TEXTS = [
+    "The mayor of Velmora opened the new library on Tuesday.",
+    "This reckless, shameful plan will destroy our town!",
+    "Will the council ever listen to ordinary people?",
+    "The library has 4,000 books and a reading room.",
+    "They lied, they lied again, and they will lie tomorrow.",
+    "Ordinary people deserve better than this disgraceful council.",
+    "Well-known critics said the plan's costs were modest.",
+    "Residents of Quillhaven and Velmora met to discuss the bridge.",
+]
+UNSEEN = ["A brand-new, unheard-of zorblat appeared!", "", "Tuesday? Tuesday!"]
+
+WORD_PARAMS = dict(
+    ngram_range=(1, 2), min_df=1, sublinear_tf=True, token_pattern=WORD_TOKEN_PATTERN
+)
+CHAR_PARAMS = dict(analyzer="char_wb", ngram_range=(2, 5), min_df=1, sublinear_tf=True)
+
+
+def frame(texts, documents=None) -> pd.DataFrame:
+    documents = documents or ["d1"] * len(texts)
+    index = pd.Series(documents).groupby(documents).cumcount().to_numpy()
+    return pd.DataFrame({"document_id": documents, "sentence_index": index, "text": texts})
+
+
+def test_token_pattern_equals_the_original_one():
+    """The faster token pattern yields exactly the tokens of the pattern it replaced."""
+    original = re.compile(r"(?u)\b\w[\w'’-]*\w\b|\b\w\b|[!?]")
+    fast = re.compile(WORD_TOKEN_PATTERN)
+    tricky = "a--b x' 'abc abc' don't well- -x- ’tis a’b’ _a_ 3.5 a-'-b !? é-à x__y"
+    for text in [*TEXTS, *UNSEEN, tricky]:
+        assert fast.findall(text.lower()) == original.findall(text.lower())
+
+
+@pytest.mark.parametrize(
+    ("fast_class", "params"),
+    [(FastWordVectorizer, WORD_PARAMS), (FastCharVectorizer, CHAR_PARAMS)],
+)
+def test_fast_vectorizers_equal_scikit_learn(fast_class, params):
+    """The vectorised transforms return scikit-learn's matrix, unseen words included."""
+    fast = fast_class(**params).fit(TEXTS)
+    reference = TfidfVectorizer(**params).fit(TEXTS)
+    for texts in (TEXTS, UNSEEN):
+        difference = fast.transform(texts) - reference.transform(texts)
+        assert abs(difference).max() < 1e-6 if difference.nnz else True
+        assert fast.transform(texts).shape == reference.transform(texts).shape
+    assert fast.vocabulary_ == reference.vocabulary_
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="abcxyz -'!?\n", max_size=40), min_size=1, max_size=6))
+def test_fast_word_vectorizer_matches_on_any_text(texts):
+    """Property: for arbitrary text the vectorised word counts equal scikit-learn's."""
+    fast = FastWordVectorizer(**WORD_PARAMS).fit(TEXTS + ["ab cd", "x y z"])
+    reference = TfidfVectorizer(**WORD_PARAMS).fit(TEXTS + ["ab cd", "x y z"])
+    got, want = fast.transform(texts), reference.transform(texts)
+    assert np.allclose(got.toarray(), want.toarray(), atol=1e-6)
+
+
+def test_fast_vectorizer_rejects_a_single_string():
+    """A bare string is a common mistake (it would be read as a list of characters)."""
+    fast = FastWordVectorizer(**WORD_PARAMS).fit(TEXTS)
+    with pytest.raises(ValidationError):
+        fast.transform("one string")
+
+
+def test_fitted_vectorizer_drops_stop_words_attribute():
+    """The pruned-term list is not kept, so model files stay small."""
+    fast = FastWordVectorizer(**WORD_PARAMS, max_df=0.3).fit(TEXTS)
+    assert not hasattr(fast, "stop_words_")
+
+
+def test_neighbour_words_equal_vectorised_neighbour_text():
+    """Context features equal TF-IDF of the joined previous and next sentences, per document."""
+    texts = TEXTS[:5]
+    documents = ["a", "a", "a", "b", "b"]
+    sentences = frame(texts, documents)
+    context = NeighbourWords(min_df=1, max_df=1.0).fit(sentences)
+    reference = TfidfVectorizer(
+        token_pattern=WORD_TOKEN_PATTERN, sublinear_tf=True, min_df=1, max_df=1.0
+    ).fit(neighbour_text(sentences))
+    assert np.allclose(
+        context.transform(sentences).toarray(),
+        reference.transform(neighbour_text(sentences)).toarray(),
+        atol=1e-6,
+    )
+    # the last sentence of document "a" never sees the first one of document "b"
+    assert neighbour_text(sentences)[2] == texts[1]
+
+
+def test_sentence_shape_counts_repetition_within_a_document_only():
+    """Repeated content words raise the repetition features; other documents do not count."""
+    sentences = frame(
+        ["Freedom matters.", "Freedom always wins.", "Freedom is here."], ["a", "a", "b"]
+    )
+    shape = SentenceShape().fit(sentences)
+    values = shape.transform(sentences).toarray()
+    names = list(shape.get_feature_names_out())
+    repeat = names.index("repeat_max")
+    assert values[0, repeat] > 0 and values[1, repeat] > 0
+    assert values[2, repeat] == 0
+    assert values.shape == (3, len(names))
+
+
+def test_sentence_features_clone_and_are_deterministic():
+    """The union clones (sklearn convention) and two fits give identical matrices."""
+    features = make_sentence_features()
+    sentences = frame(TEXTS * 2, ["a"] * 8 + ["b"] * 8)
+    first = clone(features).fit_transform(sentences)
+    second = clone(features).fit_transform(sentences)
+    assert (first != second).nnz == 0
+    assert features.transformer_list[0][0] == "words"
+    assert first.shape[0] == len(sentences)

@@ -1,0 +1,170 @@
+"""DeviceClassifier and SpanClassifier: sklearn conventions, thresholds, gates, -1 labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+
+from proplens.errors import ValidationError
+from proplens.features import make_sentence_features
+from proplens.model import DeviceClassifier, SpanClassifier
+
+LOADED = ["reckless", "shameful", "disgraceful", "evil", "corrupt", "pathetic"]
+NEUTRAL = ["library", "bridge", "meeting", "budget", "garden", "report"]
+DEVICES = ["Loaded_Language", "Unverified_Figures"]
+GATES = {"Unverified_Figures": r"\d"}
+
+
+def corpus(n_documents: int = 12) -> tuple[pd.DataFrame, np.ndarray]:
+    """Documents alternating loaded sentences (device 0) and neutral ones with figures."""
+    rows, labels = [], []
+    for d in range(n_documents):
+        for i in range(6):
+            word = LOADED[(d + i) % 6] if i % 2 == 0 else NEUTRAL[(d + i) % 6]
+            if i % 2 == 0:
+                text = f"The {word} council of Velmora wrecked everything again!"
+                label = [1, 0]
+            elif i % 3 == 1:
+                text = f"The {word} costs {d * 7 + i} thousand crowns, officials said."
+                label = [0, 1 if d % 2 else 0]
+            else:
+                text = f"The {word} opened on Tuesday in Quillhaven."
+                label = [0, 0]
+            rows.append((f"doc{d}", i, text))
+            labels.append(label)
+    frame = pd.DataFrame(rows, columns=["document_id", "sentence_index", "text"])
+    return frame, np.array(labels, dtype=np.int8)
+
+
+def small_model(**params) -> DeviceClassifier:
+    return DeviceClassifier(
+        devices=DEVICES,
+        features=make_sentence_features(chars=False),
+        threshold_folds=2,
+        min_positive=2,
+        **params,
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame, Y = corpus()
+    return small_model(gates=GATES).fit(frame, Y), frame, Y
+
+
+def test_sklearn_conventions(fitted):
+    """get_params/clone round-trip, fit returns self, learned state ends in an underscore."""
+    model, frame, Y = fitted
+    fresh = small_model(gates=GATES)
+    cloned = clone(fresh).get_params(deep=False)
+    assert {k: v for k, v in cloned.items() if k != "features"} == {
+        k: v for k, v in fresh.get_params(deep=False).items() if k != "features"
+    }
+    assert fresh.fit(frame, Y) is fresh
+    for name in ("labels_", "thresholds_", "coef_", "intercept_", "features_", "block_slices_"):
+        assert hasattr(model, name)
+    assert not hasattr(fresh.__class__(), "coef_")
+    assert model.labels_ == ["propaganda", *DEVICES]
+    assert model.coef_.shape[1] == len(model.labels_)
+
+
+def test_fit_is_deterministic():
+    """Two fits with the same seed give identical weights and thresholds."""
+    frame, Y = corpus()
+    first, second = small_model().fit(frame, Y), small_model().fit(frame, Y)
+    assert np.array_equal(first.coef_, second.coef_)
+    assert first.thresholds_ == second.thresholds_
+
+
+def test_blockwise_scoring_equals_the_stacked_matrix(fitted):
+    """Scoring block by block gives the probabilities of the stacked feature matrix."""
+    model, frame, _ = fitted
+    stacked = model.predict_all_proba(frame, model.transform_features(frame))
+    assert np.allclose(model.predict_all_proba(frame), stacked, atol=1e-5)
+
+
+def test_learns_the_tiny_corpus(fitted):
+    """Loaded sentences score higher than neutral ones for the device and any-device."""
+    model, frame, Y = fitted
+    proba = model.predict_all_proba(frame)
+    assert proba[Y[:, 0] == 1, 1].mean() > proba[Y[:, 0] == 0, 1].mean() + 0.2
+    assert proba[Y[:, 0] == 1, 0].mean() > 0.5
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abc reckless!?0123 ", max_size=60), min_size=1, max_size=5),
+    st.floats(0, 1),
+    st.floats(0, 1),
+)
+def test_probabilities_in_unit_interval_and_thresholds_monotone(fitted, texts, low, high):
+    """Property: probabilities lie in [0, 1]; a higher threshold never predicts more labels."""
+    model, _, _ = fitted
+    low, high = sorted((low, high))
+    sentences = pd.DataFrame(
+        {"document_id": "x", "sentence_index": range(len(texts)), "text": texts}
+    )
+    proba = model.predict_all_proba(sentences)
+    assert np.all((proba >= 0) & (proba <= 1))
+    assert (
+        model.predict(sentences, threshold=high).sum()
+        <= model.predict(sentences, threshold=low).sum()
+    )
+
+
+def test_gate_zeroes_sentences_without_a_match(fitted):
+    """A gated device has probability 0 where its pattern (a digit) is absent."""
+    model, frame, _ = fitted
+    proba = model.predict_proba(frame)[:, 1]
+    no_digit = ~frame["text"].str.contains(r"\d").to_numpy()
+    assert np.all(proba[no_digit] == 0)
+    assert np.all(proba[~no_digit] > 0)
+
+
+def test_unannotated_entries_are_left_out_of_the_fit():
+    """-1 entries neither count as negatives nor change the any-device target."""
+    frame, Y = corpus()
+    partial = Y.copy()
+    partial[: len(Y) // 2, 1] = -1
+    model = small_model().fit(frame, partial)
+    complete_model = small_model().fit(frame, Y[:, :1].repeat(2, axis=1) * 0 + Y)
+    # any-device is defined by the fully annotated device only, so it does not depend on -1 rows
+    assert model.oof_proba_.shape == (len(frame), 3)
+    assert not np.array_equal(model.coef_[:, 2], complete_model.coef_[:, 2])
+
+
+def test_rejects_mismatched_labels():
+    """A label matrix with the wrong shape is a one-line ValidationError."""
+    frame, Y = corpus()
+    with pytest.raises(ValidationError, match="label columns"):
+        small_model().fit(frame, Y[:, :1])
+    with pytest.raises(ValidationError, match="rows"):
+        small_model().fit(frame, Y[:-1])
+
+
+def test_threshold_vector_validates_its_input(fitted):
+    """Unknown devices and thresholds outside [0, 1] are refused."""
+    model, _, _ = fitted
+    with pytest.raises(ValidationError):
+        model.threshold_vector({"Nonexistent": 0.5})
+    with pytest.raises(ValidationError):
+        model.threshold_vector(1.5)
+    assert model.threshold_vector(0.3).tolist() == [0.3] * 3
+
+
+def test_span_classifier_predicts_known_classes():
+    """The TC classifier learns span -> device and predicts only classes it saw."""
+    spans = ["reckless fools", "evil traitors", "again and again", "again and again and again"] * 4
+    devices = ["Name_Calling", "Name_Calling", "Repetition", "Repetition"] * 4
+    frame = pd.DataFrame(
+        {"span": spans, "sentence": spans, "document": [" ".join(spans)] * len(spans)}
+    )
+    model = SpanClassifier().fit(frame, devices)
+    assert set(model.predict(frame)) <= set(model.classes_)
+    assert model.predict(frame[:1])[0] == "Name_Calling"
+    proba = model.predict_proba(frame)
+    assert np.allclose(proba.sum(axis=1), 1.0) or np.all(proba <= 1)
