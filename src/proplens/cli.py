@@ -251,34 +251,59 @@ def train(
     ] = None,
     labels: Annotated[
         list[Path] | None,
-        typer.Option(help="Stand-off label files (default: datasets/labels/*.tsv)."),
+        typer.Option(
+            help="New label file: CSV/TSV/JSONL sentences, stand-off, or Label Studio "
+            "JSON (repeatable)."
+        ),
+    ] = None,
+    base: Annotated[
+        bool, typer.Option(help="Include the base corpus (SemEval-2020 + datasets/labels).")
+    ] = True,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Folder that stand-off --labels point into.")
     ] = None,
     cv: Annotated[bool, typer.Option(help="Run grouped 5-fold CV for the model card.")] = True,
     jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
-    use: Annotated[bool, typer.Option(help="Make the new model the current default.")] = True,
+    use: Annotated[
+        bool, typer.Option(help="Make the new model the default if it passes the guard.")
+    ] = True,
+    force: Annotated[
+        bool, typer.Option(help="Make it the default even if some device's F1 dropped.")
+    ] = False,
 ) -> None:
-    """Train a model on the PTC corpus (+ project labels) and save it as a new version."""
-    from proplens.registry import use as use_model
+    """Train a new model version on the base corpus and/or new labels (never overwrites)."""
     from proplens.training import train as run
 
+    command = "proplens train" + "".join(f" --labels {p}" for p in labels or [])
+    command += "" if base else " --no-base"
     result = run(
         name=name,
         data_dir=data,
-        label_files=labels,
+        labels=labels or None,
+        base=base,
+        corpus_dir=corpus,
         evaluate=cv,
         n_jobs=jobs,
+        promote=use,
+        force=force,
+        command=command,
         progress=lambda message: err.print(f"[dim]{message}…[/dim]"),
     )
     err.print(f"trained in {result.seconds:.0f} s (+ {result.cv_seconds:.0f} s cross-validation)")
-    if cv:
-        m = result.metrics
+    m = result.metrics
+    if cv and "sentence_f1" in m:
+        tc = f"  TC micro-F1 {m['tc_micro_f1']:.3f}" if "tc_micro_f1" in m else ""
         err.print(
             f"CV: sentence F1 {m['sentence_f1']:.3f}  micro-F1 {m['micro_f1']:.3f}  "
-            f"macro-F1 {m['macro_f1']:.3f}  TC micro-F1 {m['tc_micro_f1']:.3f}"
+            f"macro-F1 {m['macro_f1']:.3f}{tc}"
         )
-    if use:
-        ref = use_model(f"{name}@{result.directory.name}")
-        err.print(f"current model: {ref}")
+    decision = result.decision
+    if decision is not None:
+        err.print(decision.message(), highlight=False, soft_wrap=True, markup=False)
+    if result.promoted:
+        err.print(f"current model: {name}@{result.directory.name}")
+    elif use:
+        err.print(f"saved {name}@{result.directory.name} but kept the current default model")
     print(result.directory)
 
 
@@ -453,6 +478,15 @@ def _register_optional() -> None:
 
 
 _register_optional()
+
+
+def _register_labels() -> None:
+    from proplens.cli_labels import register
+
+    register(app)
+
+
+_register_labels()
 
 
 def main(argv: list[str] | None = None) -> int:

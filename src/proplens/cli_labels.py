@@ -1,0 +1,113 @@
+"""CLI commands for new labels: ``proplens labels add|validate|counts`` and ``proplens suggest``.
+
+Thin like the rest of the CLI: parse options, call one function of :mod:`proplens.labeling` or
+:mod:`proplens.suggest`, print. :func:`register` attaches them to the main Typer app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+labels_app = typer.Typer(
+    help="Declare devices, and check or count new labels before training.", no_args_is_help=True
+)
+err = Console(stderr=True)
+
+
+@labels_app.command("add")
+def labels_add(
+    name: Annotated[str, typer.Argument(help="Device name, e.g. Vague_Sourcing.")],
+    definition: Annotated[str, typer.Option(help="What the device is, in one or two sentences.")],
+    example: Annotated[str, typer.Option(help="An example sentence you wrote yourself.")],
+    requires: Annotated[
+        str | None, typer.Option(help="Regex a sentence must match for the device to be possible.")
+    ] = None,
+    colour: Annotated[str | None, typer.Option(help="Highlight colour, e.g. #aa6e28.")] = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="Taxonomy file (default: datasets/taxonomy.toml).")
+    ] = None,
+) -> None:
+    """Declare a new device in the taxonomy file (written atomically)."""
+    from proplens import config
+    from proplens.labeling import add_device
+
+    device = add_device(name, definition, example, requires=requires, colour=colour, path=taxonomy)
+    print(f"added {device.name} to {taxonomy or config.taxonomy_path()}")
+
+
+@labels_app.command("validate")
+def labels_validate(
+    files: Annotated[list[Path], typer.Argument(help="Label files (CSV, TSV, JSONL, JSON).")],
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="Folder stand-off labels point into (default: SemEval train articles)."),
+    ] = None,
+) -> None:
+    """Check label files together; list every problem with file and line (exit 3 if any)."""
+    from proplens.errors import ValidationError
+    from proplens.labeling import validate_labels
+
+    report = validate_labels(files, corpus_dir=corpus)
+    for problem in report.problems:
+        err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+    if not report.ok:
+        raise ValidationError(f"{len(report.problems)} problem(s) in {len(files)} file(s)")
+    labels = report.labels
+    print(f"ok: {len(labels)} labeled sentences in {len(files)} file(s)", end="")
+    print(f", {labels.skipped} not labeled yet (skipped)" if labels.skipped else "")
+    for device, count in labels.counts().items():
+        print(f"  {device}: {count['positive']} positive, {count['negative']} negative")
+
+
+def suggest_command(
+    device: Annotated[str, typer.Option("--device", "-d", help="Device to find examples for.")],
+    sources: Annotated[
+        list[Path], typer.Option("--from", help="Folder or file of documents (repeatable).")
+    ],
+    n: Annotated[int, typer.Option("-n", help="How many sentences to pick.")] = 50,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="CSV to write (a Label Studio .json goes beside).")
+    ] = Path("suggestions.csv"),
+    model: Annotated[str | None, typer.Option(help="Model directory or NAME[@VERSION].")] = None,
+    trust: Annotated[
+        bool, typer.Option(help="Load a model file this installation did not produce.")
+    ] = False,
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option(help="Label files whose sentences are already labeled (repeatable)."),
+    ] = None,
+    max_similarity: Annotated[
+        float, typer.Option(help="Skip a sentence this TF-IDF-similar to one already picked.")
+    ] = 0.8,
+) -> None:
+    """Pick the sentences whose labels would teach the model most; export CSV + Label Studio."""
+    from proplens.labeling import read_labels
+    from proplens.suggest import suggest, write_suggestions
+
+    done = read_labels(exclude).frame["text"].tolist() if exclude else []
+    picks = suggest(
+        device,
+        sources,
+        n=n,
+        model=model,
+        trust=trust,
+        max_similarity=max_similarity,
+        exclude=done,
+    )
+    written = write_suggestions(picks, out, out.with_suffix(".label_studio.json"))
+    for path in written:
+        err.print(f"wrote {path}", highlight=False)
+    print(
+        f"{len(picks)} sentences for {device}: fill the 'devices' column of {out} "
+        f"with {device} or none, then run: proplens train --labels {out}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``labels`` and ``suggest`` to the main app."""
+    app.add_typer(labels_app, name="labels")
+    app.command("suggest")(suggest_command)

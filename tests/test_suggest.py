@@ -1,0 +1,150 @@
+"""The labeling loop: pick uncertain, non-repetitive sentences, export them, label them, import
+them and retrain."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tiny_corpus import DEVICE, is_positive, texts_of, write_folder, write_labels, write_taxonomy
+
+from proplens import config
+from proplens.artifacts import read_metadata
+from proplens.cli import main
+from proplens.labeling import read_labels
+from proplens.registry import current
+from proplens.scoring import load_model
+from proplens.suggest import suggest, uncertainty, write_suggestions
+from proplens.training import train
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """A models root with v1 of a tiny model trained on the test device alone."""
+    models = tmp_path / "models"
+    monkeypatch.setenv("PROPLENS_MODELS", str(models))
+    monkeypatch.setattr(config, "bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    write_taxonomy(tmp_path, monkeypatch)
+    labels = write_labels(tmp_path / "seed.csv", documents=6)
+    train(name="tiny", labels=[labels], base=False, models_root=models, evaluate=True, n_splits=3)
+    return tmp_path, labels
+
+
+@given(st.floats(0.01, 0.99), st.floats(0.0, 0.5))
+def test_uncertainty_is_zero_at_the_threshold_and_grows_away_from_it(threshold, step):
+    """Property: distance in log-odds is 0 at the threshold and increases moving away from it."""
+    assert uncertainty(np.array([threshold]), threshold)[0] == pytest.approx(0.0, abs=1e-9)
+    near, far = np.clip([threshold + step / 2, threshold + step], 0, 1)
+    assert uncertainty(np.array([far]), threshold)[0] >= uncertainty(np.array([near]), threshold)[0]
+
+
+def test_picks_are_the_most_uncertain_and_never_near_duplicates(setup):
+    """The first pick is the sentence closest to the threshold; no two picks are copies."""
+    tmp_path, _ = setup
+    model = load_model()
+    frame = pd.DataFrame(
+        {
+            "document_id": ["d"] * 4,
+            "sentence_index": range(4),
+            "start": 0,
+            "end": 0,
+            "text": [
+                "Everyone in Velm already agrees that the tram line is right.",
+                "everyone in  velm already agrees that the tram line is right.",
+                "Maybe the Quill assembly will read the tram line, some say.",
+                "The Velm council met on Tuesday to discuss the tram line.",
+            ],
+        }
+    )
+    picks = suggest(DEVICE, frame, n=4, model=model)
+    proba = model.sentence_model.predict_proba(frame)[:, 0]
+    distance = uncertainty(proba, model.thresholds[DEVICE])
+    assert picks["text"].iloc[0] == frame["text"].iloc[int(np.argmin(distance))]
+    normalised = [" ".join(t.lower().split()) for t in picks["text"]]
+    assert len(normalised) == len(set(normalised)) == 3
+    assert (picks["annotated"] == DEVICE).all() and (picks["devices"] == "").all()
+
+
+def test_whole_loop_suggest_label_import_retrain(setup, capsys):
+    """suggest -> CSV and Label Studio files -> a labeler fills them -> train --labels -> v2 with
+    more sentences, the filled file among its sources, and the default model updated."""
+    tmp_path, seed = setup
+    folder = write_folder(tmp_path / "unlabeled")
+    out = tmp_path / "picks.csv"
+    code = main(["suggest", "--device", DEVICE, "--from", str(folder), "-n", "8", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    tasks = json.loads(out.with_suffix(".label_studio.json").read_text(encoding="utf-8"))
+    assert len(tasks) == 8 and tasks[0]["data"]["device"] == DEVICE
+    assert out.with_suffix(".label_studio.label_config.xml").is_file()
+
+    with open(out, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    already = texts_of(seed)
+    for row in rows:  # the labeler: the oracle decides, skipping one row to leave it unlabeled
+        row["devices"] = DEVICE if is_positive(row["text"]) else "none"
+    rows[-1]["devices"] = ""
+    with open(out, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(row for row in rows if row["text"] not in already)
+    labeled = read_labels([out])
+    assert labeled.skipped == 1 and labeled.devices == [DEVICE]
+
+    result = train(name="tiny", labels=[seed, out], base=False, evaluate=True, n_splits=3)
+    metadata = read_metadata(result.directory)
+    assert result.directory.name == "v2" and current().version == "v2"
+    assert any("picks.csv" in s["name"] for s in metadata.training_data["sources"])
+    counts = metadata.training_data["label_counts"][DEVICE]
+    assert counts["positive"] + counts["negative"] == 36 + len(labeled)
+
+
+def test_label_studio_tasks_come_back_as_labels(setup):
+    """The exported task file, once annotated in Label Studio, imports with the device declared."""
+    tmp_path, _ = setup
+    picks = suggest(DEVICE, [write_folder(tmp_path / "docs")], n=4)
+    paths = write_suggestions(picks, tmp_path / "p.csv", tmp_path / "p.json")
+    tasks = json.loads(paths[1].read_text(encoding="utf-8"))
+    for task in tasks:
+        choice = DEVICE if is_positive(task["data"]["text"]) else "none"
+        task["annotations"] = [{"result": [{"type": "choices", "value": {"choices": [choice]}}]}]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks), encoding="utf-8")
+    labels = read_labels([export])
+    assert len(labels) == 4 and labels.devices == [DEVICE]
+    expected = [[DEVICE] if is_positive(t["data"]["text"]) else [] for t in tasks]
+    assert labels.frame["devices"].tolist() == expected
+
+
+def test_a_device_the_model_does_not_know_uses_its_gate(setup, monkeypatch):
+    """Cold start: for a device only declared in the taxonomy, picks are the gated sentences."""
+    from proplens.labeling import add_device
+
+    tmp_path, _ = setup
+    add_device("Ferry_Talk", "Talks about ferries.", "The ferry is late.", requires=r"\bferry\b")
+    frame = pd.DataFrame(
+        {
+            "document_id": ["d"] * 3,
+            "sentence_index": range(3),
+            "start": 0,
+            "end": 0,
+            "text": ["The ferry plan is late again.", "The tram line is late.", "A ferry sank."],
+        }
+    )
+    picks = suggest("Ferry_Talk", frame, n=5)
+    assert sorted(picks["text"]) == ["A ferry sank.", "The ferry plan is late again."]
+    assert picks["probability"].isna().all()
+
+
+def test_unknown_device_is_a_user_error(setup, capsys, monkeypatch):
+    """Asking for a device the taxonomy lacks says how to declare it, and writes nothing."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs")
+    monkeypatch.chdir(tmp_path)
+    code = main(["suggest", "--device", "Nope", "--from", str(folder)])
+    assert code != 0 and "proplens labels add" in capsys.readouterr().err
+    assert not (tmp_path / "suggestions.csv").exists()
