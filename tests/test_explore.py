@@ -202,3 +202,23 @@ def test_plots_have_titles_and_axis_labels():
     assert axes[0].get_title() == "Co" and axes[0].get_xlabel() == "with device"
     assert axes[1].get_title() == "Counts" and axes[1].get_xlabel() == "n"
     plt.close("all")
+
+
+def test_compare_groups_means_and_interval():
+    """Group means are exact and the bootstrap interval brackets the mean."""
+    profiles = pd.DataFrame(
+        {
+            "sentences": [10, 10, 10, 10],
+            "propaganda_score": [0.1, 0.3, 0.6, 0.8],
+            "flagged_share": [0.0, 0.2, 0.5, 0.7],
+            "Doubt": [0.0, 0.1, 0.2, 0.4],
+        },
+        index=pd.Index(["w", "x", "y", "z"], name="document"),
+    )
+    table = explore.compare_groups(profiles, ["short", "short", "long", "long"])
+    assert table.loc["short", "documents"] == 2
+    assert table.loc["long", "mean_score"] == pytest.approx(0.7)
+    assert table.loc["long", "Doubt"] == pytest.approx(0.3)
+    assert (table.ci_low <= table.mean_score).all() and (table.mean_score <= table.ci_high).all()
+    with pytest.raises(ValidationError):
+        explore.compare_groups(profiles, ["a"])

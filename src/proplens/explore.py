@@ -29,6 +29,7 @@ from proplens.labels import to_indicator
 
 __all__ = [
     "FoldRecorder",
+    "compare_groups",
     "confident_mistakes",
     "cooccurrence",
     "device_counts",
@@ -341,6 +342,36 @@ def profile_frame(results: Sequence, names: Sequence[str] | None = None) -> pd.D
         row.update({entry["device"]: entry["share"] for entry in profile["devices"]})
         rows.append(row)
     return pd.DataFrame(rows).set_index("document").fillna(0.0)
+
+
+def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataFrame:
+    """One row per group of documents: size, mean propaganda score with a 95% bootstrap interval
+    over documents, and the mean share of sentences per device.
+
+    ``profiles`` is :func:`profile_frame` output, ``groups`` one group key per row of it.
+    Documents, not sentences, are resampled: the sentences of one article are not independent
+    (see :func:`proplens.group_report.bootstrap_ci`).
+    """
+    from proplens.group_report import bootstrap_ci
+
+    keys = np.asarray(groups, dtype=object)
+    if len(keys) != len(profiles):
+        raise ValidationError(f"{len(keys)} group keys for {len(profiles)} documents")
+    keys = pd.Series(keys, index=profiles.index, name="group")
+    share_columns = [c for c in profiles.columns if c not in ("sentences", "propaganda_score")]
+    rows = []
+    for group, members in profiles.groupby(keys, sort=True):
+        low, high = bootstrap_ci(members["propaganda_score"].to_numpy(), seed=seed)
+        row = {
+            "group": group,
+            "documents": len(members),
+            "mean_score": float(members["propaganda_score"].mean()),
+            "ci_low": low,
+            "ci_high": high,
+        }
+        row.update(members[share_columns].mean().to_dict())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("group")
 
 
 # --------------------------------------------------------------------------------------------
