@@ -379,7 +379,7 @@ def main(argv=None) -> None:
     columns["proplens"]["training the default model (s, 2 cores)"] = time.perf_counter() - started
     started = time.perf_counter()
     reference = DeviceClassifier(devices=data.devices, features=plain_features(), n_jobs=2).fit(
-        data.sentences, Y
+        sentences, Y
     )  # noqa: E501
     columns["TF-IDF+LR reference"]["training the default model (s, 2 cores)"] = (
         time.perf_counter() - started
