@@ -1,0 +1,694 @@
+"""Write the numbered notebooks from the cell sources below, with no outputs.
+
+The notebooks are generated so that the committed ``.ipynb`` files never hold outputs: outputs of
+these notebooks would contain sentences of the research-only corpus, and they would make every
+re-run a noisy diff. Edit the cells here, then run::
+
+    python notebooks/build_notebooks.py          # rewrite notebooks/*.ipynb
+    python notebooks/build_notebooks.py --check  # fail if a notebook differs from this file
+
+``tests/test_notebooks.py`` runs the check and executes every notebook.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+
+# Every notebook starts with this cell. Charts render with Jupyter's inline backend (PNG
+# outputs drawn by Agg), which is also what the tests use.
+SETUP = """\
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import proplens
+from proplens import explore
+
+pd.set_option("display.max_colwidth", 120)
+plt.rcParams["figure.dpi"] = 90"""
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {}
+
+# ------------------------------------------------------------------------------------------------
+NOTEBOOKS["01-explore-corpus"] = [
+    (
+        "md",
+        """\
+# 01 · What is in the training corpus?
+
+**Question:** how are the 14 SemEval-2020 rhetorical devices spread over the sentences and
+articles that proplens learns from, and which devices travel together?
+
+We read the SemEval-2020 Task 11 training articles (each article once: `dedupe=True` drops the
+repeated "…9" copies) into the **sentence table** of `docs/architecture.md`: one row per sentence,
+with the devices whose annotated span overlaps it. The corpus is research-only third-party text,
+read from `proplens.config.data_dir()` (set `PROPLENS_DATA`); it is never copied into the repo.""",
+    ),
+    ("code", SETUP),
+    (
+        "code",
+        """\
+from proplens.corpus import read_semeval2020
+
+corpus = read_semeval2020(dedupe=True)
+table = corpus.sentence_table()
+devices = [d.name for d in proplens.load_taxonomy().devices if d.origin == "semeval2020"]
+flagged = table["devices"].map(bool)
+print(
+    f"{len(corpus)} articles, {len(table)} sentences, "
+    f"{flagged.mean():.1%} of sentences carry at least one device"
+)
+table.drop(columns="text").head()""",
+    ),
+    (
+        "md",
+        "## How often does each device occur?\n\nCounted in sentences (a sentence with two "
+        "devices counts once for each).",
+    ),
+    (
+        "code",
+        """\
+counts = explore.device_counts(table, devices)
+ax = explore.plot_bars(
+    counts, title="Sentences per device (SemEval-2020 train)",
+    xlabel="sentences carrying the device", ylabel="device",
+)
+plt.show()
+counts.to_frame().assign(share=lambda f: f["sentences"] / len(table))""",
+    ),
+    (
+        "md",
+        "The classes are very unbalanced: Loaded_Language and Name_Calling dominate, while "
+        "several devices have under a hundred sentences. Per-device scores in notebook 02 should "
+        "be read with these supports in mind.",
+    ),
+    ("md", "## How many devices does a sentence carry?"),
+    (
+        "code",
+        """\
+per_sentence = explore.devices_per_sentence(table)
+ax = explore.plot_bars(
+    per_sentence, title="Devices per sentence", xlabel="devices in the sentence",
+    ylabel="sentences", horizontal=False,
+)
+ax.set_yscale("log")
+plt.show()
+per_sentence""",
+    ),
+    (
+        "md",
+        """\
+## Which devices occur together?
+
+Cell (row *a*, column *b*) is the share of sentences with device *a* that also carry *b*
+(the diagonal is 1). Rows are not symmetric: a rare device can always co-occur with a frequent
+one without the reverse being true.""",
+    ),
+    (
+        "code",
+        """\
+together = explore.cooccurrence(table, devices)
+share = together.div(np.diag(together), axis=0)
+fig, ax = plt.subplots(figsize=(10, 8))
+explore.plot_heatmap(
+    share, ax=ax, fmt="{:.2f}", colorbar_label="share of row-device sentences",
+    title="Device co-occurrence within a sentence (row-normalised)",
+)
+plt.show()""",
+    ),
+    ("md", "## Are sentences with a device longer?"),
+    (
+        "code",
+        """\
+lengths = explore.sentence_lengths(table, devices)
+order = lengths.groupby("device")["words"].median().sort_values().index
+fig, ax = plt.subplots(figsize=(10, 6))
+ax.boxplot(
+    [lengths.loc[lengths.device == d, "words"] for d in order], vert=False, showfliers=False
+)
+ax.set_yticks(range(1, len(order) + 1), order)
+ax.set_xlabel("sentence length (words)")
+ax.set_ylabel("device")
+ax.set_title("Sentence length by device (boxes: quartiles; outliers hidden)")
+plt.show()
+lengths.groupby("device")["words"].describe()[["count", "50%", "mean"]].sort_values("50%")""",
+    ),
+    (
+        "md",
+        "Sentences with a device are longer than sentences without one: part of what any "
+        "sentence model learns is simply length (one reason `proplens.features` has a shape "
+        "block).",
+    ),
+    ("md", "## How much of an article is flagged?"),
+    (
+        "code",
+        """\
+documents = explore.document_flagged_share(table)
+fig, ax = plt.subplots(figsize=(8, 4))
+ax.hist(documents["share"], bins=20, range=(0, 1), color="#4363d8", edgecolor="white")
+ax.set_xlabel("share of the article's sentences that carry a device")
+ax.set_ylabel("articles")
+ax.set_title("Articles by share of flagged sentences")
+plt.show()
+documents["share"].describe()""",
+    ),
+    (
+        "md",
+        "Every article in this corpus was chosen because it was likely to contain propaganda, so "
+        "these shares are far higher than in ordinary news: a model trained here will flag more "
+        "sentences in everyday reporting than an annotator would.",
+    ),
+]
+
+# ------------------------------------------------------------------------------------------------
+NOTEBOOKS["02-model-and-errors"] = [
+    (
+        "md",
+        """\
+# 02 · How good is the model, and where does it go wrong?
+
+**Question:** for each device, how precise and complete is the sentence classifier, how does the
+decision threshold trade precision for recall, which devices does the span classifier confuse,
+what words does it rely on, and which of its mistakes is it most sure about?
+
+**A faster configuration than the shipped model.** The default model's 5-fold cross-validation
+takes several minutes; this notebook must run in under two minutes on a 2-core machine. So it
+uses word n-grams only (`make_sentence_features(chars=False)`), 2 inner folds for the threshold
+search (`threshold_folds=2`) and **3 outer folds**. Everything else is as in the real evaluation:
+folds are grouped by article (an article's sentences never straddle train and test) and every
+supervised step, including the per-device thresholds, is fit inside the training fold. Expect
+figures a little below the model card of the shipped model (`models/ptc-default/*/README.md`).""",
+    ),
+    ("code", SETUP),
+    (
+        "code",
+        """\
+from proplens.corpus import read_semeval2020
+from proplens.evaluation import cross_validate_sentences, cross_validate_spans, span_frame
+from proplens.features import make_sentence_features
+from proplens.model import DeviceClassifier, SpanClassifier
+
+FOLDS = 3
+corpus = read_semeval2020(dedupe=True)
+table = corpus.sentence_table()
+devices = [d.name for d in proplens.load_taxonomy().devices if d.origin == "semeval2020"]
+
+
+def fast_classifier(names):
+    \"\"\"Word n-grams only, 2 inner threshold folds: the notebook's fast configuration.\"\"\"
+    return DeviceClassifier(
+        names, features=make_sentence_features(chars=False), threshold_folds=2, n_jobs=2
+    )
+
+
+# The recorder keeps each fold's fitted model so mistakes can be explained further down.
+recorder = explore.FoldRecorder(fast_classifier)
+report, oof = cross_validate_sentences(table, devices, make_estimator=recorder, n_splits=FOLDS)
+print(f"{FOLDS}-fold CV grouped by article took {report.seconds:.0f} s")
+report.summary_frame().round(3)""",
+    ),
+    ("md", "## Precision, recall and F1 per device"),
+    (
+        "code",
+        """\
+per_device = report.per_device.drop(index=["micro", "macro"]).sort_values("f1")
+fig, ax = plt.subplots(figsize=(9, 7))
+explore.plot_bars(
+    per_device[["precision", "recall", "f1"]], ax=ax, xlabel="score (out-of-fold)",
+    ylabel="device", title=f"Per-device scores, {FOLDS}-fold CV grouped by article",
+)
+ax.set_xlim(0, 1)
+plt.show()
+per_device.round(3)""",
+    ),
+    (
+        "md",
+        """\
+## Precision–recall curves and threshold against F1
+
+First grid: the precision–recall curve of each device's out-of-fold probabilities (n = annotated
+sentences). Second grid: F1 if the device were predicted above each threshold, with the
+thresholds the fold models chose (dashed lines). Flat, low curves mean more data or better
+features are needed; a dashed line far from the peak would mean the in-fold threshold search
+generalises poorly.""",
+    ),
+    (
+        "code",
+        """\
+from proplens.labels import to_indicator
+
+truth = to_indicator(table["devices"].tolist(), devices)
+columns = 4
+rows = -(-len(devices) // columns)
+pr_figure, pr_axes = plt.subplots(rows, columns, figsize=(14, 3.2 * rows), squeeze=False)
+f1_figure, f1_axes = plt.subplots(rows, columns, figsize=(14, 3.2 * rows), squeeze=False)
+for position, device in enumerate(devices):
+    y, p = truth[:, position], oof[device].to_numpy()
+    ax = pr_axes.flat[position]
+    curve = explore.pr_curve(y, p)
+    ax.plot(curve["recall"], curve["precision"], color="#4363d8")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title(f"{device} (n={int(y.sum())})", fontsize=9)
+    ax = f1_axes.flat[position]
+    f1 = explore.threshold_curve(y, p)
+    ax.plot(f1["threshold"], f1["f1"], color="#e6194b")
+    for model in recorder.models:
+        ax.axvline(model.thresholds_[device], color="grey", linestyle="--", lw=0.8)
+    ax.set(xlabel="threshold", ylabel="F1", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(device, fontsize=9)
+for axes in (pr_axes, f1_axes):
+    for ax in axes.flat[len(devices):]:
+        ax.set_visible(False)
+pr_figure.suptitle("Precision-recall curves of the out-of-fold probabilities")
+f1_figure.suptitle("F1 against threshold (dashed: thresholds chosen inside each fold)")
+pr_figure.tight_layout()
+f1_figure.tight_layout()
+plt.show()""",
+    ),
+    (
+        "md",
+        """\
+## Which devices does the span classifier confuse?
+
+In span mode (SemEval-2020's technique-classification subtask, TC) the gold span is given and
+the model only names its device. For speed this notebook's span model reads TF-IDF word n-grams
+of the span text alone (the shipped model adds character n-grams, the surrounding sentence and
+repetition counts). Rows: gold device; columns: predicted device; each row sums to 1.""",
+    ),
+    (
+        "code",
+        """\
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+
+def fast_span_classifier():
+    \"\"\"TF-IDF of the span's own words only: the notebook's fast span configuration.\"\"\"
+    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    return SpanClassifier(features=ColumnTransformer([("span", words, "span")]))
+
+
+spans = span_frame(corpus.documents, corpus.spans)
+tc_micro, tc_per_device, predicted = cross_validate_spans(
+    spans, make_estimator=fast_span_classifier, n_splits=FOLDS
+)
+print(f"TC micro-F1 (= accuracy) on {len(spans)} gold spans: {tc_micro:.3f}")
+confusion = explore.span_confusion(spans["device"], predicted)
+fig, ax = plt.subplots(figsize=(10, 8))
+explore.plot_heatmap(
+    confusion, ax=ax, fmt="{:.2f}", colorbar_label="share of gold spans",
+    title=f"Span mode (TC) confusion, {FOLDS}-fold CV grouped by article",
+)
+plt.show()""",
+    ),
+    (
+        "md",
+        "Rare devices are mostly absorbed by the frequent ones (Loaded_Language, Name_Calling): "
+        "the columns of the frequent devices are the darkest off the diagonal.",
+    ),
+    (
+        "md",
+        """\
+## The strongest n-grams per device
+
+The word n-grams with the largest weights in the first fold's model (trained on two thirds of the
+articles). These weights are what the evidence in a scored document is made of.""",
+    ),
+    (
+        "code",
+        """\
+grams = explore.top_ngrams(recorder.models[0], n=8)
+grams.assign(weight=grams["weight"].round(2)).groupby("device")["ngram"].apply(", ".join)
+""",
+    ),
+    (
+        "md",
+        """\
+## The most confident mistakes
+
+Out-of-fold decisions that were most confidently wrong: *false alarms* (high probability, not
+annotated) and *misses* (annotated, low probability), each explained by the words that pushed the
+score of the fold model that had not seen the article. Some "mistakes" are annotation gaps rather
+than model errors; reading them is the quickest way to find both.""",
+    ),
+    (
+        "code",
+        """\
+mistakes = explore.confident_mistakes(table, oof, devices, n=15, recorder=recorder)
+mistakes.round(3)""",
+    ),
+]
+
+# ------------------------------------------------------------------------------------------------
+NOTEBOOKS["03-score-articles"] = [
+    (
+        "md",
+        """\
+# 03 · Scoring articles with the shipped model
+
+**Question:** what does the default model say about whole articles — which devices, how much of
+each article, and where — and do groups of articles differ?
+
+We score the project's own example (`datasets/examples/harbour-bridge.txt`, written for proplens)
+and the unlabelled SemEval-2020 test articles with `proplens.load_model()`, the default model of
+the registry (`models/current.json`, or `PROPLENS_MODELS`).""",
+    ),
+    ("code", SETUP),
+    (
+        "code",
+        """\
+from IPython.display import HTML, display
+
+from proplens import config
+from proplens.corpus import read_semeval2020
+from proplens.report import render_html
+
+model = proplens.load_model()
+print(model, "thresholds tuned in-fold:", len(model.thresholds))
+example_path = config.checkout_root() / "datasets" / "examples" / "harbour-bridge.txt"
+example = model.score(example_path.read_text(encoding="utf-8"), document_id=example_path.name)
+example.to_frame()[["index", "propaganda", "labels", "evidence"]].round(3)""",
+    ),
+    (
+        "md",
+        "## One article, highlighted\n\nThe same HTML report that `proplens score --format "
+        "html` writes, rendered inline.",
+    ),
+    ("code", "display(HTML(render_html(example.to_dict())))"),
+    (
+        "md",
+        "## Many articles\n\nThe SemEval-2020 test articles have no public labels; the model "
+        "scores all of them in one batch (`score_many`).",
+    ),
+    (
+        "code",
+        """\
+test = read_semeval2020(split="test")
+ids = sorted(test.documents)
+results = model.score_many([test.documents[i] for i in ids], document_ids=ids)
+profiles = explore.profile_frame(results)
+print(f"{len(results)} test articles scored")
+profiles[["sentences", "propaganda_score", "flagged_share"]].describe().round(3)""",
+    ),
+    (
+        "md",
+        "## Profiles side by side\n\nThe example and the five highest- and lowest-scoring "
+        "test articles: the share of each article's sentences labelled with each device.",
+    ),
+    (
+        "code",
+        """\
+ranked = profiles.sort_values("propaganda_score")
+chosen = pd.concat(
+    [explore.profile_frame([example], names=["harbour-bridge (example)"]), ranked.head(5),
+     ranked.tail(5)]
+).fillna(0.0)
+device_columns = [d for d in model.devices if d in chosen.columns]
+fig, ax = plt.subplots(figsize=(12, 6))
+explore.plot_heatmap(
+    chosen[device_columns], ax=ax, fmt="{:.2f}", colorbar_label="share of sentences",
+    title="Document profiles: share of sentences labelled with each device",
+)
+ax.set_xlabel("device")
+ax.set_ylabel("article")
+plt.show()
+fig, ax = plt.subplots(figsize=(8, 5))
+explore.plot_bars(
+    chosen["propaganda_score"], ax=ax, title="Propaganda score of the chosen articles",
+    xlabel="mean any-device probability over sentences", ylabel="article",
+)
+plt.show()""",
+    ),
+    (
+        "md",
+        """\
+## Comparing groups of articles
+
+Do long articles use devices more densely than short ones? We split the test articles into
+length terciles and compare their mean propaganda score (95% bootstrap interval over articles)
+and device shares. Overlapping intervals mean the data do not show a difference.""",
+    ),
+    (
+        "code",
+        """\
+length_group = pd.qcut(profiles["sentences"], 3, labels=["short", "medium", "long"])
+groups = explore.compare_groups(profiles, length_group.astype(str))
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.errorbar(
+    groups.index, groups["mean_score"],
+    yerr=[groups["mean_score"] - groups["ci_low"], groups["ci_high"] - groups["mean_score"]],
+    fmt="o", capsize=6,
+)
+ax.set_xlabel("article length tercile")
+ax.set_ylabel("mean propaganda score")
+ax.set_title("Propaganda score by article length (95% bootstrap CI)")
+plt.show()
+top = chosen[device_columns].mean().sort_values(ascending=False).index[:6]
+explore.plot_bars(
+    groups[list(top)], title="Share of sentences per device, by article length",
+    xlabel="mean share of sentences", ylabel="length group",
+)
+plt.show()
+groups.round(3)""",
+    ),
+]
+
+# ------------------------------------------------------------------------------------------------
+NOTEBOOKS["04-add-a-device"] = [
+    (
+        "md",
+        """\
+# 04 · Adding a device and retraining
+
+**Question:** how does a newsroom add its own device, train a model that knows it, check that
+nothing else got worse, and undo the change if it did?
+
+The whole workflow runs in a **temporary folder**: a copy of the taxonomy (`PROPLENS_TAXONOMY`)
+and an empty models root (`PROPLENS_MODELS`), so running this notebook never changes the
+repository or the shipped model. To stay fast it trains on a small set of sentences written for
+this notebook (fictional towns and offices) instead of the corpus (`base=False`); with the real
+corpus the steps are the same, minus `base=False`.""",
+    ),
+    ("code", SETUP),
+    (
+        "code",
+        """\
+import csv
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from proplens import config
+
+workspace = Path(tempfile.mkdtemp(prefix="proplens-notebook-04-"))
+shutil.copy(config.taxonomy_path(), workspace / "taxonomy.toml")
+os.environ["PROPLENS_TAXONOMY"] = str(workspace / "taxonomy.toml")
+os.environ["PROPLENS_MODELS"] = str(workspace / "models")
+print("taxonomy:", config.taxonomy_path())
+print("models:  ", config.models_dir())""",
+    ),
+    (
+        "md",
+        """\
+## 1 · Labels for the devices we already have
+
+Sentence labels as a CSV with `document_id`, `text` and `devices` (`;`-separated names, `none`
+for "checked, no device"); `docs/retraining.md` lists the other formats (stand-off offsets,
+Label Studio exports). All sentences are invented for this notebook.""",
+    ),
+    (
+        "code",
+        """\
+towns = ["Velmora", "Ostrand", "Kellby", "Marrowgate", "Tessaly", "Brindleford"]
+offices = ["harbour board", "water council", "ferry office", "school trust"]
+templates = {
+    "Loaded_Language": [
+        "The {o} of {t} pushed through its reckless, shameful scheme.",
+        "This disastrous plan from the {o} will wreck {t} for a generation.",
+        "Residents of {t} call the {o} decision an outrage and a betrayal.",
+    ],
+    "Doubt": [
+        "Can anyone in {t} really believe the {o} this time?",
+        "Why should {t} trust figures from the {o} that keep changing?",
+    ],
+    "none": [
+        "The {o} of {t} met on Tuesday to review the budget.",
+        "A new timetable from the {o} for {t} starts next month.",
+        "The {o} published its annual report for {t} on Friday.",
+        "The {o} of {t} says the timetable changes on Monday.",
+    ],
+    "Vague_Sourcing": [
+        "Sources close to the {o} say {t} will lose its ferry.",
+        "Some experts believe the {o} in {t} hid the real costs.",
+        "People are saying that {t} was warned long ago by the {o}.",
+    ],
+}
+
+
+def write_labels(path, devices):
+    \"\"\"One labelled sentence per template, town and office; a document per town+office.\"\"\"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["document_id", "text", "devices"])
+        for t in towns:
+            for k, o in enumerate(offices):
+                for device in devices:
+                    for template in templates[device]:
+                        writer.writerow([f"{t.lower()}-{k}", template.format(t=t, o=o), device])
+    return path
+
+
+from proplens.labeling import add_device, read_labels, validate_labels
+
+first = write_labels(workspace / "first.csv", ["Loaded_Language", "Doubt", "none"])
+labels = read_labels([first])
+pd.DataFrame(labels.counts()).T""",
+    ),
+    (
+        "md",
+        "## 2 · Train version 1\n\n`train()` validates the labels, cross-validates (3 folds, "
+        "grouped by document), fits, and saves `newsroom/v1`; as the first model it becomes the "
+        "default.",
+    ),
+    (
+        "code",
+        """\
+from proplens import registry
+from proplens.training import train
+
+v1 = train(name="newsroom", labels=[first], base=False, n_splits=3)
+print(v1.directory.name, "promoted:", v1.promoted)
+registry.list_models()[["name", "version", "labels", "micro_f1", "current"]]""",
+    ),
+    (
+        "md",
+        """\
+## 3 · Declare the new device
+
+`add_device` writes it to the (temporary) taxonomy with a definition and an example. A label
+file naming a device the taxonomy does not know is refused, with file and line:""",
+    ),
+    (
+        "code",
+        """\
+second = write_labels(workspace / "second.csv", ["Vague_Sourcing", "none"])
+report = validate_labels([second])
+print("valid before the device exists:", report.ok)
+print(report.problems[0])
+
+add_device(
+    "Vague_Sourcing",
+    "A claim credited to unnamed or unverifiable sources, so that it cannot be checked.",
+    "Insiders say the mayor of Velmora will resign before the summer.",
+)
+print("valid after add_device:", validate_labels([second]).ok)""",
+    ),
+    (
+        "md",
+        "## 4 · Retrain with the new labels\n\nThe promotion guard compares the new version with "
+        "the current default device by device and only promotes it when no device's F1 dropped "
+        "beyond the spread of the cross-validation.",
+    ),
+    (
+        "code",
+        """\
+v2 = train(name="newsroom", labels=[first, second], base=False, n_splits=3)
+print(v2.directory.name, "promoted:", v2.promoted)
+print(v2.decision.message())
+registry.list_models()[["name", "version", "labels", "micro_f1", "current"]]""",
+    ),
+    ("md", "## 5 · Before and after"),
+    (
+        "code",
+        """\
+comparison = registry.diff("newsroom@v1", "newsroom@v2")
+print("micro-F1 before/after:", comparison.attrs["micro_f1"])
+fig, ax = plt.subplots(figsize=(7, 3.5))
+explore.plot_bars(
+    comparison.set_index("device")[["f1_before", "f1_after"]].fillna(0.0), ax=ax,
+    title="Cross-validated F1 per device, v1 against v2", xlabel="F1 (0 = device absent)",
+    ylabel="device",
+)
+plt.show()
+comparison""",
+    ),
+    (
+        "code",
+        """\
+text = (
+    "Sources close to the lighthouse trust say Pellan Cove will lose its pier. "
+    "The trust of Pellan Cove met on Wednesday to review the accounts."
+)
+side_by_side = {}
+for version in ("v1", "v2"):
+    scored = proplens.load_model(f"newsroom@{version}").score(text)
+    side_by_side[version] = [", ".join(s.labels) or "-" for s in scored.sentences]
+pd.DataFrame(side_by_side, index=[s.text for s in scored.sentences])""",
+    ),
+    (
+        "md",
+        "## 6 · Roll back\n\nIf the new version misbehaves in use, `rollback` makes the previous "
+        "default current again (the v2 files stay, so `registry.use('newsroom@v2')` restores it).",
+    ),
+    (
+        "code",
+        """\
+print("current before rollback:", registry.current())
+print("rolled back to:", registry.rollback())
+assert proplens.load_model().version == "v1"
+registry.list_models()[["name", "version", "current"]]""",
+    ),
+    (
+        "code",
+        """\
+# Leave nothing behind: the temporary taxonomy and models go, the environment is restored.
+del os.environ["PROPLENS_TAXONOMY"], os.environ["PROPLENS_MODELS"]
+shutil.rmtree(workspace)""",
+    ),
+]
+
+
+def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A notebook with the given cells, no outputs, and stable (position-based) cell ids."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for position, (kind, source) in enumerate(cells):
+        maker = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
+        cell = maker(source.rstrip("\n"))
+        cell.id = f"{name[:2]}-{position:02d}"
+        notebook.cells.append(cell)
+    nbformat.validate(notebook)
+    return notebook
+
+
+def render(name: str) -> str:
+    return nbformat.writes(build(name, NOTEBOOKS[name])) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for name in NOTEBOOKS:
+        path = HERE / f"{name}.ipynb"
+        text = render(name)
+        if "--check" in argv:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(path.name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print(f"out of date (run python notebooks/build_notebooks.py): {', '.join(stale)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
