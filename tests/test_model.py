@@ -168,3 +168,20 @@ def test_span_classifier_predicts_known_classes():
     assert model.predict(frame[:1])[0] == "Name_Calling"
     proba = model.predict_proba(frame)
     assert np.allclose(proba.sum(axis=1), 1.0) or np.all(proba <= 1)
+
+
+def test_features_need_not_be_a_union():
+    """Any transformer works as features (one block), e.g. a single vectorizer pipeline."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from proplens.features import FastWordVectorizer, sentence_text
+
+    frame, Y = corpus()
+    features = make_pipeline(FunctionTransformer(sentence_text), FastWordVectorizer())
+    model = DeviceClassifier(
+        devices=DEVICES, features=features, threshold_folds=2, min_positive=2
+    ).fit(frame, Y)
+    assert list(model.block_slices_) == ["all"]
+    stacked = model.predict_all_proba(frame, model.transform_features(frame))
+    assert np.allclose(model.predict_all_proba(frame), stacked, atol=1e-5)

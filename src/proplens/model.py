@@ -109,10 +109,17 @@ def _stack_linear(models, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     return weights, intercepts
 
 
+def _blocks(features) -> list[tuple[str, object]]:
+    """The named blocks of a feature transformer; one block ``"all"`` if it is not a union."""
+    if hasattr(features, "transformer_list"):
+        return list(features.transformer_list)
+    return [("all", features)]
+
+
 def _block_slices(union, X: pd.DataFrame) -> dict[str, slice]:
     """Where each block of a fitted FeatureUnion lands in its output's columns."""
     slices, start = {}, 0
-    for name, transformer in union.transformer_list:
+    for name, transformer in _blocks(union):
         width = transformer.transform(X.iloc[:1]).shape[1]
         slices[name] = slice(start, start + width)
         start += width
@@ -267,8 +274,8 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         """One block of the features (weighted as in the union); its columns start at
         ``block_slices_[block].start`` of the full matrix. The evidence mapper reads ``"words"``."""
         check_is_fitted(self, "coef_")
-        transformer = dict(self.features_.transformer_list)[block]
-        weight = (self.features_.transformer_weights or {}).get(block, 1.0)
+        transformer = dict(_blocks(self.features_))[block]
+        weight = (getattr(self.features_, "transformer_weights", None) or {}).get(block, 1.0)
         matrix = transformer.transform(_check_frame(X)).tocsr()
         return matrix * weight if weight != 1.0 else matrix
 
@@ -277,7 +284,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         # matrix, which costs more than the products themselves.
         check_is_fitted(self, "coef_")
         logits = np.zeros((len(X), self.coef_.shape[1]), dtype=np.float64)
-        for name, _ in self.features_.transformer_list:
+        for name, _ in _blocks(self.features_):
             logits += self.block_features(X, name) @ self.coef_[self.block_slices_[name]]
         return logits + self.intercept_
 
