@@ -603,7 +603,15 @@ print(v2.directory.name, "promoted:", v2.promoted)
 print(v2.decision.message())
 registry.list_models()[["name", "version", "labels", "micro_f1", "current"]]""",
     ),
-    ("md", "## 5 · Before and after"),
+    (
+        "md",
+        """\
+## 5 · Before and after
+
+`registry.diff` compares the two versions device by device (cross-validated F1 and thresholds
+from each model's metadata). The sentences here are templated, so every score is close to 1: they
+show the workflow, not what to expect on real news.""",
+    ),
     (
         "code",
         """\
