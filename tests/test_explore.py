@@ -201,6 +201,12 @@ def test_plots_have_titles_and_axis_labels():
     )
     assert axes[0].get_title() == "Co" and axes[0].get_xlabel() == "with device"
     assert axes[1].get_title() == "Counts" and axes[1].get_xlabel() == "n"
+    ax = explore.plot_boxes(
+        explore.sentence_lengths(_table()), group="device", value="words", title="L", xlabel="w"
+    )
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert labels == ["(none)", "Doubt", "Slogans"]  # ordered by median length
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("L", "w", "device")
     plt.close("all")
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "threshold_curve",
     "top_ngrams",
     "plot_bars",
+    "plot_boxes",
     "plot_heatmap",
 ]
 
@@ -433,4 +434,34 @@ def plot_bars(
     ax.set_ylabel(ylabel)
     if horizontal:
         ax.invert_yaxis()
+    return ax
+
+
+def plot_boxes(
+    long: pd.DataFrame,
+    *,
+    group: str,
+    value: str,
+    title: str,
+    xlabel: str,
+    ax=None,
+):
+    """Horizontal box plots of ``value`` per ``group`` of a long table, ordered by median.
+
+    Outliers are hidden: with thousands of sentences they would hide the boxes.
+    """
+    import inspect
+
+    ax = _axes(ax)
+    order = long.groupby(group)[value].median().sort_values().index
+    data = [long.loc[long[group] == key, value].to_numpy() for key in order]
+    # matplotlib >= 3.10 spells the orientation out; older versions only know ``vert``.
+    if "orientation" in inspect.signature(ax.boxplot).parameters:
+        ax.boxplot(data, orientation="horizontal", showfliers=False)
+    else:  # pragma: no cover - depends on the installed matplotlib
+        ax.boxplot(data, vert=False, showfliers=False)
+    ax.set_yticks(range(1, len(order) + 1), [str(key) for key in order])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(group)
+    ax.set_title(title)
     return ax
