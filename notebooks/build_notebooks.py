@@ -255,7 +255,7 @@ for position, device in enumerate(devices):
     ax.plot(f1["threshold"], f1["f1"], color="#e6194b")
     for model in recorder.models:
         ax.axvline(model.thresholds_[device], color="grey", linestyle="--", lw=0.8)
-    ax.set(xlabel="threshold", ylabel="F1", xlim=(0, 1), ylim=(0, 1))
+    ax.set(xlabel="threshold (log scale)", ylabel="F1", xscale="log", ylim=(0, 1))
     ax.set_title(device, fontsize=9)
 for axes in (pr_axes, f1_axes):
     for ax in axes.flat[len(devices):]:
@@ -319,18 +319,25 @@ articles). These weights are what the evidence in a scored document is made of."
         "code",
         """\
 grams = explore.top_ngrams(recorder.models[0], n=8)
-grams.assign(weight=grams["weight"].round(2)).groupby("device")["ngram"].apply(", ".join)
-""",
+grams.groupby("device")["ngram"].apply(", ".join).to_frame("strongest word n-grams")""",
+    ),
+    (
+        "md",
+        "Names of people, places and campaigns among the strongest n-grams show that the model "
+        "partly learns the topics of the corpus's articles, not only their rhetoric: a reason to "
+        "read its evidence, and to be careful with articles on other topics.",
     ),
     (
         "md",
         """\
 ## The most confident mistakes
 
-Out-of-fold decisions that were most confidently wrong: *false alarms* (high probability, not
-annotated) and *misses* (annotated, low probability), each explained by the words that pushed the
-score of the fold model that had not seen the article. Some "mistakes" are annotation gaps rather
-than model errors; reading them is the quickest way to find both.""",
+Out-of-fold decisions that were most confidently wrong: the strongest *false alarms* (high
+probability, not annotated) and *misses* (annotated, low probability), each with the words that
+raised the score in the fold model that had not seen the article. Some "mistakes" are annotation
+gaps rather than model errors, and a miss with no evidence is a device the words alone do not
+show (a sentence inside a long annotated span, a device carried by context); reading them is the
+quickest way to find both.""",
     ),
     (
         "code",

@@ -146,6 +146,7 @@ def test_top_ngrams_and_confident_mistakes_on_a_fitted_model():
     grams = explore.top_ngrams(recorder.models[0], n=5)
     assert set(grams.device) <= {"propaganda", *DEVICES}
     assert (grams.weight > 0).all()
+    assert not set(grams.ngram) & {"the", "of", "at", "of the"}  # function words say nothing
     slogan_words = " ".join(grams[grams.device == "Slogans"].ngram)
     assert "together" in slogan_words
 
@@ -153,6 +154,7 @@ def test_top_ngrams_and_confident_mistakes_on_a_fitted_model():
     noisy = table.copy()
     noisy.at[1, "devices"] = []
     mistakes = explore.confident_mistakes(noisy, oof, DEVICES, n=3, recorder=recorder)
+    assert mistakes.kind.value_counts().max() <= 3  # n per kind
     first = mistakes.iloc[0]
     assert first.kind == "false alarm" and first.device == "Slogans"
     assert (mistakes.confidence > 0.5).all()

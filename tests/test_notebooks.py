@@ -64,12 +64,14 @@ def _fingerprint(paths: list[Path]) -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name, corpus_dir, monkeypatch, tmp_path):
-    """Each notebook executes without error on the real corpus and leaves the repo unchanged."""
+    """Each notebook runs without error on the real corpus (and 04 leaves the repo as it was)."""
     # The kernel inherits this: matplotlib's inline backend draws with Agg into PNG outputs (no
     # display, nothing interactive), so the test can check that charts were really drawn.
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     monkeypatch.setenv("PROPLENS_DATA", str(corpus_dir))
-    watched = [config.taxonomy_path(), config.models_dir()]
+    # Notebook 04 declares a device and trains models: it must do so in a temporary folder.
+    # (Only 04 is watched: others working in the same checkout may change models/ meanwhile.)
+    watched = [config.taxonomy_path(), config.models_dir()] if name.startswith("04") else []
     before = _fingerprint(watched)
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(

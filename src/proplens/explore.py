@@ -132,8 +132,9 @@ def document_flagged_share(table: pd.DataFrame) -> pd.DataFrame:
 def threshold_curve(y_true, proba, thresholds: Sequence[float] | None = None) -> pd.DataFrame:
     """Precision, recall and F1 if the label were predicted at each threshold.
 
-    Columns ``threshold, precision, recall, f1, predicted``. Precision is 1 where nothing is
-    predicted (no false positive can be made), so the curve stays defined at high thresholds.
+    ``thresholds`` default to 150 log-spaced values from 0.001 to 0.99. Columns
+    ``threshold, precision, recall, f1, predicted``. Precision is 1 where nothing is predicted
+    (no false positive can be made), so the curve stays defined at high thresholds.
     """
     y = np.asarray(y_true).astype(bool)
     p = np.asarray(proba, dtype=float)
@@ -141,7 +142,8 @@ def threshold_curve(y_true, proba, thresholds: Sequence[float] | None = None) ->
         raise ValidationError(
             f"y_true and proba must be 1-d of equal length, got {y.shape}, {p.shape}"
         )
-    grid = np.linspace(0.01, 0.99, 99) if thresholds is None else np.asarray(thresholds, float)
+    # Log-spaced by default: tuned thresholds of rare devices sit well below 0.1.
+    grid = np.geomspace(0.001, 0.99, 150) if thresholds is None else np.asarray(thresholds, float)
     predicted = p[None, :] >= grid[:, None]
     true_positive = (predicted & y[None, :]).sum(axis=1)
     n_predicted = predicted.sum(axis=1)
@@ -185,25 +187,33 @@ def span_confusion(y_true, y_pred, *, normalize: bool = True) -> pd.DataFrame:
     )
 
 
-def top_ngrams(classifier, n: int = 10) -> pd.DataFrame:
+def top_ngrams(classifier, n: int = 10, *, skip_stopwords: bool = True) -> pd.DataFrame:
     """The word n-grams with the largest positive weight for each label of a fitted classifier.
 
     ``classifier`` is a fitted :class:`proplens.model.DeviceClassifier` (or a loaded
     :class:`proplens.Model`, whose ``sentence_model`` is used). Only the word block of the features
-    is read, as in :mod:`proplens.evidence`. Columns: ``device, rank, ngram, weight``.
+    is read, as in :mod:`proplens.evidence`; with ``skip_stopwords`` n-grams made only of
+    function words ("of the") are left out, as they are from evidence. Columns: ``device, rank,
+    ngram, weight``.
     """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     model = getattr(classifier, "sentence_model", classifier)
     vocabulary = EvidenceMapper.from_features(model.features_).vocabulary
     names = np.empty(len(vocabulary), dtype=object)
     for gram, column in vocabulary.items():
         names[column] = gram
     rows = []
+    if skip_stopwords:
+        keep = np.array([not set(str(g).split()) <= ENGLISH_STOP_WORDS for g in names], dtype=bool)
+    else:
+        keep = np.ones(len(names), dtype=bool)
     for label_column, label in enumerate(model.labels_):
         weights = np.asarray(model.coef_[: len(names), label_column], dtype=float)
+        weights = np.where(keep, weights, -np.inf)
         order = np.argsort(-weights, kind="stable")[:n]
-        for rank, column in enumerate(order, start=1):
-            if weights[column] <= 0:
-                break
+        positive = [column for column in order if weights[column] > 0]
+        for rank, column in enumerate(positive, start=1):
             rows.append((label, rank, names[column], float(weights[column])))
     return pd.DataFrame(rows, columns=["device", "rank", "ngram", "weight"])
 
@@ -252,7 +262,8 @@ def confident_mistakes(
     n: int = 15,
     recorder: FoldRecorder | None = None,
 ) -> pd.DataFrame:
-    """The out-of-fold (sentence, device) decisions that were most confidently wrong.
+    """The out-of-fold (sentence, device) decisions that were most confidently wrong: the ``n``
+    strongest false alarms and the ``n`` strongest misses, most confident first.
 
     A *false alarm* is a device the model gave a high probability to but no annotator marked; a
     *miss* is an annotated device the model gave a low probability to. ``confidence`` is the
@@ -277,7 +288,6 @@ def confident_mistakes(
             if score[row, column] > 0.5:
                 candidates.append((float(score[row, column]), kind, row, column))
     candidates.sort(key=lambda item: -item[0])
-    candidates = candidates[:n]
     folds = recorder.fold_of(table) if recorder is not None else None
     rows = []
     for confidence, kind, row, column in candidates:
@@ -317,7 +327,7 @@ def _fold_evidence(model, table: pd.DataFrame, row: int, device: str) -> str:
     found = mapper.explain(
         table["text"].iat[row], 0, matrix[local], model.coef_[:, [column]], [device], min_weight=0.0
     )
-    return ", ".join(f"{e.text} (+{e.weight:.2f})" for e in found if e.weight > 0)
+    return ", ".join(f"{e.text} (+{e.weight:.2f})" for e in found if e.weight >= 0.005)
 
 
 # --------------------------------------------------------------------------------------------
