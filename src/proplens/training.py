@@ -361,11 +361,14 @@ def cross_validate_block(
     n_splits: int = 5,
     random_state: int = 0,
     progress: Callable[[int], None] | None = None,
+    features=None,
 ) -> BlockCV | None:
     """Grouped k-fold CV of a :class:`DeviceClassifier` for ``devices`` on the sentences ``rows``.
 
     Folds are :class:`~sklearn.model_selection.GroupKFold` by document (at most one fold per
-    document). Returns None when there are fewer than two documents.
+    document). ``features`` is an unfitted feature transformer (default: the model's own), e.g.
+    :func:`proplens.figures.make_figure_features` to measure the Unverified_Figures block.
+    Returns None when there are fewer than two documents.
     """
     table = data.sentences.iloc[rows].reset_index(drop=True)
     columns = [data.devices.index(d) for d in devices]
@@ -381,7 +384,11 @@ def cross_validate_block(
     splits = GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=groups)
     for number, (train_rows, test_rows) in enumerate(splits):
         estimator = DeviceClassifier(
-            devices=list(devices), gates=gates, n_jobs=n_jobs, random_state=random_state
+            devices=list(devices),
+            gates=gates,
+            features=features,
+            n_jobs=n_jobs,
+            random_state=random_state,
         ).fit(table.iloc[train_rows], Y[train_rows])
         fold_proba = estimator.predict_all_proba(table.iloc[test_rows])
         proba[test_rows] = fold_proba
