@@ -58,7 +58,7 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: float = 0.
     best = int(np.argmax(f1))
     upper = sorted_proba[best]
     lower = sorted_proba[best + 1] if best + 1 < len(sorted_proba) else 0.0
-    return float(np.clip((upper + lower) / 2, 1e-6, 1 - 1e-6))
+    return float(np.clip((upper + lower) / 2, 0.0, 1.0))
 
 
 def _check_frame(X) -> pd.DataFrame:
@@ -163,7 +163,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         self,
         devices: Sequence[str] = (),
         features=None,
-        C: float = 4.0,
+        C: float = 1.0,
         class_weight=None,
         threshold_folds: int = 3,
         min_positive: int = 10,
