@@ -304,8 +304,8 @@ plt.show()""",
     ),
     (
         "md",
-        "Rare devices are mostly absorbed by the frequent ones (Loaded_Language, Name_Calling): "
-        "the columns of the frequent devices are the darkest off the diagonal.",
+        "Rare devices are mostly absorbed by frequent ones: off the diagonal, most errors sit in "
+        "the Loaded_Language column, then Doubt and Name_Calling,Labeling.",
     ),
     (
         "md",
