@@ -249,3 +249,18 @@ def test_project_labels_are_a_subset_device_of_the_base(corpus_dir):
     assert (Y[:, column] >= 0).sum() == 895
     blocks = annotation_blocks(Y, data.devices)
     assert len(blocks[0][0]) == 14 and blocks[1][0] == ["Unverified_Figures"]
+
+
+def test_cli_train_on_new_labels(root, labels_csv, capsys):
+    """`proplens train --labels FILE --no-base` trains, prints the new directory, makes it current;
+    a second run without CV is saved but keeps the current model, and says so."""
+    from proplens.cli import main
+
+    args = ["train", "--name", "tiny", "--labels", str(labels_csv), "--no-base", "--no-cv"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith(str(Path("tiny") / "v1"))
+    assert "current model: tiny@v1" in captured.err
+    assert main(args) == 0
+    assert "kept the current default" in capsys.readouterr().err
+    assert current(root).version == "v1"
