@@ -207,3 +207,20 @@ def test_counts_match_the_rows(rows):
         assert counts == {}  # a file naming no device labels nothing
     else:
         assert counts[DEVICE] == {"positive": positives, "negative": len(rows) - positives}
+
+
+def test_corpus_articles_are_named_by_id_whether_given_by_id_or_path(tmp_path):
+    """`article7.txt` and `7` name one article, split one sentence per line like the corpus, so
+    its labels land on the corpus sentences instead of duplicating them."""
+    docs = tmp_path / "articles"
+    docs.mkdir()
+    write(docs / "article7.txt", "\ufeffFerry fees rise\n\nThe reckless plan, they said. Again.\n")
+    path = write(
+        tmp_path / "spans.csv",
+        f"path,start,end,device\narticle7.txt,19,27,{DEVICE}\n",
+    )
+    frame = read_labels([path], corpus_dir=docs).frame
+    assert frame["document_id"].tolist() == ["7", "7"]
+    assert frame["in_corpus"].all()
+    assert frame["text"].tolist() == ["Ferry fees rise", "The reckless plan, they said. Again."]
+    assert frame["devices"].tolist() == [[], [DEVICE]]

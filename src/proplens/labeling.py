@@ -301,6 +301,9 @@ class _Reader:
             self.problem(line, f"document {key!r} not found in {where}")
             return
         text, by_lines = document
+        match = _ARTICLE_FILE.match(Path(key).name)
+        if match:  # "article111.txt" and "111" name the same corpus article
+            key = match.group(1)
         if not 0 <= start < end <= len(text):
             self.problem(
                 line,
