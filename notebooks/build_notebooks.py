@@ -440,10 +440,10 @@ and device shares. Overlapping intervals mean the data do not show a difference.
         "code",
         """\
 length_group = pd.qcut(profiles["sentences"], 3, labels=["short", "medium", "long"])
-groups = explore.compare_groups(profiles, length_group.astype(str))
+groups = explore.compare_groups(profiles, length_group)
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.errorbar(
-    groups.index, groups["mean_score"],
+    groups.index.astype(str), groups["mean_score"],
     yerr=[groups["mean_score"] - groups["ci_low"], groups["ci_high"] - groups["mean_score"]],
     fmt="o", capsize=6,
 )

@@ -230,3 +230,5 @@ def test_compare_groups_means_and_interval():
     assert (table.ci_low <= table.mean_score).all() and (table.mean_score <= table.ci_high).all()
     with pytest.raises(ValidationError):
         explore.compare_groups(profiles, ["a"])
+    ordered = pd.Series(pd.Categorical(["s", "s", "l", "l"], categories=["s", "l"], ordered=True))
+    assert list(explore.compare_groups(profiles, ordered).index) == ["s", "l"]

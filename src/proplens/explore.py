@@ -359,19 +359,21 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
     """One row per group of documents: size, mean propaganda score with a 95% bootstrap interval
     over documents, and the mean share of sentences per device.
 
-    ``profiles`` is :func:`profile_frame` output, ``groups`` one group key per row of it.
+    ``profiles`` is :func:`profile_frame` output, ``groups`` one group key per row of it (rows
+    come out sorted, in category order for a categorical).
     Documents, not sentences, are resampled: the sentences of one article are not independent
     (see :func:`proplens.group_report.bootstrap_ci`).
     """
     from proplens.group_report import bootstrap_ci
 
-    keys = np.asarray(groups, dtype=object)
+    keys = groups if isinstance(groups, pd.Series) else pd.Series(list(groups), dtype=object)
     if len(keys) != len(profiles):
         raise ValidationError(f"{len(keys)} group keys for {len(profiles)} documents")
-    keys = pd.Series(keys, index=profiles.index, name="group")
+    # ``.array`` keeps a categorical's order (short < medium < long) for the rows.
+    keys = pd.Series(keys.array, index=profiles.index, name="group")
     share_columns = [c for c in profiles.columns if c not in ("sentences", "propaganda_score")]
     rows = []
-    for group, members in profiles.groupby(keys, sort=True):
+    for group, members in profiles.groupby(keys, sort=True, observed=True):
         low, high = bootstrap_ci(members["propaganda_score"].to_numpy(), seed=seed)
         row = {
             "group": group,
@@ -438,7 +440,10 @@ def plot_bars(
     """Grouped bars of a frame (one group per row, one bar per column) or bars of a series."""
     ax = _axes(ax)
     kind = "barh" if horizontal else "bar"
-    frame.plot(kind=kind, ax=ax, legend=isinstance(frame, pd.DataFrame) and frame.shape[1] > 1)
+    frame.plot(kind=kind, ax=ax, legend=False)
+    if isinstance(frame, pd.DataFrame) and frame.shape[1] > 1:
+        # Outside the axes: inside, the legend covers the longest bars.
+        ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
