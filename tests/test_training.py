@@ -264,3 +264,12 @@ def test_cli_train_on_new_labels(root, labels_csv, capsys):
     assert main(args) == 0
     assert "kept the current default" in capsys.readouterr().err
     assert current(root).version == "v1"
+
+
+def test_parallel_folds_give_the_same_figures(root, labels_csv):
+    """CV folds run in worker processes with n_jobs > 1; the figures must not depend on it."""
+    data = load_training_data(labels=[labels_csv], base=False)
+    one = training.cross_validate(data, n_jobs=1, n_splits=3)
+    two = training.cross_validate(data, n_jobs=2, n_splits=3)
+    assert one["per_device"] == two["per_device"]
+    assert one["sentence_f1"] == two["sentence_f1"]

@@ -12,10 +12,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.model_selection import GroupKFold
 
 from proplens import config
@@ -381,22 +383,31 @@ def cross_validate_block(
     proba = np.zeros((len(table), len(devices) + 1))
     predicted = np.zeros(proba.shape, dtype=bool)
     fold = np.zeros(len(table), dtype=int)
-    splits = GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=groups)
-    for number, (train_rows, test_rows) in enumerate(splits):
-        estimator = DeviceClassifier(
-            devices=list(devices),
-            gates=gates,
-            features=features,
-            n_jobs=n_jobs,
-            random_state=random_state,
-        ).fit(table.iloc[train_rows], Y[train_rows])
-        fold_proba = estimator.predict_all_proba(table.iloc[test_rows])
+    splits = list(GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=groups))
+    make = partial(
+        DeviceClassifier, devices=list(devices), gates=gates, features=features,
+        random_state=random_state,
+    )  # fmt: skip
+    # Folds run in parallel processes: feature extraction is single-threaded and dominates, so
+    # two folds at once use two cores where threads inside one fold mostly wait.
+    workers = max(1, min(n_jobs, k))
+    results = Parallel(n_jobs=workers)(
+        delayed(_fit_fold)(make, table, Y, train_rows, test_rows)
+        for train_rows, test_rows in splits
+    )
+    for number, ((_, test_rows), (fold_proba, cut)) in enumerate(zip(splits, results, strict=True)):
         proba[test_rows] = fold_proba
-        predicted[test_rows] = fold_proba >= estimator.threshold_vector()
+        predicted[test_rows] = fold_proba >= cut
         fold[test_rows] = number
         if progress:
             progress(number + 1)
     return BlockCV(list(devices), rows, proba, predicted, fold, Y == 1)
+
+
+def _fit_fold(make, table: pd.DataFrame, Y: np.ndarray, train_rows, test_rows):
+    """One CV fold: fit on ``train_rows``, return test probabilities and the tuned thresholds."""
+    estimator = make(n_jobs=1).fit(table.iloc[train_rows], Y[train_rows])
+    return estimator.predict_all_proba(table.iloc[test_rows]), estimator.threshold_vector()
 
 
 def _device_scores(block: BlockCV, j: int) -> dict:
