@@ -224,3 +224,16 @@ def test_corpus_articles_are_named_by_id_whether_given_by_id_or_path(tmp_path):
     assert frame["in_corpus"].all()
     assert frame["text"].tolist() == ["Ferry fees rise", "The reckless plan, they said. Again."]
     assert frame["devices"].tolist() == [[], [DEVICE]]
+
+
+def test_cli_labels_add(tmp_path, capsys):
+    """`proplens labels add` writes the device into the given taxonomy file."""
+    taxonomy = tmp_path / "taxonomy.toml"
+    taxonomy.write_text(config.taxonomy_path().read_text(encoding="utf-8"), encoding="utf-8")
+    example = "Insiders in Velm say the plan is doomed."
+    args = ["labels", "add", "Vague_Sourcing", "--definition", "Unnamed sources."]
+    args += ["--example", example, "--taxonomy", str(taxonomy)]
+    assert main(args) == 0
+    assert "added Vague_Sourcing" in capsys.readouterr().out
+    assert load_taxonomy(taxonomy)["Vague_Sourcing"].example.startswith("Insiders in Velm")
+    assert main(args) == DataError.exit_code
