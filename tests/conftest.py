@@ -39,3 +39,55 @@ def default_model():
 def example_text() -> str:
     """The project's own example article (mixes neutral and propagandistic sentences)."""
     return EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+
+
+# --- browser tests ---------------------------------------------------------------------------
+
+SCREENSHOTS = REPO_ROOT / "test-output"
+# The flags keep Chromium off the network (this machine has none) and runnable as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or PROPLENS_CHROMIUM); missing -> fail, so CI cannot skip the browser."""
+    import os
+    import shutil
+
+    found = (
+        os.environ.get("PROPLENS_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+    if not found or not Path(found).exists():
+        pytest.fail(
+            "Chromium not found: install Debian's chromium package (apt-get install chromium) or "
+            "set PROPLENS_CHROMIUM to the browser binary; deselect with -m 'not browser'",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium driven by Playwright, one per test module."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install playwright", pytrace=False)
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except Exception as exc:  # the launch error text is long; keep its first line
+            first_line = str(exc).strip().splitlines()[0]
+            pytest.fail(f"Chromium at {executable} did not start: {first_line}", pytrace=False)
+        yield launched
+        launched.close()

@@ -64,7 +64,9 @@ def test_score_html_report_file(capsys, tmp_path):
 
 def test_stdin(capsys, monkeypatch):
     """`-` reads standard input."""
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"A calm sentence. Another one.")))
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BytesIO(b"A calm sentence. Another one."))
+    )
     code, out, _ = run(capsys, "score", "-", "--format", "json")
     assert code == 0
     assert json.loads(out)["summary"]["sentences"] == 2
@@ -81,13 +83,22 @@ def test_fail_above_and_min_propaganda(capsys):
 def test_threshold_and_devices_options(capsys):
     """`--threshold DEVICE=VALUE` and `--devices` reach the scorer."""
     code, out, _ = run(
-        capsys, "score", EXAMPLE_ARTICLE, "--format", "json",
-        "--devices", "Doubt,Loaded_Language", "--threshold", "Doubt=0.99",
+        capsys,
+        "score",
+        EXAMPLE_ARTICLE,
+        "--format",
+        "json",
+        "--devices",
+        "Doubt,Loaded_Language",
+        "--threshold",
+        "Doubt=0.99",
     )
     assert code == 0
     data = json.loads(out)
     assert set(data["sentences"][0]["devices"]) == {"Doubt", "Loaded_Language"}
-    assert all("Doubt" not in s["labels"] or s["devices"]["Doubt"] >= 0.99 for s in data["sentences"])
+    assert all(
+        "Doubt" not in s["labels"] or s["devices"]["Doubt"] >= 0.99 for s in data["sentences"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,7 +126,9 @@ def test_large_file_and_non_utf8(capsys, tmp_path):
         handle.truncate(50_000_000)
     code, _, err = run(capsys, "score", big)
     assert code == 2 and "limit" in err
-    legacy = _write(tmp_path / "legacy.txt", "Caf\u00e9 owners said \u201cno\u201d.".encode("cp1252"))
+    legacy = _write(
+        tmp_path / "legacy.txt", "Caf\u00e9 owners said \u201cno\u201d.".encode("cp1252")
+    )
     code, out, err = run(capsys, "score", legacy, "--format", "json")
     assert code == 0, err
     assert json.loads(out)["sentences"][0]["text"].startswith("Caf\u00e9")
@@ -172,7 +185,11 @@ def test_console_script_runs_cold(tmp_path):
     exe = Path(sys.executable).with_name("proplens")
     result = subprocess.run(
         [str(exe), "score", str(EXAMPLE_ARTICLE), "--format", "json"],
-        capture_output=True, text=True, cwd=tmp_path, env=os.environ.copy(), timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=os.environ.copy(),
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["sentences"] == 19

@@ -83,7 +83,10 @@ def test_cross_validation_never_shares_an_article_between_folds():
         table,
         ["Loaded_Language", "Doubt"],
         make_estimator=lambda names: RecordingClassifier(
-            devices=names, features=make_sentence_features(chars=False), threshold_folds=2, min_positive=1
+            devices=names,
+            features=make_sentence_features(chars=False),
+            threshold_folds=2,
+            min_positive=1,
         ),
         n_splits=5,
     )
@@ -94,4 +97,10 @@ def test_cross_validation_never_shares_an_article_between_folds():
         assert trained_on < all_documents
     assert len(oof) == len(table)
     assert report.sentence_f1 > 0.9
-    assert set(report.to_dict()) >= {"sentence_f1", "micro_f1", "macro_f1", "per_device", "sentence_ece"}
+    assert set(report.to_dict()) >= {
+        "sentence_f1",
+        "micro_f1",
+        "macro_f1",
+        "per_device",
+        "sentence_ece",
+    }

@@ -6,8 +6,6 @@ it) instead of skipping them, so a green run always means the page was really ex
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,48 +22,7 @@ pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO_ROOT / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TRANSPARENT = "rgba(0, 0, 0, 0)"
-
-
-def _chromium_path() -> str:
-    found = (
-        os.environ.get("PROPLENS_CHROMIUM")
-        or shutil.which("chromium")
-        or shutil.which("chromium-browser")
-    )
-    if not found or not Path(found).exists():
-        pytest.fail(
-            "Chromium not found: install Debian's chromium package (apt-get install chromium) or "
-            "set PROPLENS_CHROMIUM to the browser binary; deselect with -m 'not browser'",
-            pytrace=False,
-        )
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install playwright", pytrace=False)
-    executable = _chromium_path()
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        except Exception as exc:  # the launch error text is long; keep its first line
-            first_line = str(exc).strip().splitlines()[0]
-            pytest.fail(f"Chromium at {executable} did not start: {first_line}", pytrace=False)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,16 @@ def test_json_schema_of_a_document(default_model, example_text):
     assert set(data["model"]) == {"name", "version"}
     assert set(data["summary"]) == {"sentences", "flagged", "propaganda_score", "devices"}
     first = data["sentences"][0]
-    assert set(first) == {"index", "start", "end", "text", "propaganda", "devices", "labels", "evidence"}
+    assert set(first) == {
+        "index",
+        "start",
+        "end",
+        "text",
+        "propaganda",
+        "devices",
+        "labels",
+        "evidence",
+    }
     assert data["summary"]["flagged"] == sum(1 for s in data["sentences"] if s["labels"])
     assert data["profile"]["score_method"] == SCORE_METHOD
 
@@ -134,7 +143,9 @@ def test_score_many_matches_score(default_model, example_text):
 def test_classify_span(default_model, example_text):
     """Span mode returns one of the devices with probabilities that sum to one."""
     start = example_text.index("spineless bureaucrats")
-    prediction = default_model.classify_span(example_text, start, start + len("spineless bureaucrats"))
+    prediction = default_model.classify_span(
+        example_text, start, start + len("spineless bureaucrats")
+    )
     assert prediction.device in default_model.devices
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
     with pytest.raises(ValidationError):
@@ -143,7 +154,9 @@ def test_classify_span(default_model, example_text):
         default_model.classify_span(example_text, 0, len(example_text) + 1)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=300))
 def test_any_text_scores_with_valid_offsets(default_model, text):
     """Property: for arbitrary Unicode, offsets slice back and probabilities lie in [0, 1]."""

@@ -8,8 +8,6 @@ them), so a green run always means the page was really exercised.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import threading
 import time
@@ -32,15 +30,6 @@ pytestmark = pytest.mark.browser
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "datasets" / "examples"
 SCREENSHOTS = REPO_ROOT / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TRANSPARENT = "rgba(0, 0, 0, 0)"
 LOCAL_SCHEMES = ("blob:", "data:")
 
@@ -51,21 +40,6 @@ def _example_article() -> str:
     if examples:
         return examples[0].read_text(encoding="utf-8")
     return FALLBACK_ARTICLE
-
-
-def _chromium_path() -> str:
-    found = (
-        os.environ.get("PROPLENS_CHROMIUM")
-        or shutil.which("chromium")
-        or shutil.which("chromium-browser")
-    )
-    if not found or not Path(found).exists():
-        pytest.fail(
-            "Chromium not found: install Debian's chromium package (apt-get install chromium) or "
-            "set PROPLENS_CHROMIUM to the browser binary; deselect with -m 'not browser'",
-            pytrace=False,
-        )
-    return found
 
 
 def _free_port() -> int:
@@ -99,21 +73,6 @@ def base_url(model):
     yield f"http://127.0.0.1:{port}/"
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium_path()
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        except Exception as exc:  # the launch error text is long; keep its first line
-            first_line = str(exc).strip().splitlines()[0]
-            pytest.fail(f"Chromium at {executable} did not start: {first_line}", pytrace=False)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

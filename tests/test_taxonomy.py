@@ -8,10 +8,20 @@ from proplens.errors import DataError
 from proplens.taxonomy import Device, load_taxonomy
 
 SEMEVAL_NAMES = {
-    "Appeal_to_Authority", "Appeal_to_fear-prejudice", "Bandwagon,Reductio_ad_hitlerum",
-    "Black-and-White_Fallacy", "Causal_Oversimplification", "Doubt", "Exaggeration,Minimisation",
-    "Flag-Waving", "Loaded_Language", "Name_Calling,Labeling", "Repetition", "Slogans",
-    "Thought-terminating_Cliches", "Whataboutism,Straw_Men,Red_Herring",
+    "Appeal_to_Authority",
+    "Appeal_to_fear-prejudice",
+    "Bandwagon,Reductio_ad_hitlerum",
+    "Black-and-White_Fallacy",
+    "Causal_Oversimplification",
+    "Doubt",
+    "Exaggeration,Minimisation",
+    "Flag-Waving",
+    "Loaded_Language",
+    "Name_Calling,Labeling",
+    "Repetition",
+    "Slogans",
+    "Thought-terminating_Cliches",
+    "Whataboutism,Straw_Men,Red_Herring",
 }
 
 
@@ -28,8 +38,10 @@ def test_fourteen_semeval_classes_plus_project_devices():
 @pytest.mark.corpus
 def test_names_match_the_corpus_technique_list(corpus_dir):
     """Our names are spelled exactly as the SemEval-2020 organisers' list."""
-    listed = (corpus_dir / "ptc-semeval2020" / "propaganda-techniques-names-semeval2020task11.txt")
-    names = {line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()}
+    listed = corpus_dir / "ptc-semeval2020" / "propaganda-techniques-names-semeval2020task11.txt"
+    names = {
+        line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()
+    }
     assert names == SEMEVAL_NAMES
 
 
@@ -59,7 +71,9 @@ def test_gate_of_unverified_figures():
 def test_add_device_and_save_round_trip(tmp_path):
     """A device added with with_device survives save and load; duplicates are refused."""
     taxonomy = load_taxonomy()
-    added = taxonomy.with_device(Device("Euphemism", "Soft words for hard facts.", "Collateral damage."))
+    added = taxonomy.with_device(
+        Device("Euphemism", "Soft words for hard facts.", "Collateral damage.")
+    )
     path = added.save(tmp_path / "taxonomy.toml")
     again = load_taxonomy(path)
     assert again.names == added.names
