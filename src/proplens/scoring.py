@@ -9,8 +9,9 @@ the words that pushed each label up, plus a summary and a document profile.
 How the document's ``propaganda_score`` is computed: the mean, over its sentences, of the
 any-device probability, i.e. the expected share of sentences that use at least one device. A
 sentence is *flagged* when the any-device probability reaches its threshold or any device does;
-a flagged sentence whose devices all stay under their thresholds is labeled with its most likely
-device, so that every flagged sentence says which device it most resembles.
+with the tuned thresholds, a flagged sentence whose devices all stay under their thresholds is
+labeled with its most likely device, so that every flagged sentence says which device it most
+resembles (thresholds a user sets are applied exactly, without this fallback).
 """
 
 from __future__ import annotations
@@ -297,6 +298,9 @@ class Model:
             raise ValidationError(f"{len(ids)} document ids for {len(texts)} texts")
         shown = self._check_devices(devices)
         cut = self.sentence_model.threshold_vector(threshold)
+        # With the tuned thresholds, a sentence the any-device classifier flags is labeled with its
+        # most likely device; thresholds the user sets are obeyed to the letter.
+        fallback = threshold is None
         frames = [sentence_frame(text, str(i)) for i, text in enumerate(texts)]
         sizes = [len(f) for f in frames]
         total = sum(sizes)
@@ -320,7 +324,7 @@ class Model:
             for k in range(size):
                 r = row + k
                 labels = [d for d, c in zip(shown, shown_columns, strict=True) if over[r, c]]
-                if not labels and over[r, 0] and len(shown_columns):
+                if not labels and fallback and over[r, 0] and len(shown_columns):
                     labels = [shown[int(np.argmax(proba[r, shown_columns]))]]
                 sentence = SentenceScore(
                     index=int(f.sentence_index.iat[k]),
