@@ -279,32 +279,36 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         matrix = transformer.transform(_check_frame(X)).tocsr()
         return matrix * weight if weight != 1.0 else matrix
 
-    def _blockwise_logits(self, X: pd.DataFrame) -> np.ndarray:
+    def _blockwise_logits(self, X: pd.DataFrame, blocks: dict | None = None) -> np.ndarray:
         # Multiplying each block by its slice of the weights avoids stacking the blocks into one
-        # matrix, which costs more than the products themselves.
+        # matrix, which costs more than the products themselves. ``blocks`` passes blocks the
+        # caller already computed (the scorer keeps "words" for evidence).
         check_is_fitted(self, "coef_")
+        blocks = blocks or {}
         logits = np.zeros((len(X), self.coef_.shape[1]), dtype=np.float64)
         for name, _ in _blocks(self.features_):
-            logits += self.block_features(X, name) @ self.coef_[self.block_slices_[name]]
+            block = blocks[name] if name in blocks else self.block_features(X, name)
+            logits += block @ self.coef_[self.block_slices_[name]]
         return logits + self.intercept_
 
-    def decision_function(self, X: pd.DataFrame, matrix=None) -> np.ndarray:
+    def decision_function(self, X: pd.DataFrame, matrix=None, blocks=None) -> np.ndarray:
         """Log-odds for every label in :attr:`labels_` (any-device first).
 
-        ``matrix`` may pass features already computed by :meth:`transform_features`.
+        ``matrix`` may pass features already computed by :meth:`transform_features`, ``blocks``
+        some blocks already computed by :meth:`block_features` (``{name: matrix}``).
         """
         if matrix is None:
-            logits = self._blockwise_logits(_check_frame(X))
+            logits = self._blockwise_logits(_check_frame(X), blocks)
         else:
             logits = np.asarray(matrix @ self.coef_) + self.intercept_
         if self.gates:
             logits[~self._eligible(X)] = -np.inf
         return logits
 
-    def predict_all_proba(self, X: pd.DataFrame, matrix=None) -> np.ndarray:
+    def predict_all_proba(self, X: pd.DataFrame, matrix=None, blocks=None) -> np.ndarray:
         """Probabilities ``(n, 1 + k)``: column 0 is any-device, then one column per device."""
         with np.errstate(over="ignore"):
-            return _sigmoid(self.decision_function(X, matrix))
+            return _sigmoid(self.decision_function(X, matrix, blocks))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Per-device probabilities ``(n, k)`` in the order of ``devices``."""

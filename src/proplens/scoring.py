@@ -311,9 +311,11 @@ class Model:
                 for d, t in zip(ids, texts, strict=True)
             ]
         frame = pd.concat(frames, ignore_index=True)
-        proba = self.sentence_model.predict_all_proba(frame)
-        # Evidence reads only the word block (the first block, so its columns are the first ones)
+        # Evidence reads only the word block (the first block, so its columns are the first ones);
+        # it is computed once and shared with the probabilities.
         matrix = self.sentence_model.block_features(frame, "words") if evidence else None
+        blocks = {"words": matrix} if evidence else None
+        proba = self.sentence_model.predict_all_proba(frame, blocks=blocks)
         column = {label: i for i, label in enumerate(self.sentence_model.labels_)}
         shown_columns = np.array([column[d] for d in shown], dtype=int)
         over = proba >= cut
@@ -338,9 +340,14 @@ class Model:
                     labels=labels,
                 )
                 if evidence and labels:
-                    weights = self.sentence_model.coef_[:, [column[d] for d in labels]]
+                    begin, stop = matrix.indptr[r], matrix.indptr[r + 1]
                     sentence.evidence = self._evidence.explain(
-                        sentence.text, sentence.start, matrix[r], weights, labels
+                        sentence.text,
+                        sentence.start,
+                        (matrix.indices[begin:stop], matrix.data[begin:stop]),
+                        self.sentence_model.coef_,
+                        labels,
+                        weight_columns=[column[d] for d in labels],
                     )
                 sentences.append(sentence)
             results.append(DocumentScore(doc_id, text, model_info, sentences, shown))
