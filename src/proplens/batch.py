@@ -454,9 +454,18 @@ def score_batch(
 _WORKER_MODEL: Any = None
 
 
+def _one_thread_per_worker() -> None:
+    # Parallelism comes from the workers; BLAS/OpenMP threads inside each would oversubscribe
+    # the cores (Dask's nanny sets the same limits through environment variables).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _init_worker(model_bytes: bytes) -> None:
     """Process-pool initializer: unpickle the model once for the life of the worker."""
     global _WORKER_MODEL
+    _one_thread_per_worker()
     _WORKER_MODEL = pickle.loads(model_bytes)
 
 
@@ -480,6 +489,7 @@ class ModelPlugin(_WorkerPlugin):
         self.model: Any = None
 
     def setup(self, worker: Any) -> None:
+        _one_thread_per_worker()
         self.model = pickle.loads(self.model_bytes)
 
     def teardown(self, worker: Any) -> None:

@@ -212,7 +212,8 @@ class Model:
 
     >>> import proplens
     >>> model = proplens.load_model()
-    >>> result = model.score("The council met on Tuesday. Its reckless, disastrous plan will ruin us all!")
+    >>> text = "The council met on Tuesday. Its reckless, disastrous plan will ruin us all!"
+    >>> result = model.score(text)
     >>> [s.text for s in result.sentences]
     ['The council met on Tuesday.', 'Its reckless, disastrous plan will ruin us all!']
     >>> 0.0 <= result.sentences[1].propaganda <= 1.0

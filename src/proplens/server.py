@@ -15,10 +15,10 @@ file type, 422 invalid request), and a bad request never stops the server.
 
 Example::
 
-    >>> from fastapi.testclient import TestClient  # doctest: +SKIP
-    >>> client = TestClient(create_app())  # doctest: +SKIP
-    >>> answer = client.post("/api/score", json={"text": "A calm sentence."})  # doctest: +SKIP
-    >>> answer.json()["summary"]["sentences"]  # doctest: +SKIP
+    >>> from fastapi.testclient import TestClient
+    >>> client = TestClient(create_app())
+    >>> answer = client.post("/api/score", json={"text": "A calm sentence."})
+    >>> answer.json()["summary"]["sentences"]
     1
 """
 

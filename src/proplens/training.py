@@ -502,7 +502,7 @@ def f1_drop_tolerance(fold_std: float | None, folds: int) -> float:
     is the standard error of its mean; a drop within two standard errors (or under one point of
     F1) is noise, not a regression.
 
-    >>> f1_drop_tolerance(0.05, 5)
+    >>> round(float(f1_drop_tolerance(0.05, 5)), 4)
     0.0447
     >>> f1_drop_tolerance(None, 5)
     0.01
