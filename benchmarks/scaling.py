@@ -12,13 +12,17 @@ repository. Each mode runs ``proplens.batch.score_corpus`` in a fresh subprocess
 samples the resident memory (RSS) of that process and of every worker it starts, with psutil
 (``pip install psutil``: it is in the ``bench`` extra). Rates count the whole run, worker start-up
 and model shipping included. Efficiency is the rate divided by (workers x the 1-process rate)
-measured in the same run.
+measured in the same run. ``cpu_s`` is the CPU time of the whole process tree and
+``docs_per_cpu_s`` the documents per CPU-second: unlike the wall-clock rate it does not depend on
+what else the machine is running, and ``load`` (the 1-minute load average at the end of each run)
+says how busy the machine was.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -62,6 +66,7 @@ class MemorySampler:
 
         self.root = psutil.Process(pid)
         self.peaks: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -76,8 +81,10 @@ class MemorySampler:
             for process in processes:
                 try:
                     rss = process.memory_info().rss
+                    times = process.cpu_times()
                 except psutil.Error:
                     continue
+                self.cpu[process.pid] = times.user + times.system
                 self.peaks[process.pid] = max(self.peaks.get(process.pid, 0), rss)
             self._stop.wait(0.1)
 
@@ -91,6 +98,10 @@ class MemorySampler:
 
     def driver_mb(self) -> float:
         return self.peaks.get(self.root.pid, 0) / 1e6
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the whole process tree (last sample of each process)."""
+        return sum(self.cpu.values())
 
     def worker_mb(self) -> float:
         # Dask also starts a scheduler and nanny processes; the largest descendant is the worker.
@@ -114,6 +125,9 @@ def run_mode(source: Path, folder: Path, name: str, workers: int, dask: str, bat
         mode=name,
         workers=workers,
         rate=result["scored"] / result["seconds"],
+        cpu_s=sampler.cpu_seconds(),
+        docs_per_cpu_s=result["scored"] / max(sampler.cpu_seconds(), 1e-9),
+        load=os.getloadavg()[0],
         driver_mb=sampler.driver_mb(),
         worker_mb=sampler.worker_mb() if workers > 1 or dask else sampler.driver_mb(),
     )
@@ -137,7 +151,10 @@ def scaling(documents: int, batch: int, modes: list[str]) -> None:
             workers, dask = plan[name]
             result = run_mode(source, folder, name.split()[0].strip("-"), workers, dask, batch)
             result["mode"] = name
-            print(f"  {name}: {result['rate']:.1f} docs/s", flush=True)
+            print(
+                f"  {name}: {result['rate']:.1f} docs/s, load average {result['load']:.1f}",
+                flush=True,
+            )
             results.append(result)
         frame = pd.DataFrame(results)
         base = frame.loc[frame["workers"] == 1, "rate"]
@@ -145,7 +162,7 @@ def scaling(documents: int, batch: int, modes: list[str]) -> None:
             frame["speed-up"] = frame["rate"] / base.iloc[0]
             frame["efficiency"] = frame["speed-up"] / frame["workers"]
         columns = ["mode", "scored", "failed", "seconds", "rate", "speed-up", "efficiency"]
-        columns += ["driver_mb", "worker_mb"]
+        columns += ["cpu_s", "docs_per_cpu_s", "driver_mb", "worker_mb", "load"]
         print(frame[[c for c in columns if c in frame]].to_string(index=False, float_format="%.2f"))
 
 

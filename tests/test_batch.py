@@ -238,6 +238,7 @@ score_corpus(sys.argv[1], Path(sys.argv[2]), batch_size=1, progress=False)
 """
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_resume_scores_each_document_once(tmp_path: Path, model) -> None:
     """A run killed by SIGKILL loses only work in flight; the rerun ends with no duplicates."""
     source = tmp_path / "many.jsonl"
@@ -263,6 +264,7 @@ def test_kill_9_mid_run_then_resume_scores_each_document_once(tmp_path: Path, mo
     ).all()
 
 
+@pytest.mark.slow
 def test_workers_and_dask_write_the_same_output(jsonl: Path, tmp_path: Path, model) -> None:
     """One process, two worker processes and a two-worker Dask LocalCluster give equal tables."""
     serial = _score(jsonl, tmp_path / "serial.parquet", model, batch_size=4)

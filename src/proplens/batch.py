@@ -858,11 +858,14 @@ def score_corpus(
     remaining = None if total is None else max(total - len(done), 0)
     batches = _batches(items, done, batch_size, skip)
     with _progress(progress, remaining) as advance, contextlib.ExitStack() as stack:
+        if dask is not None or workers > 1:
+            # The workers get their own copy; the driver needs only the bytes to ship.
+            model_bytes, model = pickle.dumps(model), None
         if dask is not None:
             client = stack.enter_context(dask_client(dask, workers))
-            results = _run_dask(client, pickle.dumps(model), batches, max_bytes)
+            results = _run_dask(client, model_bytes, batches, max_bytes)
         elif workers > 1:
-            results = _run_pool(pickle.dumps(model), workers, batches, max_bytes)
+            results = _run_pool(model_bytes, workers, batches, max_bytes)
         else:
             results = _run_serial(model, batches, max_bytes)
         for sentences, documents in results:
