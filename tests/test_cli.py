@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLE_ARTICLE, REPO_ROOT
 
 from proplens.cli import main
-
-from conftest import EXAMPLE_ARTICLE, REPO_ROOT
 
 
 def run(capsys, *args):

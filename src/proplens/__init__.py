@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from proplens.errors import DataError, InputError, ModelError, ProplensError, ValidationError
 from proplens.labeling import LabelSet, ValidationReport, add_device, read_labels, validate_labels
 from proplens.scoring import DocumentScore, Model, SentenceScore, SpanPrediction, load_model
-from proplens.segment import Sentence, segment
+from proplens.segment import Sentence, split_sentences
 from proplens.suggest import suggest as suggest_sentences
 from proplens.suggest import write_suggestions
 from proplens.taxonomy import Device, Taxonomy, load_taxonomy
@@ -48,6 +48,6 @@ __all__ = [
     "ValidationError",
     "load_model",
     "load_taxonomy",
-    "segment",
+    "split_sentences",
     "__version__",
 ]

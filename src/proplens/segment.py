@@ -33,7 +33,7 @@ import blingfire
 
 from proplens.errors import InputError
 
-__all__ = ["Sentence", "segment", "segment_many", "is_blank_char"]
+__all__ = ["Sentence", "is_blank_char", "segment", "segment_many", "split_sentences"]
 
 
 @dataclass(frozen=True)
@@ -226,3 +226,8 @@ def _blingfire_byte_starts(data: bytes) -> list[int]:
 
 
 _TEXT_TO_SENTENCES_WITH_OFFSETS = blingfire.blingfire.TextToSentencesWithOffsets
+
+
+# ``proplens.split_sentences``: the package-level name of :func:`segment` (``proplens.segment`` is
+# this module, which a function of the same name would shadow).
+split_sentences = segment
