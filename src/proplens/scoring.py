@@ -322,7 +322,12 @@ class Model:
         over = proba >= cut
         results = []
         row = 0
-        for doc_id, text, f, size in zip(ids, texts, frames, sizes, strict=True):
+        # plain lists: per-row pandas access costs more than everything else in this loop
+        all_index = frame["sentence_index"].tolist()
+        all_start = frame["start"].tolist()
+        all_end = frame["end"].tolist()
+        all_text = frame["text"].tolist()
+        for doc_id, text, size in zip(ids, texts, sizes, strict=True):
             sentences = []
             for k in range(size):
                 r = row + k
@@ -330,10 +335,10 @@ class Model:
                 if not labels and fallback and over[r, 0] and len(shown_columns):
                     labels = [shown[int(np.argmax(proba[r, shown_columns]))]]
                 sentence = SentenceScore(
-                    index=int(f.sentence_index.iat[k]),
-                    start=int(f.start.iat[k]),
-                    end=int(f.end.iat[k]),
-                    text=f.text.iat[k],
+                    index=int(all_index[r]),
+                    start=int(all_start[r]),
+                    end=int(all_end[r]),
+                    text=all_text[r],
                     propaganda=float(proba[r, 0]),
                     devices={
                         d: float(proba[r, c]) for d, c in zip(shown, shown_columns, strict=True)
