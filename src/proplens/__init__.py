@@ -10,13 +10,9 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from proplens.errors import DataError, InputError, ModelError, ProplensError, ValidationError
-from proplens.labeling import LabelSet, ValidationReport, add_device, read_labels, validate_labels
 from proplens.scoring import DocumentScore, Model, SentenceScore, SpanPrediction, load_model
 from proplens.segment import Sentence, split_sentences
-from proplens.suggest import suggest as suggest_sentences
-from proplens.suggest import write_suggestions
 from proplens.taxonomy import Device, Taxonomy, load_taxonomy
-from proplens.training import PromotionDecision, TrainingResult, train
 
 try:
     __version__ = version("proplens")
@@ -51,3 +47,27 @@ __all__ = [
     "split_sentences",
     "__version__",
 ]
+
+# Retraining names load on first use (PEP 562): scoring a document should not pay for importing
+# the training and labeling machinery.
+_LAZY = {
+    "train": ("proplens.training", "train"),
+    "TrainingResult": ("proplens.training", "TrainingResult"),
+    "PromotionDecision": ("proplens.training", "PromotionDecision"),
+    "LabelSet": ("proplens.labeling", "LabelSet"),
+    "ValidationReport": ("proplens.labeling", "ValidationReport"),
+    "add_device": ("proplens.labeling", "add_device"),
+    "read_labels": ("proplens.labeling", "read_labels"),
+    "validate_labels": ("proplens.labeling", "validate_labels"),
+    "suggest_sentences": ("proplens.suggest", "suggest"),
+    "write_suggestions": ("proplens.suggest", "write_suggestions"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        module, attribute = _LAZY[name]
+        return getattr(import_module(module), attribute)
+    raise AttributeError(f"module 'proplens' has no attribute {name!r}")

@@ -444,7 +444,17 @@ def models_trust(path: Path) -> None:
 # --- optional extras, registered lazily so that a plain install needs none of their packages ----
 
 
+_OPTIONAL_COMMANDS = ("serve", "score-corpus", "report")
+_optional_registered = False
+
+
 def _register_optional() -> None:
+    """Register the commands of the optional extras. Their modules import FastAPI and Dask, which
+    take about a second, so :func:`main` registers them only when they may be needed."""
+    global _optional_registered
+    if _optional_registered:
+        return
+    _optional_registered = True
     try:
         from proplens.server import serve_command
 
@@ -477,7 +487,10 @@ def _register_optional() -> None:
             )
 
 
-_register_optional()
+def _needs_optional(argv: list[str]) -> bool:
+    """True when the command line names an optional command or asks for the command list."""
+    words = [a for a in argv if not a.startswith("-")]
+    return not words or words[0] in _OPTIONAL_COMMANDS or "--help" in argv[:1]
 
 
 def _register_labels() -> None:
@@ -491,6 +504,9 @@ _register_labels()
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, turning user errors into one line and an exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if _needs_optional(arguments):
+        _register_optional()
     try:
         result = app(args=argv, prog_name="proplens", standalone_mode=False)
         return result if isinstance(result, int) else 0
