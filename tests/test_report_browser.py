@@ -159,3 +159,21 @@ def test_report_makes_no_network_requests(open_report):
 def _screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS / name
+
+
+def test_example_article_report_in_the_browser(browser, default_model, example_text, tmp_path):
+    """The shipped model's report of the project's example article: one highlight per flagged
+    sentence, evidence marks, offline; saved as the screenshot the README refers to."""
+    result = default_model.score(example_text, document_id="datasets/examples/harbour-bridge.txt")
+    path = tmp_path / "example.html"
+    path.write_text(render_html(result.to_dict()), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1200, "height": 1400})
+    requests = []
+    context.on("request", lambda request: requests.append(request.url))
+    page = context.new_page()
+    page.goto(path.as_uri())
+    assert page.locator(".s.flagged").count() == result.summary["flagged"] > 0
+    assert page.locator("mark.ev").count() > 0
+    page.screenshot(path=str(_screenshot_path("example-report.png")), full_page=True)
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+    context.close()
