@@ -244,6 +244,8 @@ def load_training_data(
                 "fingerprint": fingerprint_frame(corpus.spans),
                 "documents": len(corpus.documents),
                 "sentences": len(table),
+                "terms": "research use only (PTC licence: 'made public for research purpose "
+                "only'); cite Da San Martino et al., EMNLP-IJCNLP 2019 and SemEval-2020 Task 11",
             }
         )
         files = default_label_files() if label_files is None else [Path(p) for p in label_files]
@@ -257,6 +259,8 @@ def load_training_data(
                     "fingerprint": fingerprint_frame(standoff.frame),
                     "documents": int(standoff.frame["document_id"].nunique()),
                     "sentences": len(standoff.frame),
+                    "terms": "labels (offsets) made by the proplens project, Apache-2.0; they "
+                    "point into PTC articles, whose research-only terms apply to the text",
                 }
             )
         spans = span_frame(corpus.documents, corpus.spans)
