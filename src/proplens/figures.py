@@ -24,7 +24,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-__all__ = ["FigureCues", "add_neighbour_columns", "make_figure_features", "masked_text"]
+from proplens.features import add_neighbour_columns
+
+__all__ = [
+    "FigureCues",
+    "add_neighbour_columns",
+    "find_figures",
+    "make_device_figure_features",
+    "make_figure_features",
+    "masked_text",
+]
 
 _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
@@ -320,15 +329,6 @@ def _neighbours(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return previous, following
 
 
-def add_neighbour_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``prev_text``/``next_text`` from the rows around each sentence; do this on
-    the whole table before taking a subset, so the subset keeps its true neighbours."""
-    previous, following = _neighbours(
-        frame.drop(columns=["prev_text", "next_text"], errors="ignore")
-    )
-    return frame.assign(prev_text=previous, next_text=following)
-
-
 class FigureCues(TransformerMixin, BaseEstimator):
     """Dense, label-free cues for the guideline's three questions (log-scaled counts and flags).
 
@@ -529,3 +529,14 @@ def make_figure_features(*, cue_weight: float = 1.0) -> FeatureUnion:
         ],
         transformer_weights={"context": 0.5, "cues": cue_weight},
     )
+
+
+def make_device_figure_features() -> FigureCues:
+    """The block the taxonomy's ``features = "figures"`` adds to Unverified_Figures' model.
+
+    Only the dense cues: the shared sentence features already hold the words (and evidence is
+    read from them), and the cues are what those features cannot express. In the block CV on
+    the 895 labels, the shared features plus the cues score as well as the shared features plus
+    all of :func:`make_figure_features` (docs/retraining.md).
+    """
+    return FigureCues()
