@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -230,14 +231,17 @@ def _quote_mask(text: str) -> np.ndarray:
 def find_figures(text: str) -> list[tuple[int, int, str]]:
     """Every number of ``text`` as ``(start, end, kind)``: a figure kind (``FIGURE_KINDS``) or
     the reason it is not a figure (``NON_FIGURE_KINDS``: year, date, duration, ...)."""
+    candidates = list(_CANDIDATE.finditer(text))
+    fractions = [(m.start(), m.end(), "percent") for m in _FRACTION.finditer(text)]
+    if not candidates:
+        return fractions  # most sentences: no number, no need for the non-figure patterns
     covered = [
         (m.start(), m.end(), name)
         for name, pattern in _NON_FIGURE_RE.items()
         for m in pattern.finditer(text)
     ]
-    fractions = [(m.start(), m.end(), "percent") for m in _FRACTION.finditer(text)]
     found = list(fractions)
-    for match in _CANDIDATE.finditer(text):
+    for match in candidates:
         start, end = match.span()
         if any(s < end and start < e for s, e, _ in fractions):
             continue  # "one in five" is one proportion
@@ -284,6 +288,11 @@ class _Sentence:
 
     @classmethod
     def read(cls, text: str) -> _Sentence:
+        """Cached: each sentence is read again as its neighbours' neighbour."""
+        return _read_sentence(text)
+
+    @classmethod
+    def _read(cls, text: str) -> _Sentence:
         numbers = find_figures(text)
         return cls(
             [f for f in numbers if f[2] in FIGURE_KINDS],
@@ -297,6 +306,11 @@ class _Sentence:
     @property
     def sourced(self) -> bool:
         return bool(self.attribution)
+
+
+@lru_cache(maxsize=4096)
+def _read_sentence(text: str) -> _Sentence:
+    return _Sentence._read(text)
 
 
 def _token_distance(text: str, a: tuple[int, int], b: tuple[int, int]) -> int:
