@@ -24,7 +24,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from proplens.errors import ValidationError
-from proplens.features import make_sentence_features, make_span_features
+from proplens.features import add_neighbour_columns, make_sentence_features, make_span_features
 
 __all__ = [
     "ANY_DEVICE",
@@ -202,6 +202,25 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _logit(p: float) -> float:
+    p = float(np.clip(p, 1e-6, 1 - 1e-6))
+    return float(np.log(p / (1 - p)))
+
+
+def _predict_one(model, features) -> np.ndarray:
+    """Probabilities of one fitted :func:`_fit_logistic` result (a model or a constant)."""
+    if isinstance(model, float):
+        return np.full(features.shape[0], model)
+    return model.predict_proba(features)[:, 1]
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"document_id": ["d"], "sentence_index": [0], "text": [""], "prev_text": [""],
+         "next_text": [""]}
+    )  # fmt: skip
+
+
 class DeviceClassifier(ClassifierMixin, BaseEstimator):
     """Multi-label sentence classifier over rhetorical devices, plus an any-device probability.
 
@@ -234,6 +253,12 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         thresholds of the devices annotated on every sentence jointly for their pooled
         (micro-averaged) F1 (:func:`best_micro_thresholds`): fewer, surer labels for rare devices.
         The any-device threshold always maximises its own F1.
+    device_features : dict or None
+        ``{device: transformer}``: an unfitted feature block appended to the shared features for
+        that device's regression only (e.g. :func:`proplens.figures.make_device_figure_features`
+        for Unverified_Figures). It sees a frame with ``prev_text``/``next_text`` columns and is
+        computed only on the rows the device is fit or scored on; every other label's model,
+        coefficients and threshold are exactly those of a classifier without it.
     """
 
     def __init__(
@@ -248,9 +273,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         gates=None,
         threshold_objective: str = "device",
+        device_features=None,
     ):
         self.gates = gates
         self.threshold_objective = threshold_objective
+        self.device_features = device_features
         self.devices = devices
         self.features = features
         self.C = C
@@ -297,7 +324,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = len(_REQUIRED_COLUMNS)
         groups = X["document_id"].to_numpy()
 
-        oof = self._out_of_fold(matrix, fit_targets, groups)
+        # Devices with a feature block of their own are fit apart (see _fit_device_blocks); -1
+        # makes the shared fits skip them.
+        shared_targets = self._without_device_blocks(fit_targets)
+        oof = self._out_of_fold(matrix, shared_targets, groups)
+        device_models = self._fit_device_blocks(X, matrix, fit_targets, groups, oof)
         if oof is not None:
             oof[~eligible] = 0.0
         self.thresholds_ = {}
@@ -313,8 +344,9 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             self._tune_micro(targets, oof, complete)
         self.oof_proba_ = oof
 
-        models = self._fit_all(matrix, fit_targets)
+        models = self._fit_all(matrix, shared_targets)
         self.coef_, self.intercept_ = _stack_linear(models, matrix.shape[1])
+        self._attach_device_models(device_models, matrix.shape[1])
         self.block_slices_ = _block_slices(self.features_, X)
         return self
 
@@ -330,6 +362,78 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         tuned = best_micro_thresholds(targets[:, columns], oof[:, columns], start)
         for column, value in zip(columns, tuned, strict=True):
             self.thresholds_[self.labels_[column]] = float(value)
+
+    # -- per-device feature blocks -----------------------------------------------------------
+    def _device_columns(self) -> dict[str, int]:
+        """``{device: column in labels_}`` of the devices with a feature block of their own."""
+        labels = [ANY_DEVICE, *self.devices]
+        blocks = getattr(self, "device_features", None) or {}
+        return {d: labels.index(d) for d in blocks if d in labels}
+
+    def _without_device_blocks(self, targets: np.ndarray) -> np.ndarray:
+        columns = list(self._device_columns().values())
+        if not columns:
+            return targets
+        targets = targets.copy()
+        targets[:, columns] = -1  # nothing to learn: a constant placeholder, replaced later
+        return targets
+
+    def _fit_device_blocks(self, X, matrix, targets, groups, oof) -> dict:
+        """Fit each device with a block on ``[shared features | its block]``, over the rows it
+        is fit on (annotated and allowed by its gate); fill its out-of-fold column in ``oof``."""
+        self.device_blocks_ = {}
+        models = {}
+        columns = self._device_columns()
+        if not columns:
+            return models
+        framed = add_neighbour_columns(X)
+        for device, column in columns.items():
+            rows = np.flatnonzero(targets[:, column] >= 0)
+            block = clone(self.device_features[device]).fit(framed.iloc[rows])
+            self.device_blocks_[device] = block
+            combined = sparse.hstack([matrix[rows], block.transform(framed.iloc[rows])]).tocsr()
+            target = targets[rows, column]
+            if oof is not None:
+                oof[:, column] = 0.0
+                folds = min(self.threshold_folds, len(np.unique(groups[rows])))
+                for train, test in GroupKFold(n_splits=folds).split(rows, groups=groups[rows]):
+                    model = _fit_logistic(
+                        combined[train], target[train], self.C, self.class_weight,
+                        self.random_state,
+                    )  # fmt: skip
+                    oof[rows[test], column] = _predict_one(model, combined[test])
+            models[column] = _fit_logistic(
+                combined, target, self.C, self.class_weight, self.random_state
+            )
+        return models
+
+    def _attach_device_models(self, models: dict, n_shared: int) -> None:
+        """Shared-feature weights go to ``coef_`` (so evidence reads them as for any device), the
+        block's weights to ``device_coef_``."""
+        self.device_coef_ = {}
+        for device, column in self._device_columns().items():
+            model = models[column]
+            width = self.device_blocks_[device].transform(_empty_frame()).shape[1]
+            if isinstance(model, float):
+                weights, intercept = np.zeros(n_shared + width), _logit(model)
+            else:
+                weights, intercept = model.coef_.ravel(), model.intercept_[0]
+            self.coef_[:, column] = weights[:n_shared]
+            self.intercept_[column] = intercept
+            self.device_coef_[device] = weights[n_shared:].astype(np.float64)
+
+    def _device_logits(self, X: pd.DataFrame, logits: np.ndarray) -> None:
+        """Add each device block's contribution, computed on the rows its gate allows only."""
+        blocks = getattr(self, "device_blocks_", None) or {}
+        if not blocks:
+            return
+        framed = add_neighbour_columns(X)
+        eligible = self._eligible(X)
+        for device, column in self._device_columns().items():
+            rows = np.flatnonzero(eligible[:, column])
+            if len(rows):
+                block = blocks[device].transform(framed.iloc[rows])
+                logits[rows, column] += np.asarray(block @ self.device_coef_[device]).ravel()
 
     def _eligible(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, 1 + k)`` booleans: may label j occur in sentence i at all (see ``gates``)?"""
@@ -399,6 +503,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             logits = self._blockwise_logits(_check_frame(X), blocks)
         else:
             logits = np.asarray(matrix @ self.coef_) + self.intercept_
+        self._device_logits(X, logits)
         if self.gates:
             logits[~self._eligible(X)] = -np.inf
         return logits
