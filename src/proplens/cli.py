@@ -293,8 +293,13 @@ def train(
     m = result.metrics
     if cv and "sentence_f1" in m:
         tc = f"  TC micro-F1 {m['tc_micro_f1']:.3f}" if "tc_micro_f1" in m else ""
+        block = (
+            f" ({m['block_devices']} corpus devices: {m['block_micro_f1']:.3f})"
+            if "block_micro_f1" in m
+            else ""
+        )
         err.print(
-            f"CV: sentence F1 {m['sentence_f1']:.3f}  micro-F1 {m['micro_f1']:.3f}  "
+            f"CV: sentence F1 {m['sentence_f1']:.3f}  micro-F1 {m['micro_f1']:.3f}{block}  "
             f"macro-F1 {m['macro_f1']:.3f}{tc}"
         )
     decision = result.decision
@@ -338,10 +343,12 @@ def evaluate(
         "sentence_recall",
         "sentence_ece",
         "micro_f1",
+        "block_micro_f1",
         "macro_f1",
         "tc_micro_f1",
     ):
-        console.print(f"{key:20s} {metrics[key]:.4f}")
+        if key in metrics:
+            console.print(f"{key:20s} {metrics[key]:.4f}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

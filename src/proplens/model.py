@@ -248,11 +248,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         ``{device: regex}``: a device that can only occur in sentences matching ``regex`` (e.g.
         Unverified_Figures needs a quantity). Other sentences get probability 0 for it and are
         left out of its fit, so the classifier spends its capacity where the device can occur.
-    threshold_objective : "device" or "micro"
-        "device" tunes each device's threshold for its own F1. "micro" then adjusts the
-        thresholds of the devices annotated on every sentence jointly for their pooled
-        (micro-averaged) F1 (:func:`best_micro_thresholds`): fewer, surer labels for rare devices.
-        The any-device threshold always maximises its own F1.
+    threshold_objective : "micro" or "device"
+        "device" tunes each device's threshold for its own F1. "micro" (the default) then
+        adjusts the thresholds of the devices annotated on every sentence jointly for their
+        pooled (micro-averaged) F1 (:func:`best_micro_thresholds`): fewer, surer labels for rare
+        devices, at some cost in macro-F1. The any-device threshold always maximises its own F1.
     device_features : dict or None
         ``{device: transformer}``: an unfitted feature block appended to the shared features for
         that device's regression only (e.g. :func:`proplens.figures.make_device_figure_features`
@@ -272,7 +272,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         n_jobs: int = 1,
         random_state: int = 0,
         gates=None,
-        threshold_objective: str = "device",
+        threshold_objective: str = "micro",
         device_features=None,
     ):
         self.gates = gates
