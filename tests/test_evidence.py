@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from proplens.evidence import EvidenceMapper
 from proplens.features import make_sentence_features
@@ -72,3 +73,38 @@ def test_stop_word_phrases_are_not_evidence():
     """Function-word n-grams carry weight but explain nothing to a reader."""
     phrases = MAPPER.phrases("of the and the")
     assert phrases == []
+
+
+def _explain_without_shortcut(text, row, min_weight):
+    """The evidence as computed before the early exit: every phrase, then the threshold."""
+    phrases = MAPPER.phrases(text)
+    values = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+    found = []
+    for column, start, end in phrases:
+        weight = values.get(column, 0.0) * float(MODEL.coef_[column, 1])
+        if weight >= min_weight:
+            found.append((round(weight, 6), text[start:end]))
+    return sorted(found, reverse=True)[:4]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(alphabet="The reckless shameful mayor harbour!?- ", min_size=0, max_size=80),
+    st.sampled_from([0.0, 0.05, 0.1, 0.3, 1.0]),
+)
+def test_early_exit_never_drops_evidence(text, min_weight):
+    """Skipping sentences whose row cannot reach min_weight gives the same evidence."""
+    sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
+    row = MODEL.block_features(sentence, "words")[0]
+    got = MAPPER.explain(
+        text, 0, row, MODEL.coef_, ["Loaded_Language"], min_weight=min_weight, weight_columns=[1]
+    )
+    want = _explain_without_shortcut(text, row, min_weight)
+    assert sorted(((round(e.weight, 6), e.text) for e in got), reverse=True) == want
+
+
+def test_stop_only_flags_follow_the_vocabulary():
+    """A column is flagged exactly when its n-gram is made of function words only."""
+    flags = MAPPER.stop_only()
+    for gram, column in MAPPER.vocabulary.items():
+        assert flags[column] == all(word in ENGLISH_STOP_WORDS for word in gram.split(" "))

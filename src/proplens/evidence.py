@@ -11,7 +11,7 @@ the evidence list, which therefore explains the lexical part of a decision.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -33,9 +33,14 @@ class Evidence:
     weight: float
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["weight"] = round(float(self.weight), 4)
-        return data
+        # the fields in order, written out: dataclasses.asdict deep-copies and is much slower
+        return {
+            "device": self.device,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "weight": round(float(self.weight), 4),
+        }
 
 
 @lru_cache(maxsize=4)
@@ -60,6 +65,16 @@ class EvidenceMapper:
         self.vocabulary = vocabulary
         self.ngram_range = ngram_range
         self.token_pattern = token_pattern
+        self._stop_only: np.ndarray | None = None
+
+    def stop_only(self) -> np.ndarray:
+        """Per vocabulary column: is the n-gram made only of function words (never evidence)?"""
+        if self._stop_only is None:
+            flags = np.zeros(max(self.vocabulary.values(), default=-1) + 1, dtype=bool)
+            for gram, column in self.vocabulary.items():
+                flags[column] = all(token in ENGLISH_STOP_WORDS for token in gram.split(" "))
+            self._stop_only = flags
+        return self._stop_only
 
     @classmethod
     def from_features(cls, features) -> EvidenceMapper:
@@ -68,25 +83,31 @@ class EvidenceMapper:
 
     def phrases(self, text: str) -> list[tuple[int, int, int]]:
         """``(column, start, end)`` of every in-vocabulary n-gram of ``text`` (first occurrence)."""
-        tokens = [
-            (m.start(), m.end(), m.group().lower())
-            for m in _token_regex(self.token_pattern).finditer(text)
-        ]
+        spans, tokens = [], []
+        for match in _token_regex(self.token_pattern).finditer(text):
+            spans.append(match.span())
+            tokens.append(match.group().lower())
+        get = self.vocabulary.get
         low, high = self.ngram_range
         seen: set[int] = set()
         found = []
         for n in range(low, high + 1):
-            for i in range(len(tokens) - n + 1):
-                gram = " ".join(token for _, _, token in tokens[i : i + n])
-                column = self.vocabulary.get(gram)
+            if n == 1:
+                grams = tokens
+            elif n == 2:
+                grams = [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+            else:
+                grams = [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+            for i, gram in enumerate(grams):
+                column = get(gram)
                 if column is None or column in seen:
                     continue
                 # A phrase made only of function words ("of the") carries weight in the model
                 # but tells a reader nothing; it is left out of the evidence.
-                if all(token in ENGLISH_STOP_WORDS for _, _, token in tokens[i : i + n]):
+                if all(token in ENGLISH_STOP_WORDS for token in tokens[i : i + n]):
                     continue
                 seen.add(column)
-                found.append((column, tokens[i][0], tokens[i + n - 1][1]))
+                found.append((column, spans[i][0], spans[i + n - 1][1]))
         return found
 
     def explain(
@@ -110,14 +131,18 @@ class EvidenceMapper:
         (and only the rows of the sentence's phrases: slicing all rows first costs more than the
         rest of the explanation). ``row_values`` may also be an ``(indices, data)`` pair.
         """
-        phrases = self.phrases(text)
-        if not phrases:
-            return []
         if isinstance(row_values, tuple):
             indices, data = row_values
         else:
             row = row_values.tocsr()
             indices, data = row.indices, row.data
+        if min_weight > 0 and not self._may_reach(
+            indices, data, weights, weight_columns, min_weight
+        ):
+            return []
+        phrases = self.phrases(text)
+        if not phrases:
+            return []
         values = dict(zip(indices.tolist(), data.tolist(), strict=True))
         columns = np.array([c for c, _, _ in phrases])
         x = np.array([values.get(c, 0.0) for c in columns])
@@ -137,3 +162,25 @@ class EvidenceMapper:
                     Evidence(device, offset + start, offset + end, text[start:end], weight)
                 )
         return evidence
+
+    def _may_reach(self, indices, data, weights, weight_columns, min_weight: float) -> bool:
+        """Whether any phrase of the row can contribute ``min_weight`` to one of the devices.
+
+        Every phrase's value is one of the row's values, so when no column of the row (leaving out
+        function-word phrases) reaches ``min_weight``, there is no evidence and the sentence need
+        not be tokenised again; most flagged sentences are flagged by other blocks than words.
+        """
+        indices = np.asarray(indices)
+        if len(indices) == 0:
+            return False
+        stop_only = self.stop_only()
+        inside = indices < len(stop_only)
+        candidates = inside.copy()
+        candidates[inside] = ~stop_only[indices[inside]]
+        if not candidates.any():
+            return False
+        rows = weights[indices[candidates]]
+        if weight_columns is not None:
+            rows = rows[:, weight_columns]
+        values = np.asarray(data, dtype=np.float64)[candidates]
+        return bool((values[:, None] * rows >= min_weight).any())

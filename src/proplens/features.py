@@ -112,6 +112,25 @@ def _token_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+class Tokens:
+    """Documents as token lists, stored as their distinct tokens and one id per token.
+
+    Looking tokens up in a fitted vocabulary (a dict of tens of thousands of words) costs far more
+    per token than collecting the distinct ones; each vocabulary then sees every word once.
+    """
+
+    def __init__(self, documents: list[list[str]]):
+        distinct: dict[str, int] = {}
+        add = distinct.setdefault
+        ids = [add(token, len(distinct)) for token in chain.from_iterable(documents)]
+        self.words = list(distinct)
+        self.ids = np.array(ids, dtype=np.int64)
+        self.lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
 class SentenceColumns:
     """The columns of a sentence frame as plain lists: what the scorer hands to the features.
 
@@ -128,7 +147,7 @@ class SentenceColumns:
         if not len(self.text) == len(self.document_id) == len(self.sentence_index):
             raise ValidationError("sentence columns must have the same length")
         self._lowered: list[str] | None = None
-        self._tokens: dict[str, list[list[str]]] = {}
+        self._tokens: dict[str | None, Tokens] = {}
         self._frame: pd.DataFrame | None = None
 
     @classmethod
@@ -147,12 +166,20 @@ class SentenceColumns:
             self._lowered = [text.lower() for text in self.text]
         return self._lowered
 
-    def tokens(self, pattern: str) -> list[list[str]]:
-        """``re.findall(pattern, text.lower())`` for every text, computed once per pattern."""
+    def tokens(self, pattern: str | None) -> Tokens:
+        """The tokens of every lower-cased text, computed once per pattern and shared.
+
+        ``pattern`` is a regex for ``re.findall`` (word n-grams), or None for ``str.split()``
+        (``char_wb`` n-grams never cross whitespace).
+        """
         found = self._tokens.get(pattern)
         if found is None:
-            findall = _token_regex(pattern).findall
-            found = self._tokens[pattern] = [findall(text) for text in self.lowered()]
+            if pattern is None:
+                found = Tokens([text.split() for text in self.lowered()])
+            else:
+                findall = _token_regex(pattern).findall
+                found = Tokens([findall(text) for text in self.lowered()])
+            self._tokens[pattern] = found
         return found
 
     def to_frame(self) -> pd.DataFrame:
@@ -377,10 +404,10 @@ class _WordCodesMixin:
             self._word_codes = codes
         return codes
 
-    def _word_ids(self, flat: list[str]) -> np.ndarray:
-        """Position of each token in ``word_index_``, -1 when it is not there."""
+    def _word_ids(self, words: list[str]) -> np.ndarray:
+        """Position of each word in ``word_index_``, -1 when it is not there."""
         codes = self._word_codes_table()
-        return np.fromiter(map(codes.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+        return np.fromiter(map(codes.get, words, repeat(-1)), dtype=np.int64, count=len(words))
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the base class may return __dict__ itself
@@ -435,13 +462,12 @@ class FastWordVectorizer(_WordCodesMixin, TfidfVectorizer):
         """Raw n-gram counts ``(n_documents, n_features)``."""
         check_is_fitted(self, "word_index_")
         regex = _token_regex(self.token_pattern)
-        return self._count_tokens([regex.findall(doc.lower()) for doc in raw_documents])
+        return self._count_tokens(Tokens([regex.findall(doc.lower()) for doc in raw_documents]))
 
-    def _count_tokens(self, tokens: list[list[str]]) -> sparse.csr_matrix:
-        """Raw n-gram counts of documents given as lists of lower-cased tokens."""
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        ids = self._word_ids(list(chain.from_iterable(tokens)))
-        rows = _row_ids(lengths)
+    def _count_tokens(self, tokens: Tokens) -> sparse.csr_matrix:
+        """Raw n-gram counts of documents given as lower-cased tokens."""
+        ids = self._word_ids(tokens.words)[tokens.ids]
+        rows = _row_ids(tokens.lengths)
         low, high = self.ngram_range
         row_parts, col_parts = [], []
         if low <= 1:
@@ -549,8 +575,8 @@ class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
         rows.sum_duplicates()
         return rows
 
-    def _unseen_word_rows(self, words: list[str]) -> sparse.csr_matrix:
-        """``_ngram_rows(words)`` for words unseen in training, through the bounded cache."""
+    def _unseen_word_rows(self, words: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(indices, data)`` of ``_ngram_rows(words)``'s rows, through the bounded cache."""
         cache = self.__dict__.get("_unseen_rows")
         if cache is None:
             cache = self._unseen_rows = _BoundedCache(UNSEEN_WORD_CACHE_SIZE)
@@ -570,39 +596,47 @@ class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
                 row if row is not None else fresh[word]
                 for word, row in zip(words, found, strict=True)
             ]
-        lengths = np.fromiter((len(i) for i, _ in found), dtype=np.int64, count=len(found))
-        indptr = np.zeros(len(found) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        indices = np.concatenate([i for i, _ in found]) if found else np.zeros(0, np.int32)
-        data = np.concatenate([d for _, d in found]) if found else np.zeros(0, np.float32)
-        return sparse.csr_matrix((data, indices, indptr), shape=(len(words), len(self.vocabulary_)))
+        return found
 
     def count_matrix(self, raw_documents) -> sparse.csr_matrix:
         check_is_fitted(self, "word_ngrams_")
-        return self._count_words([doc.lower().split() for doc in raw_documents])
+        return self._count_words(Tokens([doc.lower().split() for doc in raw_documents]))
 
-    def _count_words(self, tokens: list[list[str]]) -> sparse.csr_matrix:
-        """Raw n-gram counts of documents given as lists of lower-cased, whitespace-split words."""
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        flat = list(chain.from_iterable(tokens))
-        ids = self._word_ids(flat)
-        # A table of only this batch's words: the rows of its training words (in the order of
-        # word_index_), then those of its unseen words (sorted). The ids keep the order they would
-        # have in the full table extended by the unseen words, so the product adds the same terms
-        # in the same order as the full one, without copying the full table.
-        known = ids >= 0
-        known_codes, local = np.unique(ids[known], return_inverse=True)
-        parts = [self.word_ngrams_[known_codes]]
-        local_ids = np.empty(len(ids), dtype=np.int64)
-        local_ids[known] = local
-        if not known.all():
-            unseen = np.flatnonzero(~known)
-            new_words = sorted({flat[i] for i in unseen})
-            position = {word: len(known_codes) + k for k, word in enumerate(new_words)}
-            local_ids[unseen] = [position[flat[i]] for i in unseen]
-            parts.append(self._unseen_word_rows(new_words))
-        table = parts[0] if len(parts) == 1 else _stack_rows(parts)
-        words = _count_csr(_row_ids(lengths), local_ids, (len(tokens), table.shape[0]))
+    def _count_words(self, tokens: Tokens) -> sparse.csr_matrix:
+        """Raw n-gram counts of documents given as lower-cased, whitespace-split words."""
+        codes = self._word_ids(tokens.words)
+        # A table of only these documents' words: the rows of their training words (in the order
+        # of word_index_), then those of their unseen words (sorted). Rows keep the order they
+        # would have in the full table extended by the unseen words, so the product adds the same
+        # terms in the same order as a product with the full table, which is never copied.
+        known = np.flatnonzero(codes >= 0)
+        known = known[np.argsort(codes[known], kind="stable")]
+        unseen = sorted(np.flatnonzero(codes < 0).tolist(), key=tokens.words.__getitem__)
+        position = np.empty(len(codes), dtype=np.int64)
+        position[known] = np.arange(len(known))
+        position[unseen] = np.arange(len(known), len(codes))
+        full = self.word_ngrams_
+        starts = full.indptr[codes[known]].astype(np.int64)
+        lengths = full.indptr[codes[known] + 1] - starts
+        # positions of the known rows' entries in the full table, row after row
+        gather = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
+        index_parts, data_parts = [full.indices[gather]], [full.data[gather]]
+        if unseen:
+            rows = self._unseen_word_rows([tokens.words[i] for i in unseen])
+            lengths = np.concatenate([lengths, [len(i) for i, _ in rows]])
+            index_parts += [i for i, _ in rows]
+            data_parts += [d for _, d in rows]
+        indptr = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        table = sparse.csr_matrix(
+            (np.concatenate(data_parts), np.concatenate(index_parts), indptr),
+            shape=(len(codes), full.shape[1]),
+        )
+        words = _count_csr(
+            _row_ids(tokens.lengths), position[tokens.ids], (len(tokens), len(codes))
+        )
         return sparse.csr_matrix(words @ table)
 
     def transform(self, raw_documents):
@@ -612,28 +646,7 @@ class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
 
     def transform_columns(self, columns: SentenceColumns) -> sparse.csr_matrix:
         check_is_fitted(self, "word_ngrams_")
-        tokens = [text.split() for text in columns.lowered()]
-        return _tfidf_weighting(self._count_words(tokens), self)
-
-
-def _stack_rows(parts: list[sparse.csr_matrix]) -> sparse.csr_matrix:
-    """``sparse.vstack(parts, format="csr")`` for a few small CSR matrices, without its checks."""
-    offsets = np.cumsum([0] + [part.nnz for part in parts[:-1]])
-    indptr = np.concatenate(
-        [parts[0].indptr[:1]]
-        + [
-            part.indptr[1:].astype(np.int64) + offset
-            for part, offset in zip(parts, offsets, strict=True)
-        ]
-    )
-    return sparse.csr_matrix(
-        (
-            np.concatenate([part.data for part in parts]),
-            np.concatenate([part.indices for part in parts]),
-            indptr,
-        ),
-        shape=(sum(part.shape[0] for part in parts), parts[0].shape[1]),
-    )
+        return _tfidf_weighting(self._count_words(columns.tokens(None)), self)
 
 
 def neighbour_matrix(frame: pd.DataFrame) -> sparse.csr_matrix:
