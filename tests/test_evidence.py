@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -108,3 +109,29 @@ def test_stop_only_flags_follow_the_vocabulary():
     flags = MAPPER.stop_only()
     for gram, column in MAPPER.vocabulary.items():
         assert flags[column] == all(word in ENGLISH_STOP_WORDS for word in gram.split(" "))
+
+
+def test_strongest_agrees_with_the_per_sentence_check():
+    """The batch pre-check flags exactly the sentences whose row can reach min_weight."""
+    texts = [
+        "The reckless mayor visited the harbour.",
+        "The new mayor visited the harbour.",
+        "Of the and the.",
+        "Shameful! Disgraceful! Corrupt!",
+        "",
+    ]
+    sentences = pd.DataFrame(
+        {"document_id": ["x"] * len(texts), "sentence_index": range(len(texts)), "text": texts}
+    )
+    matrix = MODEL.block_features(sentences, "words")
+    strongest = MAPPER.strongest(matrix, MODEL.coef_)
+    assert strongest.shape == (len(texts), MODEL.coef_.shape[1])
+    for r in range(len(texts)):
+        row = matrix[r]
+        for column in range(MODEL.coef_.shape[1]):
+            for min_weight in (0.01, 0.1, 0.5):
+                reach = MAPPER._may_reach(row.indices, row.data, MODEL.coef_, [column], min_weight)
+                assert (strongest[r, column] >= min_weight) == reach
+    # a matrix taller than one slice of rows gives the same rows
+    tall = scipy.sparse.vstack([matrix] * 1000, format="csr")
+    assert np.array_equal(MAPPER.strongest(tall, MODEL.coef_), np.tile(strongest, (1000, 1)))

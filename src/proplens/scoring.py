@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from proplens.errors import InputError, ModelError, ValidationError
-from proplens.evidence import Evidence, EvidenceMapper
+from proplens.evidence import MIN_WEIGHT, Evidence, EvidenceMapper
 from proplens.features import SentenceColumns
 from proplens.segment import segment
 
@@ -335,6 +335,8 @@ class Model:
         if evidence:
             indptr, indices, data = matrix.indptr.tolist(), matrix.indices, matrix.data
             coef = sentence_model.coef_
+            # most flagged sentences owe their labels to other blocks than words: no evidence
+            strongest = self._evidence.strongest(matrix, coef).tolist()
         results = []
         row = 0
         for doc_id, text, sentences_in in zip(ids, texts, segmented, strict=True):
@@ -354,7 +356,11 @@ class Model:
                     devices={d: p[c] for d, c in shown_pairs},
                     labels=labels,
                 )
-                if evidence and labels:
+                if (
+                    evidence
+                    and labels
+                    and max(strongest[r][column[d]] for d in labels) >= MIN_WEIGHT
+                ):
                     begin, stop = indptr[r], indptr[r + 1]
                     sentence.evidence = self._evidence.explain(
                         found.text,
