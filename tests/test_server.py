@@ -7,6 +7,7 @@ get, not a stub. One model is loaded for the whole module to keep the file fast.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import time
@@ -589,3 +590,9 @@ def test_create_app_refuses_impossible_limits(model):
         create_app(model, scoring_threads=0)
     with pytest.raises(proplens.errors.InputError, match="max_batch"):
         create_app(model, max_batch=0)
+
+
+def test_create_app_freezes_startup_objects(model):
+    """The model and libraries are kept out of the collector's full scans (no 85 ms pauses)."""
+    create_app(model)
+    assert gc.get_freeze_count() > 10_000

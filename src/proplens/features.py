@@ -251,22 +251,20 @@ def _repetition_counts(frame) -> np.ndarray:
         texts = [text.lower() for text in frame["text"].tolist()]
         documents = frame["document_id"].tolist()
     findall = _CONTENT_WORD.findall
-    words = [{w for w in findall(text) if w not in _STOPWORDS} for text in texts]
+    words = [set(findall(text)).difference(_STOPWORDS) for text in texts]
     # sentences per (document, word); documents are compared as strings, like their ids in files
-    per_document: dict[str, Counter] = {}
-    for document, sentence_words in zip(documents, words, strict=True):
-        key = document if isinstance(document, str) else str(document)
-        counter = per_document.get(key)
-        if counter is None:
-            counter = per_document[key] = Counter()
-        counter.update(sentence_words)
+    keys = [document if isinstance(document, str) else str(document) for document in documents]
+    per_document: dict[str, list[set[str]]] = {}
+    for key, sentence_words in zip(keys, words, strict=True):
+        per_document.setdefault(key, []).append(sentence_words)
+    counters = {key: Counter(chain.from_iterable(sets)) for key, sets in per_document.items()}
     most, repeated, total = [], [], []
-    for document, sentence_words in zip(documents, words, strict=True):
-        counter = per_document[document if isinstance(document, str) else str(document)]
-        repeats = [counter[w] - 1 for w in sentence_words]
-        most.append(max(repeats, default=0))
-        repeated.append(sum(1 for r in repeats if r > 0))
-        total.append(sum(repeats))
+    for key, sentence_words in zip(keys, words, strict=True):
+        # each count is >= 1 (the sentence itself); a word repeats count - 1 times elsewhere
+        counts = list(map(counters[key].__getitem__, sentence_words))
+        most.append(max(counts, default=1) - 1)
+        repeated.append(len(counts) - counts.count(1))
+        total.append(sum(counts) - len(counts))
     out = np.zeros((len(words), 3))
     out[:, 0] = np.log1p(np.array(most, dtype=float))
     out[:, 1] = np.log1p(np.array(repeated, dtype=float))
