@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -135,3 +135,27 @@ def test_strongest_agrees_with_the_per_sentence_check():
     # a matrix taller than one slice of rows gives the same rows
     tall = scipy.sparse.vstack([matrix] * 1000, format="csr")
     assert np.array_equal(MAPPER.strongest(tall, MODEL.coef_), np.tile(strongest, (1000, 1)))
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(["The", "reckless", "shameful", "mayor", "harbour", "of", "the", "!", "-"]),
+        max_size=25,
+    ).map(" ".join),
+    st.sampled_from([0.01, 0.1, 0.3]),
+    st.integers(1, 4),
+)
+def test_strong_columns_path_equals_the_full_phrase_list(monkeypatch, text, min_weight, top):
+    """Evidence found from the row's strong columns equals evidence from every phrase."""
+    sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
+    row = MODEL.block_features(sentence, "words")[0]
+    arguments = (text, 7, row, MODEL.coef_, ["Loaded_Language", "Other"])
+    options = dict(min_weight=min_weight, top=top, weight_columns=[1, 0])
+    fast = MAPPER.explain(*arguments, **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(EvidenceMapper, "_explain_strong", lambda *args: None)
+        full = MAPPER.explain(*arguments, **options)
+    assert fast == full

@@ -69,6 +69,7 @@ class EvidenceMapper:
         self.ngram_range = ngram_range
         self.token_pattern = token_pattern
         self._stop_only: np.ndarray | None = None
+        self._terms: list[str] | None = None
 
     def stop_only(self) -> np.ndarray:
         """Per vocabulary column: is the n-gram made only of function words (never evidence)?"""
@@ -78,6 +79,15 @@ class EvidenceMapper:
                 flags[column] = all(token in ENGLISH_STOP_WORDS for token in gram.split(" "))
             self._stop_only = flags
         return self._stop_only
+
+    def terms(self) -> list[str]:
+        """The n-gram of each vocabulary column (the inverse of ``vocabulary``)."""
+        if self._terms is None:
+            terms = [""] * (max(self.vocabulary.values(), default=-1) + 1)
+            for gram, column in self.vocabulary.items():
+                terms[column] = gram
+            self._terms = terms
+        return self._terms
 
     @classmethod
     def from_features(cls, features) -> EvidenceMapper:
@@ -139,10 +149,12 @@ class EvidenceMapper:
         else:
             row = row_values.tocsr()
             indices, data = row.indices, row.data
-        if min_weight > 0 and not self._may_reach(
-            indices, data, weights, weight_columns, min_weight
-        ):
-            return []
+        if min_weight > 0:
+            found = self._explain_strong(
+                text, offset, indices, data, weights, devices, top, min_weight, weight_columns
+            )
+            if found is not None:
+                return found
         phrases = self.phrases(text)
         if not phrases:
             return []
@@ -165,6 +177,85 @@ class EvidenceMapper:
                     Evidence(device, offset + start, offset + end, text[start:end], weight)
                 )
         return evidence
+
+    def _explain_strong(
+        self, text, offset, indices, data, weights, devices, top, min_weight, weight_columns
+    ) -> list[Evidence] | None:
+        """``explain`` from the row's columns that reach ``min_weight``, without listing every
+        phrase of the sentence; None when equal contributions make the order depend on that list
+        (the sort of the full path may order ties either way), and the full path decides.
+
+        Every phrase's value is the row's value of its column, so the phrases shown are exactly
+        the row's columns that reach ``min_weight``, are no function-word phrase and occur in the
+        sentence's own tokens; each is placed at its first occurrence, as ``phrases`` does.
+        """
+        if self.token_pattern != WORD_TOKEN_PATTERN:
+            return None  # tokens of another pattern might hold spaces, which terms() cannot undo
+        indices = np.asarray(indices)
+        stop_only = self.stop_only()
+        keep = indices < len(stop_only)
+        keep[keep] = ~stop_only[indices[keep]]
+        if not keep.any():
+            return []
+        columns = indices[keep]
+        rows = weights[columns]
+        if weight_columns is not None:
+            rows = rows[:, weight_columns]
+        # the products explain compares: float64 row values times float64 weights
+        contributions = np.asarray(data, dtype=np.float64)[keep][:, None] * rows
+        strong = (contributions >= min_weight).any(axis=1)
+        if not strong.any():
+            return []
+        columns, contributions = columns[strong], contributions[strong]
+        for d in range(contributions.shape[1]):
+            shown = contributions[:, d][contributions[:, d] >= min_weight]
+            if len(np.unique(shown)) != len(shown):
+                return None
+        places = self._first_places(text, columns.tolist())
+        evidence = []
+        for d, device in enumerate(devices):
+            values = contributions[:, d].tolist()
+            shown = 0
+            for k in sorted(range(len(values)), key=values.__getitem__, reverse=True):
+                weight = values[k]
+                if weight < min_weight or shown == top:
+                    break
+                place = places.get(int(columns[k]))
+                if place is None:  # not one of the sentence's own phrases
+                    continue
+                start, end = place
+                evidence.append(
+                    Evidence(device, offset + start, offset + end, text[start:end], weight)
+                )
+                shown += 1
+        return evidence
+
+    def _first_places(self, text: str, columns: list[int]) -> dict[int, tuple[int, int]]:
+        """``{column: (start, end)}`` of the first occurrence of each column's n-gram in
+        ``text``'s tokens (tokenised as in :meth:`phrases`); columns that do not occur are left
+        out."""
+        spans, tokens = [], []
+        for match in _token_regex(self.token_pattern).finditer(text):
+            spans.append(match.span())
+            tokens.append(match.group().lower())
+        first: dict[str, int] = {}
+        for i, token in enumerate(tokens):
+            first.setdefault(token, i)
+        terms = self.terms()
+        places = {}
+        for column in columns:
+            words = terms[column].split(" ")
+            i = first.get(words[0])
+            if i is None:
+                continue
+            n = len(words)
+            if n > 1:
+                while i is not None and tokens[i : i + n] != words:
+                    i = next((j for j in range(i + 1, len(tokens)) if tokens[j] == words[0]), None)
+                if i is None:
+                    continue
+            places[column] = (spans[i][0], spans[i + n - 1][1])
+        return places
 
     def strongest(self, matrix, weights: np.ndarray) -> np.ndarray:
         """``(n_rows, n_weight_columns)``: per row of a word-block matrix and weight column, the
