@@ -573,6 +573,12 @@ def test_serve_command_parses_options_and_runs_uvicorn(monkeypatch, model):
     result = CliRunner().invoke(cli, ["--max-body", "500"])
     assert result.exit_code == 0, result.output
     assert runs[1][0].state.proplens.max_body_bytes == 500
+    assert runs[1][0].state.proplens.max_batch == server.DEFAULT_MAX_BATCH
+
+    result = CliRunner().invoke(cli, ["--max-batch", "1"])
+    assert result.exit_code == 0, result.output
+    assert runs[2][0].state.proplens.max_batch == 1
+    assert CliRunner().invoke(cli, ["--max-batch", "0"]).exit_code != 0
 
 
 def test_loopback_detection():

@@ -894,6 +894,13 @@ def serve_command(
     max_body: Annotated[
         int, typer.Option(min=1, help="Largest request body in bytes (larger gets 413).")
     ] = DEFAULT_MAX_BODY_BYTES,
+    max_batch: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Score up to this many waiting /api/score requests together (1: one by one).",
+        ),
+    ] = DEFAULT_MAX_BATCH,
 ) -> None:
     """Serve the web page and JSON API (open http://HOST:PORT/ in a browser, /docs for the API)."""
     _require_serve_extra()
@@ -902,7 +909,7 @@ def serve_command(
     import proplens
 
     loaded = proplens.load_model(model, trust=trust)
-    app = create_app(loaded, max_body_bytes=max_body)
+    app = create_app(loaded, max_body_bytes=max_body, max_batch=max_batch)
     if not _is_loopback(host):
         logger.warning(
             "listening on %s: anyone who can reach this address can use the server "
