@@ -216,3 +216,11 @@ def test_lookup_caches_are_not_pickled():
     assert "_unseen_rows" in vars(fast)  # pickling leaves the live object alone
     assert np.array_equal(fast_copy.transform(UNSEEN).toarray(), before[0])
     assert np.array_equal(words_copy.transform(UNSEEN).toarray(), before[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_lower_casing_keeps_the_whitespace_split(text):
+    """SentenceShape counts words from the lower-cased split: lower() never moves whitespace."""
+    columns = SentenceColumns([text], ["d"], [0])
+    assert columns.tokens(None).lengths.tolist() == [len(text.split())]

@@ -289,7 +289,9 @@ class SentenceShape(TransformerMixin, BaseEstimator):
 
     def transform_columns(self, X: SentenceColumns):
         texts = X.text
-        n_words = np.array([len(text.split()) for text in texts], dtype=np.int64)
+        # words split on whitespace; lower-casing never adds or removes whitespace, so the
+        # split the char block makes of the lower-cased texts has the same lengths
+        n_words = X.tokens(None).lengths
         bins = np.digitize(n_words, _LENGTH_EDGES)
         length = np.zeros((len(texts), len(_LENGTH_EDGES) + 1))
         length[np.arange(len(texts)), bins] = 1.0
