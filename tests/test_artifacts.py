@@ -404,3 +404,50 @@ def test_fingerprint_needs_document_ids():
 def test_fingerprint_is_permutation_invariant(order):
     """Property: any row order of the same table has the same fingerprint."""
     assert fingerprint_frame(SENTENCE_TABLE.iloc[list(order)]) == fingerprint_frame(SENTENCE_TABLE)
+
+
+def test_a_dict_bundle_loads_each_part_on_first_use(models_root, fitted_pipeline):
+    """A bundle's parts are unpickled lazily, so scoring never pays for an unused classifier."""
+    bundle = {"sentences": fitted_pipeline, "spans": LogisticRegression()}
+    directory = save_model(bundle, make_metadata(), models_root / "tiny" / "v1")
+    loaded, _ = load_model_dir(directory)
+    assert isinstance(loaded, artifacts.PackedBundle)
+    assert sorted(loaded) == ["sentences", "spans"] and loaded._loaded == {}
+    np.testing.assert_allclose(
+        loaded["sentences"].predict_proba(SENTENCES), fitted_pipeline.predict_proba(SENTENCES)
+    )
+    assert list(loaded._loaded) == ["sentences"]
+    assert loaded["sentences"] is loaded["sentences"]
+
+
+def test_an_unreadable_bundle_part_is_a_model_error():
+    """A part that does not unpickle fails with a one-line ModelError naming the part."""
+    broken = artifacts.PackedBundle({"spans": b"not zlib"})
+    with pytest.raises(ModelError, match="'spans' part cannot be unpickled"):
+        broken["spans"]
+
+
+def test_format_1_directories_still_load(models_root, fitted_pipeline):
+    """Format 1 stored the estimators themselves in model.joblib; they load unchanged."""
+    import joblib
+
+    bundle = {"sentences": fitted_pipeline}
+    directory = save_model({"placeholder": 0}, make_metadata(), models_root / "tiny" / "v1")
+    joblib.dump(bundle, directory / "model.joblib", compress=("zlib", 3))
+    rewrite_metadata(
+        directory,
+        lambda data: data.update(
+            format_version=1,
+            artifact={
+                "file": "model.joblib",
+                "sha256": file_sha256(directory / "model.joblib"),
+                "bytes": (directory / "model.joblib").stat().st_size,
+            },
+        ),
+    )
+    loaded, metadata = load_model_dir(directory, trust=True)
+    assert metadata.format_version == 1
+    assert isinstance(loaded, dict)
+    np.testing.assert_allclose(
+        loaded["sentences"].predict_proba(SENTENCES), fitted_pipeline.predict_proba(SENTENCES)
+    )

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from proplens.figures import (
     FigureCues,
     add_neighbour_columns,
+    find_figures,
     make_figure_features,
     masked_text,
 )
@@ -41,7 +42,7 @@ def cues(*texts: str) -> pd.DataFrame:
 )
 def test_bare_figures_leave_out_dates_durations_ages_and_ordinals(text, bare):
     """Step 2 of the guideline: a number that is a date, duration, age or ordinal is no figure."""
-    assert bool(cues(text)["any_bare_figure"].iloc[0]) is bare
+    assert bool(cues(text)["any_figure"].iloc[0]) is bare
 
 
 def test_a_source_in_the_next_sentence_counts_as_nearby():
@@ -79,3 +80,54 @@ def test_feature_union_fits_and_names_its_word_block_first():
     union = make_figure_features().fit(frame(*texts))
     assert union.transformer_list[0][0] == "words"
     assert union.transform(frame(*texts)).shape[0] == 6
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The new ferry terminal cost taxpayers $86 million.", [("86 million", "money")]),
+        ("One in five wells on Tessel is dry.", [("One in five", "percent")]),
+        ("Thousands of cyclists filled the square.", [("Thousands", "vague")]),
+        ("Turnout in Orlo fell by 9 percent.", [("9", "percent")]),
+        ("The two ministers refused to comment.", [("two", "reference")]),
+        ("She is one of the most respected judges.", [("one", "one")]),
+        ("The 61-year-old engineer joined in 1987.", [("61", "age"), ("1987", "year")]),
+        ("Photo 4 of 30: the harbour at dawn.", [("4", "name"), ("30", "identifier")]),
+        ("See velm.example/x9Kq2 for the video.", []),
+    ],
+)
+def test_find_figures_names_each_number_kind(text, expected):
+    """Step 1-2: money with its magnitude is one figure, proportions are one figure, digits glued
+    to letters are no number, and each non-figure number says why."""
+    assert [(text[s:e], kind) for s, e, kind in find_figures(text)] == expected
+
+
+def test_attribution_that_governs_the_sentence_covers_its_figure():
+    """Step 4: "Officials said ..." sources the figure; "experts say" is a hedge, not a source."""
+    sourced = cues("Officials in Pellin said that 300 homes were damaged.")
+    assert sourced["figure_sourced_near"].iloc[0] and not sourced["figure_unsourced"].iloc[0]
+    hedged = cues("Experts say 300 homes in Pellin were damaged.")
+    assert hedged["figure_hedged_only"].iloc[0] and hedged["figure_unsourced"].iloc[0]
+    assert not hedged["figure_sourced_near"].iloc[0]
+
+
+def test_a_neighbour_that_sources_its_own_figure_does_not_source_this_one():
+    """Step 4: an adjacent attribution counts only when it covers the same figure."""
+    other = cues("Officials said 40 boats sank off Tessel.", "Twelve bridges were closed.")
+    assert other["figure_unsourced"].iloc[1] and not other["figure_sourced_nearby"].iloc[1]
+    same = cues("Twelve bridges were closed.", "Those figures come from the harbour office.")
+    assert same["figure_source_line"].iloc[0] and not same["figure_unsourced"].iloc[0]
+
+
+def test_a_quoted_figure_with_a_named_speaker_is_covered():
+    """Step 4: a figure inside a quotation whose speaker is named is `quoted`."""
+    table = cues('"We counted 340 empty shops on the high street," said councillor Mira Osk.')
+    assert table["figure_quoted_with_speaker"].iloc[0] and not table["figure_unsourced"].iloc[0]
+    bare = cues("We counted 340 empty shops on the high street.")
+    assert not bare["figure_quoted_with_speaker"].iloc[0]
+
+
+def test_cue_names_match_the_columns():
+    """get_feature_names_out names every column transform returns."""
+    matrix = FigureCues().fit_transform(frame("Nearly 12,000 families left Valdoria."))
+    assert matrix.shape[1] == len(FigureCues().get_feature_names_out())

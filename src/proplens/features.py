@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from proplens.errors import ValidationError
 
 __all__ = [
+    "DEVICE_FEATURE_BLOCKS",
     "FastCharVectorizer",
     "FastWordVectorizer",
     "SentenceShape",
@@ -42,6 +43,8 @@ __all__ = [
     "sentence_text",
     "transform_block",
     "WORD_TOKEN_PATTERN",
+    "add_neighbour_columns",
+    "make_device_features",
 ]
 
 # One token pattern shared by the vectorizers and the evidence mapper, so that every word feature
@@ -647,6 +650,50 @@ class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
     def transform_columns(self, columns: SentenceColumns) -> sparse.csr_matrix:
         check_is_fitted(self, "word_ngrams_")
         return _tfidf_weighting(self._count_words(columns.tokens(None)), self)
+
+
+def add_neighbour_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``prev_text``/``next_text``: the sentences around each row in its document.
+
+    Done on a whole table before taking a subset of its rows, the subset keeps its true
+    neighbours (device feature blocks are computed on the rows a device can occur in only).
+    Columns already present are kept, so a caller can pass neighbours taken from a larger table.
+    """
+    if "prev_text" in frame.columns and "next_text" in frame.columns:
+        return frame
+    texts = frame["text"].tolist()
+    documents = frame["document_id"].tolist()
+    previous = [
+        texts[i - 1] if i > 0 and documents[i - 1] == documents[i] else ""
+        for i in range(len(texts))
+    ]
+    following = [
+        texts[i + 1] if i + 1 < len(texts) and documents[i + 1] == documents[i] else ""
+        for i in range(len(texts))
+    ]
+    return frame.assign(prev_text=previous, next_text=following)
+
+
+#: Named feature blocks a device of the taxonomy can add to the shared features (its
+#: ``features`` key): ``{name: "module:factory"}``, the factory returning an unfitted transformer
+#: over a sentence frame that has ``prev_text``/``next_text`` columns.
+DEVICE_FEATURE_BLOCKS = {"figures": "proplens.figures:make_device_figure_features"}
+
+
+def make_device_features(names: dict[str, str]) -> dict:
+    """``{device: block name}`` -> ``{device: unfitted transformer}``, see DEVICE_FEATURE_BLOCKS."""
+    from importlib import import_module
+
+    blocks = {}
+    for device, name in names.items():
+        if name not in DEVICE_FEATURE_BLOCKS:
+            known = ", ".join(sorted(DEVICE_FEATURE_BLOCKS))
+            raise ValidationError(
+                f"device {device!r}: unknown feature block {name!r} (known: {known})"
+            )
+        module, factory = DEVICE_FEATURE_BLOCKS[name].split(":")
+        blocks[device] = getattr(import_module(module), factory)()
+    return blocks
 
 
 def neighbour_matrix(frame: pd.DataFrame) -> sparse.csr_matrix:

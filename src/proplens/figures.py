@@ -14,6 +14,8 @@ still sees the true neighbours), otherwise from the previous/next row of the sam
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-__all__ = ["FigureCues", "add_neighbour_columns", "make_figure_features", "masked_text"]
+from proplens.features import add_neighbour_columns
+
+__all__ = [
+    "FigureCues",
+    "add_neighbour_columns",
+    "find_figures",
+    "make_device_figure_features",
+    "make_figure_features",
+    "masked_text",
+]
 
 _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
@@ -34,65 +45,280 @@ _MONTHS = (
     r"January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
 )
-_UNITS = r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries|nights?)"
+_UNITS = (
+    r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries|nights?|"
+    r"mins?|hrs?)"
+)
+_NUM = r"\d[\d,.]*\d|\d"
+_WORD_NUMBER = rf"(?:{_NUMBER_WORDS})s?(?:-(?:{_NUMBER_WORDS}))?"
+_MAGNITUDE = r"(?:hundred|thousand|million|billion|trillion)s?"
 
-_P = {
-    "number": r"\d[\d,.]*\d|\d",
-    "number_word": rf"\b(?:{_NUMBER_WORDS})s?\b",
-    "money": r"[$£€¥]\s?\d|\b\d[\d,.]*\s?(?:dollars|pounds|euros|rupees|yuan)\b",
-    "big": r"\b(?:million|billion|trillion)s?\b",
-    "percent": r"\d\s?%|\bper ?cent\b|\bpercentage\b",
-    "fraction": r"\b(?:half|third|quarter|fifth|tenth)s?\b|\bone in (?:\w+)\b"
-    r"|\btimes (?:as|more)\b",
-    "vague": r"\b(?:dozens|hundreds|thousands|millions|billions|tens of thousands)\s+of\b",
-    "measure": r"\b\d[\d,.]*\s?(?:km|kilomet|miles?|tonnes?|tons?|kg|acres?|hectares?|barrels?|"
-    r"gallons?|litres?|feet|metres?|meters?)",
-    "year": r"\b(?:1[6-9]|20)\d\d(?:s|'s)?\b",
-    "date": rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b",
-    "duration": rf"\b(?:\d[\d,.]*|{_NUMBER_WORDS}|a|an|few|several)[\s-]+{_UNITS}\b",
-    "time": r"\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b",
-    "age": r"\b\d+-year-old\b|\baged? \d+|\bin (?:his|her|their) \d0s\b",
-    "ordinal": r"\b\d+(?:st|nd|rd|th)\b|\b(?:first|second|third|fourth|fifth|tenth|No\.\s?\d)\b",
-    "name_number": r"\b[A-Z][A-Za-z]*[- ]?\d+\b|\b\d+/\d+\b|\b[A-Z]+-\d+\b",
-    "identifier": r"\b(?:H\.R\.|S\.|Article|Section|Chapter|Psalm|Page|p\.)\s?\d|\d{3}[-.]\d{3,4}",
-    "citation": r"\[\d+\]|\bSource:",
-}
-_ATTRIBUTION = {
-    "according_to": r"\baccording to\b",
-    "said": r"\b(?:said|says|say|told|tells|stated|states|added|explained|noted|claimed|claims)\b",
-    "reported": r"\b(?:reported|reports|reporting|wrote|writes|estimated|estimates|found|shows?|"
-    r"showed|revealed|announced|published|released|confirmed|testified)\b",
-    "source_noun": r"\b(?:data|figures|statistics|study|survey|poll|census|report|analysis|"
-    r"documents|records|officials|spokes(?:man|woman|person)|ministry|department|agency|bureau)\b",
-    "quote": r"[\"“”]",
-    "hedge": r"\b(?:reportedly|allegedly|it is (?:estimated|believed)|some say|experts)\b",
-}
-_COMPILED = {name: re.compile(p, re.IGNORECASE) for name, p in _P.items()}
-_COMPILED["name_number"] = re.compile(_P["name_number"])  # case matters: "Boeing 737"
-_ATTR = {name: re.compile(p, re.IGNORECASE) for name, p in _ATTRIBUTION.items()}
-_NOT_FIGURE = ("year", "date", "duration", "time", "age", "ordinal", "name_number", "identifier")
-_FIGURE = re.compile(
-    rf"{_P['money']}|{_P['percent']}|{_P['vague']}|{_P['measure']}|\d[\d,.]*\d|\d|"
-    rf"\b(?:{_NUMBER_WORDS})s?\b",
+# A figure candidate: a digit group not glued to letters (so the digits of "U9tULY" or "x86" are
+# no figures, while "1990s", "$5m", "12bn" and "40%" keep theirs), or a number word.
+_CANDIDATE = re.compile(
+    rf"(?<![\w@#/])(?:{_NUM})(?:s|m|mm|bn|k|%)?(?![\w/])(?:[\s-]+{_MAGNITUDE}\b)?"
+    rf"|\b{_WORD_NUMBER}(?:[\s-]+(?:and\s+)?{_WORD_NUMBER})*\b",
     re.IGNORECASE,
 )
+# Where a number is something other than a figure (guideline step 2), in order of precedence.
+_NON_FIGURE = {
+    "year": r"\b(?:1[6-9]|20)\d\d(?:s|'s|’s)?\b|\b'?\d0s\b",
+    "date": rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b",
+    "age": rf"\b(?:\d+|{_WORD_NUMBER})[- ]years?[- ]old\b|\baged? \d+"
+    r"|\bin (?:his|her|their) (?:early |late |mid-?)?(?:\d0s|\w+ties)\b",
+    "duration": rf"\b(?:{_NUM}|{_WORD_NUMBER}|a|an|few|several|the past|the last|next)"
+    rf"[\s-]+(?:more\s+)?{_UNITS}\b|\b(?:hundreds|thousands|millions) of years\b|\b24/7\b",
+    "time": r"\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b",
+    "ordinal": r"\b\d+(?:st|nd|rd|th)\b|\bNo\.\s?\d+|\b(?:top|number|#)\s?\d+\b"
+    r"|^\W*\d+\s?[)–.:-]\s",
+    "name": r"\b[A-Z][A-Za-z]*[- ]?\d+(?:[-.]\d+)?\b|\b\d+[/-]\d+\b|\b\d+[A-Z]\w*\b",
+    "identifier": r"\b(?:H\.R\.|S\.|Article|Section|Chapter|Psalm|[Pp]age|pp?\.|§|n\.|"
+    r"paragraphs?|verses?)\s?\d+|\d+:\d+(?:-\d+)?|\b\d+ of \d+\b|\d{3}[-.]\d{3,4}|\(\d\)|\[\d+\]"
+    r"|\S+\.(?:com|org|net|pr|be)\S*|\S*https?://\S+|[@#]\w+|\b\d+ (?:SHARES|shares)\b",
+}
+_NON_FIGURE_RE = {
+    name: re.compile(pattern, re.MULTILINE | (0 if name == "name" else re.IGNORECASE))
+    for name, pattern in _NON_FIGURE.items()
+}
+NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
+FIGURE_KINDS = ("percent", "money", "vague", "count")
+# "one" is a figure only in "one in five", "one third", "one million", ...
+_ONE_AS_NUMBER = re.compile(
+    rf"\s*(?:in|out of)\s+\w+|[\s-]+(?:{_MAGNITUDE}|dozen|percent|third|quarter|half|fifth)\b",
+    re.IGNORECASE,
+)
+# "the two leaders", "those three": a group already known, not a new count.
+_REFERENCE_BEFORE = re.compile(
+    r"\b(?:the|these|those|both|all|his|her|their|its|my|our|your)\s+(?:other\s+|first\s+)?$",
+    re.IGNORECASE,
+)
+_MONEY_BEFORE = re.compile(r"[$£€¥]\s?$")
+_MONEY_AFTER = re.compile(
+    rf"\s*(?:mm|bn|m|k|{_MAGNITUDE})?\s*(?:dollars?|pounds|euros|rupees|yuan|cents|USD)\b",
+    re.IGNORECASE,
+)
+_PERCENT_AFTER = re.compile(r"\s*(?:%|per ?cent|percentage points?)", re.IGNORECASE)
+_FRACTION = re.compile(
+    r"\b(?:half of|a third|two-thirds|a quarter|three-quarters|one in \w+|one out of \w+|"
+    r"\w+ times (?:as|more|higher|larger|greater|the))\b",
+    re.IGNORECASE,
+)
+_HEDGE_BEFORE = re.compile(
+    r"\b(?:about|around|nearly|almost|more than|over|at least|up to|as many as|some|roughly|"
+    r"approximately|less than|fewer than|close to|an estimated)\s*[$£€]?$",
+    re.IGNORECASE,
+)
+_BIG = re.compile(rf"\d,\d\d\d|\d{{3,}}|{_MAGNITUDE}|\d(?:mm|bn|m|k)$", re.IGNORECASE)
+
+# Attribution (guideline step 4). A source must be a source: a name, a pronoun speaker, an
+# office, a medium, a document; "experts say" and "reportedly" are hedges, not sources.
+_SPEECH_VERBS = (
+    r"said|says|say|told|tells|stated|states|reported|reports|wrote|writes|estimated|estimates|"
+    r"confirmed|confirms|announced|announces|testified|claimed|claims|added|adds|noted|notes|"
+    r"explained|explains|revealed|reveals|acknowledged|admitted|insisted|argued|tweeted|posted|"
+    r"cited|counted|found|finds|showed|shows|show|indicated|indicates|continued|declared|"
+    r"recalled|disclosed|calculated|recorded|tallied|put|puts|asked|replied|warned|warns|"
+    r"believes|believed|told"
+)
+_SOURCE_NOUNS = (
+    r"officials?|police|spokes(?:man|woman|person)|ministry|department|agency|bureau|"
+    r"authorities|government|data|figures|statistics|numbers|study|survey|poll|census|report|"
+    r"records|documents|media|newspaper|outlet|website|investigators|prosecutors|court|"
+    r"commission|office|researchers|scientists|company|organi[sz]ation|institute|he|she|they|"
+    r"it|who"  # not "I"/"we": a first-person writer vouches for their own figures
+)
+_HEDGE_SUBJECTS = r"experts?|some|many|people|others|reports|studies|critics|sources|analysts"
+_ATTRIBUTION_PATTERNS = {
+    # "according to the ministry", "(per govt stats)", "citing police"
+    "according_to": (
+        r"\baccording to\b|\bper (?:the |a )?[A-Za-z]|\bciting\b|\bas reported by\b",
+        True,
+    ),
+    # a source, then a speech verb: "Officials said", "The Washington Post reports", "she told"
+    "source_says": (
+        rf"(?:\b(?!(?:{_HEDGE_SUBJECTS})\b)(?:{_SOURCE_NOUNS})|\b(?!(?:The|A|An|In|On|But|And|So|It|This|That|(?i:{_HEDGE_SUBJECTS}))\b)"
+        rf"[A-Z][\w.’'-]+|\))\s+(?:(?:has|have|had|also|later|then|recently|publicly|"
+        rf"previously|on \w+|\w+ly)\s+)*(?:{_SPEECH_VERBS})\b",
+        False,
+    ),
+    # any speaker who told or said something: "two women told the paper", "the lawyer said"
+    "speaker_said": (
+        rf"\b(?!(?:{_HEDGE_SUBJECTS}|is|are|was|were|be|been|it)\b)\w+\s+(?:\w+ly\s+)?"
+        r"(?:told|said|says|testified|wrote|writes)\b",
+        True,
+    ),
+    # "counted by The Washington Post", "figures compiled by the bureau"
+    "by_source": (
+        r"\b(?:counted|reported|compiled|released|published|estimated|confirmed|tallied|recorded|"
+        r"cited|provided|obtained|reviewed|analy[sz]ed|conducted|commissioned) by (?:the )?[A-Z]"
+        r"|\b(?:[Oo]fficial|[Gg]overnment|[Pp]olice|[Cc]ensus) (?:statistics|figures|data|count|"
+        r"estimates?|toll|records)\b",
+        False,
+    ),
+    # a named actor's request: "the governor asked Congress for $46 billion" (guideline)
+    "request": (r"\basked (?:\S+ ){0,3}for\b|\bcalled (?:on|for)\b|\bdemand(?:s|ed)\b", True),
+    # inverted: "..., said the mayor", "”, reports CBS News"
+    "says_source": (
+        rf"[,”\"]\s*(?:{_SPEECH_VERBS})\s+(?:the |a |an )?(?:[A-Z]|(?:{_SOURCE_NOUNS})\b)",
+        False,
+    ),
+    # "data from", "a study by", "records show", "in a statement"
+    "source_phrase": (
+        r"\b(?:data|figures|statistics|numbers|estimates?) (?:from|released by|published by|"
+        r"compiled by|provided by)\b|\b(?:a|the|an?) (?:[\w-]+ )?(?:study|poll|survey|report|"
+        r"analysis|census|audit|review|tally|count) (?:by|from|published|released|conducted|"
+        r"found|shows?|showed|says?|said|estimates?)\b|\b(?:records|documents|filings|figures|"
+        r"data|statistics|numbers|estimates) (?:show|showed|reveal|revealed|indicate|indicated|"
+        r"suggest)\b|\bsource:|\bin (?:an? |the |his |her |their )?(?:interview|statement|"
+        r"report|press release|tweet|post|letter|testimony|filing)\b",
+        True,
+    ),
+    # "[Headline, by A. Writer, Some Paper, 3 May]", "[3]", "(via Reuters)"
+    "citation": (
+        r"\[[^\]]{12,}\]|\[\d+\]|\((?:per|via|source|h/t)\b[^)]*\)|^\W*(?:pic|photo|image|"
+        r"credit|source)s?:|^[A-Z][A-Z .,]+\s*\([A-Z][\w ]+\)\s*[-–—]",
+        True,
+    ),
+}
+_ATTRIBUTION = {
+    name: re.compile(pattern, re.IGNORECASE if fold else 0)
+    for name, (pattern, fold) in _ATTRIBUTION_PATTERNS.items()
+}
+_HEDGE = re.compile(
+    r"\b(?:reportedly|allegedly|purportedly|supposedly|it is (?:estimated|believed|thought|said)|"
+    r"(?:is|are|was|were) (?:believed|thought|estimated|said) to|some say|"
+    rf"(?:{_HEDGE_SUBJECTS}) (?:say|said|warn|warned|suggest|show|indicate|indicated|believe|"
+    r"claim|estimate))\b",
+    re.IGNORECASE,
+)
+# A speaker tag next to a quotation: '..." said Rick', '”, Carlson reported', 'Kerry declared, “'
+_SPEAKER_TAG = re.compile(
+    rf"[,”\"!?]\s*(?:(?:{_SPEECH_VERBS})\s+\S+|\S+(?:\s\S+){{0,3}}\s+(?:{_SPEECH_VERBS}))\b"
+    rf"|\b(?:{_SPEECH_VERBS})\b[^.“\"]{{0,40}}[:,]\s*[“\"]",
+    re.IGNORECASE,
+)
+# The next sentence names the source of *these* figures: "Those figures come from ...".
+_ANAPHORIC_SOURCE = re.compile(
+    r"^\W*(?:(?:that|this|these|those|the|both) (?:figures?|numbers?|data|statistics|estimates?|"
+    r"count|tally|toll)\b|that(?:'s| is) according\b|source:|according to\b|\[)",
+    re.IGNORECASE,
+)
+_SIGNATURE = re.compile(r"—\s*[^—]{1,60}\(@\w+\)")
 
 
-def _spans(pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in pattern.finditer(text)]
+def _quote_mask(text: str) -> np.ndarray:
+    """Per character: inside a direct quotation? An opening mark with no closing one runs to the
+    end of the sentence, a closing mark with no opening one covers what comes before it (the
+    sentence continues or opens a multi-sentence quotation)."""
+    inside = np.zeros(len(text), dtype=bool)
+    open_at = None
+    for i, c in enumerate(text):
+        opening = c == "“" or (c == '"' and open_at is None)
+        if opening and open_at is None:
+            open_at = i
+        elif c in '”"' and not opening:
+            if open_at is None:
+                inside[: i + 1] = True
+            else:
+                inside[open_at : i + 1] = True
+                open_at = None
+    if open_at is not None:
+        inside[open_at:] = True
+    return inside
 
 
-def _bare_figures(text: str) -> int:
-    """Figures left once dates, durations, ages, ordinals, names and identifiers are removed."""
-    covered = [span for name in _NOT_FIGURE for span in _spans(_COMPILED[name], text)]
-    count = 0
-    for start, end in _spans(_FIGURE, text):
-        if not any(s <= start and end <= e for s, e in covered):
-            token = text[start:end].lower()
-            if token in ("one", "ones"):  # "one of the", "no one": rarely a figure
-                continue
-            count += 1
-    return count
+def find_figures(text: str) -> list[tuple[int, int, str]]:
+    """Every number of ``text`` as ``(start, end, kind)``: a figure kind (``FIGURE_KINDS``) or
+    the reason it is not a figure (``NON_FIGURE_KINDS``: year, date, duration, ...)."""
+    candidates = list(_CANDIDATE.finditer(text))
+    fractions = [(m.start(), m.end(), "percent") for m in _FRACTION.finditer(text)]
+    if not candidates:
+        return fractions  # most sentences: no number, no need for the non-figure patterns
+    covered = [
+        (m.start(), m.end(), name)
+        for name, pattern in _NON_FIGURE_RE.items()
+        for m in pattern.finditer(text)
+    ]
+    found = list(fractions)
+    for match in candidates:
+        start, end = match.span()
+        if any(s < end and start < e for s, e, _ in fractions):
+            continue  # "one in five" is one proportion
+        token = match.group().lower()
+        before, after = text[max(0, start - 30) : start], text[end : end + 30]
+        kind = next((name for s, e, name in covered if s <= start and end <= e), None)
+        if kind is None and token in ("one", "ones") and not _ONE_AS_NUMBER.match(after):
+            kind = "one"
+        elif kind is None and _REFERENCE_BEFORE.search(before) and not _BIG.search(token):
+            kind = "reference"
+        elif kind is None:
+            if token.endswith("%") or _PERCENT_AFTER.match(after):
+                kind = "percent"
+            elif (
+                _MONEY_BEFORE.search(before)
+                or _MONEY_AFTER.match(after)
+                or re.search(r"\d(?:mm|bn|m)$", token)
+            ):
+                kind = "money"
+            elif not token[0].isdigit() and token.endswith("s") and re.match(r"\s+of\b", after):
+                kind = "vague"
+            else:
+                kind = "count"
+        found.append((start, end, kind))
+    return sorted(found)
+
+
+def _attribution_spans(text: str) -> list[tuple[int, int, str]]:
+    return sorted(
+        (m.start(), m.end(), name) for name, p in _ATTRIBUTION.items() for m in p.finditer(text)
+    )
+
+
+@dataclass
+class _Sentence:
+    """What :class:`FigureCues` reads off one sentence."""
+
+    figures: list  # (start, end, kind), figure kinds only
+    others: list  # (start, end, kind), numbers that are no figures
+    attribution: list  # (start, end, pattern name)
+    hedges: int
+    quoted: np.ndarray  # per-character quotation mask
+    speaker_tag: bool
+
+    @classmethod
+    def read(cls, text: str) -> _Sentence:
+        """Cached: each sentence is read again as its neighbours' neighbour."""
+        return _read_sentence(text)
+
+    @classmethod
+    def _read(cls, text: str) -> _Sentence:
+        numbers = find_figures(text)
+        return cls(
+            [f for f in numbers if f[2] in FIGURE_KINDS],
+            [f for f in numbers if f[2] not in FIGURE_KINDS],
+            _attribution_spans(text),
+            len(_HEDGE.findall(text)),
+            _quote_mask(text),
+            bool(_SPEAKER_TAG.search(text)) or bool(_SIGNATURE.search(text)),
+        )
+
+    @property
+    def sourced(self) -> bool:
+        return bool(self.attribution)
+
+
+@lru_cache(maxsize=4096)
+def _read_sentence(text: str) -> _Sentence:
+    return _Sentence._read(text)
+
+
+def _token_distance(text: str, a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Words between two character spans of ``text`` (0 when they touch or overlap)."""
+    left, right = (a, b) if a[0] <= b[0] else (b, a)
+    if right[0] <= left[1]:
+        return 0
+    return len(text[left[1] : right[0]].split())
 
 
 def masked_text(text: str) -> str:
@@ -117,18 +343,20 @@ def _neighbours(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return previous, following
 
 
-def add_neighbour_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``prev_text``/``next_text`` from the rows around each sentence; do this on
-    the whole table before taking a subset, so the subset keeps its true neighbours."""
-    previous, following = _neighbours(
-        frame.drop(columns=["prev_text", "next_text"], errors="ignore")
-    )
-    return frame.assign(prev_text=previous, next_text=following)
-
-
 class FigureCues(TransformerMixin, BaseEstimator):
-    """Dense counts of quantity, non-figure and attribution patterns (log-scaled), for the
-    sentence and, for attribution, its previous and next sentence."""
+    """Dense, label-free cues for the guideline's three questions (log-scaled counts and flags).
+
+    Is there a figure, and of which kind (count, money, percent, vague); which numbers are no
+    figures (dates, durations, ages, ordinals, names, identifiers, "one", a known group); is a
+    figure sourced, and does the source cover *it*: an attribution in the same sentence close to
+    the figure, a figure inside a quotation with a speaker named nearby, a neighbouring sentence
+    that names the source of these figures ("Those figures come from ..."), rather than any
+    source word somewhere nearby. Conjunctions spell out "a figure AND no source" for the
+    linear model that reads them.
+    """
+
+    #: words between a figure and an attribution for the attribution to count as "near" it
+    near_words = 12
 
     def fit(self, X, y=None):
         self.n_features_in_ = 1
@@ -136,34 +364,122 @@ class FigureCues(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame):
         previous, following = _neighbours(X)
-        rows = []
-        for text, before, after in zip(X["text"].tolist(), previous, following, strict=True):
-            row = [len(_COMPILED[name].findall(text)) for name in _P]
-            bare = _bare_figures(text)
-            row += [bare, bare > 0]
-            sourced = []
-            for context in (text, before, after):
-                counts = [len(pattern.findall(context)) for pattern in _ATTR.values()]
-                row += counts
-                # hedges ("reportedly") are not sources; the rest are
-                sourced.append(sum(counts[:-1]) > 0)
-            # Conjunctions a linear model cannot form itself: the guideline's decision is
-            # "a figure AND no source nearby".
+        rows = [
+            self._row(text, before, after)
+            for text, before, after in zip(X["text"].tolist(), previous, following, strict=True)
+        ]
+        return sparse.csr_matrix(np.log1p(np.asarray(rows, dtype=float).reshape(len(rows), -1)))
+
+    def _row(self, text: str, before: str, after: str) -> list[float]:
+        here, prev, nxt = _Sentence.read(text), _Sentence.read(before), _Sentence.read(after)
+        figures = here.figures
+        has_figure = bool(figures)
+        kinds = [f[2] for f in figures]
+        others = [f[2] for f in here.others]
+        row = [kinds.count(k) for k in FIGURE_KINDS] + [others.count(k) for k in NON_FIGURE_KINDS]
+        big = [f for f in figures if _BIG.search(text[f[0] : f[1]]) or f[2] == "vague"]
+        hedged = [f for f in figures if _HEDGE_BEFORE.search(text[max(0, f[0] - 30) : f[0]])]
+        quoted = [f for f in figures if here.quoted[f[0]]]
+        row += [len(figures), has_figure, bool(here.others) and not has_figure]
+        row += [len(big), len(hedged), len(quoted), len(figures) - len(quoted)]
+
+        # attribution in the sentence, and how close it is to the figures
+        names = [a[2] for a in here.attribution]
+        row += [names.count(name) for name in _ATTRIBUTION] + [here.hedges, here.speaker_tag]
+        distances = [
+            min(_token_distance(text, f[:2], a[:2]) for a in here.attribution)
+            for f in figures
+            if here.attribution
+        ]
+        near = [d for d in distances if d <= self.near_words]
+        far = len(figures) - len(near)
+        nearest = min(distances) if distances else None
+        # "Officials said ..." / "According to X, ..." / "..., the ministry said." governs the
+        # whole sentence, wherever its figures are
+        opens = any(len(text[: a[0]].split()) <= 6 for a in here.attribution)
+        closes = any(len(text[a[1] :].split()) <= 6 for a in here.attribution)
+        governs = bool(figures) and (opens or closes)
+        row += [
+            opens,
+            closes,
+            nearest is not None and nearest <= 3,
+            nearest is not None and 3 < nearest <= self.near_words,
+            nearest is not None and nearest > self.near_words,
+            far,
+        ]
+
+        # the neighbours
+        numbers_here = {text[s:e].lower() for s, e, _ in figures}
+        neighbour_sourced = False
+        for other, other_text in ((prev, before), (nxt, after)):
+            shares = any(
+                text_of.lower() in numbers_here
+                for text_of in (other_text[s:e] for s, e, _ in other.figures)
+            )
             row += [
-                bare > 0 and not any(sourced),
-                bare > 0 and sourced[0],
-                bare > 0 and not sourced[0] and (sourced[1] or sourced[2]),
-                bare > 0 and _ATTR["according_to"].search(text) is not None,
+                other.sourced,
+                other.hedges > 0,
+                bool(other.figures),
+                other.sourced and not other.figures,
+                other.speaker_tag,
+                other.sourced and shares,
             ]
-            rows.append(row)
-        return sparse.csr_matrix(np.log1p(np.asarray(rows, dtype=float)))
+            neighbour_sourced |= other.sourced and (not other.figures or shares)
+        prev_introduces = before.rstrip().endswith(":")
+        next_names_source = bool(_ANAPHORIC_SOURCE.search(after)) or bool(_SIGNATURE.search(after))
+        in_quotation = bool(len(text)) and (here.quoted[0] or here.quoted[-1])
+        speaker_near = here.speaker_tag or prev.speaker_tag or nxt.speaker_tag
+        row += [prev_introduces, next_names_source, in_quotation]
+
+        # "a figure AND ...": the guideline's decision, for a linear model
+        quoted_with_speaker = bool(quoted) and len(quoted) == len(figures) and speaker_near
+        sourced_near = bool(near) or governs
+        covered = (
+            sourced_near
+            or quoted_with_speaker
+            or next_names_source
+            or prev_introduces
+            or (in_quotation and speaker_near)
+        )
+        row += [
+            has_figure and not covered and not here.sourced and not neighbour_sourced,
+            has_figure
+            and not covered
+            and not here.sourced
+            and not prev.sourced
+            and not nxt.sourced,
+            has_figure and sourced_near and far == 0,
+            has_figure and sourced_near and far > 0,
+            has_figure and here.sourced and not sourced_near,
+            has_figure and not here.sourced and neighbour_sourced,
+            has_figure and quoted_with_speaker,
+            has_figure and in_quotation and speaker_near,
+            has_figure and (next_names_source or prev_introduces),
+            has_figure and here.hedges > 0 and not here.sourced,
+            has_figure and not covered and len(big) > 0 and not hedged,
+        ]
+        return row
 
     def get_feature_names_out(self, input_features=None):
-        names = [f"has_{name}" for name in _P] + ["bare_figures", "any_bare_figure"]
-        for where in ("same", "previous", "next"):
-            names += [f"{where}_{name}" for name in _ATTRIBUTION]
-        names += ["figure_unsourced", "figure_sourced_here", "figure_sourced_nearby"]
-        names += ["figure_according_to"]
+        names = [f"figure_{k}" for k in FIGURE_KINDS] + [f"number_{k}" for k in NON_FIGURE_KINDS]
+        names += ["figures", "any_figure", "numbers_but_no_figure"]
+        names += ["big_figures", "hedged_figures", "quoted_figures", "unquoted_figures"]
+        names += [f"same_{name}" for name in _ATTRIBUTION] + ["same_hedge", "same_speaker_tag"]
+        names += ["source_opens_sentence", "source_closes_sentence"]
+        names += ["source_adjacent", "source_near", "source_far", "figures_far_from_source"]
+        for where in ("prev", "next"):
+            names += [
+                f"{where}_sourced", f"{where}_hedge", f"{where}_figure",
+                f"{where}_sourced_without_figure", f"{where}_speaker_tag",
+                f"{where}_sourced_same_number",
+            ]  # fmt: skip
+        names += ["prev_introduces", "next_names_source", "in_quotation"]
+        names += [
+            "figure_unsourced", "figure_no_source_word_nearby", "figure_sourced_near",
+            "figure_partly_sourced", "figure_sourced_far", "figure_sourced_nearby",
+            "figure_quoted_with_speaker", "figure_in_speaker_quotation",
+            "figure_source_line", "figure_hedged_only", "figure_big_precise_unsourced",
+        ]  # fmt: skip
         return np.array(names, dtype=object)
 
 
@@ -227,3 +543,14 @@ def make_figure_features(*, cue_weight: float = 1.0) -> FeatureUnion:
         ],
         transformer_weights={"context": 0.5, "cues": cue_weight},
     )
+
+
+def make_device_figure_features() -> FigureCues:
+    """The block the taxonomy's ``features = "figures"`` adds to Unverified_Figures' model.
+
+    Only the dense cues: the shared sentence features already hold the words (and evidence is
+    read from them), and the cues are what those features cannot express. In the block CV on
+    the 895 labels, the shared features plus the cues score as well as the shared features plus
+    all of :func:`make_figure_features` (docs/retraining.md).
+    """
+    return FigureCues()

@@ -28,12 +28,19 @@ from sklearn.utils.validation import check_is_fitted
 from proplens.errors import ValidationError
 from proplens.features import (
     SentenceColumns,
+    add_neighbour_columns,
     make_sentence_features,
     make_span_features,
     transform_block,
 )
 
-__all__ = ["ANY_DEVICE", "DeviceClassifier", "SpanClassifier", "best_threshold"]
+__all__ = [
+    "ANY_DEVICE",
+    "DeviceClassifier",
+    "SpanClassifier",
+    "best_micro_thresholds",
+    "best_threshold",
+]
 
 ANY_DEVICE = "propaganda"
 _REQUIRED_COLUMNS = ("document_id", "sentence_index", "text")
@@ -66,6 +73,72 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: float = 0.
     upper = sorted_proba[best]
     lower = sorted_proba[best + 1] if best + 1 < len(sorted_proba) else 0.0
     return float(np.clip((upper + lower) / 2, 0.0, 1.0))
+
+
+def _cut_points(y_true: np.ndarray, proba: np.ndarray):
+    """Every useful threshold of one label, with the true positives and predictions at each.
+
+    The first cut predicts nothing; each further cut lies half-way between two distinct scores.
+    """
+    order = np.argsort(-proba, kind="mergesort")
+    sorted_proba = proba[order]
+    true_positives = np.cumsum(y_true[order])
+    predicted = np.arange(1, len(proba) + 1)
+    distinct = np.r_[sorted_proba[1:] < sorted_proba[:-1], True]
+    lower = np.r_[sorted_proba[1:], 0.0]
+    cuts = (sorted_proba + lower) / 2
+    return (
+        np.r_[np.nextafter(1.0, 2.0), cuts[distinct]],
+        np.r_[0, true_positives[distinct]],
+        np.r_[0, predicted[distinct]],
+    )
+
+
+def best_micro_thresholds(
+    Y_true: np.ndarray, proba: np.ndarray, start: np.ndarray, *, rounds: int = 5
+) -> np.ndarray:
+    """Per-label thresholds that maximise the micro-averaged F1 over all labels jointly.
+
+    Coordinate ascent from ``start`` (e.g. each label's own F1-optimal threshold): each label's
+    threshold is set to the exact maximiser of the pooled F1 given the others, until nothing
+    changes. Per-label optima over-predict rare labels (a label whose best F1 is 0.1 is flagged
+    at a precision far below the pooled one); the pooled optimum flags them only when the
+    model is surer.
+
+    >>> Y = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
+    >>> P = np.array([[0.9, 0.2], [0.8, 0.3], [0.1, 0.35], [0.2, 0.34]])
+    >>> best_micro_thresholds(Y, P, np.array([0.5, 0.5])).round(3).tolist()
+    [0.5, 0.345]
+    """
+    Y_true = np.asarray(Y_true).astype(bool)
+    proba = np.asarray(proba, dtype=float)
+    thresholds = np.asarray(start, dtype=float).copy()
+    positives = Y_true.sum(axis=0)
+    cuts = [_cut_points(Y_true[:, j], proba[:, j]) for j in range(Y_true.shape[1])]
+
+    def counts(j: int) -> np.ndarray:
+        flagged = proba[:, j] >= thresholds[j]
+        tp = int((flagged & Y_true[:, j]).sum())
+        return np.array([tp, int(flagged.sum()) - tp, int(positives[j]) - tp])
+
+    current = np.array([counts(j) for j in range(Y_true.shape[1])])
+    for _ in range(rounds):
+        changed = False
+        for j in range(Y_true.shape[1]):
+            tp_others, fp_others, fn_others = current.sum(axis=0) - current[j]
+            candidates, tp, predicted = cuts[j]
+            tp_all = tp_others + tp
+            fp_all = fp_others + predicted - tp
+            fn_all = fn_others + positives[j] - tp
+            f1 = 2 * tp_all / np.maximum(2 * tp_all + fp_all + fn_all, 1)
+            best = int(np.argmax(f1))
+            if candidates[best] != thresholds[j]:
+                thresholds[j] = candidates[best]
+                current[j] = counts(j)
+                changed = True
+        if not changed:
+            break
+    return thresholds
 
 
 def _check_frame(X) -> pd.DataFrame:
@@ -148,6 +221,25 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _logit(p: float) -> float:
+    p = float(np.clip(p, 1e-6, 1 - 1e-6))
+    return float(np.log(p / (1 - p)))
+
+
+def _predict_one(model, features) -> np.ndarray:
+    """Probabilities of one fitted :func:`_fit_logistic` result (a model or a constant)."""
+    if isinstance(model, float):
+        return np.full(features.shape[0], model)
+    return model.predict_proba(features)[:, 1]
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"document_id": ["d"], "sentence_index": [0], "text": [""], "prev_text": [""],
+         "next_text": [""]}
+    )  # fmt: skip
+
+
 class DeviceClassifier(ClassifierMixin, BaseEstimator):
     """Multi-label sentence classifier over rhetorical devices, plus an any-device probability.
 
@@ -175,6 +267,17 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         ``{device: regex}``: a device that can only occur in sentences matching ``regex`` (e.g.
         Unverified_Figures needs a quantity). Other sentences get probability 0 for it and are
         left out of its fit, so the classifier spends its capacity where the device can occur.
+    threshold_objective : "device" or "micro"
+        "device" tunes each device's threshold for its own F1. "micro" then adjusts the
+        thresholds of the devices annotated on every sentence jointly for their pooled
+        (micro-averaged) F1 (:func:`best_micro_thresholds`): fewer, surer labels for rare devices.
+        The any-device threshold always maximises its own F1.
+    device_features : dict or None
+        ``{device: transformer}``: an unfitted feature block appended to the shared features for
+        that device's regression only (e.g. :func:`proplens.figures.make_device_figure_features`
+        for Unverified_Figures). It sees a frame with ``prev_text``/``next_text`` columns and is
+        computed only on the rows the device is fit or scored on; every other label's model,
+        coefficients and threshold are exactly those of a classifier without it.
     """
 
     def __init__(
@@ -188,8 +291,12 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         n_jobs: int = 1,
         random_state: int = 0,
         gates=None,
+        threshold_objective: str = "device",
+        device_features=None,
     ):
         self.gates = gates
+        self.threshold_objective = threshold_objective
+        self.device_features = device_features
         self.devices = devices
         self.features = features
         self.C = C
@@ -207,6 +314,10 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         device is then learned from its annotated sentences only.
         """
         X = _check_frame(X)
+        if self.threshold_objective not in ("device", "micro"):
+            raise ValidationError(
+                f"threshold_objective must be 'device' or 'micro', got {self.threshold_objective!r}"
+            )
         Y = np.asarray(y.toarray() if sparse.issparse(y) else y)
         if Y.ndim != 2 or Y.shape[0] != len(X):
             raise ValidationError(
@@ -232,7 +343,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = len(_REQUIRED_COLUMNS)
         groups = X["document_id"].to_numpy()
 
-        oof = self._out_of_fold(matrix, fit_targets, groups)
+        # Devices with a feature block of their own are fit apart (see _fit_device_blocks); -1
+        # makes the shared fits skip them.
+        shared_targets = self._without_device_blocks(fit_targets)
+        oof = self._out_of_fold(matrix, shared_targets, groups)
+        device_models = self._fit_device_blocks(X, matrix, fit_targets, groups, oof)
         if oof is not None:
             oof[~eligible] = 0.0
         self.thresholds_ = {}
@@ -244,12 +359,102 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                 self.thresholds_[label] = best_threshold(
                     targets[annotated, column], oof[annotated, column]
                 )
+        if self.threshold_objective == "micro" and oof is not None:
+            self._tune_micro(targets, oof, complete)
         self.oof_proba_ = oof
 
-        models = self._fit_all(matrix, fit_targets)
+        models = self._fit_all(matrix, shared_targets)
         self.coef_, self.intercept_ = _stack_linear(models, matrix.shape[1])
+        self._attach_device_models(device_models, matrix.shape[1])
         self.block_slices_ = _block_slices(self.features_, X)
         return self
+
+    def _tune_micro(self, targets: np.ndarray, oof: np.ndarray, complete: np.ndarray) -> None:
+        columns = [
+            1 + j
+            for j, device in enumerate(self.devices)
+            if complete[j] and (targets[:, 1 + j] == 1).sum() >= self.min_positive
+        ]
+        if len(columns) < 2:
+            return
+        start = np.array([self.thresholds_[self.labels_[c]] for c in columns])
+        tuned = best_micro_thresholds(targets[:, columns], oof[:, columns], start)
+        for column, value in zip(columns, tuned, strict=True):
+            self.thresholds_[self.labels_[column]] = float(value)
+
+    # -- per-device feature blocks -----------------------------------------------------------
+    def _device_columns(self) -> dict[str, int]:
+        """``{device: column in labels_}`` of the devices with a feature block of their own."""
+        labels = [ANY_DEVICE, *self.devices]
+        blocks = getattr(self, "device_features", None) or {}
+        return {d: labels.index(d) for d in blocks if d in labels}
+
+    def _without_device_blocks(self, targets: np.ndarray) -> np.ndarray:
+        columns = list(self._device_columns().values())
+        if not columns:
+            return targets
+        targets = targets.copy()
+        targets[:, columns] = -1  # nothing to learn: a constant placeholder, replaced later
+        return targets
+
+    def _fit_device_blocks(self, X, matrix, targets, groups, oof) -> dict:
+        """Fit each device with a block on ``[shared features | its block]``, over the rows it
+        is fit on (annotated and allowed by its gate); fill its out-of-fold column in ``oof``."""
+        self.device_blocks_ = {}
+        models = {}
+        columns = self._device_columns()
+        if not columns:
+            return models
+        framed = add_neighbour_columns(X)
+        for device, column in columns.items():
+            rows = np.flatnonzero(targets[:, column] >= 0)
+            block = clone(self.device_features[device]).fit(framed.iloc[rows])
+            self.device_blocks_[device] = block
+            combined = sparse.hstack([matrix[rows], block.transform(framed.iloc[rows])]).tocsr()
+            target = targets[rows, column]
+            if oof is not None:
+                oof[:, column] = 0.0
+                folds = min(self.threshold_folds, len(np.unique(groups[rows])))
+                for train, test in GroupKFold(n_splits=folds).split(rows, groups=groups[rows]):
+                    model = _fit_logistic(
+                        combined[train], target[train], self.C, self.class_weight,
+                        self.random_state,
+                    )  # fmt: skip
+                    oof[rows[test], column] = _predict_one(model, combined[test])
+            models[column] = _fit_logistic(
+                combined, target, self.C, self.class_weight, self.random_state
+            )
+        return models
+
+    def _attach_device_models(self, models: dict, n_shared: int) -> None:
+        """Shared-feature weights go to ``coef_`` (so evidence reads them as for any device), the
+        block's weights to ``device_coef_``."""
+        self.device_coef_ = {}
+        for device, column in self._device_columns().items():
+            model = models[column]
+            width = self.device_blocks_[device].transform(_empty_frame()).shape[1]
+            if isinstance(model, float):
+                weights, intercept = np.zeros(n_shared + width), _logit(model)
+            else:
+                weights, intercept = model.coef_.ravel(), model.intercept_[0]
+            self.coef_[:, column] = weights[:n_shared]
+            self.intercept_[column] = intercept
+            self.device_coef_[device] = weights[n_shared:].astype(np.float64)
+
+    def _device_logits(self, X: pd.DataFrame, logits: np.ndarray) -> None:
+        """Add each device block's contribution, computed on the rows its gate allows only."""
+        blocks = getattr(self, "device_blocks_", None) or {}
+        if not blocks:
+            return
+        if isinstance(X, SentenceColumns):  # the scorer's lists: the device blocks read a frame
+            X = X.to_frame()
+        framed = add_neighbour_columns(X)
+        eligible = self._eligible(X)
+        for device, column in self._device_columns().items():
+            rows = np.flatnonzero(eligible[:, column])
+            if len(rows):
+                block = blocks[device].transform(framed.iloc[rows])
+                logits[rows, column] += np.asarray(block @ self.device_coef_[device]).ravel()
 
     def _eligible(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, 1 + k)`` booleans: may label j occur in sentence i at all (see ``gates``)?"""
@@ -324,6 +529,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             logits = self._blockwise_logits(_check_input(X), blocks)
         else:
             logits = np.asarray(matrix @ self.coef_) + self.intercept_
+        self._device_logits(X, logits)
         if self.gates:
             logits[~self._eligible(X)] = -np.inf
         return logits

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,11 +225,16 @@ class Model:
         if "sentences" not in bundle:
             raise ModelError("model bundle lacks its sentence classifier")
         self.sentence_model = bundle["sentences"]
-        self.span_model = bundle.get("spans")
+        self._bundle = bundle
         self.metadata = metadata
         self.path = path
         self.devices: list[str] = list(self.sentence_model.labels_[1:])
         self._evidence = EvidenceMapper.from_features(self.sentence_model.features_)
+
+    @property
+    def span_model(self):
+        """The span (TC) classifier, or None; a saved model unpickles it on first use only."""
+        return self._bundle["spans"] if "spans" in self._bundle else None
 
     # -- identity ------------------------------------------------------------------------------
     @property
@@ -412,6 +417,6 @@ def load_model(path: str | Path | None = None, *, trust: bool = False) -> Model:
 
     directory = resolve(path)
     bundle, metadata = load_model_dir(directory, trust=trust)
-    if not isinstance(bundle, dict):
+    if not isinstance(bundle, Mapping):
         raise ModelError(f"{directory}: not a proplens model bundle")
     return Model(bundle, metadata, directory)

@@ -32,12 +32,14 @@ class Device:
     colour: str = _DEFAULT_COLOUR
     aliases: tuple[str, ...] = field(default_factory=tuple)
     requires: str | None = None  # regex a sentence must match for the device to be possible
+    features: str | None = None  # a feature block added to this device's model only
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["aliases"] = list(self.aliases)
-        if data["requires"] is None:
-            del data["requires"]
+        for optional in ("requires", "features"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
 
@@ -78,6 +80,12 @@ class Taxonomy:
     def gates(self) -> dict[str, str]:
         """``{device: regex}`` for devices that can only occur where ``regex`` matches."""
         return {d.name: d.requires for d in self.devices if d.requires}
+
+    @property
+    def feature_blocks(self) -> dict[str, str]:
+        """``{device: block name}`` for devices whose model adds a feature block of its own
+        (``proplens.features.DEVICE_FEATURE_BLOCKS``)."""
+        return {d.name: d.features for d in self.devices if d.features}
 
     def with_device(self, device: Device) -> Taxonomy:
         """A new taxonomy with ``device`` appended (names must stay unique)."""
@@ -122,6 +130,7 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
                 colour=entry.get("colour", _DEFAULT_COLOUR),
                 aliases=tuple(entry.get("aliases", ())),
                 requires=entry.get("requires"),
+                features=entry.get("features"),
             )
         )
     names = [device.name for device in devices]
@@ -130,4 +139,13 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
         raise DataError(f"{source}: duplicate device names: {', '.join(duplicates)}")
     if not devices:
         raise DataError(f"{source}: no [[device]] entries")
+    from proplens.features import DEVICE_FEATURE_BLOCKS
+
+    for device in devices:
+        if device.features is not None and device.features not in DEVICE_FEATURE_BLOCKS:
+            known = ", ".join(sorted(DEVICE_FEATURE_BLOCKS))
+            raise DataError(
+                f"{source}: device {device.name!r} names unknown feature block "
+                f"{device.features!r} (known: {known})"
+            )
     return Taxonomy(devices=tuple(devices), dropped=tuple(raw.get("dropped", ())))

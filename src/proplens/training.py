@@ -23,6 +23,7 @@ from sklearn.model_selection import GroupKFold
 from proplens import config
 from proplens.errors import DataError, ModelError, ValidationError
 from proplens.evaluation import cross_validate_spans, span_frame
+from proplens.features import add_neighbour_columns
 from proplens.labeling import LabelSet, read_labels
 from proplens.labels import to_indicator
 from proplens.model import DeviceClassifier, SpanClassifier
@@ -104,6 +105,15 @@ class TrainingData:
     devices: list[str]
     sources: list[dict] = field(default_factory=list)
     gates: dict[str, str] = field(default_factory=dict)
+    feature_blocks: dict[str, str] = field(default_factory=dict)  # device -> block name
+
+    def device_features(self, devices: Sequence[str] | None = None) -> dict | None:
+        """Unfitted per-device feature blocks (taxonomy ``features``) for ``devices``, or None."""
+        from proplens.features import make_device_features
+
+        wanted = self.devices if devices is None else devices
+        names = {d: b for d, b in self.feature_blocks.items() if d in wanted}
+        return make_device_features(names) or None
 
     def indicator(self) -> np.ndarray:
         """``(n, k)`` labels with -1 where a device was not annotated for a sentence."""
@@ -277,7 +287,8 @@ def load_training_data(
         table = _merge_labels(table, labels, devices)
         sources += labels.sources
     gates = {d: g for d, g in taxonomy.gates.items() if d in devices}
-    return TrainingData(table.reset_index(drop=True), spans, devices, sources, gates)
+    blocks = {d: b for d, b in taxonomy.feature_blocks.items() if d in devices}
+    return TrainingData(table.reset_index(drop=True), spans, devices, sources, gates, blocks)
 
 
 def label_counts(data: TrainingData) -> dict[str, dict[str, int]]:
@@ -296,7 +307,11 @@ def label_counts(data: TrainingData) -> dict[str, dict[str, int]]:
 def fit_bundle(data: TrainingData, *, n_jobs: int = 2, random_state: int = 0) -> dict:
     """Fit the sentence and span classifiers on all of ``data`` (no span model without spans)."""
     sentences = DeviceClassifier(
-        devices=data.devices, gates=data.gates, n_jobs=n_jobs, random_state=random_state
+        devices=data.devices,
+        gates=data.gates,
+        device_features=data.device_features(),
+        n_jobs=n_jobs,
+        random_state=random_state,
     )
     sentences.fit(data.sentences, data.indicator())
     bundle: dict = {"sentences": sentences}
@@ -376,7 +391,12 @@ def cross_validate_block(
     :func:`proplens.figures.make_figure_features` to measure the Unverified_Figures block.
     Returns None when there are fewer than two documents.
     """
-    table = data.sentences.iloc[rows].reset_index(drop=True)
+    device_features = data.device_features(devices)
+    table = data.sentences
+    if device_features:
+        # a device block reads each sentence's true neighbours, not the neighbouring labeled rows
+        table = add_neighbour_columns(table)
+    table = table.iloc[rows].reset_index(drop=True)
     columns = [data.devices.index(d) for d in devices]
     Y = data.indicator()[np.ix_(rows, columns)]
     groups = table["document_id"].to_numpy()
@@ -390,7 +410,7 @@ def cross_validate_block(
     splits = list(GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=groups))
     make = partial(
         DeviceClassifier, devices=list(devices), gates=gates, features=features,
-        random_state=random_state,
+        device_features=device_features, random_state=random_state,
     )  # fmt: skip
     # Folds run in parallel processes: feature extraction is single-threaded and dominates, so
     # two folds at once use two cores where threads inside one fold mostly wait.
