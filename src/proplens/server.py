@@ -109,7 +109,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 KEEP_ALIVE_SECONDS = 30
 #: /api/score requests waiting together are scored in one ``score_many`` call of at most this many
 #: documents (fewer when they exceed MAX_BATCH_CHARACTERS); 1 scores every request alone.
-DEFAULT_MAX_BATCH = 16
+DEFAULT_MAX_BATCH = 8
 MAX_BATCH_CHARACTERS = 400_000
 # pydantic names the member of a union in an error location ("threshold.constrained-float");
 # readers only need the field name.
