@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from proplens.server import KEEP_ALIVE_SECONDS
+from proplens.server import DEFAULT_MAX_BATCH, KEEP_ALIVE_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "datasets" / "examples"
@@ -76,11 +76,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, workers: int, scoring_threads: int) -> subprocess.Popen:
+def start_server(
+    port: int, workers: int, scoring_threads: int, max_batch: int = DEFAULT_MAX_BATCH
+) -> subprocess.Popen:
     if workers == 1:
         launcher = (
             "import uvicorn; from proplens.server import create_app; "
-            f"uvicorn.run(create_app(scoring_threads={scoring_threads or None}), host='127.0.0.1', "
+            f"uvicorn.run(create_app(scoring_threads={scoring_threads or None}, "
+            f"max_batch={max_batch}), host='127.0.0.1', "
             f"port={port}, log_level='warning', access_log=False, "
             f"timeout_keep_alive={KEEP_ALIVE_SECONDS})"
         )
@@ -250,18 +253,27 @@ def main(argv: list[str] | None = None) -> int:
         help="requests scored at once in one worker (create_app(scoring_threads=...)); "
         "0 = FastAPI's default thread pool, for comparison",
     )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=DEFAULT_MAX_BATCH,
+        help="waiting requests scored together per score_many call (create_app(max_batch=...)); "
+        "1 = one by one, for comparison (one worker only)",
+    )
     parser.add_argument("--max-requests", type=int, default=100_000, help="hard request bound")
     parser.add_argument("--no-evidence", action="store_true", help="ask for no evidence words")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if not (1 <= args.clients <= 500 and 0 < args.seconds <= 600 and 1 <= args.workers <= 8):
         parser.error("keep to 1-500 clients, at most 600 s and 1-8 workers")
+    if args.max_batch < 1:
+        parser.error("--max-batch must be at least 1")
 
     article = build_article(args.sentences)
     payload = {"text": article, "evidence": not args.no_evidence}
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    server = start_server(port, args.workers, args.scoring_threads)
+    server = start_server(port, args.workers, args.scoring_threads, args.max_batch)
     try:
         wait_until_ready(base_url, server)
         answer = httpx.post(base_url + "/api/score", json=payload, timeout=30)
@@ -281,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(elapsed, 1),
         "workers": args.workers,
         "scoring_threads": args.scoring_threads if args.workers == 1 else 1,
+        "max_batch": args.max_batch if args.workers == 1 else DEFAULT_MAX_BATCH,
         "sentences_per_request": check["summary"]["sentences"],
         "evidence": not args.no_evidence,
         "requests": sent,
@@ -294,19 +307,23 @@ def main(argv: list[str] | None = None) -> int:
         "max_ms": round(1000 * max(latencies, default=float("nan")), 1),
         "mean_ms": round(1000 * statistics.fmean(latencies), 1) if latencies else None,
         "cpus": os.cpu_count(),
+        # other work on the machine skews every figure; the 1-minute load average says how much
+        "load_average_after": round(os.getloadavg()[0], 2),
     }
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
         print(
             f"{figures['clients']} clients x {figures['seconds']} s, {figures['workers']} "
-            f"worker(s), {figures['sentences_per_request']} sentences/request, "
+            f"worker(s), max batch {figures['max_batch']}, "
+            f"{figures['sentences_per_request']} sentences/request, "
             f"evidence={figures['evidence']}\n"
             f"requests: {figures['ok']} ok, {figures['errors']} errors "
             f"{figures['error_kinds'] or ''}\n"
             f"throughput: {figures['requests_per_second']} requests/s\n"
             f"latency ms: p50 {figures['p50_ms']}  p95 {figures['p95_ms']}  "
-            f"p99 {figures['p99_ms']}  max {figures['max_ms']}"
+            f"p99 {figures['p99_ms']}  max {figures['max_ms']}\n"
+            f"load average (1 min) after the run: {figures['load_average_after']}"
         )
     return 0 if not errors else 1
 

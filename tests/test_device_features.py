@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from proplens.errors import DataError, ValidationError
-from proplens.features import make_device_features, make_sentence_features
+from proplens.features import SentenceColumns, make_device_features, make_sentence_features
 from proplens.figures import FigureCues
 from proplens.model import DeviceClassifier
 from proplens.taxonomy import load_taxonomy
@@ -142,3 +142,13 @@ def test_block_cv_passes_the_block_and_true_neighbours():
     plain = cross_validate_block(without, [UF], rows, n_jobs=1, n_splits=4)
     assert block.proba.shape == plain.proba.shape == (len(rows), 2)
     assert not np.allclose(block.proba[:, 1], plain.proba[:, 1])
+
+
+def test_the_scorers_plain_lists_give_the_frame_probabilities(fitted):
+    """Model.score_many hands the classifier SentenceColumns instead of a DataFrame; a model with
+    a device block scores exactly as on the frame."""
+    frame, _, _, _, with_block = fitted
+    columns = SentenceColumns.from_frame(frame)
+    assert np.array_equal(
+        with_block.predict_all_proba(columns), with_block.predict_all_proba(frame)
+    )

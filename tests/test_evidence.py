@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+import scipy.sparse
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from proplens.evidence import EvidenceMapper
 from proplens.features import make_sentence_features
@@ -72,3 +74,88 @@ def test_stop_word_phrases_are_not_evidence():
     """Function-word n-grams carry weight but explain nothing to a reader."""
     phrases = MAPPER.phrases("of the and the")
     assert phrases == []
+
+
+def _explain_without_shortcut(text, row, min_weight):
+    """The evidence as computed before the early exit: every phrase, then the threshold."""
+    phrases = MAPPER.phrases(text)
+    values = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+    found = []
+    for column, start, end in phrases:
+        weight = values.get(column, 0.0) * float(MODEL.coef_[column, 1])
+        if weight >= min_weight:
+            found.append((round(weight, 6), text[start:end]))
+    return sorted(found, reverse=True)[:4]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(alphabet="The reckless shameful mayor harbour!?- ", min_size=0, max_size=80),
+    st.sampled_from([0.0, 0.05, 0.1, 0.3, 1.0]),
+)
+def test_early_exit_never_drops_evidence(text, min_weight):
+    """Skipping sentences whose row cannot reach min_weight gives the same evidence."""
+    sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
+    row = MODEL.block_features(sentence, "words")[0]
+    got = MAPPER.explain(
+        text, 0, row, MODEL.coef_, ["Loaded_Language"], min_weight=min_weight, weight_columns=[1]
+    )
+    want = _explain_without_shortcut(text, row, min_weight)
+    assert sorted(((round(e.weight, 6), e.text) for e in got), reverse=True) == want
+
+
+def test_stop_only_flags_follow_the_vocabulary():
+    """A column is flagged exactly when its n-gram is made of function words only."""
+    flags = MAPPER.stop_only()
+    for gram, column in MAPPER.vocabulary.items():
+        assert flags[column] == all(word in ENGLISH_STOP_WORDS for word in gram.split(" "))
+
+
+def test_strongest_agrees_with_the_per_sentence_check():
+    """The batch pre-check flags exactly the sentences whose row can reach min_weight."""
+    texts = [
+        "The reckless mayor visited the harbour.",
+        "The new mayor visited the harbour.",
+        "Of the and the.",
+        "Shameful! Disgraceful! Corrupt!",
+        "",
+    ]
+    sentences = pd.DataFrame(
+        {"document_id": ["x"] * len(texts), "sentence_index": range(len(texts)), "text": texts}
+    )
+    matrix = MODEL.block_features(sentences, "words")
+    strongest = MAPPER.strongest(matrix, MODEL.coef_)
+    assert strongest.shape == (len(texts), MODEL.coef_.shape[1])
+    for r in range(len(texts)):
+        row = matrix[r]
+        for column in range(MODEL.coef_.shape[1]):
+            for min_weight in (0.01, 0.1, 0.5):
+                reach = MAPPER._may_reach(row.indices, row.data, MODEL.coef_, [column], min_weight)
+                assert (strongest[r, column] >= min_weight) == reach
+    # a matrix taller than one slice of rows gives the same rows
+    tall = scipy.sparse.vstack([matrix] * 1000, format="csr")
+    assert np.array_equal(MAPPER.strongest(tall, MODEL.coef_), np.tile(strongest, (1000, 1)))
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(["The", "reckless", "shameful", "mayor", "harbour", "of", "the", "!", "-"]),
+        max_size=25,
+    ).map(" ".join),
+    st.sampled_from([0.01, 0.1, 0.3]),
+    st.integers(1, 4),
+)
+def test_strong_columns_path_equals_the_full_phrase_list(monkeypatch, text, min_weight, top):
+    """Evidence found from the row's strong columns equals evidence from every phrase."""
+    sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
+    row = MODEL.block_features(sentence, "words")[0]
+    arguments = (text, 7, row, MODEL.coef_, ["Loaded_Language", "Other"])
+    options = dict(min_weight=min_weight, top=top, weight_columns=[1, 0])
+    fast = MAPPER.explain(*arguments, **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(EvidenceMapper, "_explain_strong", lambda *args: None)
+        full = MAPPER.explain(*arguments, **options)
+    assert fast == full

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import numpy as np
@@ -9,18 +10,24 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import FunctionTransformer, normalize
 
+from proplens import features as features_module
 from proplens.errors import ValidationError
 from proplens.features import (
     WORD_TOKEN_PATTERN,
     FastCharVectorizer,
     FastWordVectorizer,
     NeighbourWords,
+    SentenceColumns,
     SentenceShape,
+    _l2_normalize_rows,
     make_sentence_features,
     neighbour_text,
+    transform_block,
 )
 
 TEXTS = [
@@ -135,3 +142,85 @@ def test_sentence_features_clone_and_are_deterministic():
     assert (first != second).nnz == 0
     assert features.transformer_list[0][0] == "words"
     assert first.shape[0] == len(sentences)
+
+
+# --- fast paths of the scorer: same matrices as the frame-based transforms ------------------
+
+
+def test_sentence_columns_give_the_frame_transform_of_every_block():
+    """transform_block on plain lists equals each fitted block's transform of the DataFrame."""
+    documents = ["a"] * 4 + ["b"] * 4 + ["c"] * 3
+    fitted_on = frame(TEXTS + TEXTS[:3], documents)
+    union = make_sentence_features().fit(fitted_on)
+    texts = [*UNSEEN[:1], *TEXTS[2:6], "Zorblat! Zorblat again, 12 zorblats?", UNSEEN[2]]
+    sentences = frame(texts, ["x", "x", "x", "y", "y", "y", "z"])
+    columns = SentenceColumns.from_frame(sentences)
+    for name, transformer in union.transformer_list:
+        want = transformer.transform(sentences).tocsr()
+        got = transform_block(transformer, columns).tocsr()
+        assert got.shape == want.shape, name
+        assert np.array_equal(got.toarray(), want.toarray()), name
+
+
+def test_transform_block_falls_back_to_the_frame_for_other_transformers():
+    """A transformer without a fast path receives the DataFrame, with the usual columns."""
+    seen = []
+
+    def record(sentences):
+        seen.append(sentences)
+        return np.zeros((len(sentences), 1))
+
+    columns = SentenceColumns(["One.", "Two."], ["d", "d"], [0, 1])
+    out = transform_block(FunctionTransformer(record), columns)
+    assert out.shape == (2, 1)
+    assert isinstance(seen[0], pd.DataFrame)
+    assert seen[0]["text"].tolist() == ["One.", "Two."]
+    assert seen[0]["sentence_index"].tolist() == [0, 1]
+
+
+def test_l2_normalisation_equals_scikit_learn_bit_for_bit():
+    """The in-place row normalisation repeats scikit-learn's arithmetic exactly."""
+    rng = np.random.default_rng(0)
+    matrix = sparse.random(30, 50, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    keep = np.ones(30, dtype=np.float32)
+    keep[3] = 0  # an empty row stays empty
+    matrix = sparse.csr_matrix(sparse.diags(keep) @ matrix)
+    want = normalize(matrix.copy(), norm="l2")
+    got = matrix.copy()
+    _l2_normalize_rows(got)
+    assert np.array_equal(got.toarray(), want.toarray())
+    assert got.dtype == np.float32
+
+
+def test_unseen_word_rows_are_cached_within_a_bound(monkeypatch):
+    """Unseen words' n-gram rows are reused, the cache never exceeds its cap, output unchanged."""
+    monkeypatch.setattr(features_module, "UNSEEN_WORD_CACHE_SIZE", 3)
+    fast = FastCharVectorizer(**CHAR_PARAMS).fit(TEXTS)
+    reference = TfidfVectorizer(**CHAR_PARAMS).fit(TEXTS)
+    batches = [UNSEEN, ["zorblat glimmerfax quandrel vosk", "vosk vosk!"], UNSEEN]
+    for texts in batches:
+        assert np.allclose(
+            fast.transform(texts).toarray(), reference.transform(texts).toarray(), atol=1e-6
+        )
+        assert len(fast._unseen_rows) <= 3
+
+
+def test_lookup_caches_are_not_pickled():
+    """Tables derived on first use stay out of model files and are rebuilt after loading."""
+    fast = FastCharVectorizer(**CHAR_PARAMS).fit(TEXTS)
+    words = FastWordVectorizer(**WORD_PARAMS).fit(TEXTS)
+    before = fast.transform(UNSEEN).toarray(), words.transform(UNSEEN).toarray()
+    assert "_unseen_rows" in vars(fast) and "_word_codes" in vars(words)
+    fast_copy, words_copy = pickle.loads(pickle.dumps(fast)), pickle.loads(pickle.dumps(words))
+    assert "_unseen_rows" not in vars(fast_copy) and "_word_codes" not in vars(words_copy)
+    assert "_unseen_rows" in vars(fast)  # pickling leaves the live object alone
+    assert np.array_equal(fast_copy.transform(UNSEEN).toarray(), before[0])
+    assert np.array_equal(words_copy.transform(UNSEEN).toarray(), before[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_lower_casing_keeps_the_whitespace_split(text):
+    """SentenceShape counts words from the lower-cased split: lower() never moves whitespace."""
+    columns = SentenceColumns([text], ["d"], [0])
+    assert columns.tokens(None).lengths.tolist() == [len(text.split())]

@@ -187,6 +187,17 @@ def test_features_need_not_be_a_union():
     assert np.allclose(model.predict_all_proba(frame), stacked, atol=1e-5)
 
 
+def test_gate_matches_pandas_str_contains():
+    """The precompiled gate finds what pandas' case-insensitive str.contains finds."""
+    pattern = r"\d|%|\b(?:hundred|million)\b"
+    texts = ["No figure here.", "Costs rose 7%.", "A HUNDRED times", "hundreds", "٣ cats", "Mil"]
+    model = DeviceClassifier(devices=["A", "B"], gates={"B": pattern})
+    eligible = model._eligible(pd.DataFrame({"text": texts}))
+    expected = pd.Series(texts, dtype=object).str.contains(pattern, case=False).to_numpy()
+    assert eligible[:, 2].tolist() == expected.tolist()
+    assert eligible[:, :2].all()
+
+
 def test_micro_thresholds_never_lower_the_pooled_f1():
     """Joint tuning starts from the per-label optima and only accepts changes that raise micro-F1."""
     from sklearn.metrics import f1_score

@@ -13,8 +13,10 @@ honest; the supervised steps (classifiers, thresholds) live in :mod:`proplens.mo
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter, OrderedDict
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -35,9 +37,11 @@ __all__ = [
     "make_sentence_features",
     "make_span_features",
     "NeighbourWords",
+    "SentenceColumns",
     "neighbour_matrix",
     "neighbour_text",
     "sentence_text",
+    "transform_block",
     "WORD_TOKEN_PATTERN",
     "add_neighbour_columns",
     "make_device_features",
@@ -111,6 +115,112 @@ def _token_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+class Tokens:
+    """Documents as token lists, stored as their distinct tokens and one id per token.
+
+    Looking tokens up in a fitted vocabulary (a dict of tens of thousands of words) costs far more
+    per token than collecting the distinct ones; each vocabulary then sees every word once.
+    """
+
+    def __init__(self, documents: list[list[str]]):
+        distinct: dict[str, int] = {}
+        add = distinct.setdefault
+        ids = [add(token, len(distinct)) for token in chain.from_iterable(documents)]
+        self.words = list(distinct)
+        self.ids = np.array(ids, dtype=np.int64)
+        self.lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+class SentenceColumns:
+    """The columns of a sentence frame as plain lists: what the scorer hands to the features.
+
+    Building a pandas DataFrame for one article, and reading its columns back, costs more than
+    the features themselves; the transformers of this module read these lists directly (see
+    :func:`transform_block`), and any other transformer gets :meth:`to_frame`. The lower-cased
+    texts and their word tokens are computed once and shared by the blocks that need them.
+    """
+
+    def __init__(self, text, document_id, sentence_index):
+        self.text = list(text)
+        self.document_id = list(document_id)
+        self.sentence_index = list(sentence_index)
+        if not len(self.text) == len(self.document_id) == len(self.sentence_index):
+            raise ValidationError("sentence columns must have the same length")
+        self._lowered: list[str] | None = None
+        self._tokens: dict[str | None, Tokens] = {}
+        self._frame: pd.DataFrame | None = None
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> SentenceColumns:
+        return cls(
+            frame["text"].tolist(),
+            frame["document_id"].tolist(),
+            frame["sentence_index"].tolist(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def lowered(self) -> list[str]:
+        if self._lowered is None:
+            self._lowered = [text.lower() for text in self.text]
+        return self._lowered
+
+    def tokens(self, pattern: str | None) -> Tokens:
+        """The tokens of every lower-cased text, computed once per pattern and shared.
+
+        ``pattern`` is a regex for ``re.findall`` (word n-grams), or None for ``str.split()``
+        (``char_wb`` n-grams never cross whitespace).
+        """
+        found = self._tokens.get(pattern)
+        if found is None:
+            if pattern is None:
+                found = Tokens([text.split() for text in self.lowered()])
+            else:
+                findall = _token_regex(pattern).findall
+                found = Tokens([findall(text) for text in self.lowered()])
+            self._tokens[pattern] = found
+        return found
+
+    def to_frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = pd.DataFrame(
+                {
+                    "document_id": self.document_id,
+                    "sentence_index": self.sentence_index,
+                    "text": self.text,
+                }
+            )
+        return self._frame
+
+
+def transform_block(transformer, columns: SentenceColumns):
+    """``transformer.transform`` of the sentence frame that ``columns`` holds, without the frame.
+
+    The transformers of this module (and a pipeline of :func:`sentence_text` and one of them)
+    read the lists directly; any other transformer gets the DataFrame.
+    """
+    fast = getattr(transformer, "transform_columns", None)
+    if fast is not None:
+        return fast(columns)
+    steps = getattr(transformer, "steps", None)
+    if steps is not None and len(steps) == 2:
+        select, vectorizer = steps[0][1], steps[1][1]
+        if (
+            isinstance(select, FunctionTransformer)
+            and select.func is sentence_text
+            and not select.kw_args
+            and vectorizer is not None
+            and vectorizer != "passthrough"
+        ):
+            fast = getattr(vectorizer, "transform_columns", None)
+            return fast(columns) if fast is not None else vectorizer.transform(columns.text)
+    return transformer.transform(columns.to_frame())
+
+
 def sentence_text(frame: pd.DataFrame) -> pd.Series:
     """The ``text`` column (a named function so that pipelines pickle and print cleanly)."""
     return frame["text"]
@@ -131,30 +241,37 @@ def neighbour_text(frame: pd.DataFrame) -> list[str]:
     return out
 
 
-def _repetition_counts(frame: pd.DataFrame) -> np.ndarray:
+def _repetition_counts(frame) -> np.ndarray:
     """Per sentence: how often its content words recur elsewhere in the same document.
 
     The Repetition device is about a phrase coming back again and again, which a bag of words of a
     single sentence cannot see. Computed for all documents at once with hash look-ups.
+    ``frame`` is a sentence frame or :class:`SentenceColumns`.
     """
-    out = np.zeros((len(frame), 3))
-    words = [
-        {w for w in _CONTENT_WORD.findall(text.lower()) if w not in _STOPWORDS}
-        for text in frame["text"].tolist()
-    ]
-    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    if lengths.sum() == 0:
-        return out
-    rows = np.repeat(np.arange(len(words)), lengths)
-    documents = frame["document_id"].astype(str).to_numpy()[rows]
-    keys = pd.Series(documents, dtype=object) + "\x00" + pd.Series(list(chain.from_iterable(words)))
-    codes, _ = pd.factorize(keys)
-    repeats = (np.bincount(codes)[codes] - 1).astype(float)
-    out[:, 0] = np.log1p(
-        pd.Series(repeats).groupby(rows).max().reindex(range(len(words)), fill_value=0)
-    )
-    out[:, 1] = np.log1p(np.bincount(rows, weights=repeats > 0, minlength=len(words)))
-    out[:, 2] = np.log1p(np.bincount(rows, weights=repeats, minlength=len(words)))
+    if isinstance(frame, SentenceColumns):
+        texts, documents = frame.lowered(), frame.document_id
+    else:
+        texts = [text.lower() for text in frame["text"].tolist()]
+        documents = frame["document_id"].tolist()
+    findall = _CONTENT_WORD.findall
+    words = [set(findall(text)).difference(_STOPWORDS) for text in texts]
+    # sentences per (document, word); documents are compared as strings, like their ids in files
+    keys = [document if isinstance(document, str) else str(document) for document in documents]
+    per_document: dict[str, list[set[str]]] = {}
+    for key, sentence_words in zip(keys, words, strict=True):
+        per_document.setdefault(key, []).append(sentence_words)
+    counters = {key: Counter(chain.from_iterable(sets)) for key, sets in per_document.items()}
+    most, repeated, total = [], [], []
+    for key, sentence_words in zip(keys, words, strict=True):
+        # each count is >= 1 (the sentence itself); a word repeats count - 1 times elsewhere
+        counts = list(map(counters[key].__getitem__, sentence_words))
+        most.append(max(counts, default=1) - 1)
+        repeated.append(len(counts) - counts.count(1))
+        total.append(sum(counts) - len(counts))
+    out = np.zeros((len(words), 3))
+    out[:, 0] = np.log1p(np.array(most, dtype=float))
+    out[:, 1] = np.log1p(np.array(repeated, dtype=float))
+    out[:, 2] = np.log1p(np.array(total, dtype=float))
     return out
 
 
@@ -171,12 +288,17 @@ class SentenceShape(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame):
-        texts = X["text"].tolist()
-        n_words = np.array([len(text.split()) for text in texts])
+        return self.transform_columns(SentenceColumns.from_frame(X))
+
+    def transform_columns(self, X: SentenceColumns):
+        texts = X.text
+        # words split on whitespace; lower-casing never adds or removes whitespace, so the
+        # split the char block makes of the lower-cased texts has the same lengths
+        n_words = X.tokens(None).lengths
         bins = np.digitize(n_words, _LENGTH_EDGES)
         length = np.zeros((len(texts), len(_LENGTH_EDGES) + 1))
         length[np.arange(len(texts)), bins] = 1.0
-        index = X["sentence_index"].to_numpy()
+        index = np.array(X.sentence_index, dtype=np.int64)
         shape = np.array(
             [
                 (
@@ -202,6 +324,32 @@ class SentenceShape(TransformerMixin, BaseEstimator):
 
 # --- fast vectorizers: same output as TfidfVectorizer, vectorised transform -----------------
 
+#: How many distinct words unseen in training keep their character n-gram row, per vectorizer
+#: (least recently used ones go first). A row is a pure function of the word and the fitted
+#: vocabulary, so caching it changes no output; at about 500 bytes a row, the cap bounds the
+#: cache to about 15 MB (measured with tracemalloc).
+UNSEEN_WORD_CACHE_SIZE = 30_000
+
+# Look-up tables built from fitted attributes on first use; never pickled (see __getstate__).
+_TRANSIENT_ATTRIBUTES = ("_word_codes", "_unseen_rows")
+
+
+def _l2_normalize_rows(matrix) -> None:
+    """``sklearn.preprocessing.normalize(matrix, copy=False)`` on a CSR matrix, same arithmetic.
+
+    Like scikit-learn's kernel, squares are taken in the data's precision, summed row by row in
+    float64 and each value divided in float64; the input validation of ``normalize`` is skipped,
+    as it costs more than the arithmetic on the rows of one article.
+    """
+    data = matrix.data
+    if len(data) == 0:
+        return
+    rows = _row_ids(np.diff(matrix.indptr))
+    # bincount adds the weights in order, in float64: the same sums as scikit-learn's loop
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=matrix.shape[0]))
+    norms[norms == 0.0] = 1.0  # scikit-learn leaves empty rows alone
+    data[:] = data / norms[rows]
+
 
 def _tfidf_weighting(counts: sparse.csr_matrix, vectorizer: TfidfVectorizer) -> sparse.csr_matrix:
     """What ``TfidfTransformer.transform`` does to a count matrix, in place on float32 data."""
@@ -211,7 +359,9 @@ def _tfidf_weighting(counts: sparse.csr_matrix, vectorizer: TfidfVectorizer) -> 
         counts.data += 1.0
     if vectorizer.use_idf:
         counts.data *= vectorizer.idf_.astype(vectorizer.dtype, copy=False)[counts.indices]
-    if vectorizer.norm is not None:
+    if vectorizer.norm == "l2":
+        _l2_normalize_rows(counts)
+    elif vectorizer.norm is not None:
         counts = normalize(counts, norm=vectorizer.norm, copy=False)
     return counts
 
@@ -220,7 +370,56 @@ def _row_ids(lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(lengths)), lengths)
 
 
-class FastWordVectorizer(TfidfVectorizer):
+def _count_csr(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """Counts of ``(row, column)`` pairs as float32 CSR, indices sorted and duplicates summed.
+
+    The matrix ``csr_matrix((ones, (rows, columns))).sum_duplicates()`` gives, in one sort.
+    """
+    n_rows, n_columns = shape
+    if len(rows) == 0:
+        return sparse.csr_matrix(shape, dtype=np.float32)
+    keys, counts = np.unique(rows.astype(np.int64) * n_columns + columns, return_counts=True)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // n_columns, minlength=n_rows), out=indptr[1:])
+    index_dtype = np.int32 if max(n_columns, len(keys)) < 2**31 else np.int64
+    return sparse.csr_matrix(
+        (
+            counts.astype(np.float32),
+            (keys % n_columns).astype(index_dtype),
+            indptr.astype(index_dtype),
+        ),
+        shape=shape,
+    )
+
+
+class _WordCodesMixin:
+    """A dict from word to its position in the fitted ``word_index_``, built on first use.
+
+    A dict look-up per token is several times faster than ``pandas.Index.get_indexer`` on the
+    few hundred tokens of an article. It is derived from fitted attributes, so it is left out of
+    pickles (model files stay as they were) and rebuilt after loading.
+    """
+
+    def _word_codes_table(self) -> dict[str, int]:
+        codes = self.__dict__.get("_word_codes")
+        if codes is None:
+            codes = {word: code for code, word in enumerate(self.word_index_.tolist())}
+            self._word_codes = codes
+        return codes
+
+    def _word_ids(self, words: list[str]) -> np.ndarray:
+        """Position of each word in ``word_index_``, -1 when it is not there."""
+        codes = self._word_codes_table()
+        return np.fromiter(map(codes.get, words, repeat(-1)), dtype=np.int64, count=len(words))
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the base class may return __dict__ itself
+        for name in _TRANSIENT_ATTRIBUTES:
+            state.pop(name, None)
+        return state
+
+
+class FastWordVectorizer(_WordCodesMixin, TfidfVectorizer):
     """A word n-gram ``TfidfVectorizer`` (n <= 2) whose ``transform`` is vectorised.
 
     ``fit`` is scikit-learn's; ``transform`` returns the same matrix as scikit-learn's (up to
@@ -246,6 +445,7 @@ class FastWordVectorizer(TfidfVectorizer):
         # make the model file many times larger.
         if hasattr(self, "stop_words_"):
             del self.stop_words_
+        self.__dict__.pop("_word_codes", None)
         unigrams, bigrams = {}, {}
         for term, column in self.vocabulary_.items():
             (bigrams if " " in term else unigrams)[term] = column
@@ -265,11 +465,12 @@ class FastWordVectorizer(TfidfVectorizer):
         """Raw n-gram counts ``(n_documents, n_features)``."""
         check_is_fitted(self, "word_index_")
         regex = _token_regex(self.token_pattern)
-        tokens = [regex.findall(doc.lower()) for doc in raw_documents]
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        flat = list(chain.from_iterable(tokens))
-        ids = self.word_index_.get_indexer(flat) if flat else np.zeros(0, dtype=np.int64)
-        rows = _row_ids(lengths)
+        return self._count_tokens(Tokens([regex.findall(doc.lower()) for doc in raw_documents]))
+
+    def _count_tokens(self, tokens: Tokens) -> sparse.csr_matrix:
+        """Raw n-gram counts of documents given as lower-cased tokens."""
+        ids = self._word_ids(tokens.words)[tokens.ids]
+        rows = _row_ids(tokens.lengths)
         low, high = self.ngram_range
         row_parts, col_parts = [], []
         if low <= 1:
@@ -289,25 +490,57 @@ class FastWordVectorizer(TfidfVectorizer):
             col_parts.append(self.bigram_columns_[where[hit]])
         row = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
         col = np.concatenate(col_parts) if col_parts else np.zeros(0, dtype=np.int64)
-        counts = sparse.csr_matrix(
-            (np.ones(len(row), dtype=np.float32), (row, col)),
-            shape=(len(tokens), len(self.vocabulary_)),
-        )
-        counts.sum_duplicates()
-        return counts
+        return _count_csr(row, col, (len(tokens), len(self.vocabulary_)))
 
     def transform(self, raw_documents):
         if isinstance(raw_documents, str):
             raise ValidationError("expected an iterable of texts, got one string")
         return _tfidf_weighting(self.count_matrix(list(raw_documents)), self)
 
+    def transform_columns(self, columns: SentenceColumns) -> sparse.csr_matrix:
+        """``transform`` of the sentence texts, reusing their tokens if another block made them."""
+        check_is_fitted(self, "word_index_")
+        return _tfidf_weighting(self._count_tokens(columns.tokens(self.token_pattern)), self)
 
-class FastCharVectorizer(TfidfVectorizer):
+
+class _BoundedCache:
+    """A thread-safe mapping that keeps at most ``size`` items, dropping the least recently used."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_many(self, keys) -> list:
+        """The cached value of each key, None where there is none."""
+        with self._lock:
+            items = self._items
+            found = [items.get(key) for key in keys]
+            for key, value in zip(keys, found, strict=True):
+                if value is not None:
+                    items.move_to_end(key)
+        return found
+
+    def put_many(self, pairs) -> None:
+        with self._lock:
+            items = self._items
+            for key, value in pairs:
+                items[key] = value
+                items.move_to_end(key)
+            while len(items) > self.size:
+                items.popitem(last=False)
+
+
+class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
     """A ``char_wb`` ``TfidfVectorizer`` whose ``transform`` works per distinct word.
 
     ``char_wb`` n-grams never cross whitespace, so a document's n-gram counts are the sum of its
     words' counts. ``fit`` keeps a (training word x n-gram) count matrix; ``transform`` counts
-    words and multiplies, computing n-grams only for words unseen in training: the same matrix as
+    words and multiplies, computing n-grams only for words unseen in training (and keeping those
+    rows in a bounded cache, see :data:`UNSEEN_WORD_CACHE_SIZE`): the same matrix as
     scikit-learn's, 10x or more faster.
     """
 
@@ -322,6 +555,8 @@ class FastCharVectorizer(TfidfVectorizer):
         matrix = super().fit_transform(raw_documents, y)
         if hasattr(self, "stop_words_"):
             del self.stop_words_
+        for name in _TRANSIENT_ATTRIBUTES:
+            self.__dict__.pop(name, None)
         words = sorted({w for doc in raw_documents for w in doc.lower().split()})
         self.word_index_ = pd.Index(words)
         self.word_ngrams_ = self._ngram_rows(words)
@@ -343,24 +578,67 @@ class FastCharVectorizer(TfidfVectorizer):
         rows.sum_duplicates()
         return rows
 
+    def _unseen_word_rows(self, words: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(indices, data)`` of ``_ngram_rows(words)``'s rows, through the bounded cache."""
+        cache = self.__dict__.get("_unseen_rows")
+        if cache is None:
+            cache = self._unseen_rows = _BoundedCache(UNSEEN_WORD_CACHE_SIZE)
+        found = cache.get_many(words)
+        missing = [word for word, row in zip(words, found, strict=True) if row is None]
+        if missing:
+            computed = self._ngram_rows(missing)
+            fresh = {
+                word: (
+                    computed.indices[computed.indptr[i] : computed.indptr[i + 1]].copy(),
+                    computed.data[computed.indptr[i] : computed.indptr[i + 1]].copy(),
+                )
+                for i, word in enumerate(missing)
+            }
+            cache.put_many(fresh.items())
+            found = [
+                row if row is not None else fresh[word]
+                for word, row in zip(words, found, strict=True)
+            ]
+        return found
+
     def count_matrix(self, raw_documents) -> sparse.csr_matrix:
         check_is_fitted(self, "word_ngrams_")
-        tokens = [doc.lower().split() for doc in raw_documents]
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        flat = list(chain.from_iterable(tokens))
-        ids = self.word_index_.get_indexer(flat) if flat else np.zeros(0, dtype=np.int64)
-        table = self.word_ngrams_
-        unknown = ids < 0
-        if unknown.any():
-            new_words, inverse = np.unique(
-                np.array(flat, dtype=object)[unknown], return_inverse=True
-            )
-            table = sparse.vstack([table, self._ngram_rows(new_words.tolist())], format="csr")
-            ids = ids.copy()
-            ids[unknown] = len(self.word_index_) + inverse
-        words = sparse.csr_matrix(
-            (np.ones(len(ids), dtype=np.float32), (_row_ids(lengths), ids)),
-            shape=(len(tokens), table.shape[0]),
+        return self._count_words(Tokens([doc.lower().split() for doc in raw_documents]))
+
+    def _count_words(self, tokens: Tokens) -> sparse.csr_matrix:
+        """Raw n-gram counts of documents given as lower-cased, whitespace-split words."""
+        codes = self._word_ids(tokens.words)
+        # A table of only these documents' words: the rows of their training words (in the order
+        # of word_index_), then those of their unseen words (sorted). Rows keep the order they
+        # would have in the full table extended by the unseen words, so the product adds the same
+        # terms in the same order as a product with the full table, which is never copied.
+        known = np.flatnonzero(codes >= 0)
+        known = known[np.argsort(codes[known], kind="stable")]
+        unseen = sorted(np.flatnonzero(codes < 0).tolist(), key=tokens.words.__getitem__)
+        position = np.empty(len(codes), dtype=np.int64)
+        position[known] = np.arange(len(known))
+        position[unseen] = np.arange(len(known), len(codes))
+        full = self.word_ngrams_
+        starts = full.indptr[codes[known]].astype(np.int64)
+        lengths = full.indptr[codes[known] + 1] - starts
+        # positions of the known rows' entries in the full table, row after row
+        gather = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
+        index_parts, data_parts = [full.indices[gather]], [full.data[gather]]
+        if unseen:
+            rows = self._unseen_word_rows([tokens.words[i] for i in unseen])
+            lengths = np.concatenate([lengths, [len(i) for i, _ in rows]])
+            index_parts += [i for i, _ in rows]
+            data_parts += [d for _, d in rows]
+        indptr = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        table = sparse.csr_matrix(
+            (np.concatenate(data_parts), np.concatenate(index_parts), indptr),
+            shape=(len(codes), full.shape[1]),
+        )
+        words = _count_csr(
+            _row_ids(tokens.lengths), position[tokens.ids], (len(tokens), len(codes))
         )
         return sparse.csr_matrix(words @ table)
 
@@ -368,6 +646,10 @@ class FastCharVectorizer(TfidfVectorizer):
         if isinstance(raw_documents, str):
             raise ValidationError("expected an iterable of texts, got one string")
         return _tfidf_weighting(self.count_matrix(list(raw_documents)), self)
+
+    def transform_columns(self, columns: SentenceColumns) -> sparse.csr_matrix:
+        check_is_fitted(self, "word_ngrams_")
+        return _tfidf_weighting(self._count_words(columns.tokens(None)), self)
 
 
 def add_neighbour_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -416,7 +698,11 @@ def make_device_features(names: dict[str, str]) -> dict:
 
 def neighbour_matrix(frame: pd.DataFrame) -> sparse.csr_matrix:
     """``(n, n)`` 0/1 matrix linking each sentence to the previous and next one of its document."""
-    documents = frame["document_id"].to_numpy()
+    return _neighbour_links(frame["document_id"].to_numpy())
+
+
+def _neighbour_links(documents) -> sparse.csr_matrix:
+    documents = np.asarray(documents, dtype=object)
     n = len(documents)
     same = documents[1:] == documents[:-1] if n > 1 else np.zeros(0, dtype=bool)
     first = np.flatnonzero(same)
@@ -445,9 +731,18 @@ class NeighbourWords(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame):
+        return self.transform_columns(SentenceColumns.from_frame(X))
+
+    def transform_columns(self, X: SentenceColumns):
         check_is_fitted(self, "vectorizer_")
-        counts = self.vectorizer_.count_matrix(X["text"].tolist())
-        return _tfidf_weighting(sparse.csr_matrix(neighbour_matrix(X) @ counts), self.vectorizer_)
+        vectorizer = self.vectorizer_
+        if isinstance(vectorizer, FastWordVectorizer):
+            # the word block tokenised these texts with the same pattern already
+            counts = vectorizer._count_tokens(X.tokens(vectorizer.token_pattern))
+        else:
+            counts = vectorizer.count_matrix(X.text)
+        links = _neighbour_links(X.document_id)
+        return _tfidf_weighting(sparse.csr_matrix(links @ counts), vectorizer)
 
     def get_feature_names_out(self, input_features=None):
         return self.vectorizer_.get_feature_names_out()

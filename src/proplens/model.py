@@ -11,7 +11,9 @@ technique-classification subtask.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,13 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from proplens.errors import ValidationError
-from proplens.features import add_neighbour_columns, make_sentence_features, make_span_features
+from proplens.features import (
+    SentenceColumns,
+    add_neighbour_columns,
+    make_sentence_features,
+    make_span_features,
+    transform_block,
+)
 
 __all__ = [
     "ANY_DEVICE",
@@ -143,6 +151,17 @@ def _check_frame(X) -> pd.DataFrame:
     if missing:
         raise ValidationError(f"sentence frame lacks column(s): {', '.join(missing)}")
     return X
+
+
+def _check_input(X):
+    """A sentence frame, or the :class:`~proplens.features.SentenceColumns` the scorer builds."""
+    return X if isinstance(X, SentenceColumns) else _check_frame(X)
+
+
+@lru_cache(maxsize=32)
+def _gate_regex(pattern: str) -> re.Pattern:
+    # what pandas' str.contains(pattern, case=False) searches with, compiled once
+    return re.compile(pattern, flags=re.IGNORECASE)
 
 
 def _fit_logistic(features, target, C: float, class_weight, random_state):
@@ -427,6 +446,8 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         blocks = getattr(self, "device_blocks_", None) or {}
         if not blocks:
             return
+        if isinstance(X, SentenceColumns):  # the scorer's lists: the device blocks read a frame
+            X = X.to_frame()
         framed = add_neighbour_columns(X)
         eligible = self._eligible(X)
         for device, column in self._device_columns().items():
@@ -441,8 +462,9 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         eligible = np.ones((len(X), len(labels)), dtype=bool)
         for device, pattern in (self.gates or {}).items():
             if device in labels:
-                matches = X["text"].str.contains(pattern, regex=True, case=False).to_numpy()
-                eligible[:, labels.index(device)] = matches
+                texts = X.text if isinstance(X, SentenceColumns) else X["text"].tolist()
+                search = _gate_regex(pattern).search
+                eligible[:, labels.index(device)] = [search(text) is not None for text in texts]
         return eligible
 
     def _fit_all(self, matrix, targets):
@@ -478,7 +500,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         transformer = dict(_blocks(self.features_))[block]
         weight = (getattr(self.features_, "transformer_weights", None) or {}).get(block, 1.0)
-        matrix = transformer.transform(_check_frame(X)).tocsr()
+        X = _check_input(X)
+        if isinstance(X, SentenceColumns):
+            matrix = transform_block(transformer, X).tocsr()
+        else:
+            matrix = transformer.transform(X).tocsr()
         return matrix * weight if weight != 1.0 else matrix
 
     def _blockwise_logits(self, X: pd.DataFrame, blocks: dict | None = None) -> np.ndarray:
@@ -500,7 +526,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         some blocks already computed by :meth:`block_features` (``{name: matrix}``).
         """
         if matrix is None:
-            logits = self._blockwise_logits(_check_frame(X), blocks)
+            logits = self._blockwise_logits(_check_input(X), blocks)
         else:
             logits = np.asarray(matrix @ self.coef_) + self.intercept_
         self._device_logits(X, logits)

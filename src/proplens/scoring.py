@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from proplens.errors import InputError, ModelError, ValidationError
-from proplens.evidence import Evidence, EvidenceMapper
+from proplens.evidence import MIN_WEIGHT, Evidence, EvidenceMapper
+from proplens.features import SentenceColumns
 from proplens.segment import segment
 
 __all__ = [
@@ -307,8 +308,10 @@ class Model:
         # With the tuned thresholds, a sentence the any-device classifier flags is labeled with its
         # most likely device; thresholds the user sets are obeyed to the letter.
         fallback = threshold is None
-        frames = [sentence_frame(text, str(i)) for i, text in enumerate(texts)]
-        sizes = [len(f) for f in frames]
+        # Plain lists rather than a DataFrame: for one article, building and reading a frame
+        # cost more than the features (the transformers read SentenceColumns directly).
+        segmented = [segment(text) for text in texts]
+        sizes = [len(sentences) for sentences in segmented]
         total = sum(sizes)
         model_info = {"name": self.name, "version": self.version}
         if total == 0:
@@ -316,53 +319,65 @@ class Model:
                 DocumentScore(d, t, model_info, [], shown, note="no sentences: the text is empty")
                 for d, t in zip(ids, texts, strict=True)
             ]
-        frame = pd.concat(frames, ignore_index=True)
+        every = [sentence for sentences in segmented for sentence in sentences]
+        columns = SentenceColumns(
+            [s.text for s in every],
+            [str(i) for i, size in enumerate(sizes) for _ in range(size)],
+            [s.index for s in every],
+        )
+        sentence_model = self.sentence_model
         # Evidence reads only the word block (the first block, so its columns are the first ones);
         # it is computed once and shared with the probabilities.
-        matrix = self.sentence_model.block_features(frame, "words") if evidence else None
+        matrix = sentence_model.block_features(columns, "words") if evidence else None
         blocks = {"words": matrix} if evidence else None
-        proba = self.sentence_model.predict_all_proba(frame, blocks=blocks)
-        column = {label: i for i, label in enumerate(self.sentence_model.labels_)}
-        shown_columns = np.array([column[d] for d in shown], dtype=int)
-        over = proba >= cut
+        proba = sentence_model.predict_all_proba(columns, blocks=blocks)
+        column = {label: i for i, label in enumerate(sentence_model.labels_)}
+        shown_pairs = [(d, column[d]) for d in shown]
+        shown_columns = [c for _, c in shown_pairs]
+        # Python lists: indexing a numpy array element by element costs more than the whole loop
+        all_proba = proba.tolist()
+        all_over = (proba >= cut).tolist()
+        if evidence:
+            indptr, indices, data = matrix.indptr.tolist(), matrix.indices, matrix.data
+            coef = sentence_model.coef_
+            # most flagged sentences owe their labels to other blocks than words: no evidence
+            strongest = self._evidence.strongest(matrix, coef).tolist()
         results = []
         row = 0
-        # plain lists: per-row pandas access costs more than everything else in this loop
-        all_index = frame["sentence_index"].tolist()
-        all_start = frame["start"].tolist()
-        all_end = frame["end"].tolist()
-        all_text = frame["text"].tolist()
-        for doc_id, text, size in zip(ids, texts, sizes, strict=True):
+        for doc_id, text, sentences_in in zip(ids, texts, segmented, strict=True):
             sentences = []
-            for k in range(size):
-                r = row + k
-                labels = [d for d, c in zip(shown, shown_columns, strict=True) if over[r, c]]
-                if not labels and fallback and over[r, 0] and len(shown_columns):
-                    labels = [shown[int(np.argmax(proba[r, shown_columns]))]]
+            for r, found in enumerate(sentences_in, start=row):
+                p, over = all_proba[r], all_over[r]
+                labels = [d for d, c in shown_pairs if over[c]]
+                if not labels and fallback and over[0] and shown_pairs:
+                    values = [p[c] for c in shown_columns]
+                    labels = [shown[max(range(len(values)), key=values.__getitem__)]]
                 sentence = SentenceScore(
-                    index=int(all_index[r]),
-                    start=int(all_start[r]),
-                    end=int(all_end[r]),
-                    text=all_text[r],
-                    propaganda=float(proba[r, 0]),
-                    devices={
-                        d: float(proba[r, c]) for d, c in zip(shown, shown_columns, strict=True)
-                    },
+                    index=found.index,
+                    start=found.start,
+                    end=found.end,
+                    text=found.text,
+                    propaganda=p[0],
+                    devices={d: p[c] for d, c in shown_pairs},
                     labels=labels,
                 )
-                if evidence and labels:
-                    begin, stop = matrix.indptr[r], matrix.indptr[r + 1]
+                if (
+                    evidence
+                    and labels
+                    and max(strongest[r][column[d]] for d in labels) >= MIN_WEIGHT
+                ):
+                    begin, stop = indptr[r], indptr[r + 1]
                     sentence.evidence = self._evidence.explain(
-                        sentence.text,
-                        sentence.start,
-                        (matrix.indices[begin:stop], matrix.data[begin:stop]),
-                        self.sentence_model.coef_,
+                        found.text,
+                        found.start,
+                        (indices[begin:stop], data[begin:stop]),
+                        coef,
                         labels,
                         weight_columns=[column[d] for d in labels],
                     )
                 sentences.append(sentence)
             results.append(DocumentScore(doc_id, text, model_info, sentences, shown))
-            row += size
+            row += len(sentences_in)
         return results
 
     def classify_span(self, text: str, start: int, end: int) -> SpanPrediction:
