@@ -31,7 +31,7 @@ check: lint test
 
 # Retrain the shipped default model (writes models/ptc-default/v<N> and makes it current).
 model:
-	$(BIN)/proplens train --name ptc-default
+	$(BIN)/proplens train --name ptc-default --notes docs/ablation.md
 
 bench:
 	$(BIN)/python benchmarks/bench.py

@@ -266,6 +266,20 @@ def test_cli_train_on_new_labels(root, labels_csv, capsys):
     assert current(root).version == "v1"
 
 
+def test_cli_train_notes_go_into_the_model_card(root, labels_csv, tmp_path):
+    """`--notes FILE` adds the file's Markdown to the card's Notes; a missing file is one line."""
+    from proplens.cli import main
+
+    notes = tmp_path / "ablation.md"
+    notes.write_text("### Ablation\n\n| change | F1 |\n|---|---|\n| chars 1.4 | 0.31 |\n")
+    args = ["train", "--name", "tiny", "--labels", str(labels_csv), "--no-base", "--no-cv"]
+    assert main([*args, "--notes", str(notes)]) == 0
+    card = (root / "tiny" / "v1" / "README.md").read_text(encoding="utf-8")
+    assert "## Notes" in card and "| chars 1.4 | 0.31 |" in card
+    assert main([*args, "--notes", str(tmp_path / "missing.md")]) != 0
+    assert not (root / "tiny" / "v2").exists()
+
+
 def test_parallel_folds_give_the_same_figures(root, labels_csv):
     """CV folds run in worker processes with n_jobs > 1; the figures must not depend on it."""
     data = load_training_data(labels=[labels_csv], base=False)

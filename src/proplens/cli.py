@@ -270,12 +270,19 @@ def train(
     force: Annotated[
         bool, typer.Option(help="Make it the default even if some device's F1 dropped.")
     ] = False,
+    notes: Annotated[
+        Path | None,
+        typer.Option(help="Markdown file added to the model card's Notes (e.g. an ablation table)."),
+    ] = None,
 ) -> None:
     """Train a new model version on the base corpus and/or new labels (never overwrites)."""
+    from proplens.inputs import read_document
     from proplens.training import train as run
 
+    notes_text = read_document(notes).text.strip() if notes is not None else ""
     command = "proplens train" + "".join(f" --labels {p}" for p in labels or [])
     command += "" if base else " --no-base"
+    command += f" --notes {notes}" if notes is not None else ""
     result = run(
         name=name,
         data_dir=data,
@@ -287,6 +294,7 @@ def train(
         promote=use,
         force=force,
         command=command,
+        notes=notes_text,
         progress=lambda message: err.print(f"[dim]{message}…[/dim]"),
     )
     err.print(f"trained in {result.seconds:.0f} s (+ {result.cv_seconds:.0f} s cross-validation)")
