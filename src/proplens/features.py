@@ -764,9 +764,15 @@ def _word_vectorizer(**overrides) -> TfidfVectorizer:
 
 
 def make_sentence_features(
-    *, chars: bool = True, chars_weight: float = 1.4, context_weight: float = 0.35
+    *,
+    chars: bool = True,
+    chars_weight: float = 1.4,
+    context_weight: float = 0.35,
+    lexicon: bool = True,
+    lexicon_weight: float = 0.3,
 ) -> FeatureUnion:
-    """The default sentence features: word n-grams, character n-grams, context and shape.
+    """The default sentence features: word n-grams, character n-grams, context, shape and the
+    span lexicon (:class:`proplens.lexicon.SpanLexicon`, learned from labeled spans, cross-fit).
 
     The first block is always named ``"words"``: :mod:`proplens.evidence` reads its vocabulary to
     map a model's weights back to words of the input. Each TF-IDF block has unit-length rows, so
@@ -812,6 +818,11 @@ def make_sentence_features(
     weights = {"context": context_weight}
     if chars:
         weights["chars"] = chars_weight
+    if lexicon:
+        from proplens.lexicon import SpanLexicon  # imports this module
+
+        blocks.append(("lexicon", SpanLexicon()))
+        weights["lexicon"] = lexicon_weight
     return FeatureUnion(blocks, transformer_weights=weights)
 
 

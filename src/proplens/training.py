@@ -175,12 +175,17 @@ def _merge_labels(table: pd.DataFrame, labels: LabelSet, devices: list[str]) -> 
     }
     present = [set(d) for d in table["devices"]]
     unknown = [set(u) | set(new_devices) for u in table["unannotated"]]
+    spans = table["spans"].tolist() if "spans" in table.columns else None
     extra = []
     for row in labels.frame.itertuples(index=False):
         index = position.get((row.document_id, row.start, row.end)) if row.in_corpus else None
         if index is None:
             extra.append(row)
             continue
+        if spans is not None:
+            # the sentence's devices now come from a sentence label: its old spans no longer
+            # say which words carry them
+            spans[index] = None
         for device in row.annotated:
             unknown[index].discard(device)
             if device in row.devices:
@@ -189,6 +194,8 @@ def _merge_labels(table: pd.DataFrame, labels: LabelSet, devices: list[str]) -> 
                 present[index].discard(device)
     table["devices"] = [sorted(p) for p in present]
     table["unannotated"] = [sorted(u) for u in unknown]
+    if spans is not None:
+        table["spans"] = spans
     if extra:
         added = pd.DataFrame(
             {
@@ -234,6 +241,7 @@ def load_training_data(
     """
     from proplens.artifacts import fingerprint_frame
     from proplens.corpus import read_semeval2020
+    from proplens.lexicon import sentence_spans
 
     taxonomy = taxonomy or load_taxonomy()
     if labels is not None and not isinstance(labels, LabelSet):
@@ -245,6 +253,8 @@ def load_training_data(
     if base:
         corpus = read_semeval2020(data_dir, dedupe=True, taxonomy=taxonomy)
         table = corpus.sentence_table()
+        # the spans inside each sentence, for the span lexicon feature block
+        table["spans"] = sentence_spans(table, corpus.spans)
         table["unannotated"] = [[] for _ in range(len(table))]
         devices = [d.name for d in taxonomy.devices if d.origin == "semeval2020"]
         sources.append(

@@ -1,0 +1,224 @@
+"""A supervised feature block: how often each word lies *inside* a labeled span of each device.
+
+The corpus marks devices as character spans, usually a few words long ("slandered, lied about,
+defamed"). A sentence-level bag of words learns from a sentence's label, and so from every word in
+it. :class:`SpanLexicon` learns from the spans themselves instead. For each device, it estimates
+the share of a word's occurrences that fall inside a span of that device (smoothed towards the
+device's overall share). A sentence then gets, per device and for "any device", the strongest
+word's rate and the mean of the three strongest. Both are given as log-ratios to the device's base
+rate, so 0 means "no word here says anything".
+
+The block looks at labels, so it must never see the rows it describes. ``fit_transform``
+cross-fits: the features of each training sentence come from a lexicon fit on the *other*
+documents (grouped k-fold by ``document_id``). ``transform`` uses the lexicon fit on all of them.
+Inside :class:`proplens.model.DeviceClassifier` this happens within every training fold, so a
+cross-validation around it stays honest.
+
+``fit`` reads a ``spans`` column: per sentence, a list of ``(start, end, device)`` with offsets into
+the sentence's text, or None for a sentence labeled without spans (its words are then left out).
+Prediction needs only the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import GroupKFold
+from sklearn.utils.validation import check_is_fitted
+
+from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns
+
+__all__ = ["SpanLexicon", "sentence_spans"]
+
+_TOP = 3  # the second feature averages the rates of this many strongest words
+
+
+def sentence_spans(sentences: pd.DataFrame, spans: pd.DataFrame) -> list[list[tuple]]:
+    """For each sentence, its spans' ``(start, end, device)`` clipped to it, relative to its start.
+
+    >>> sentences = pd.DataFrame({"document_id": ["a", "a"], "start": [0, 20], "end": [19, 40]})
+    >>> spans = pd.DataFrame({"document_id": ["a"], "start": [10], "end": [25], "device": ["Doubt"]})
+    >>> sentence_spans(sentences, spans)
+    [[(10, 19, 'Doubt')], [(0, 5, 'Doubt')]]
+    """
+    out: list[list[tuple]] = [[] for _ in range(len(sentences))]
+    if len(sentences) == 0 or len(spans) == 0:
+        return out
+    by_document: dict[str, list[tuple[int, int, str]]] = {}
+    for document, start, end, device in zip(
+        spans["document_id"], spans["start"], spans["end"], spans["device"], strict=True
+    ):
+        by_document.setdefault(str(document), []).append((int(start), int(end), str(device)))
+    rows = zip(sentences["document_id"], sentences["start"], sentences["end"], strict=True)
+    for row, (document, start, end) in enumerate(rows):
+        for span_start, span_end, device in by_document.get(str(document), ()):
+            if span_start < end and span_end > start:
+                out[row].append((max(span_start, start) - start, min(span_end, end) - start, device))
+    return out
+
+
+def _has_spans(value) -> bool:
+    """A list (maybe empty) of spans; None or NaN (a row added without spans) is not."""
+    return isinstance(value, list | tuple)
+
+
+class SpanLexicon(TransformerMixin, BaseEstimator):
+    """Per-device word-in-span rates as sentence features (see the module docstring).
+
+    Parameters
+    ----------
+    smoothing : float
+        Pseudo-occurrences at the device's base rate added to every word's counts.
+    min_count : int
+        Words seen fewer times than this in training keep the base rate.
+    folds : int
+        Folds (grouped by document) of the cross-fitting in ``fit_transform``.
+    """
+
+    def __init__(self, smoothing: float = 2.0, min_count: int = 2, folds: int = 5):
+        self.smoothing = smoothing
+        self.min_count = min_count
+        self.folds = folds
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y=None):
+        tokens, inside, usable = self._token_table(X)
+        self._fit_rows(tokens, inside, usable, np.arange(len(X)))
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y=None):
+        tokens, inside, usable = self._token_table(X)
+        groups = X["document_id"].astype(str).to_numpy()
+        n_groups = len(np.unique(groups))
+        out = np.zeros((len(X), 2 * (len(self._devices_of(X)) + 1)))
+        if n_groups >= 2:
+            for train, test in GroupKFold(n_splits=min(self.folds, n_groups)).split(
+                out, groups=groups
+            ):
+                self._fit_rows(tokens, inside, usable, train)
+                out[test] = self._features([tokens[i] for i in test])
+        self._fit_rows(tokens, inside, usable, np.arange(len(X)))
+        return sparse.csr_matrix(out)
+
+    def _devices_of(self, X: pd.DataFrame) -> list[str]:
+        if "spans" not in X.columns:
+            return []
+        return sorted({d for spans in X["spans"] if _has_spans(spans) for _, _, d in spans})
+
+    def _token_table(self, X: pd.DataFrame):
+        """Per sentence: lower-cased tokens, and which devices' spans each token touches."""
+        self.devices_ = self._devices_of(X)
+        index = {d: j for j, d in enumerate(self.devices_)}
+        pattern = re.compile(WORD_TOKEN_PATTERN)
+        has_spans = "spans" in X.columns
+        tokens, inside, usable = [], [], []
+        for row, text in enumerate(X["text"].tolist()):
+            spans = X["spans"].iat[row] if has_spans else None
+            spans = spans if _has_spans(spans) else None
+            matches = list(pattern.finditer(text))
+            tokens.append([m.group().lower() for m in matches])
+            flags = np.zeros((len(matches), len(self.devices_) + 1), dtype=bool)
+            for start, end, device in spans or ():
+                for k, m in enumerate(matches):
+                    if start < m.end() and end > m.start():
+                        flags[k, index[device]] = True
+                        flags[k, -1] = True
+            inside.append(flags)
+            usable.append(spans is not None)
+        return tokens, inside, usable
+
+    def _fit_rows(self, tokens, inside, usable, rows: Sequence[int]) -> None:
+        width = len(self.devices_) + 1
+        rows = [i for i in rows if usable[i] and len(tokens[i])]
+        words = [w for i in rows for w in tokens[i]]
+        if not words:
+            self.base_rate_ = np.full(width, 1e-3)
+            self.vocabulary_, self.log_ratio_ = {}, np.zeros((0, width), dtype=np.float32)
+            return
+        codes, vocabulary = pd.factorize(pd.Series(words, dtype=object))
+        flags = np.vstack([inside[i] for i in rows]).astype(np.float64)
+        counts = np.bincount(codes)
+        hits = np.zeros((len(vocabulary), width))
+        np.add.at(hits, codes, flags)
+        # a floor keeps log-ratios finite for a device without spans in this fold
+        base = np.maximum(flags.mean(axis=0), 1e-4)
+        keep = counts >= self.min_count
+        rate = (hits[keep] + self.smoothing * base) / (counts[keep, None] + self.smoothing)
+        self.base_rate_ = base
+        self.vocabulary_ = {w: k for k, w in enumerate(np.asarray(vocabulary)[keep].tolist())}
+        self.log_ratio_ = np.log(rate / base).astype(np.float32)
+
+    # -- features ----------------------------------------------------------------------------
+    def _features(self, tokens: list[list[str]]) -> np.ndarray:
+        """Max and top-3 mean of the words' rates per device, as log-ratios to the base rate.
+
+        A word outside the lexicon sits at the base rate (ratio 1): it can fill one of the top
+        places only when the sentence has fewer than three stronger words.
+        """
+        distinct: dict[str, int] = {}
+        ids = [distinct.setdefault(w, len(distinct)) for sentence in tokens for w in sentence]
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        return self._features_from_ids(list(distinct), np.array(ids, dtype=np.int64), lengths)
+
+    def _features_from_ids(self, words, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        width = len(self.devices_) + 1
+        n = len(lengths)
+        out = np.zeros((n, 2 * width))
+        if len(self.vocabulary_) == 0 or len(ids) == 0:
+            return out
+        # one dict look-up per distinct word of the batch
+        lookup = self.vocabulary_.get
+        entry = np.array([lookup(w, -1) for w in words], dtype=np.int64)[ids]
+        rows = np.repeat(np.arange(n), lengths)
+        known = entry >= 0
+        n_known = np.bincount(rows[known], minlength=n)
+        rows = rows[known]  # sentence order: each sentence's words are contiguous
+        if len(rows) == 0:
+            return out
+        # (columns x words), so that every reduction below runs along contiguous memory
+        values = np.exp(self.log_ratio_.T[:, entry[known]].astype(np.float64))
+        present, starts = np.unique(rows, return_index=True)
+        group = np.repeat(np.arange(len(present)), np.diff(np.r_[starts, len(rows)]))
+        # The _TOP largest known ratios of each sentence and column: take the group maximum,
+        # strike out its first occurrence, repeat (no sort of all words needed).
+        tops = []
+        for step in range(_TOP):
+            largest = np.maximum.reduceat(values, starts, axis=1)
+            tops.append(largest.T)
+            if step + 1 < _TOP:
+                hit = values == largest[:, group]
+                seen = np.cumsum(hit, axis=1, dtype=np.int32)
+                before = np.hstack([np.zeros((width, 1), dtype=np.int32), seen[:, starts[1:] - 1]])
+                values[hit & (seen - before[:, group] == 1)] = -np.inf
+        padding = np.minimum(lengths[present] - n_known[present], _TOP)
+        ones = np.where(np.arange(_TOP)[None, :] < padding[:, None], 1.0, -np.inf)
+        candidates = np.concatenate(
+            [np.stack(tops, axis=2), np.repeat(ones[:, None, :], width, axis=1)], axis=2
+        )
+        candidates = -np.sort(-candidates, axis=2)
+        counted = np.minimum(lengths[present], _TOP)
+        take = np.arange(candidates.shape[2])[None, None, :] < counted[:, None, None]
+        sums = np.where(take, candidates, 0.0).sum(axis=2)
+        out[present, :width] = np.log(candidates[:, :, 0])
+        out[present, width:] = np.log(sums / counted[:, None])
+        return out
+
+    def transform(self, X: pd.DataFrame):
+        return self.transform_columns(SentenceColumns.from_frame(X))
+
+    def transform_columns(self, X: SentenceColumns):
+        check_is_fitted(self, "log_ratio_")
+        tokens = X.tokens(WORD_TOKEN_PATTERN)
+        return sparse.csr_matrix(self._features_from_ids(tokens.words, tokens.ids, tokens.lengths))
+
+    def get_feature_names_out(self, input_features=None):
+        names = [*self.devices_, "any"]
+        return np.array(
+            [f"span_rate_max_{n}" for n in names] + [f"span_rate_top{_TOP}_{n}" for n in names],
+            dtype=object,
+        )

@@ -1,0 +1,132 @@
+"""The span lexicon: word-in-span rates learned from labeled spans, cross-fit on training rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns, make_sentence_features
+from proplens.lexicon import _TOP, SpanLexicon, sentence_spans
+
+# Sentences written for these tests (fictional places and people).
+PLAIN = [
+    "The council of Vellmora met on Tuesday to discuss the bridge.",
+    "Mayor Odrin Tass said the budget will be published next month.",
+    "The library in Kestrow extends its opening hours in winter.",
+    "Residents of Kestrow asked about parking near the market.",
+]
+
+
+def _frame(documents: int = 6) -> pd.DataFrame:
+    """Documents of two plain sentences and one where 'shameful' is labeled Loaded_Language."""
+    rows = []
+    for d in range(documents):
+        loaded = f"These shameful plans from council {d} will ruin the valley."
+        start = loaded.index("shameful")
+        rows += [
+            (f"doc{d}", 0, PLAIN[d % 4], []),
+            (f"doc{d}", 1, loaded, [(start, start + len("shameful"), "Loaded_Language")]),
+            (f"doc{d}", 2, PLAIN[(d + 1) % 4], []),
+        ]
+    return pd.DataFrame(rows, columns=["document_id", "sentence_index", "text", "spans"])
+
+
+def test_sentence_spans_clip_to_each_sentence():
+    sentences = pd.DataFrame({"document_id": ["a", "a", "b"], "start": [0, 10, 0], "end": [9, 30, 5]})
+    spans = pd.DataFrame(
+        {"document_id": ["a", "b"], "start": [5, 2], "end": [15, 3], "device": ["Doubt", "Slogans"]}
+    )
+    assert sentence_spans(sentences, spans) == [
+        [(5, 9, "Doubt")],
+        [(0, 5, "Doubt")],
+        [(2, 3, "Slogans")],
+    ]
+
+
+def test_a_word_inside_spans_raises_its_device_only():
+    lexicon = SpanLexicon().fit(_frame())
+    columns = SentenceColumns(["What a shameful decision."], ["new"], [0])
+    features = lexicon.transform_columns(columns).toarray()[0]
+    names = list(lexicon.get_feature_names_out())
+    assert features[names.index("span_rate_max_Loaded_Language")] > 1.0
+    assert features[names.index("span_rate_max_any")] > 1.0
+    plain = lexicon.transform_columns(SentenceColumns([PLAIN[2]], ["new"], [0])).toarray()[0]
+    assert plain[names.index("span_rate_max_Loaded_Language")] < 0.5
+
+
+def test_training_rows_never_see_their_own_labels():
+    """fit_transform cross-fits by document: a word labeled in one document only tells that
+    document's rows nothing, though the lexicon fit on everything knows it."""
+    frame = _frame()
+    text = "Their monstrous scheme failed."
+    start = text.index("monstrous")
+    frame.loc[len(frame)] = ["doc0", 3, text, [(start, start + 9, "Loaded_Language")]]
+    frame.loc[len(frame)] = ["doc0", 4, text, [(start, start + 9, "Loaded_Language")]]
+    lexicon = SpanLexicon(folds=3)
+    crossed = lexicon.fit_transform(frame).toarray()
+    column = list(lexicon.get_feature_names_out()).index("span_rate_max_Loaded_Language")
+    assert crossed[len(frame) - 1, column] == pytest.approx(0.0)
+    refit = lexicon.transform(frame.iloc[[len(frame) - 1]]).toarray()
+    assert refit[0, column] > 1.0
+
+
+def test_rows_without_spans_are_left_out_of_the_fit():
+    frame = _frame()
+    with_none = pd.concat(
+        [frame, pd.DataFrame([["extra", 0, "A shameful shameful shameful day.", None]],
+                             columns=frame.columns)],
+        ignore_index=True,
+    )  # fmt: skip
+    a = SpanLexicon().fit(frame)
+    b = SpanLexicon().fit(with_none)
+    assert a.vocabulary_ == b.vocabulary_
+    np.testing.assert_array_equal(a.log_ratio_, b.log_ratio_)
+
+
+def test_without_spans_the_block_is_constant():
+    frame = _frame().drop(columns="spans")
+    lexicon = SpanLexicon()
+    assert lexicon.fit_transform(frame).nnz == 0
+    assert list(lexicon.get_feature_names_out()) == ["span_rate_max_any", f"span_rate_top{_TOP}_any"]
+
+
+def _reference(lexicon: SpanLexicon, tokens: list[list[str]]) -> np.ndarray:
+    """The definition, one sentence at a time: max and mean of the top 3 ratios (unknown = 1)."""
+    width = len(lexicon.devices_) + 1
+    ratios = np.exp(lexicon.log_ratio_.astype(np.float64))
+    out = np.zeros((len(tokens), 2 * width))
+    for row, sentence in enumerate(tokens):
+        known = [lexicon.vocabulary_[w] for w in sentence if w in lexicon.vocabulary_]
+        if not known:
+            continue
+        unknown = min(len(sentence) - len(known), _TOP)
+        candidates = np.vstack([ratios[known], np.ones((unknown, width))])
+        top = -np.sort(-candidates, axis=0)[: min(len(sentence), _TOP)]
+        out[row, :width] = np.log(top[0])
+        out[row, width:] = np.log(top.mean(axis=0))
+    return out
+
+
+def test_vectorised_features_match_the_definition():
+    rng = np.random.default_rng(7)
+    vocabulary = [f"w{i}" for i in range(40)]
+    lexicon = SpanLexicon()
+    lexicon.devices_ = ["A", "B"]
+    lexicon.vocabulary_ = {w: i for i, w in enumerate(vocabulary[:25])}
+    # ties on purpose: equal ratios must be struck out one at a time
+    lexicon.log_ratio_ = rng.choice([-1.0, 0.0, 0.5, 1.5], size=(25, 3)).astype(np.float32)
+    texts = [
+        " ".join(rng.choice(vocabulary, size=rng.integers(0, 9))) for _ in range(300)
+    ]
+    columns = SentenceColumns(texts, ["d"] * len(texts), list(range(len(texts))))
+    tokens = columns.tokens(WORD_TOKEN_PATTERN)
+    split = np.split(tokens.ids, np.cumsum(tokens.lengths)[:-1])
+    expected = _reference(lexicon, [[tokens.words[i] for i in ids] for ids in split])
+    np.testing.assert_allclose(lexicon.transform_columns(columns).toarray(), expected, atol=1e-9)
+
+
+def test_the_default_features_include_the_lexicon():
+    features = make_sentence_features()
+    assert "lexicon" in dict(features.transformer_list)
+    assert features.transformer_weights["lexicon"] == pytest.approx(0.3)
