@@ -441,15 +441,16 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             self.intercept_[column] = intercept
             self.device_coef_[device] = weights[n_shared:].astype(np.float64)
 
-    def _device_logits(self, X: pd.DataFrame, logits: np.ndarray) -> None:
+    def _device_logits(self, X: pd.DataFrame, logits: np.ndarray, eligible=None) -> None:
         """Add each device block's contribution, computed on the rows its gate allows only."""
         blocks = getattr(self, "device_blocks_", None) or {}
         if not blocks:
             return
+        if eligible is None:
+            eligible = self._eligible(X)
         if isinstance(X, SentenceColumns):  # the scorer's lists: the device blocks read a frame
             X = X.to_frame()
         framed = add_neighbour_columns(X)
-        eligible = self._eligible(X)
         for device, column in self._device_columns().items():
             rows = np.flatnonzero(eligible[:, column])
             if len(rows):
@@ -529,9 +530,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             logits = self._blockwise_logits(_check_input(X), blocks)
         else:
             logits = np.asarray(matrix @ self.coef_) + self.intercept_
-        self._device_logits(X, logits)
-        if self.gates:
-            logits[~self._eligible(X)] = -np.inf
+        # the gates' regexes cost more than some feature blocks: match them once
+        eligible = self._eligible(X) if self.gates else None
+        self._device_logits(X, logits, eligible)
+        if eligible is not None:
+            logits[~eligible] = -np.inf
         return logits
 
     def predict_all_proba(self, X: pd.DataFrame, matrix=None, blocks=None) -> np.ndarray:
