@@ -328,19 +328,8 @@ def masked_text(text: str) -> str:
 
 
 def _neighbours(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    if "prev_text" in frame.columns and "next_text" in frame.columns:
-        return frame["prev_text"].fillna("").tolist(), frame["next_text"].fillna("").tolist()
-    texts = frame["text"].tolist()
-    documents = frame["document_id"].tolist()
-    previous = [
-        texts[i - 1] if i > 0 and documents[i - 1] == documents[i] else ""
-        for i in range(len(texts))
-    ]
-    following = [
-        texts[i + 1] if i + 1 < len(texts) and documents[i + 1] == documents[i] else ""
-        for i in range(len(texts))
-    ]
-    return previous, following
+    framed = add_neighbour_columns(frame)
+    return framed["prev_text"].fillna("").tolist(), framed["next_text"].fillna("").tolist()
 
 
 class FigureCues(TransformerMixin, BaseEstimator):
