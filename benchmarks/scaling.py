@@ -12,10 +12,10 @@ repository. Each mode runs ``proplens.batch.score_corpus`` in a fresh subprocess
 samples the resident memory (RSS) of that process and of every worker it starts, with psutil
 (``pip install psutil``: it is in the ``bench`` extra). Rates count the whole run, worker start-up
 and model shipping included. Efficiency is the rate divided by (workers x the 1-process rate)
-measured in the same run. ``cpu_s`` is the CPU time of the whole process tree and
-``docs_per_cpu_s`` the documents per CPU-second: unlike the wall-clock rate it does not depend on
-what else the machine is running, and ``load`` (the 1-minute load average at the end of each run)
-says how busy the machine was.
+measured in the same run. ``cpu_s`` is the CPU time of the whole process tree, ``driver_cpu_s``
+that of the driver alone, and ``docs_per_cpu_s`` the documents per CPU-second: unlike the
+wall-clock rate it does not depend on what else the machine is running. ``load_before`` and
+``load`` (the 1-minute load average before and after each run) say how busy the machine was.
 """
 
 from __future__ import annotations
@@ -103,6 +103,10 @@ class MemorySampler:
         """CPU time of the whole process tree (last sample of each process)."""
         return sum(self.cpu.values())
 
+    def driver_cpu_seconds(self) -> float:
+        """CPU time of the driver alone (for Dask LocalCluster, the client and the scheduler)."""
+        return self.cpu.get(self.root.pid, 0.0)
+
     def worker_mb(self) -> float:
         # Dask also starts a scheduler and nanny processes; the largest descendant is the worker.
         others = [rss for pid, rss in self.peaks.items() if pid != self.root.pid]
@@ -111,6 +115,7 @@ class MemorySampler:
 
 def run_mode(source: Path, folder: Path, name: str, workers: int, dask: str, batch: int) -> dict:
     output = folder / f"{name}.parquet"
+    load_before = os.getloadavg()[0]
     process = subprocess.Popen(
         [sys.executable, "-c", _RUN, str(source), str(output), str(workers), dask, str(batch)],
         stdout=subprocess.PIPE,
@@ -126,7 +131,9 @@ def run_mode(source: Path, folder: Path, name: str, workers: int, dask: str, bat
         workers=workers,
         rate=result["scored"] / result["seconds"],
         cpu_s=sampler.cpu_seconds(),
+        driver_cpu_s=sampler.driver_cpu_seconds(),
         docs_per_cpu_s=result["scored"] / max(sampler.cpu_seconds(), 1e-9),
+        load_before=load_before,
         load=os.getloadavg()[0],
         driver_mb=sampler.driver_mb(),
         worker_mb=sampler.worker_mb() if workers > 1 or dask else sampler.driver_mb(),
@@ -152,7 +159,8 @@ def scaling(documents: int, batch: int, modes: list[str]) -> None:
             result = run_mode(source, folder, name.split()[0].strip("-"), workers, dask, batch)
             result["mode"] = name
             print(
-                f"  {name}: {result['rate']:.1f} docs/s, load average {result['load']:.1f}",
+                f"  {name}: {result['rate']:.1f} docs/s, load average "
+                f"{result['load_before']:.1f} -> {result['load']:.1f}",
                 flush=True,
             )
             results.append(result)
@@ -162,7 +170,8 @@ def scaling(documents: int, batch: int, modes: list[str]) -> None:
             frame["speed-up"] = frame["rate"] / base.iloc[0]
             frame["efficiency"] = frame["speed-up"] / frame["workers"]
         columns = ["mode", "scored", "failed", "seconds", "rate", "speed-up", "efficiency"]
-        columns += ["cpu_s", "docs_per_cpu_s", "driver_mb", "worker_mb", "load"]
+        columns += ["cpu_s", "driver_cpu_s", "docs_per_cpu_s", "driver_mb", "worker_mb"]
+        columns += ["load_before", "load"]
         print(frame[[c for c in columns if c in frame]].to_string(index=False, float_format="%.2f"))
 
 

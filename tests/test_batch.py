@@ -234,26 +234,41 @@ _KILL_SCRIPT = """
 import sys
 from pathlib import Path
 from proplens.batch import score_corpus
-score_corpus(sys.argv[1], Path(sys.argv[2]), batch_size=1, progress=False)
+score_corpus(sys.argv[1], Path(sys.argv[2]), batch_size=1, progress=False,
+             workers=int(sys.argv[3]), dask=sys.argv[4] or None)
 """
 
 
 @pytest.mark.slow
-def test_kill_9_mid_run_then_resume_scores_each_document_once(tmp_path: Path, model) -> None:
-    """A run killed by SIGKILL loses only work in flight; the rerun ends with no duplicates."""
+@pytest.mark.parametrize(
+    ("workers", "dask"), [(1, ""), (2, ""), (2, "local")], ids=["serial", "workers", "dask"]
+)
+def test_kill_9_mid_run_then_resume_scores_each_document_once(
+    tmp_path: Path, model, workers: int, dask: str
+) -> None:
+    """A run killed by SIGKILL loses only work in flight, its worker processes end with it, and
+    the rerun ends with every document exactly once (workers write their own parts)."""
+    psutil = pytest.importorskip("psutil")
     source = tmp_path / "many.jsonl"
     records = [{"id": f"d{n:04d}", "text": _text(n)} for n in range(600)]
     source.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
     output = tmp_path / "scores.parquet"
-    process = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(source), str(output)])
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILL_SCRIPT, str(source), str(output), str(workers), dask]
+    )
     parts = parts_path(output)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(parts.glob("documents-*.parquet"))) < 20:
         assert process.poll() is None, "the run ended before it could be killed"
         time.sleep(0.005)
+    children = psutil.Process(process.pid).children(recursive=True)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not output.exists(), "the run finished before the kill: nothing was tested"
+    _, alive = psutil.wait_procs(children, timeout=15)
+    for orphan in alive:  # clean up before failing, so a failure leaves nothing running
+        orphan.kill()
+    assert not alive, f"worker processes outlived their killed driver: {alive}"
     result = score_corpus(source, output, model=model, progress=False, batch_size=50)
     assert result.skipped >= 20 and result.skipped + result.scored == 600
     sentences, documents = _read(output)
@@ -299,3 +314,45 @@ def test_commands_parse_their_arguments(jsonl: Path, tmp_path: Path) -> None:
     assert "Valley Times" in report.output and "<svg" in chart.read_text(encoding="utf-8")
     monthly = runner.invoke(app, ["report", str(output), "--by", "date", "--freq", "M"])
     assert monthly.exit_code == 0 and "2024-04" in monthly.output
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_see_the_parts_folder_send_their_tables_back(
+    jsonl: Path, tmp_path: Path, model, monkeypatch
+) -> None:
+    """On a cluster without shared storage the workers write nothing and the driver writes the
+    parts instead: the output is the same as a one-process run's."""
+    from proplens.batch import _Parts, _Target
+
+    serial = _score(jsonl, tmp_path / "serial.parquet", model, batch_size=4)
+    # What a remote worker sees: a path that does not exist on its machine.
+    unseen = tmp_path / "not-on-this-worker"
+    monkeypatch.setattr(_Parts, "target", property(lambda self: _Target(str(unseen), self.token)))
+    on_dask = _score(jsonl, tmp_path / "dask.parquet", model, batch_size=4, workers=2, dask="local")
+    assert not unseen.exists()
+    for expected, got in zip(_read(serial), _read(on_dask), strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_a_worker_writes_only_into_a_folder_its_run_still_owns(tmp_path: Path, model) -> None:
+    """A worker of a killed run must not write into a folder a rerun has claimed, and the driver
+    of a superseded run stops with a one-line error instead of mixing two runs' parts."""
+    from proplens.batch import _Item, _Parts, _score_and_write
+
+    folder = tmp_path / "scores.parts"
+    first = _Parts(folder, {"format": 1}, resume=True)
+    stale = first.target
+    second = _Parts(folder, {"format": 1}, resume=True)  # the rerun claims the folder
+    items = [_Item(0, "a", text=_text(1)), _Item(1, "b", text=_text(2))]
+    receipt = _score_and_write(model, 0, items, 10_000_000, stale)
+    assert receipt.tables is not None and receipt.documents == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["owner", "run.json"]
+    with pytest.raises(InputError, match="another score-corpus run"):
+        first.write(0, *receipt.tables)
+    written = _score_and_write(model, 0, items, 10_000_000, second.target)
+    assert written.tables is None
+    assert sorted(p.name for p in folder.glob("*-000000.parquet")) == [
+        "documents-000000.parquet",
+        "sentences-000000.parquet",
+    ]
+    assert second.done() == {"a", "b"}
