@@ -449,9 +449,7 @@ def main(argv=None) -> None:
         for _ in range(3):
             with tempfile.TemporaryFile() as errors:
                 started = time.perf_counter()
-                child = subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=errors, env=env
-                )  # noqa: E501
+                child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)  # noqa: E501
                 # wait4 gives this child's own peak RSS; RUSAGE_CHILDREN would report the
                 # largest child this benchmark ever ran
                 _, status, usage = os.wait4(child.pid, 0)

@@ -33,7 +33,9 @@ def _frame(documents: int = 6) -> pd.DataFrame:
 
 
 def test_sentence_spans_clip_to_each_sentence():
-    sentences = pd.DataFrame({"document_id": ["a", "a", "b"], "start": [0, 10, 0], "end": [9, 30, 5]})
+    sentences = pd.DataFrame(
+        {"document_id": ["a", "a", "b"], "start": [0, 10, 0], "end": [9, 30, 5]}
+    )
     spans = pd.DataFrame(
         {"document_id": ["a", "b"], "start": [5, 2], "end": [15, 3], "device": ["Doubt", "Slogans"]}
     )
@@ -88,7 +90,8 @@ def test_without_spans_the_block_is_constant():
     frame = _frame().drop(columns="spans")
     lexicon = SpanLexicon()
     assert lexicon.fit_transform(frame).nnz == 0
-    assert list(lexicon.get_feature_names_out()) == ["span_rate_max_any", f"span_rate_top{_TOP}_any"]
+    names = list(lexicon.get_feature_names_out())
+    assert names == ["span_rate_max_any", f"span_rate_top{_TOP}_any"]
 
 
 def _reference(lexicon: SpanLexicon, tokens: list[list[str]]) -> np.ndarray:
@@ -116,9 +119,7 @@ def test_vectorised_features_match_the_definition():
     lexicon.vocabulary_ = {w: i for i, w in enumerate(vocabulary[:25])}
     # ties on purpose: equal ratios must be struck out one at a time
     lexicon.log_ratio_ = rng.choice([-1.0, 0.0, 0.5, 1.5], size=(25, 3)).astype(np.float32)
-    texts = [
-        " ".join(rng.choice(vocabulary, size=rng.integers(0, 9))) for _ in range(300)
-    ]
+    texts = [" ".join(rng.choice(vocabulary, size=rng.integers(0, 9))) for _ in range(300)]
     columns = SentenceColumns(texts, ["d"] * len(texts), list(range(len(texts))))
     tokens = columns.tokens(WORD_TOKEN_PATTERN)
     split = np.split(tokens.ids, np.cumsum(tokens.lengths)[:-1])

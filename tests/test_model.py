@@ -199,18 +199,18 @@ def test_gate_matches_pandas_str_contains():
 
 
 def test_micro_thresholds_never_lower_the_pooled_f1():
-    """Joint tuning starts from the per-label optima and only accepts changes that raise micro-F1."""
+    """Joint tuning starts from the per-label optima and only keeps changes that raise micro-F1."""
     from sklearn.metrics import f1_score
 
     from proplens.model import best_micro_thresholds, best_threshold
 
     rng = np.random.default_rng(3)
-    Y = (rng.random((400, 4)) < [0.3, 0.1, 0.05, 0.02]).astype(int)
-    P = np.clip(0.35 * Y + rng.random((400, 4)) * 0.7, 0, 1)
-    start = np.array([best_threshold(Y[:, j], P[:, j]) for j in range(4)])
-    tuned = best_micro_thresholds(Y, P, start)
-    before = f1_score(Y, P >= start, average="micro")
-    after = f1_score(Y, P >= tuned, average="micro")
+    truth = (rng.random((400, 4)) < [0.3, 0.1, 0.05, 0.02]).astype(int)
+    proba = np.clip(0.35 * truth + rng.random((400, 4)) * 0.7, 0, 1)
+    start = np.array([best_threshold(truth[:, j], proba[:, j]) for j in range(4)])
+    tuned = best_micro_thresholds(truth, proba, start)
+    before = f1_score(truth, proba >= start, average="micro")
+    after = f1_score(truth, proba >= tuned, average="micro")
     assert after >= before
     # the rare, noisy labels are the ones that get stricter
     assert tuned[3] >= start[3]

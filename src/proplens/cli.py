@@ -272,7 +272,7 @@ def train(
     ] = False,
     notes: Annotated[
         Path | None,
-        typer.Option(help="Markdown file added to the model card's Notes (e.g. an ablation table)."),
+        typer.Option(help="Markdown file for the model card's Notes (e.g. an ablation table)."),
     ] = None,
 ) -> None:
     """Train a new model version on the base corpus and/or new labels (never overwrites)."""

@@ -18,7 +18,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def checkout_root() -> Path | None:
-    """The source checkout holding this package (``src/proplens``), or None for an installed wheel."""
+    """The source checkout holding this package (``src/proplens``); None for an installed wheel."""
     candidate = _PACKAGE_DIR.parent.parent
     if (candidate / "pyproject.toml").is_file() and (candidate / "src" / "proplens").is_dir():
         return candidate

@@ -42,7 +42,9 @@ def sentence_spans(sentences: pd.DataFrame, spans: pd.DataFrame) -> list[list[tu
     """For each sentence, its spans' ``(start, end, device)`` clipped to it, relative to its start.
 
     >>> sentences = pd.DataFrame({"document_id": ["a", "a"], "start": [0, 20], "end": [19, 40]})
-    >>> spans = pd.DataFrame({"document_id": ["a"], "start": [10], "end": [25], "device": ["Doubt"]})
+    >>> spans = pd.DataFrame(
+    ...     {"document_id": ["a"], "start": [10], "end": [25], "device": ["Doubt"]}
+    ... )
     >>> sentence_spans(sentences, spans)
     [[(10, 19, 'Doubt')], [(0, 5, 'Doubt')]]
     """
@@ -58,7 +60,8 @@ def sentence_spans(sentences: pd.DataFrame, spans: pd.DataFrame) -> list[list[tu
     for row, (document, start, end) in enumerate(rows):
         for span_start, span_end, device in by_document.get(str(document), ()):
             if span_start < end and span_end > start:
-                out[row].append((max(span_start, start) - start, min(span_end, end) - start, device))
+                clipped = (max(span_start, start) - start, min(span_end, end) - start, device)
+                out[row].append(clipped)
     return out
 
 

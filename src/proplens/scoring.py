@@ -234,7 +234,7 @@ class Model:
     @property
     def span_model(self):
         """The span (TC) classifier, or None; a saved model unpickles it on first use only."""
-        return self._bundle["spans"] if "spans" in self._bundle else None
+        return self._bundle.get("spans")
 
     # -- identity ------------------------------------------------------------------------------
     @property

@@ -1,8 +1,8 @@
-"""The device taxonomy: names, definitions, examples, colours and aliases, read from an editable file.
+"""The device taxonomy: names, definitions, examples, colours and aliases, from an editable file.
 
-The taxonomy lives in ``datasets/taxonomy.toml`` (not in code) so that a newsroom can add a device by
-editing a file or running ``proplens labels add``. Other releases of the PTC corpus use 18 technique
-names; :meth:`Taxonomy.canonical` maps them onto the 14 SemEval-2020 classes.
+The taxonomy lives in ``datasets/taxonomy.toml`` (not in code) so that a newsroom can add a device
+by editing a file or running ``proplens labels add``. Other releases of the PTC corpus use 18
+technique names; :meth:`Taxonomy.canonical` maps them onto the 14 SemEval-2020 classes.
 """
 
 from __future__ import annotations
