@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
-from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns
+from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns, Tokens
 
 __all__ = ["SpanLexicon", "sentence_spans"]
 
@@ -98,7 +98,7 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
         tokens, inside, usable = self._token_table(X)
         groups = X["document_id"].astype(str).to_numpy()
         n_groups = len(np.unique(groups))
-        out = np.zeros((len(X), 2 * (len(self._devices_of(X)) + 1)))
+        out = np.zeros((len(X), 2 * (len(self.devices_) + 1)))
         if n_groups >= 2:
             for train, test in GroupKFold(n_splits=min(self.folds, n_groups)).split(
                 out, groups=groups
@@ -163,10 +163,8 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
         A word outside the lexicon sits at the base rate (ratio 1): it can fill one of the top
         places only when the sentence has fewer than three stronger words.
         """
-        distinct: dict[str, int] = {}
-        ids = [distinct.setdefault(w, len(distinct)) for sentence in tokens for w in sentence]
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        return self._features_from_ids(list(distinct), np.array(ids, dtype=np.int64), lengths)
+        table = Tokens(tokens)
+        return self._features_from_ids(table.words, table.ids, table.lengths)
 
     def _features_from_ids(self, words, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         width = len(self.devices_) + 1

@@ -61,18 +61,9 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, default: float = 0.
     positives = int(y_true.sum())
     if positives == 0 or len(proba) == 0:
         return default
-    order = np.argsort(-proba, kind="mergesort")
-    sorted_proba = proba[order]
-    true_positives = np.cumsum(y_true[order])
-    predicted = np.arange(1, len(proba) + 1)
+    cuts, true_positives, predicted = _cut_points(y_true, proba)
     f1 = 2 * true_positives / (predicted + positives)
-    # only cut between distinct scores
-    distinct = np.r_[sorted_proba[1:] < sorted_proba[:-1], True]
-    f1 = np.where(distinct, f1, -1.0)
-    best = int(np.argmax(f1))
-    upper = sorted_proba[best]
-    lower = sorted_proba[best + 1] if best + 1 < len(sorted_proba) else 0.0
-    return float(np.clip((upper + lower) / 2, 0.0, 1.0))
+    return float(np.clip(cuts[int(np.argmax(f1))], 0.0, 1.0))
 
 
 def _cut_points(y_true: np.ndarray, proba: np.ndarray):
@@ -372,7 +363,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
     def _tune_micro(self, targets: np.ndarray, oof: np.ndarray, complete: np.ndarray) -> None:
         columns = [
             1 + j
-            for j, device in enumerate(self.devices)
+            for j in range(len(self.devices))
             if complete[j] and (targets[:, 1 + j] == 1).sum() >= self.min_positive
         ]
         if len(columns) < 2:
