@@ -131,3 +131,31 @@ def test_cue_names_match_the_columns():
     """get_feature_names_out names every column transform returns."""
     matrix = FigureCues().fit_transform(frame("Nearly 12,000 families left Valdoria."))
     assert matrix.shape[1] == len(FigureCues().get_feature_names_out())
+
+
+@pytest.mark.parametrize(
+    "text, sourced",
+    [
+        ("Winds in Orlo reached 140 miles per hour.", False),
+        ("Forty per cent of the Velm wells are dry.", False),
+        ("Forty percent of the Velm wells are dry, per the water board.", True),
+        ("The jury, found the Pellin man guilty on 12 counts.", False),
+        ("The ferry carried 300 passengers, said the harbour master.", True),
+    ],
+)
+def test_rates_and_verdicts_are_no_sources(text, sourced):
+    """'per hour' is a rate and '..., found the jury' a verdict; 'per the board' and '..., said
+    the harbour master' name a source."""
+    table = cues(text)
+    assert bool(table["figure_unsourced"].iloc[0]) is not sourced
+
+
+def test_a_source_line_next_to_a_table_row_covers_it():
+    """Guideline, flattened tables: a row is attributed when a 'Source:' line is adjacent, also
+    when the line holds the end of the next row."""
+    rows = cues(
+        "Employed 1,200 1,250 50 4.1%",
+        "Unemployed 300 280 -20 -6.7% Source: Velm statistics office, table 2.",
+    )
+    assert not rows["figure_unsourced"].iloc[0]
+    assert cues("Employed 1,200 1,250 50 4.1%", "Unemployed 300 280")["figure_unsourced"].iloc[0]

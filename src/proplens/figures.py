@@ -121,6 +121,12 @@ _SPEECH_VERBS = (
     r"recalled|disclosed|calculated|recorded|tallied|put|puts|asked|replied|warned|warns|"
     r"believes|believed|told"
 )
+# "per" before a unit is a rate ("miles per hour", "40 per cent"), not a source ("per the CDC")
+_RATE_UNITS = (
+    r"cent|centum|capita|annum|head|person|people|hour|day|week|month|year|second|minute|mile|"
+    r"kilo\w*|gallon|litre|liter|barrel|ton|tonne|pound|ounce|acre|unit|share|household|family|"
+    r"student|child|patient|dose|vote|game|visit|trip|flight|case|lb|kg|km|mph"
+)
 _SOURCE_NOUNS = (
     r"officials?|police|spokes(?:man|woman|person)|ministry|department|agency|bureau|"
     r"authorities|government|data|figures|statistics|numbers|study|survey|poll|census|report|"
@@ -128,11 +134,18 @@ _SOURCE_NOUNS = (
     r"commission|office|researchers|scientists|company|organi[sz]ation|institute|he|she|they|"
     r"it|who"  # not "I"/"we": a first-person writer vouches for their own figures
 )
+# verbs that introduce their speaker after the words: "..., said the mayor", "”, reports CBS"
+_INVERTED_VERBS = (
+    r"said|says|told|tells|stated|states|reported|reports|wrote|writes|added|adds|noted|notes|"
+    r"explained|explains|tweeted|posted|declared|announced|confirmed|estimated|estimates|"
+    r"insisted|argued|warned|warns|replied|recalled|claimed|claims"
+)
 _HEDGE_SUBJECTS = r"experts?|some|many|people|others|reports|studies|critics|sources|analysts"
 _ATTRIBUTION_PATTERNS = {
     # "according to the ministry", "(per govt stats)", "citing police"
     "according_to": (
-        r"\baccording to\b|\bper (?:the |a )?[A-Za-z]|\bciting\b|\bas reported by\b",
+        rf"\baccording to\b|\bper (?:the |a )?(?!(?:{_RATE_UNITS})\b)[A-Za-z]|\bciting\b"
+        r"|\bas reported by\b",
         True,
     ),
     # a source, then a speech verb: "Officials said", "The Washington Post reports", "she told"
@@ -160,7 +173,8 @@ _ATTRIBUTION_PATTERNS = {
     "request": (r"\basked (?:\S+ ){0,3}for\b|\bcalled (?:on|for)\b|\bdemand(?:s|ed)\b", True),
     # inverted: "..., said the mayor", "”, reports CBS News"
     "says_source": (
-        rf"[,”\"]\s*(?:{_SPEECH_VERBS})\s+(?:the |a |an )?(?:[A-Z]|(?:{_SOURCE_NOUNS})\b)",
+        rf"[,”\"]\s*(?:{_INVERTED_VERBS})\s+(?:the |a |an |his |her |their |its )?"
+        r"(?!(?:of|that|to|in|on|it|a lot|more|much|nothing)\b)[A-Za-z]",
         False,
     ),
     # "data from", "a study by", "records show", "in a statement"
@@ -204,6 +218,8 @@ _ANAPHORIC_SOURCE = re.compile(
     r"count|tally|toll)\b|that(?:'s| is) according\b|source:|according to\b|\[)",
     re.IGNORECASE,
 )
+# A "Source: ..." line covers the table rows next to it, wherever it sits in that line.
+_SOURCE_LINE = re.compile(r"\bsources?:\s*\S", re.IGNORECASE)
 _SIGNATURE = re.compile(r"—\s*[^—]{1,60}\(@\w+\)")
 
 
@@ -415,7 +431,12 @@ class FigureCues(TransformerMixin, BaseEstimator):
             ]
             neighbour_sourced |= other.sourced and (not other.figures or shares)
         prev_introduces = before.rstrip().endswith(":")
-        next_names_source = bool(_ANAPHORIC_SOURCE.search(after)) or bool(_SIGNATURE.search(after))
+        next_names_source = (
+            bool(_ANAPHORIC_SOURCE.search(after))
+            or bool(_SIGNATURE.search(after))
+            or bool(_SOURCE_LINE.search(after))
+            or bool(_SOURCE_LINE.search(before))
+        )
         in_quotation = bool(len(text)) and (here.quoted[0] or here.quoted[-1])
         speaker_near = here.speaker_tag or prev.speaker_tag or nxt.speaker_tag
         row += [prev_introduces, next_names_source, in_quotation]
