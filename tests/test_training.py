@@ -240,6 +240,23 @@ def test_new_labels_correct_base_sentences_and_add_new_ones(tmp_path, monkeypatc
     assert Y.tolist() == [[0, -1], [1, 1], [-1, 1]]
 
 
+def test_default_label_files_skip_companion_files(tmp_path, monkeypatch):
+    """Only ``<device>.tsv`` files are training labels; a second pass or a relabelling log beside
+    them (``<device>.second_pass.tsv``, ``<device>.relabel-<date>.tsv``) is not read."""
+    labels = tmp_path / "datasets" / "labels"
+    labels.mkdir(parents=True)
+    for name in (
+        "b_device.tsv",
+        "a_device.tsv",
+        "a_device.second_pass.tsv",
+        "a_device.relabel-2026-11.tsv",
+        "README.md",
+    ):
+        (labels / name).write_text("document_id\n", encoding="utf-8")
+    monkeypatch.setattr(config, "checkout_root", lambda: tmp_path)
+    assert [p.name for p in training.default_label_files()] == ["a_device.tsv", "b_device.tsv"]
+
+
 @pytest.mark.corpus
 def test_project_labels_are_a_subset_device_of_the_base(corpus_dir):
     """Unverified_Figures is annotated on its 895 labeled sentences only; SemEval devices on all."""

@@ -87,13 +87,15 @@ def read_standoff_labels(path: Path | str, taxonomy: Taxonomy | None = None) -> 
 
 
 def default_label_files() -> list[Path]:
-    """The project's own label files shipped in ``datasets/labels/`` (first-pass files only)."""
+    """The project's own label files shipped in ``datasets/labels/`` (first-pass files only).
+
+    A label file is ``<device>.tsv``; its companions carry a second suffix
+    (``<device>.second_pass.tsv``, ``<device>.relabel-<date>.tsv``) and are not training labels.
+    """
     root = config.checkout_root()
     if root is None:
         return []
-    return sorted(
-        p for p in (root / "datasets" / "labels").glob("*.tsv") if "second_pass" not in p.name
-    )
+    return sorted(p for p in (root / "datasets" / "labels").glob("*.tsv") if "." not in p.stem)
 
 
 @dataclass
@@ -234,10 +236,10 @@ def load_training_data(
     """One training table: the base corpus and/or new labels.
 
     The base is the SemEval-2020 training articles plus the project's stand-off label files
-    (``label_files``, default ``datasets/labels/*.tsv``). ``labels`` are new labels in any format
-    :mod:`proplens.labeling` reads (files are validated first; any problem raises
-    :class:`ValidationError` before anything else happens). ``base=False`` trains on ``labels``
-    alone. ``corpus_dir`` is the folder stand-off labels point into.
+    (``label_files``, default the ``<device>.tsv`` files of ``datasets/labels/``). ``labels``
+    are new labels in any format :mod:`proplens.labeling` reads (files are validated first; any
+    problem raises :class:`ValidationError` before anything else happens). ``base=False`` trains
+    on ``labels`` alone. ``corpus_dir`` is the folder stand-off labels point into.
     """
     from proplens.artifacts import fingerprint_frame
     from proplens.corpus import read_semeval2020
