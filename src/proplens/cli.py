@@ -5,6 +5,7 @@ code (see ``proplens --help`` and the README's "Exit codes")."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import logging
@@ -544,7 +545,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The ``proplens`` console script and ``python -m proplens``: run :func:`main`, then exit."""
+    code = main()
+    # The process is about to end: freezing every object moves them out of the garbage
+    # collector's sight, so the interpreter's collections at shutdown no longer traverse
+    # scikit-learn, SciPy, pandas and the model (~0.2 s of a cold `proplens score`). Exit
+    # handlers and stream flushing run as usual; the OS reclaims the memory.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
