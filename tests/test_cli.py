@@ -228,6 +228,31 @@ def test_cold_score_imports_no_fitting_code(tmp_path):
     assert json.loads(output.read_text(encoding="utf-8"))["summary"]["sentences"] == 19
 
 
+def test_importing_the_command_line_leaves_scikit_learn_scipy_and_pandas_out():
+    """They load when a command needs a model (with the garbage collector paused), not before."""
+    script = (
+        "import json, sys, proplens, proplens.cli\n"
+        "print(json.dumps([m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_python_m_proplens_scores_like_main(capsys):
+    """`python -m proplens` (which freezes what it loaded for the collector) prints what main()
+    prints in-process."""
+    arguments = ["score", str(EXAMPLE_ARTICLE), "--format", "json"]
+    code, out, _ = run(capsys, *arguments)
+    result = subprocess.run(
+        [sys.executable, "-m", "proplens", *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert code == result.returncode == 0, result.stderr
+    assert result.stdout == out
+
+
 def test_python_m_proplens_exits_with_the_command_code(capsys):
     """`python -m proplens` (which freezes the collector before exiting) keeps main's exit code
     and its one-line error."""
