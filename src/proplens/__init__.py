@@ -9,11 +9,12 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-# Bling Fire before scikit-learn: importing it calls inspect.getframeinfo, which resolves the path
-# of every module loaded so far, ~40 ms once SciPy, pandas and scikit-learn are.
-from proplens.segment import Sentence, split_sentences  # isort: split
-
 from proplens.errors import DataError, InputError, ModelError, ProplensError, ValidationError
+
+# Imported here, so Bling Fire loads before scikit-learn: its import calls inspect.getframeinfo,
+# which resolves the path of every module loaded so far (~40 ms once SciPy, pandas and
+# scikit-learn are).
+from proplens.segment import Sentence, split_sentences
 from proplens.taxonomy import Device, Taxonomy, load_taxonomy
 
 try:
