@@ -420,6 +420,25 @@ def test_a_dict_bundle_loads_each_part_on_first_use(models_root, fitted_pipeline
     assert loaded["sentences"] is loaded["sentences"]
 
 
+def test_unpickling_a_part_leaves_the_garbage_collector_as_it_was(models_root, fitted_pipeline):
+    """Parts unpickle with the collector paused; it is back on afterwards (and off if it was)."""
+    import gc
+
+    directory = save_model(
+        {"sentences": fitted_pipeline}, make_metadata(), models_root / "tiny" / "v1"
+    )
+    enabled = gc.isenabled()
+    try:
+        gc.enable()
+        loaded, _ = load_model_dir(directory)
+        assert loaded["sentences"] is not None and gc.isenabled()
+        gc.disable()
+        again, _ = load_model_dir(directory)
+        assert again["sentences"] is not None and not gc.isenabled()
+    finally:
+        (gc.enable if enabled else gc.disable)()
+
+
 def test_an_unreadable_bundle_part_is_a_model_error():
     """A part that does not unpickle fails with a one-line ModelError naming the part."""
     broken = artifacts.PackedBundle({"spans": b"not zlib"})

@@ -194,6 +194,77 @@ def test_console_script_runs_cold(tmp_path):
     assert json.loads(result.stdout)["summary"]["sentences"] == 19
 
 
+# Modules only fitting needs: a cold `proplens score` should not spend its start-up importing them.
+_FITTING_MODULES = (
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.multiclass",
+    "proplens.training",
+    "proplens.labeling",
+)
+
+
+def test_cold_score_imports_no_fitting_code(tmp_path):
+    """Scoring in a fresh process imports none of the fitting machinery, and Bling Fire before
+    scikit-learn (its import scans every module loaded so far)."""
+    output = tmp_path / "out.json"
+    arguments = ["score", str(EXAMPLE_ARTICLE), "--format", "json", "--output", str(output)]
+    script = (
+        "import json, sys\n"
+        "from proplens.cli import main\n"
+        f"code = main({arguments!r})\n"
+        "names = list(sys.modules)\n"
+        f"loaded = [name for name in {_FITTING_MODULES!r} if name in sys.modules]\n"
+        "first = names.index('blingfire') < names.index('sklearn')\n"
+        "print(json.dumps({'code': code, 'loaded': loaded, 'blingfire_first': first}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == {"code": 0, "loaded": [], "blingfire_first": True}
+    assert json.loads(output.read_text(encoding="utf-8"))["summary"]["sentences"] == 19
+
+
+def test_importing_the_command_line_leaves_scikit_learn_scipy_and_pandas_out():
+    """They load when a command needs a model (with the garbage collector paused), not before."""
+    script = (
+        "import json, sys, proplens, proplens.cli\n"
+        "print(json.dumps([m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_python_m_proplens_scores_like_main(capsys):
+    """`python -m proplens` (which freezes what it loaded for the collector) prints what main()
+    prints in-process."""
+    arguments = ["score", str(EXAMPLE_ARTICLE), "--format", "json"]
+    code, out, _ = run(capsys, *arguments)
+    result = subprocess.run(
+        [sys.executable, "-m", "proplens", *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert code == result.returncode == 0, result.stderr
+    assert result.stdout == out
+
+
+def test_python_m_proplens_exits_with_the_command_code(capsys):
+    """`python -m proplens` (which freezes the collector before exiting) keeps main's exit code
+    and its one-line error."""
+    arguments = ["score", "--format", "bogus", str(EXAMPLE_ARTICLE)]
+    code, _, _ = run(capsys, *arguments)
+    result = subprocess.run(
+        [sys.executable, "-m", "proplens", *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert code != 0 and result.returncode == code
+    assert result.stderr.strip().count("\n") == 0 and "--format must be one of" in result.stderr
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

@@ -111,6 +111,10 @@ def test_stop_only_flags_follow_the_vocabulary():
         assert flags[column] == all(word in ENGLISH_STOP_WORDS for word in gram.split(" "))
 
 
+def test_stop_only_of_an_empty_vocabulary_is_empty():
+    assert EvidenceMapper({}).stop_only().shape == (0,)
+
+
 def test_strongest_agrees_with_the_per_sentence_check():
     """The batch pre-check flags exactly the sentences whose row can reach min_weight."""
     texts = [

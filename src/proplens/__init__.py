@@ -10,7 +10,10 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from proplens.errors import DataError, InputError, ModelError, ProplensError, ValidationError
-from proplens.scoring import DocumentScore, Model, SentenceScore, SpanPrediction, load_model
+
+# Imported here, so Bling Fire loads before scikit-learn: its import calls inspect.getframeinfo,
+# which resolves the path of every module loaded so far (~40 ms once SciPy, pandas and
+# scikit-learn are).
 from proplens.segment import Sentence, split_sentences
 from proplens.taxonomy import Device, Taxonomy, load_taxonomy
 
@@ -48,9 +51,16 @@ __all__ = [
     "__version__",
 ]
 
-# Retraining names load on first use (PEP 562): scoring a document should not pay for importing
-# the training and labeling machinery.
+# Names load on first use (PEP 562). The scoring names import scikit-learn, SciPy and pandas
+# (about a second): commands that do not score skip them, and `proplens score` imports them with
+# the garbage collector paused (proplens.cli). Scoring a document does not pay for importing the
+# training and labeling machinery.
 _LAZY = {
+    "DocumentScore": ("proplens.scoring", "DocumentScore"),
+    "Model": ("proplens.scoring", "Model"),
+    "SentenceScore": ("proplens.scoring", "SentenceScore"),
+    "SpanPrediction": ("proplens.scoring", "SpanPrediction"),
+    "load_model": ("proplens.scoring", "load_model"),
     "train": ("proplens.training", "train"),
     "TrainingResult": ("proplens.training", "TrainingResult"),
     "PromotionDecision": ("proplens.training", "PromotionDecision"),
@@ -71,3 +81,7 @@ def __getattr__(name: str):
         module, attribute = _LAZY[name]
         return getattr(import_module(module), attribute)
     raise AttributeError(f"module 'proplens' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -61,6 +61,7 @@ import joblib
 import pandas as pd
 
 from proplens import config
+from proplens._gc import collector_paused
 from proplens.errors import ModelError
 
 FORMAT_VERSION: int = 2
@@ -276,7 +277,8 @@ class PackedBundle(Mapping):
         if key not in self._loaded:
             part = self._parts[key]
             try:
-                self._loaded[key] = pickle.loads(zlib.decompress(part))
+                with collector_paused():  # an estimator is thousands of objects that all stay
+                    self._loaded[key] = pickle.loads(zlib.decompress(part))
             except Exception as error:
                 raise ModelError(
                     f"the model's {key!r} part cannot be unpickled: "
@@ -779,7 +781,8 @@ def load_model_dir(
     if mismatch:
         warnings.warn(f"{directory}: {mismatch}", ModelVersionWarning, stacklevel=2)
     try:
-        estimator = joblib.load(model_path)
+        with collector_paused():
+            estimator = joblib.load(model_path)
         if PackedBundle.is_packed(estimator):
             estimator = PackedBundle(estimator["parts"])
     except Exception as error:

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 
 from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns, Tokens
@@ -95,6 +94,8 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: pd.DataFrame, y=None):
+        from sklearn.model_selection import GroupKFold  # only fitting needs it; scoring does not
+
         tokens, inside, usable = self._token_table(X)
         groups = X["document_id"].astype(str).to_numpy()
         n_groups = len(np.unique(groups))

@@ -20,9 +20,6 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from proplens.errors import ValidationError
@@ -155,7 +152,13 @@ def _gate_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern, flags=re.IGNORECASE)
 
 
+# scikit-learn's linear models and model selection are imported where a model is fit: a saved
+# model scores with its stacked weights, and `proplens score` should not pay for importing them.
+
+
 def _fit_logistic(features, target, C: float, class_weight, random_state):
+    from sklearn.linear_model import LogisticRegression
+
     annotated = target >= 0
     if not annotated.all():
         # -1 marks "not annotated for this device" (a device labeled on a subset of sentences)
@@ -396,6 +399,8 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         columns = self._device_columns()
         if not columns:
             return models
+        from sklearn.model_selection import GroupKFold
+
         framed = add_neighbour_columns(X)
         for device, column in columns.items():
             rows = np.flatnonzero(targets[:, column] >= 0)
@@ -470,6 +475,8 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _out_of_fold(self, matrix, targets, groups) -> np.ndarray | None:
+        from sklearn.model_selection import GroupKFold
+
         n_groups = len(np.unique(groups))
         folds = min(self.threshold_folds, n_groups)
         if folds < 2:
@@ -586,6 +593,9 @@ class SpanClassifier(ClassifierMixin, BaseEstimator):
         missing = [c for c in ("span", "sentence", "document") if c not in X.columns]
         if missing:
             raise ValidationError(f"span frame lacks column(s): {', '.join(missing)}")
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+
         self.features_ = clone(self.features or make_span_features())
         matrix = self.features_.fit_transform(X)
         # One-vs-rest liblinear fits in seconds where a multinomial lbfgs fit on the same
