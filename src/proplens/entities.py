@@ -42,8 +42,9 @@ __all__ = [
     "map_to_masked",
 ]
 
-#: The kinds masked by default (``nationality`` is available but not masked by default: see
-#: docs/architecture.md, "Entity masking", for the measurement behind the choice).
+#: The kinds masked by default. ``nationality`` is available but not masked by default: in grouped
+#: 5-fold CV it took a further 0.007 of sentence-level F1 (0.585 -> 0.578) for nationality-swap
+#: invariance (docs/architecture.md, "Entity masking").
 DEFAULT_KINDS = ("country", "place", "person", "party", "organisation")
 
 # Texts are masked in one pass over their concatenation; this character separates them (a text
@@ -291,15 +292,15 @@ class _Matcher:
                 particle, rest = surface[:first_capital], surface[first_capital:]
                 self.particles.setdefault(rest, []).append((particle, token))
         # the particles of a kind's names precede any name of that kind ("Bashar al-" + a surname)
-        self.kind_particles: dict[str, list[str]] = {}
+        self.kind_particles: dict[str, tuple[str, ...]] = {}
         for rest, options in self.particles.items():
             for particle, token in options:
                 if particle.strip() not in ("#", ""):
-                    self.kind_particles.setdefault(token, []).append(particle)
+                    self.kind_particles[token] = (*self.kind_particles.get(token, ()), particle)
         for options in self.particles.values():
             options.sort(key=lambda option: -len(option[0]))  # the longest particle first
         for token, particles in self.kind_particles.items():
-            self.kind_particles[token] = sorted(set(particles), key=lambda p: (-len(p), p))
+            self.kind_particles[token] = tuple(sorted(set(particles), key=lambda p: (-len(p), p)))
         names = sorted(set(self.replacements) | set(self.particles))
         self.regex = re.compile(_trie_pattern(names) + r"(?!\w)")
         self.shouted = frozenset(shouted_words)
@@ -320,6 +321,7 @@ class _Matcher:
     def names(self, text: str):
         """``(start, end, token)`` of every name of ``text`` to replace, in order."""
         replacements, particles, shouted = self.replacements, self.particles, self.shouted
+        kind_particles = self.kind_particles
         position = 0  # nothing before this may be part of a new name
         pending = None  # the last name found, yielded once the next one cannot join it
         for match in self.regex.finditer(text):
@@ -350,17 +352,23 @@ class _Matcher:
             if token == found:  # a phrase of the keep list stays as it is
                 position = end
                 continue
-            for particle in self.kind_particles.get(token, ()):
-                begin = start - len(particle)
-                if (
-                    begin >= position
-                    and text.startswith(particle, begin)
-                    and not (begin and _is_word_char(text[begin - 1]))
-                ):
-                    start = begin
-                    break
-            start = self._extend_left(text, start, token, position)
-            end = self._extend_right(text, end, token)
+            # one C-level test for the usual case of no particle before the name
+            particles_of_kind = kind_particles.get(token)
+            if particles_of_kind and text.endswith(particles_of_kind, position, start):
+                for particle in particles_of_kind:
+                    begin = start - len(particle)
+                    if (
+                        begin >= position
+                        and text.startswith(particle, begin)
+                        and not (begin and _is_word_char(text[begin - 1]))
+                    ):
+                        start = begin
+                        break
+            # a neighbouring word can join the name only if it is capitalised
+            if start >= 2 and text[start - 1] == " ":
+                start = self._extend_left(text, start, token, position)
+            if text[end : end + 1] == " " and text[end + 1 : end + 2].isupper():
+                end = self._extend_right(text, end, token)
             if pending is not None and pending[2] == token and text[pending[1] : start] == " ":
                 pending[1] = end
             else:
