@@ -28,8 +28,8 @@ import sys
 import time
 
 import numpy as np
-
 from bench import SWAP_CHECKS, quality
+
 from proplens.features import make_sentence_features
 from proplens.model import DeviceClassifier
 from proplens.training import load_training_data
@@ -100,7 +100,8 @@ def main(argv=None) -> int:
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]
     if unknown:
-        parser.error(f"unknown configuration(s): {', '.join(unknown)} (known: {', '.join(CONFIGS)})")
+        known = ", ".join(CONFIGS)
+        parser.error(f"unknown configuration(s): {', '.join(unknown)} (known: {known})")
     n_splits = 2 if args.quick else 5
 
     data = load_training_data()

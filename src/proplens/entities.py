@@ -293,7 +293,7 @@ class _Matcher:
                 self.particles.setdefault(rest, []).append((particle, token))
         # the particles of a kind's names precede any name of that kind ("Bashar al-" + a surname)
         self.kind_particles: dict[str, tuple[str, ...]] = {}
-        for rest, options in self.particles.items():
+        for options in self.particles.values():
             for particle, token in options:
                 if particle.strip() not in ("#", ""):
                     self.kind_particles[token] = (*self.kind_particles.get(token, ()), particle)
@@ -417,7 +417,6 @@ class _Matcher:
         return "".join(parts)
 
 
-
 def _in_capitals(text: str, start: int, end: int, names) -> bool:
     """Whether ``text[start:end]`` stands in all-caps text: the nearest word before or after it
     (in the same text) that is no name itself is written in capitals ("LET US PRAY", "WHO IS HE",
@@ -425,7 +424,8 @@ def _in_capitals(text: str, start: int, end: int, names) -> bool:
     left = max(text.rfind(_SEPARATOR, 0, start) + 1, start - _SHOUT_WINDOW)
     right = text.find(_SEPARATOR, end, end + _SHOUT_WINDOW)
     right = end + _SHOUT_WINDOW if right < 0 else right
-    for words in (reversed(_LETTERS.findall(text, left, start)), _LETTERS.findall(text, end, right)):
+    before, after = _LETTERS.findall(text, left, start), _LETTERS.findall(text, end, right)
+    for words in (reversed(before), after):
         word = next((w for w in words if w not in names), "")
         if len(word) >= 2 and word.isupper():
             return True
