@@ -6,6 +6,10 @@ n-gram block of the features (named ``"words"``, always first in
 so each of its contributions can be pinned to character offsets. Contributions of the other blocks
 (character n-grams, context, shape) are real but belong to no single phrase; they are left out of
 the evidence list, which therefore explains the lexical part of a decision.
+
+When the features mask named entities (:class:`proplens.features.MaskedFeatureUnion`), the word
+block saw "Xcountryx first" where the input says "America first": the phrase is found in the
+masked sentence and reported with the offsets and the words of the input.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from proplens.entities import map_to_original
 from proplens.features import WORD_TOKEN_PATTERN
 
 __all__ = ["Evidence", "EvidenceMapper", "MIN_WEIGHT"]
@@ -51,6 +56,14 @@ def _token_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+def _unmasked(evidence: Evidence, text: str, offset: int, edits) -> Evidence:
+    """Evidence found in the masked sentence, moved to the words of ``text`` (a phrase that holds
+    a kind token shows the name it replaced)."""
+    start = map_to_original(evidence.start, edits, end=False)
+    end = map_to_original(evidence.end, edits, end=True)
+    return Evidence(evidence.device, offset + start, offset + end, text[start:end], evidence.weight)
+
+
 class EvidenceMapper:
     """Maps the word-block columns of a fitted feature union back to phrases of a sentence.
 
@@ -62,12 +75,18 @@ class EvidenceMapper:
         The vectorizer's n-gram range.
     token_pattern : str
         The vectorizer's token pattern (lower-cased text is tokenised the same way).
+    masker : fitted :class:`~proplens.entities.EntityMasker` or None
+        The masker the features read sentences through, if any: phrases are then looked up in
+        the masked sentence and mapped back to the input's words.
     """
 
-    def __init__(self, vocabulary: dict, ngram_range=(1, 2), token_pattern=WORD_TOKEN_PATTERN):
+    def __init__(
+        self, vocabulary: dict, ngram_range=(1, 2), token_pattern=WORD_TOKEN_PATTERN, masker=None
+    ):
         self.vocabulary = vocabulary
         self.ngram_range = ngram_range
         self.token_pattern = token_pattern
+        self.masker = masker
         self._stop_only: np.ndarray | None = None
         self._terms: list[str] | None = None
 
@@ -96,7 +115,12 @@ class EvidenceMapper:
     @classmethod
     def from_features(cls, features) -> EvidenceMapper:
         vectorizer = features.transformer_list[0][1].named_steps["tfidf"]
-        return cls(vectorizer.vocabulary_, vectorizer.ngram_range, vectorizer.token_pattern)
+        return cls(
+            vectorizer.vocabulary_,
+            vectorizer.ngram_range,
+            vectorizer.token_pattern,
+            getattr(features, "masker_", None),
+        )
 
     def phrases(self, text: str) -> list[tuple[int, int, int]]:
         """``(column, start, end)`` of every in-vocabulary n-gram of ``text`` (first occurrence)."""
@@ -148,6 +172,20 @@ class EvidenceMapper:
         (and only the rows of the sentence's phrases: slicing all rows first costs more than the
         rest of the explanation). ``row_values`` may also be an ``(indices, data)`` pair.
         """
+        if self.masker is not None:
+            masked, edits = self.masker.mask_with_edits(text)
+            if edits:
+                found = self._explain(
+                    masked, 0, row_values, weights, devices, top, min_weight, weight_columns
+                )
+                return [_unmasked(e, text, offset, edits) for e in found]
+        return self._explain(
+            text, offset, row_values, weights, devices, top, min_weight, weight_columns
+        )
+
+    def _explain(
+        self, text, offset, row_values, weights, devices, top, min_weight, weight_columns
+    ) -> list[Evidence]:
         if isinstance(row_values, tuple):
             indices, data = row_values
         else:

@@ -401,7 +401,8 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             return models
         from sklearn.model_selection import GroupKFold
 
-        framed = add_neighbour_columns(X)
+        # the device blocks read the text the shared features read (names masked, if they are)
+        framed = add_neighbour_columns(self._feature_input(X))
         for device, column in columns.items():
             rows = np.flatnonzero(targets[:, column] >= 0)
             block = clone(self.device_features[device]).fit(framed.iloc[rows])
@@ -453,6 +454,13 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                 block = blocks[device].transform(framed.iloc[rows])
                 logits[rows, column] += np.asarray(block @ self.device_coef_[device]).ravel()
 
+    def _feature_input(self, X):
+        """What the feature blocks read: ``X`` itself, or ``X`` with named entities masked when
+        the fitted features mask them (:class:`proplens.features.MaskedFeatureUnion`). Models
+        fitted without masking (a plain FeatureUnion) read ``X`` unchanged."""
+        mask_input = getattr(self.features_, "mask_input", None)
+        return X if mask_input is None else mask_input(X)
+
     def _eligible(self, X: pd.DataFrame) -> np.ndarray:
         """``(n, 1 + k)`` booleans: may label j occur in sentence i at all (see ``gates``)?"""
         labels = [ANY_DEVICE, *self.devices]
@@ -497,24 +505,28 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         """One block of the features (weighted as in the union); its columns start at
         ``block_slices_[block].start`` of the full matrix. The evidence mapper reads ``"words"``."""
         check_is_fitted(self, "coef_")
+        return self._block_matrix(self._feature_input(_check_input(X)), block)
+
+    def _block_matrix(self, X, block: str) -> sparse.csr_matrix:
+        """``block_features`` of input already passed through :meth:`_feature_input`."""
         transformer = dict(_blocks(self.features_))[block]
         weight = (getattr(self.features_, "transformer_weights", None) or {}).get(block, 1.0)
-        X = _check_input(X)
         if isinstance(X, SentenceColumns):
             matrix = transform_block(transformer, X).tocsr()
         else:
             matrix = transformer.transform(X).tocsr()
         return matrix * weight if weight != 1.0 else matrix
 
-    def _blockwise_logits(self, X: pd.DataFrame, blocks: dict | None = None) -> np.ndarray:
+    def _blockwise_logits(self, X, blocks: dict | None = None) -> np.ndarray:
         # Multiplying each block by its slice of the weights avoids stacking the blocks into one
         # matrix, which costs more than the products themselves. ``blocks`` passes blocks the
-        # caller already computed (the scorer keeps "words" for evidence).
+        # caller already computed (the scorer keeps "words" for evidence). ``X`` has been through
+        # _feature_input (masked once for all blocks).
         check_is_fitted(self, "coef_")
         blocks = blocks or {}
         logits = np.zeros((len(X), self.coef_.shape[1]), dtype=np.float64)
         for name, _ in _blocks(self.features_):
-            block = blocks[name] if name in blocks else self.block_features(X, name)
+            block = blocks[name] if name in blocks else self._block_matrix(X, name)
             logits += block @ self.coef_[self.block_slices_[name]]
         return logits + self.intercept_
 
@@ -524,13 +536,17 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         ``matrix`` may pass features already computed by :meth:`transform_features`, ``blocks``
         some blocks already computed by :meth:`block_features` (``{name: matrix}``).
         """
+        check_is_fitted(self, "coef_")
+        X = _check_input(X)
+        features_input = self._feature_input(X)
         if matrix is None:
-            logits = self._blockwise_logits(_check_input(X), blocks)
+            logits = self._blockwise_logits(features_input, blocks)
         else:
             logits = np.asarray(matrix @ self.coef_) + self.intercept_
-        # the gates' regexes cost more than some feature blocks: match them once
+        # the gates' regexes cost more than some feature blocks: match them once. Gates read the
+        # text as written (a quantity is a quantity, whatever the names around it).
         eligible = self._eligible(X) if self.gates else None
-        self._device_logits(X, logits, eligible)
+        self._device_logits(features_input, logits, eligible)
         if eligible is not None:
             logits[~eligible] = -np.inf
         return logits
