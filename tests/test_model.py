@@ -198,6 +198,21 @@ def test_gate_matches_pandas_str_contains():
     assert eligible[:, :2].all()
 
 
+@pytest.mark.parametrize("pattern", [r"\d|%|\b(?:hundred|million)\b", r"\b[A-Z]{2,}\b|\bMillion\b"])
+def test_scorer_columns_gate_like_a_frame(pattern):
+    """The scorer's lists take the lower-cased fast path for a pattern without capitals and the
+    case-insensitive one otherwise; both flag exactly what the frame path flags."""
+    from proplens.features import SentenceColumns
+
+    texts = ["No figure here.", "Costs rose 7%.", "A HUNDRED times", "hundreds", "٣ cats", "Mil",
+             "One MILLION", "nato and the UN", "Straße"]  # fmt: skip
+    model = DeviceClassifier(devices=["A", "B"], gates={"B": pattern})
+    columns = SentenceColumns(texts, ["d"] * len(texts), list(range(len(texts))))
+    from_frame = model._eligible(pd.DataFrame({"text": texts}))
+    assert model._eligible(columns).tolist() == from_frame.tolist()
+    assert 0 < from_frame[:, 2].sum() < len(texts)
+
+
 def test_micro_thresholds_never_lower_the_pooled_f1():
     """Joint tuning starts from the per-label optima and only keeps changes that raise micro-F1."""
     from sklearn.metrics import f1_score

@@ -152,6 +152,11 @@ def _gate_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern, flags=re.IGNORECASE)
 
 
+@lru_cache(maxsize=32)
+def _lower_gate_regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
 # scikit-learn's linear models and model selection are imported where a model is fit: a saved
 # model scores with its stacked weights, and `proplens score` should not pay for importing them.
 
@@ -467,8 +472,14 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         eligible = np.ones((len(X), len(labels)), dtype=bool)
         for device, pattern in (self.gates or {}).items():
             if device in labels:
-                texts = X.text if isinstance(X, SentenceColumns) else X["text"].tolist()
-                search = _gate_regex(pattern).search
+                if pattern == pattern.lower() and isinstance(X, SentenceColumns):
+                    # A pattern without capitals matches case-insensitively exactly where it
+                    # matches the lower-cased text, which the word features have lower-cased
+                    # already; a case-sensitive search is 2-3x faster than re.IGNORECASE.
+                    texts, search = X.lowered(), _lower_gate_regex(pattern).search
+                else:
+                    texts = X.text if isinstance(X, SentenceColumns) else X["text"].tolist()
+                    search = _gate_regex(pattern).search
                 eligible[:, labels.index(device)] = [search(text) is not None for text in texts]
         return eligible
 
