@@ -159,3 +159,15 @@ def test_a_source_line_next_to_a_table_row_covers_it():
     )
     assert not rows["figure_unsourced"].iloc[0]
     assert cues("Employed 1,200 1,250 50 4.1%", "Unemployed 300 280")["figure_unsourced"].iloc[0]
+
+
+def test_cues_from_plain_lists_equal_the_frame_path():
+    """The scorer's list path reads the same neighbours as a frame of one document."""
+    texts = ["Three hundred homes in Pellin were damaged.", "Officials in Pellin said so.",
+             "The 4 May vote in Velm drew 2,000 people."]  # fmt: skip
+    from proplens.features import neighbour_lists
+
+    previous, following = neighbour_lists(texts, ["d"] * 3)
+    from_lists = FigureCues().fit(None).transform_texts(texts, previous, following).toarray()
+    assert (from_lists == FigureCues().fit_transform(frame(*texts)).toarray()).all()
+    assert from_lists[0].any() and following[0] == texts[1] and previous[0] == ""

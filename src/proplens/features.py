@@ -675,8 +675,12 @@ def add_neighbour_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """
     if "prev_text" in frame.columns and "next_text" in frame.columns:
         return frame
-    texts = frame["text"].tolist()
-    documents = frame["document_id"].tolist()
+    previous, following = neighbour_lists(frame["text"].tolist(), frame["document_id"].tolist())
+    return frame.assign(prev_text=previous, next_text=following)
+
+
+def neighbour_lists(texts: list[str], documents: list) -> tuple[list[str], list[str]]:
+    """The previous and the next sentence of each sentence in its document ("" at the edges)."""
     previous = [
         texts[i - 1] if i > 0 and documents[i - 1] == documents[i] else ""
         for i in range(len(texts))
@@ -685,7 +689,7 @@ def add_neighbour_columns(frame: pd.DataFrame) -> pd.DataFrame:
         texts[i + 1] if i + 1 < len(texts) and documents[i + 1] == documents[i] else ""
         for i in range(len(texts))
     ]
-    return frame.assign(prev_text=previous, next_text=following)
+    return previous, following
 
 
 #: Named feature blocks a device of the taxonomy can add to the shared features (its

@@ -369,11 +369,17 @@ class FigureCues(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame):
         previous, following = _neighbours(X)
+        return self.transform_texts(X["text"].tolist(), previous, following)
+
+    def transform_texts(self, texts: list[str], previous: list[str], following: list[str]):
+        """The cues of ``texts`` given each one's previous and next sentence ("" for none); what
+        the scorer calls with plain lists, without building a frame."""
         rows = [
             self._row(text, before, after)
-            for text, before, after in zip(X["text"].tolist(), previous, following, strict=True)
+            for text, before, after in zip(texts, previous, following, strict=True)
         ]
-        return sparse.csr_matrix(np.log1p(np.asarray(rows, dtype=float).reshape(len(rows), -1)))
+        width = len(self.get_feature_names_out())
+        return sparse.csr_matrix(np.log1p(np.asarray(rows, dtype=float).reshape(len(rows), width)))
 
     def _row(self, text: str, before: str, after: str) -> list[float]:
         here, prev, nxt = _Sentence.read(text), _Sentence.read(before), _Sentence.read(after)

@@ -28,6 +28,7 @@ from proplens.features import (
     add_neighbour_columns,
     make_sentence_features,
     make_span_features,
+    neighbour_lists,
     transform_block,
 )
 
@@ -450,14 +451,28 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             return
         if eligible is None:
             eligible = self._eligible(X)
-        if isinstance(X, SentenceColumns):  # the scorer's lists: the device blocks read a frame
-            X = X.to_frame()
-        framed = add_neighbour_columns(X)
+        framed = neighbours = None
         for device, column in self._device_columns().items():
             rows = np.flatnonzero(eligible[:, column])
-            if len(rows):
-                block = blocks[device].transform(framed.iloc[rows])
-                logits[rows, column] += np.asarray(block @ self.device_coef_[device]).ravel()
+            if not len(rows):
+                continue
+            block = blocks[device]
+            from_lists = getattr(block, "transform_texts", None)
+            if isinstance(X, SentenceColumns) and from_lists is not None:
+                # the scorer's lists: no frame to build for a few dozen sentences
+                if neighbours is None:
+                    neighbours = neighbour_lists(X.text, X.document_id)
+                matrix = from_lists(
+                    [X.text[i] for i in rows],
+                    [neighbours[0][i] for i in rows],
+                    [neighbours[1][i] for i in rows],
+                )
+            else:
+                if framed is None:
+                    frame = X.to_frame() if isinstance(X, SentenceColumns) else X
+                    framed = add_neighbour_columns(frame)
+                matrix = block.transform(framed.iloc[rows])
+            logits[rows, column] += np.asarray(matrix @ self.device_coef_[device]).ravel()
 
     def _feature_input(self, X):
         """What the feature blocks read: ``X`` itself, or ``X`` with named entities masked when
