@@ -13,7 +13,9 @@ from proplens import config
 def corpus_dir() -> Path:
     """The corpus root; tests marked ``corpus`` fail (not skip) without it, so CI cannot go green
     while silently testing nothing."""
-    root = config.data_dir()
+    # absolute: a relative PROPLENS_DATA would point elsewhere from the notebooks' kernels,
+    # which run in notebooks/
+    root = config.data_dir().resolve()
     if not (root / "ptc-semeval2020").is_dir():
         pytest.fail(
             f"corpus not found: {root / 'ptc-semeval2020'} is missing; set PROPLENS_DATA to the "
