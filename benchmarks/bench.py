@@ -474,14 +474,26 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     full = DeviceClassifier(devices=data.devices, gates=data.gates, n_jobs=2).fit(sentences, Y)
     span_model = SpanClassifier().fit(spans, spans["device"])
-    columns["proplens"]["training the default model (s, 2 cores)"] = time.perf_counter() - started
+    columns["proplens"]["fitting the default model (s, 2 cores)"] = time.perf_counter() - started
     started = time.perf_counter()
     reference = DeviceClassifier(devices=data.devices, features=plain_features(), n_jobs=2).fit(
         sentences, Y
     )  # noqa: E501
-    columns["TF-IDF+LR reference"]["training the default model (s, 2 cores)"] = (
+    columns["TF-IDF+LR reference"]["fitting the default model (s, 2 cores)"] = (
         time.perf_counter() - started
     )  # noqa: E501
+
+    if not args.quick:
+        # the whole `proplens train` run that `make model` does: the 5-fold CV for the card and
+        # the promotion guard, the final fit alongside it, the card and the atomic save
+        from proplens.training import train
+
+        with tempfile.TemporaryDirectory() as scratch:
+            started = time.perf_counter()
+            train(models_root=scratch, promote=False)
+            columns["proplens"]["`proplens train`: CV, fit, card (s, 2 cores)"] = (
+                time.perf_counter() - started
+            )
 
     # -- speed, one thread
     from proplens.corpus import read_semeval2020
@@ -583,12 +595,13 @@ TARGETS = {
     "cold `proplens score` of the example (s)": "<= 1.5",
     "peak memory, CLI scoring (MB)": "<= 400",
     "model directory (MB)": "<= 25",
-    "training the default model (s, 2 cores)": "<= 180",
+    "fitting the default model (s, 2 cores)": "",
+    "`proplens train`: CV, fit, card (s, 2 cores)": "<= 180",
 }
 TIMINGS = {
     "scoring throughput (sentences/s, 1 core)": "rate",
     "latency, 40-sentence article (ms, median)": "time",
-    "training the default model (s, 2 cores)": "time",
+    "fitting the default model (s, 2 cores)": "time",
 }
 
 

@@ -304,3 +304,57 @@ def test_parallel_folds_give_the_same_figures(root, labels_csv):
     two = training.cross_validate(data, n_jobs=2, n_splits=3)
     assert one["per_device"] == two["per_device"]
     assert one["sentence_f1"] == two["sentence_f1"]
+
+
+def test_final_fit_beside_the_cv_gives_the_sequential_model(root, labels_csv):
+    """With n_jobs > 1 the final fit runs in a thread beside the CV folds; the model, its
+    thresholds and its card's figures are those of the sequential run."""
+    from proplens.artifacts import load_model_dir
+
+    one = train(name="seq", labels=[labels_csv], base=False, models_root=root, n_jobs=1,
+                n_splits=3)  # fmt: skip
+    two = train(name="par", labels=[labels_csv], base=False, models_root=root, n_jobs=2,
+                n_splits=3)  # fmt: skip
+    first = load_model_dir(one.directory, trust=True)[0]["sentences"]
+    second = load_model_dir(two.directory, trust=True)[0]["sentences"]
+    np.testing.assert_array_equal(first.coef_, second.coef_)
+    assert first.thresholds_ == second.thresholds_
+    assert one.metrics["per_device"] == two.metrics["per_device"]
+    assert two.metrics["fit_seconds"] > 0 and two.metrics["cv_seconds"] > 0
+
+
+def test_a_failed_final_fit_beside_the_cv_writes_nothing(root, labels_csv, monkeypatch):
+    """An error in the background final fit reaches the caller once the CV is done, and no
+    version is written."""
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("final fit failed")
+
+    monkeypatch.setattr(training, "fit_bundle", fail)
+    with pytest.raises(RuntimeError, match="final fit failed"):
+        train(name="tiny", labels=[labels_csv], base=False, models_root=root, n_jobs=2,
+              n_splits=3)  # fmt: skip
+    assert not (root / "tiny").exists() or not list((root / "tiny").iterdir())
+
+
+@pytest.mark.corpus
+def test_pooled_cv_matches_each_block_run_alone(corpus_dir):
+    """cross_validate runs the folds of every annotation block in one pool; each block's figures
+    are those of cross_validate_block run on that block alone."""
+    data = load_training_data(corpus_dir)
+    keep = np.isin(data.sentences["document_id"], data.sentences["document_id"].unique()[:40])
+    subset = TrainingData(
+        data.sentences[keep].reset_index(drop=True),
+        data.spans.iloc[:0],
+        data.devices,
+        data.sources,
+        data.gates,
+        data.feature_blocks,
+    )
+    pooled = training.cross_validate(subset, n_jobs=2, n_splits=3)
+    blocks = annotation_blocks(subset.indicator(), subset.devices)
+    assert len(blocks) == 2  # the 14 SemEval devices, and Unverified_Figures on its subset
+    for devices, rows in blocks:
+        alone = training.cross_validate_block(subset, devices, rows, n_jobs=1, n_splits=3)
+        for j, device in enumerate(devices):
+            assert pooled["per_device"][device] == training._device_scores(alone, j)

@@ -319,7 +319,13 @@ def train(
         notes=notes_text,
         progress=lambda message: err.print(f"[dim]{message}…[/dim]"),
     )
-    err.print(f"trained in {result.seconds:.0f} s (+ {result.cv_seconds:.0f} s cross-validation)")
+    if result.cv_seconds:
+        err.print(
+            f"trained in {result.seconds:.0f} s (cross-validation {result.cv_seconds:.0f} s, "
+            "the final fit alongside)"
+        )
+    else:
+        err.print(f"trained in {result.seconds:.0f} s")
     m = result.metrics
     if cv and "sentence_f1" in m:
         tc = f"  TC micro-F1 {m['tc_micro_f1']:.3f}" if "tc_micro_f1" in m else ""

@@ -200,13 +200,27 @@ def cross_validate_spans(
     n_splits: int = 5,
 ) -> tuple[float, pd.DataFrame, np.ndarray]:
     """Grouped CV of technique classification on gold spans: micro-F1 (= accuracy), per device."""
-    make_estimator = make_estimator or SpanClassifier
-    groups = frame["document_id"].to_numpy()
-    y = frame["device"].to_numpy()
+    folds = span_folds(frame, n_splits)
     predicted = np.empty(len(frame), dtype=object)
-    for train, test in _folds(groups, n_splits):
-        estimator = make_estimator().fit(frame.iloc[train], y[train])
-        predicted[test] = estimator.predict(frame.iloc[test])
+    for train, test in folds:
+        predicted[test] = fit_span_fold(frame, train, test, make_estimator)
+    return span_scores(frame["device"].to_numpy(), predicted)
+
+
+def span_folds(frame: pd.DataFrame, n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) positions of :func:`cross_validate_spans`, grouped by document."""
+    return _folds(frame["document_id"].to_numpy(), n_splits)
+
+
+def fit_span_fold(frame: pd.DataFrame, train, test, make_estimator=None) -> np.ndarray:
+    """One fold of :func:`cross_validate_spans`: the devices predicted for the ``test`` rows."""
+    estimator = (make_estimator or SpanClassifier)()
+    estimator.fit(frame.iloc[train], frame["device"].to_numpy()[train])
+    return estimator.predict(frame.iloc[test])
+
+
+def span_scores(y: np.ndarray, predicted: np.ndarray) -> tuple[float, pd.DataFrame, np.ndarray]:
+    """``(micro-F1, per-device table, predicted)`` of out-of-fold span predictions."""
     labels = sorted(set(y))
     p, r, f, s = precision_recall_fscore_support(
         y, predicted, labels=labels, average=None, zero_division=0

@@ -785,6 +785,7 @@ def make_sentence_features(
     *,
     chars: bool = True,
     chars_weight: float = 1.4,
+    char_ngrams: tuple[int, int] = (2, 5),
     context_weight: float = 0.35,
     lexicon: bool = True,
     lexicon_weight: float = 0.3,
@@ -831,7 +832,7 @@ def make_sentence_features(
                             "tfidf",
                             FastCharVectorizer(
                                 analyzer="char_wb",
-                                ngram_range=(2, 5),
+                                ngram_range=char_ngrams,
                                 min_df=3,
                                 max_features=80_000,
                                 sublinear_tf=True,

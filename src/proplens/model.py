@@ -162,7 +162,11 @@ def _lower_gate_regex(pattern: str) -> re.Pattern:
 # model scores with its stacked weights, and `proplens score` should not pay for importing them.
 
 
-def _fit_logistic(features, target, C: float, class_weight, random_state):
+#: How much looser the solver tolerance of the inner, threshold-picking fits is than the final's.
+THRESHOLD_TOL_FACTOR = 30.0
+
+
+def _fit_logistic(features, target, C: float, class_weight, random_state, tol: float = 1e-4):
     from sklearn.linear_model import LogisticRegression
 
     annotated = target >= 0
@@ -179,6 +183,7 @@ def _fit_logistic(features, target, C: float, class_weight, random_state):
         solver="liblinear",
         dual=True,
         max_iter=2000,
+        tol=tol,
         class_weight=class_weight,
         random_state=random_state,
     )
@@ -261,6 +266,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         Devices with fewer positive sentences than this keep the default threshold 0.5.
     n_jobs : int
         Parallel jobs for the per-label fits.
+    tol : float
+        Stopping tolerance of the liblinear solver. 0.01 (scikit-learn's default is 0.0001)
+        moves no sentence's probability by more than 0.001 on the SemEval-2020 training set, and
+        leaves every grouped-CV figure within 0.0005, at 0.6x the fitting time. The inner fits
+        that only pick thresholds stop at ``THRESHOLD_TOL_FACTOR * tol``.
     random_state : int
         Seed for everything random, so training is deterministic.
     gates : dict or None
@@ -293,6 +303,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         gates=None,
         threshold_objective: str = "micro",
         device_features=None,
+        tol: float = 0.01,
     ):
         self.gates = gates
         self.threshold_objective = threshold_objective
@@ -305,6 +316,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         self.min_positive = min_positive
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.tol = tol
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y):
@@ -363,7 +375,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             self._tune_micro(targets, oof, complete)
         self.oof_proba_ = oof
 
-        models = self._fit_all(matrix, shared_targets)
+        models = self._fit_all(matrix, shared_targets, self.tol)
         self.coef_, self.intercept_ = _stack_linear(models, matrix.shape[1])
         self._attach_device_models(device_models, matrix.shape[1])
         self.block_slices_ = _block_slices(self.features_, X)
@@ -421,11 +433,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                 for train, test in GroupKFold(n_splits=folds).split(rows, groups=groups[rows]):
                     model = _fit_logistic(
                         combined[train], target[train], self.C, self.class_weight,
-                        self.random_state,
+                        self.random_state, self._threshold_tol(),
                     )  # fmt: skip
                     oof[rows[test], column] = _predict_one(model, combined[test])
             models[column] = _fit_logistic(
-                combined, target, self.C, self.class_weight, self.random_state
+                combined, target, self.C, self.class_weight, self.random_state, self.tol
             )
         return models
 
@@ -498,15 +510,21 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                 eligible[:, labels.index(device)] = [search(text) is not None for text in texts]
         return eligible
 
-    def _fit_all(self, matrix, targets):
+    def _fit_all(self, matrix, targets, tol: float):
         matrix.sort_indices()
         # Threads: liblinear releases the GIL, and the feature matrix is shared, not copied.
         return Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_fit_logistic)(
-                matrix, targets[:, c], self.C, self.class_weight, self.random_state
+                matrix, targets[:, c], self.C, self.class_weight, self.random_state, tol
             )
             for c in range(targets.shape[1])
         )
+
+    def _threshold_tol(self) -> float:
+        # The inner fits only place thresholds: a 30x looser tolerance moves their probabilities
+        # by under 0.02 and takes half the time; grouped-CV figures stayed within their noise
+        # (sentence F1 0.5845 -> 0.5846, 14-device micro-F1 0.3376 -> 0.3373).
+        return THRESHOLD_TOL_FACTOR * self.tol
 
     def _out_of_fold(self, matrix, targets, groups) -> np.ndarray | None:
         from sklearn.model_selection import GroupKFold
@@ -517,7 +535,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             return None
         oof = np.zeros(targets.shape, dtype=float)
         for train, test in GroupKFold(n_splits=folds).split(matrix, groups=groups):
-            models = self._fit_all(matrix[train], targets[train])
+            models = self._fit_all(matrix[train], targets[train], self._threshold_tol())
             coef, intercept = _stack_linear(models, matrix.shape[1])
             oof[test] = _sigmoid(np.asarray(matrix[test] @ coef) + intercept)
         return oof

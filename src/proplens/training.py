@@ -9,8 +9,10 @@ labels for a subset of sentences: the device is learned from those sentences onl
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -22,7 +24,7 @@ from sklearn.model_selection import GroupKFold
 
 from proplens import config
 from proplens.errors import DataError, ModelError, ValidationError
-from proplens.evaluation import cross_validate_spans, span_frame
+from proplens.evaluation import fit_span_fold, span_folds, span_frame, span_scores
 from proplens.features import add_neighbour_columns
 from proplens.labeling import LabelSet, read_labels
 from proplens.labels import to_indicator
@@ -333,13 +335,37 @@ def fit_bundle(data: TrainingData, *, n_jobs: int = 2, random_state: int = 0) ->
     return bundle
 
 
+def _timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    return function(*args, **kwargs), time.perf_counter() - started
+
+
+def _in_background(function) -> Future:
+    """Start ``function()`` in a daemon thread; its future re-raises any error.
+
+    A daemon thread, not an executor's: an interrupted or failed ``train`` must not wait for it.
+    """
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(function())
+        except BaseException as error:  # handed to the caller of result()
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="proplens-final-fit", daemon=True).start()
+    return future
+
+
 @dataclass
 class TrainingResult:
     """What :func:`train` did: where the model is, its figures, and whether it became default."""
 
     directory: Path
     metrics: dict
-    seconds: float
+    seconds: float  # the whole run, wall clock
     cv_seconds: float
     promoted: bool = False
     decision: PromotionDecision | None = None
@@ -385,6 +411,89 @@ def _f1(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+@dataclass
+class _BlockPlan:
+    """The folds of one annotation block's CV, planned before any of them runs, so that the
+    folds of every block (and of the span classifier) can share one pool of workers."""
+
+    devices: list[str]
+    rows: np.ndarray
+    table: pd.DataFrame
+    Y: np.ndarray
+    splits: list
+    make: Callable
+
+    def tasks(self) -> list:
+        return [
+            delayed(_fit_fold)(self.make, self.table, self.Y, train_rows, test_rows)
+            for train_rows, test_rows in self.splits
+        ]
+
+    def cost(self, fold: int) -> int:
+        """Rough work of one fold (training sentences x labels), to start the longest first."""
+        return len(self.splits[fold][0]) * (len(self.devices) + 1)
+
+    def assemble(self, results: list, progress: Callable[[int], None] | None = None) -> BlockCV:
+        proba = np.zeros((len(self.table), len(self.devices) + 1))
+        predicted = np.zeros(proba.shape, dtype=bool)
+        fold = np.zeros(len(self.table), dtype=int)
+        for number, ((_, test_rows), (fold_proba, cut)) in enumerate(
+            zip(self.splits, results, strict=True)
+        ):
+            proba[test_rows] = fold_proba
+            predicted[test_rows] = fold_proba >= cut
+            fold[test_rows] = number
+            if progress:
+                progress(number + 1)
+        return BlockCV(list(self.devices), self.rows, proba, predicted, fold, self.Y == 1)
+
+
+def _plan_block(
+    data: TrainingData,
+    devices: Sequence[str],
+    rows: np.ndarray,
+    *,
+    n_splits: int,
+    random_state: int,
+    features=None,
+) -> _BlockPlan | None:
+    device_features = data.device_features(devices)
+    table = data.sentences
+    if device_features:
+        # a device block reads each sentence's true neighbours, not the neighbouring labeled rows
+        table = add_neighbour_columns(table)
+    table = table.iloc[rows].reset_index(drop=True)
+    columns = [data.devices.index(d) for d in devices]
+    Y = data.indicator()[np.ix_(rows, columns)]
+    groups = table["document_id"].to_numpy()
+    k = min(n_splits, len(np.unique(groups)))
+    if k < 2:
+        return None
+    gates = {d: g for d, g in data.gates.items() if d in devices} or None
+    splits = list(GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=groups))
+    make = partial(
+        DeviceClassifier, devices=list(devices), gates=gates, features=features,
+        device_features=device_features, random_state=random_state,
+    )  # fmt: skip
+    return _BlockPlan(list(devices), rows, table, Y, splits, make)
+
+
+def _run_in_pool(tasks: list, costs: list[int], n_jobs: int) -> list:
+    """Run ``tasks`` (joblib ``delayed`` calls) in up to ``n_jobs`` processes, the costliest
+    first so that no worker is left with a long task at the end; results in ``tasks`` order.
+
+    Processes, not threads: feature extraction is single-threaded Python and dominates a
+    fold's first seconds, so two folds at once use two cores where threads mostly wait.
+    """
+    order = sorted(range(len(tasks)), key=lambda i: -costs[i])
+    workers = max(1, min(n_jobs, len(tasks)))
+    done = Parallel(n_jobs=workers)(tasks[i] for i in order)
+    results: list = [None] * len(tasks)
+    for i, result in zip(order, done, strict=True):
+        results[i] = result
+    return results
+
+
 def cross_validate_block(
     data: TrainingData,
     devices: Sequence[str],
@@ -399,45 +508,18 @@ def cross_validate_block(
     """Grouped k-fold CV of a :class:`DeviceClassifier` for ``devices`` on the sentences ``rows``.
 
     Folds are :class:`~sklearn.model_selection.GroupKFold` by document (at most one fold per
-    document). ``features`` is an unfitted feature transformer (default: the model's own), e.g.
-    :func:`proplens.figures.make_figure_features` to measure the Unverified_Figures block.
-    Returns None when there are fewer than two documents.
+    document), run in up to ``n_jobs`` processes. ``features`` is an unfitted feature transformer
+    (default: the model's own), e.g. :func:`proplens.figures.make_figure_features` to measure the
+    Unverified_Figures block. Returns None when there are fewer than two documents.
     """
-    device_features = data.device_features(devices)
-    table = data.sentences
-    if device_features:
-        # a device block reads each sentence's true neighbours, not the neighbouring labeled rows
-        table = add_neighbour_columns(table)
-    table = table.iloc[rows].reset_index(drop=True)
-    columns = [data.devices.index(d) for d in devices]
-    Y = data.indicator()[np.ix_(rows, columns)]
-    groups = table["document_id"].to_numpy()
-    k = min(n_splits, len(np.unique(groups)))
-    if k < 2:
-        return None
-    gates = {d: g for d, g in data.gates.items() if d in devices} or None
-    proba = np.zeros((len(table), len(devices) + 1))
-    predicted = np.zeros(proba.shape, dtype=bool)
-    fold = np.zeros(len(table), dtype=int)
-    splits = list(GroupKFold(n_splits=k).split(np.zeros(len(table)), groups=groups))
-    make = partial(
-        DeviceClassifier, devices=list(devices), gates=gates, features=features,
-        device_features=device_features, random_state=random_state,
-    )  # fmt: skip
-    # Folds run in parallel processes: feature extraction is single-threaded and dominates, so
-    # two folds at once use two cores where threads inside one fold mostly wait.
-    workers = max(1, min(n_jobs, k))
-    results = Parallel(n_jobs=workers)(
-        delayed(_fit_fold)(make, table, Y, train_rows, test_rows)
-        for train_rows, test_rows in splits
+    plan = _plan_block(
+        data, devices, rows, n_splits=n_splits, random_state=random_state, features=features
     )
-    for number, ((_, test_rows), (fold_proba, cut)) in enumerate(zip(splits, results, strict=True)):
-        proba[test_rows] = fold_proba
-        predicted[test_rows] = fold_proba >= cut
-        fold[test_rows] = number
-        if progress:
-            progress(number + 1)
-    return BlockCV(list(devices), rows, proba, predicted, fold, Y == 1)
+    if plan is None:
+        return None
+    tasks = plan.tasks()
+    results = _run_in_pool(tasks, [plan.cost(i) for i in range(len(tasks))], n_jobs)
+    return plan.assemble(results, progress)
 
 
 def _fit_fold(make, table: pd.DataFrame, Y: np.ndarray, train_rows, test_rows):
@@ -486,16 +568,34 @@ def cross_validate(
 
     Y = data.indicator()
     metrics: dict = {"cv": f"{n_splits}-fold GroupKFold by document", "per_device": {}}
+    # Every fold of every block, and of the span classifier, goes to one pool of workers.
+    plans = []
+    for devices, rows in annotation_blocks(Y, data.devices):
+        plan = _plan_block(data, devices, rows, n_splits=n_splits, random_state=0)
+        if plan is not None:
+            plans.append(plan)
+    tasks: list = []
+    costs: list[int] = []
+    for plan in plans:
+        tasks += plan.tasks()
+        costs += [plan.cost(i) for i in range(len(plan.splits))]
+    span_splits = []
+    if len(data.spans) and data.spans["document_id"].nunique() >= n_splits:
+        span_splits = span_folds(data.spans, n_splits)
+        tasks += [delayed(fit_span_fold)(data.spans, train, test) for train, test in span_splits]
+        # a span fold costs about what a sentence fold of 5x its rows costs, one label each
+        costs += [5 * len(train) for train, _ in span_splits]
+    results = _run_in_pool(tasks, costs, n_jobs)
+    blocks = []
+    for plan in plans:
+        blocks.append(plan.assemble(results[: len(plan.splits)], progress))
+        results = results[len(plan.splits) :]
+
     totals = np.zeros(3)
-    for number, (devices, rows) in enumerate(annotation_blocks(Y, data.devices)):
-        block = cross_validate_block(
-            data, devices, rows, n_jobs=n_jobs, n_splits=n_splits, progress=progress
-        )
-        if block is None:
-            continue
+    for number, block in enumerate(blocks):
         if blocks_out is not None:
             blocks_out.append(block)
-        for j, device in enumerate(devices):
+        for j, device in enumerate(block.devices):
             metrics["per_device"][device] = _device_scores(block, j)
             truth, predicted = block.truth[:, j], block.predicted[:, j + 1]
             totals += [(truth & predicted).sum(), (~truth & predicted).sum(),
@@ -506,7 +606,7 @@ def cross_validate(
             block_truth = block.truth.astype(bool)
             block_predicted = block.predicted[:, 1:].astype(bool)
             metrics["block_micro_f1"] = round(_f1(block_truth, block_predicted)[2], 4)
-            metrics["block_devices"] = len(devices)
+            metrics["block_devices"] = len(block.devices)
             any_truth = block.truth.any(axis=1)
             precision, recall, f1 = _f1(any_truth, block.predicted[:, 0])
             metrics.update(
@@ -519,8 +619,11 @@ def cross_validate(
     metrics["micro_f1"] = round(float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0, 4)
     f1s = [scores["f1"] for scores in metrics["per_device"].values()]
     metrics["macro_f1"] = round(float(np.mean(f1s)), 4) if f1s else 0.0
-    if len(data.spans) and data.spans["document_id"].nunique() >= n_splits:
-        tc_micro, tc_per_device, _ = cross_validate_spans(data.spans, n_splits=n_splits)
+    if span_splits:
+        span_predicted = np.empty(len(data.spans), dtype=object)
+        for (_, test), fold_predicted in zip(span_splits, results, strict=True):
+            span_predicted[test] = fold_predicted
+        tc_micro, tc_per_device, _ = span_scores(data.spans["device"].to_numpy(), span_predicted)
         metrics["tc_micro_f1"] = round(tc_micro, 4)
         metrics["tc_per_device"] = {
             d: {k: round(float(v), 4) for k, v in row.items()}
@@ -710,16 +813,23 @@ def train(
     )
     metrics: dict = {}
     cv_seconds = 0.0
+    started = time.perf_counter()
     if evaluate:
-        say(f"{n_splits}-fold cross-validation grouped by document")
-        started = time.perf_counter()
+        # The final fit runs beside the CV folds rather than after them: 5 folds on 2 workers
+        # leave a core idle in the last round, and the final fit's feature extraction is
+        # single-threaded, so in sequence the two waste about a third of the cores' time.
+        say(f"{n_splits}-fold cross-validation grouped by document, the final model alongside")
+        fit = partial(_timed, fit_bundle, data, n_jobs=1, random_state=random_state)
+        final = _in_background(fit) if n_jobs > 1 else None
         metrics = cross_validate(data, n_jobs=n_jobs, n_splits=n_splits)
         cv_seconds = time.perf_counter() - started
         metrics["cv_seconds"] = round(cv_seconds, 1)
-    say("fitting the final model on all training data")
-    started = time.perf_counter()
-    bundle = fit_bundle(data, n_jobs=n_jobs, random_state=random_state)
+        bundle, fit_seconds = final.result() if final else fit()
+    else:
+        say("fitting the model on all training data")
+        bundle, fit_seconds = _timed(fit_bundle, data, n_jobs=n_jobs, random_state=random_state)
     seconds = time.perf_counter() - started
+    metrics["fit_seconds"] = round(fit_seconds, 1)
     metrics["train_seconds"] = round(seconds, 1)
     root = Path(models_root) if models_root is not None else config.models_dir()
     try:
