@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import csv
 import gc
+import importlib.util
 import io
 import json
 import logging
 import sys
+import threading
+import types
 from pathlib import Path
 from typing import Annotated
 
@@ -571,10 +574,62 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+_deferred_lock = threading.RLock()
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module in ``sys.modules`` until one of its attributes is first read, then
+    imports the real module and takes on its namespace."""
+
+    def __init__(self, spec) -> None:
+        super().__init__(spec.name)
+        self.__spec__ = spec
+        self.__loader__ = spec.loader
+        self.__file__ = spec.origin
+        if spec.submodule_search_locations is not None:
+            self.__path__ = list(spec.submodule_search_locations)
+
+    def __getattr__(self, attribute: str):
+        # only reached for names the placeholder lacks, i.e. before the real module is loaded
+        name = self.__spec__.name
+        with _deferred_lock:
+            if sys.modules.get(name) is self:  # not loaded by another thread meanwhile
+                del sys.modules[name]
+                try:
+                    real = importlib.import_module(name)
+                except BaseException:
+                    sys.modules[name] = self
+                    raise
+                # code that bound the placeholder (``from scipy import stats``) reads real names
+                self.__dict__.update(real.__dict__)
+            real = sys.modules[name]
+        return getattr(real, attribute)
+
+
+def _defer_import(name: str) -> None:
+    """Make ``import name`` cheap until the module is first used.
+
+    scikit-learn imports ``scipy.stats`` when it is imported (``sklearn.utils.fixes``,
+    ``sklearn.preprocessing``) but uses it only inside functions that scoring never calls; that
+    import is 0.4 s of a cold ``proplens score``. A command that does use it (training, say)
+    loads it in full on first use. importlib's own LazyLoader does not help here: Python 3.11's
+    import statement reads ``__spec__`` of a module already in ``sys.modules``, which loads it.
+    Done in the console script only, never on ``import proplens``: a library must not change
+    how its host process imports other packages.
+    """
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    sys.modules[name] = _DeferredModule(spec)
+
+
 def run() -> None:
     """The ``proplens`` console script and ``python -m proplens``: run :func:`main`, then exit."""
     global _single_command_process
     _single_command_process = True
+    _defer_import("scipy.stats")
     code = main()
     # The process is about to end: freezing every object moves them out of the garbage
     # collector's sight, so the interpreter's collections at shutdown no longer traverse
