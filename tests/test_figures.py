@@ -171,3 +171,54 @@ def test_cues_from_plain_lists_equal_the_frame_path():
     from_lists = FigureCues().fit(None).transform_texts(texts, previous, following).toarray()
     assert (from_lists == FigureCues().fit_transform(frame(*texts)).toarray()).all()
     assert from_lists[0].any() and following[0] == texts[1] and previous[0] == ""
+
+
+def _gated_patterns():
+    from proplens import figures
+
+    gated = {f"non_figure.{n}": g for n, g in figures._NON_FIGURE_GATED.items()}
+    gated.update({f"attribution.{n}": g for n, g in figures._ATTRIBUTION_GATED.items()})
+    gated.update(
+        hedge=figures._HEDGE_GATED,
+        speaker_tag=figures._SPEAKER_TAG_GATED,
+        signature=figures._SIGNATURE_GATED,
+        candidate=figures._CANDIDATE_GATED,
+        fraction=figures._FRACTION_GATED,
+    )
+    return gated
+
+
+@pytest.mark.corpus
+def test_literal_gates_never_drop_a_match_on_the_corpus(corpus_dir):
+    """A gated pattern skips a sentence only when the sentence has none of the literals or
+    words every match contains: on all SemEval-2020 training sentences, its matches are exactly
+    the bare pattern's."""
+    from proplens.corpus import read_semeval2020
+    from proplens.figures import _words
+
+    table = read_semeval2020(corpus_dir, dedupe=True).sentence_table()
+    texts = table["text"].tolist()
+    assert len(texts) > 15_000
+    for name, gated in _gated_patterns().items():
+        skipped = 0
+        for text in texts:
+            lowered = text.lower()
+            words = _words(lowered)
+            expected = [m.span() for m in gated.pattern.finditer(text)]
+            got = [m.span() for m in gated.finditer(text, lowered, words)]
+            assert got == expected, (name, expected)
+            skipped += not gated.possible(lowered, words)
+        if name in ("attribution.speaker_said", "non_figure.age", "speaker_tag"):
+            assert skipped > len(texts) // 3, name  # the gates do skip most sentences
+
+
+@given(st.text(alphabet=" .,:;'\"“”()[]-/@#$%0123456789aAdeiklmnorsStTwy", max_size=60))
+def test_literal_gates_never_drop_a_match_on_any_text(text):
+    """The same on arbitrary short texts over the patterns' own characters."""
+    from proplens.figures import _words
+
+    lowered = text.lower()
+    words = _words(lowered)
+    for name, gated in _gated_patterns().items():
+        expected = [m.span() for m in gated.pattern.finditer(text)]
+        assert [m.span() for m in gated.finditer(text, lowered, words)] == expected, name

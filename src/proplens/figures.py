@@ -14,8 +14,7 @@ still sees the true neighbours), otherwise from the previous/next row of the sam
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -77,9 +76,65 @@ _NON_FIGURE = {
     r"paragraphs?|verses?)\s?\d+|\d+:\d+(?:-\d+)?|\b\d+ of \d+\b|\d{3}[-.]\d{3,4}|\(\d\)|\[\d+\]"
     r"|\S+\.(?:com|org|net|pr|be)\S*|\S*https?://\S+|[@#]\w+|\b\d+ (?:SHARES|shares)\b",
 }
+
+
+class _Gated:
+    """A compiled pattern that is only run on texts that contain one of its ``literals`` (lower
+    case) or one of its ``words`` (whole lower-case words, see :func:`_words`). Every match of
+    the pattern contains one of them (checked on the corpus by ``tests/test_figures.py``), so
+    the matches are exactly the pattern's: a few substring tests, or one set intersection,
+    replace a regex scan of the many sentences that cannot match."""
+
+    def __init__(self, pattern: re.Pattern, literals=(), words=()):
+        ordered = sorted({literal.lower() for literal in literals}, key=len)
+        # a literal that contains a shorter one adds nothing to the test
+        self.literals = tuple(
+            literal
+            for i, literal in enumerate(ordered)
+            if not any(shorter in literal for shorter in ordered[:i])
+        )
+        self.words = frozenset(word.lower() for word in words)
+        self.pattern = pattern
+
+    def possible(self, lowered: str, words: frozenset) -> bool:
+        return not self.words.isdisjoint(words) or any(
+            literal in lowered for literal in self.literals
+        )
+
+    def finditer(self, text: str, lowered: str, words: frozenset):
+        return self.pattern.finditer(text) if self.possible(lowered, words) else ()
+
+    def search(self, text: str, lowered: str, words: frozenset):
+        return self.pattern.search(text) if self.possible(lowered, words) else None
+
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def _words(lowered: str) -> frozenset:
+    """The runs of ASCII letters of a lower-cased text. A pattern word that must stand alone
+    (``\\bsaid\\b``, ``\\s+told``) is always one of them."""
+    return frozenset(_WORD.findall(lowered))
+
+
 _NON_FIGURE_RE = {
     name: re.compile(pattern, re.MULTILINE | (0 if name == "name" else re.IGNORECASE))
     for name, pattern in _NON_FIGURE.items()
+}
+# what a match of each of these must contain (the month abbreviations are in every month name)
+_NON_FIGURE_LITERALS = {
+    "date": [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "/",
+    ],
+    "age": ["old", "age", "in his ", "in her ", "in their "],
+    "duration": [
+        "year", "month", "week", "day", "hour", "min", "second", "decade", "centuries", "night",
+        "hr", "24/7",
+    ],
+}  # fmt: skip
+_NON_FIGURE_GATED = {
+    name: _Gated(pattern, _NON_FIGURE_LITERALS.get(name, [""]))
+    for name, pattern in _NON_FIGURE_RE.items()
 }
 NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
 FIGURE_KINDS = ("percent", "money", "vague", "count")
@@ -222,12 +277,59 @@ _ANAPHORIC_SOURCE = re.compile(
 _SOURCE_LINE = re.compile(r"\bsources?:\s*\S", re.IGNORECASE)
 _SIGNATURE = re.compile(r"—\s*[^—]{1,60}\(@\w+\)")
 
+# What a match of each pattern must contain, for _Gated.
+# The speech verbs stand alone in every pattern that needs one (after a space, a comma or a
+# quotation mark, before a word boundary), so they are checked as whole words.
+_SPEECH_WORDS = {"words": _SPEECH_VERBS.split("|")}
+_ATTRIBUTION_LITERALS = {
+    "according_to": ["according to", "per ", "citing", "as reported by"],
+    "source_says": _SPEECH_WORDS,
+    "speaker_said": {"words": ["told", "said", "says", "testified", "wrote", "writes"]},
+    "by_source": ["by ", "official ", "government ", "police ", "census "],
+    "request": ["asked", "called", "demand"],
+    "says_source": {"words": _INVERTED_VERBS.split("|")},
+    "source_phrase": [
+        "data", "figure", "statistic", "number", "estimate", "study", "poll", "survey", "report",
+        "analysis", "census", "audit", "review", "tally", "count", "record", "document",
+        "filing", "source:", "interview", "statement", "press release", "tweet", "post",
+        "letter", "testimony",
+    ],
+    "citation": ["[", "(", "pic", "photo", "image", "credit", "source"],
+}  # fmt: skip
+_ATTRIBUTION_GATED = {
+    name: _Gated(pattern, **literals)
+    if isinstance(literals := _ATTRIBUTION_LITERALS[name], dict)
+    else _Gated(pattern, literals)
+    for name, pattern in _ATTRIBUTION.items()
+}
+_HEDGE_GATED = _Gated(
+    _HEDGE,
+    [
+        "reportedly", "allegedly", "purportedly", "supposedly", "believe", "thought", "estimate",
+        "said", "say", "warn", "suggest", "show", "indicate", "claim",
+    ],
+)  # fmt: skip
+_SPEAKER_TAG_GATED = _Gated(_SPEAKER_TAG, **_SPEECH_WORDS)
+_SIGNATURE_GATED = _Gated(_SIGNATURE, ["(@"])
+_CANDIDATE_GATED = _Gated(
+    _CANDIDATE,
+    literals="0123456789",
+    words=[w + plural for w in _NUMBER_WORDS.split("|") for plural in ("", "s")],
+)
+_FRACTION_GATED = _Gated(
+    _FRACTION,
+    ["half of", "a third", "two-thirds", "a quarter", "three-quarters", "one in ", "one out of ",
+     " times "],
+)  # fmt: skip
+
 
 def _quote_mask(text: str) -> np.ndarray:
     """Per character: inside a direct quotation? An opening mark with no closing one runs to the
     end of the sentence, a closing mark with no opening one covers what comes before it (the
     sentence continues or opens a multi-sentence quotation)."""
     inside = np.zeros(len(text), dtype=bool)
+    if '"' not in text and "“" not in text and "”" not in text:
+        return inside
     open_at = None
     for i, c in enumerate(text):
         opening = c == "“" or (c == '"' and open_at is None)
@@ -244,17 +346,26 @@ def _quote_mask(text: str) -> np.ndarray:
     return inside
 
 
-def find_figures(text: str) -> list[tuple[int, int, str]]:
+def find_figures(
+    text: str, lowered: str | None = None, words: frozenset | None = None
+) -> list[tuple[int, int, str]]:
     """Every number of ``text`` as ``(start, end, kind)``: a figure kind (``FIGURE_KINDS``) or
-    the reason it is not a figure (``NON_FIGURE_KINDS``: year, date, duration, ...)."""
-    candidates = list(_CANDIDATE.finditer(text))
-    fractions = [(m.start(), m.end(), "percent") for m in _FRACTION.finditer(text)]
+    the reason it is not a figure (``NON_FIGURE_KINDS``: year, date, duration, ...).
+    ``lowered`` is ``text.lower()`` and ``words`` its :func:`_words`, if the caller has them."""
+    if lowered is None:
+        lowered = text.lower()
+    if words is None:
+        words = _words(lowered)
+    candidates = list(_CANDIDATE_GATED.finditer(text, lowered, words))
+    fractions = [
+        (m.start(), m.end(), "percent") for m in _FRACTION_GATED.finditer(text, lowered, words)
+    ]
     if not candidates:
         return fractions  # most sentences: no number, no need for the non-figure patterns
     covered = [
         (m.start(), m.end(), name)
-        for name, pattern in _NON_FIGURE_RE.items()
-        for m in pattern.finditer(text)
+        for name, pattern in _NON_FIGURE_GATED.items()
+        for m in pattern.finditer(text, lowered, words)
     ]
     found = list(fractions)
     for match in candidates:
@@ -285,48 +396,67 @@ def find_figures(text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
-def _attribution_spans(text: str) -> list[tuple[int, int, str]]:
+def _attribution_spans(text: str, lowered: str, words: frozenset) -> list[tuple[int, int, str]]:
     return sorted(
-        (m.start(), m.end(), name) for name, p in _ATTRIBUTION.items() for m in p.finditer(text)
+        (m.start(), m.end(), name)
+        for name, gated in _ATTRIBUTION_GATED.items()
+        for m in gated.finditer(text, lowered, words)
     )
 
 
-@dataclass
 class _Sentence:
-    """What :class:`FigureCues` reads off one sentence."""
+    """What :class:`FigureCues` reads off one sentence, each part worked out when first asked
+    for: of a neighbouring sentence the cues need only a few."""
 
-    figures: list  # (start, end, kind), figure kinds only
-    others: list  # (start, end, kind), numbers that are no figures
-    attribution: list  # (start, end, pattern name)
-    hedges: int
-    quoted: np.ndarray  # per-character quotation mask
-    speaker_tag: bool
+    def __init__(self, text: str):
+        self.text = text
+        self.lowered = text.lower()
+        self.words = _words(self.lowered)
 
-    @classmethod
-    def read(cls, text: str) -> _Sentence:
-        """Cached: each sentence is read again as its neighbours' neighbour."""
-        return _read_sentence(text)
+    @cached_property
+    def _numbers(self) -> list:
+        return find_figures(self.text, self.lowered, self.words)
 
-    @classmethod
-    def _read(cls, text: str) -> _Sentence:
-        numbers = find_figures(text)
-        return cls(
-            [f for f in numbers if f[2] in FIGURE_KINDS],
-            [f for f in numbers if f[2] not in FIGURE_KINDS],
-            _attribution_spans(text),
-            len(_HEDGE.findall(text)),
-            _quote_mask(text),
-            bool(_SPEAKER_TAG.search(text)) or bool(_SIGNATURE.search(text)),
-        )
+    @cached_property
+    def figures(self) -> list:
+        """(start, end, kind), figure kinds only"""
+        return [f for f in self._numbers if f[2] in FIGURE_KINDS]
 
-    @property
+    @cached_property
+    def others(self) -> list:
+        """(start, end, kind), numbers that are no figures"""
+        return [f for f in self._numbers if f[2] not in FIGURE_KINDS]
+
+    @cached_property
+    def attribution(self) -> list:
+        """(start, end, pattern name)"""
+        return _attribution_spans(self.text, self.lowered, self.words)
+
+    @cached_property
     def sourced(self) -> bool:
-        return bool(self.attribution)
+        if "attribution" in self.__dict__:
+            return bool(self.attribution)
+        # one match is enough: no need to find them all
+        text, lowered, words = self.text, self.lowered, self.words
+        return any(g.search(text, lowered, words) for g in _ATTRIBUTION_GATED.values())
 
+    @cached_property
+    def hedges(self) -> int:
+        if not _HEDGE_GATED.possible(self.lowered, self.words):
+            return 0
+        return len(_HEDGE.findall(self.text))
 
-@lru_cache(maxsize=4096)
-def _read_sentence(text: str) -> _Sentence:
-    return _Sentence._read(text)
+    @cached_property
+    def quoted(self) -> np.ndarray:
+        """per-character quotation mask"""
+        return _quote_mask(self.text)
+
+    @cached_property
+    def speaker_tag(self) -> bool:
+        text, lowered, words = self.text, self.lowered, self.words
+        return bool(_SPEAKER_TAG_GATED.search(text, lowered, words)) or bool(
+            _SIGNATURE_GATED.search(text, lowered, words)
+        )
 
 
 def _token_distance(text: str, a: tuple[int, int], b: tuple[int, int]) -> int:
@@ -374,15 +504,25 @@ class FigureCues(TransformerMixin, BaseEstimator):
     def transform_texts(self, texts: list[str], previous: list[str], following: list[str]):
         """The cues of ``texts`` given each one's previous and next sentence ("" for none); what
         the scorer calls with plain lists, without building a frame."""
+        # each sentence is read once per call, though it is also its neighbours' neighbour; the
+        # reads are not kept beyond the call (scoring a stream must not grow a cache)
+        reads: dict[str, _Sentence] = {}
+
+        def read(text: str) -> _Sentence:
+            sentence = reads.get(text)
+            if sentence is None:
+                sentence = reads[text] = _Sentence(text)
+            return sentence
+
         rows = [
-            self._row(text, before, after)
+            self._row(read(text), read(before), read(after))
             for text, before, after in zip(texts, previous, following, strict=True)
         ]
         width = len(self.get_feature_names_out())
         return sparse.csr_matrix(np.log1p(np.asarray(rows, dtype=float).reshape(len(rows), width)))
 
-    def _row(self, text: str, before: str, after: str) -> list[float]:
-        here, prev, nxt = _Sentence.read(text), _Sentence.read(before), _Sentence.read(after)
+    def _row(self, here: _Sentence, prev: _Sentence, nxt: _Sentence) -> list[float]:
+        text, before, after = here.text, prev.text, nxt.text
         figures = here.figures
         has_figure = bool(figures)
         kinds = [f[2] for f in figures]
