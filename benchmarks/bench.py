@@ -356,7 +356,7 @@ def swap_figures(fitted, table, n_splits, pair, rng_seed=0) -> dict:
         deltas.append(np.abs(second - first))
         flips.append((second >= cut) != (first >= cut))
     return {
-        "mean |delta p|": float(np.concatenate(deltas).mean()) if deltas else np.nan,
+        "mean abs change of p": float(np.concatenate(deltas).mean()) if deltas else np.nan,
         "label flips": float(np.concatenate(flips).mean()) if flips else np.nan,
         "sentences swapped": float(sum(len(d) for d in deltas)),
     }
@@ -591,10 +591,10 @@ TARGETS = {
     "multi-label micro-F1 (14 devices)": ">= 0.45",
     "multi-label macro-F1 (14 devices)": "report",
     "any-device ECE (10 bins)": "<= 0.05",
-    "entity swap: mean |delta p|": "<= 0.03",
+    "entity swap: mean abs change of p": "<= 0.03",
     "entity swap: label flips": "<= 0.02",
     "entity swap: sentences swapped": "",
-    "unlisted-name swap: mean |delta p|": "report",
+    "unlisted-name swap: mean abs change of p": "report",
     "unlisted-name swap: label flips": "report",
     "unlisted-name swap: sentences swapped": "",
     "scoring throughput (sentences/s, 1 core)": ">= 10000, >= 4x ref, >= 100x MiniLM",

@@ -1,0 +1,58 @@
+"""The committed benchmark still runs: `bench.py --quick` prints its one table with a figure in
+every row it can measure on a subset, and the masking effect shows in it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _number(cell: str) -> float:
+    return float(cell.split(" ")[0].replace(",", ""))
+
+
+@pytest.mark.corpus
+def test_quick_benchmark_prints_every_figure(corpus_dir):
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench.py"), "--quick", "--no-minilm"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PROPLENS_DATA": str(corpus_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {
+        cells[0]: cells
+        for cells in map(_cells, result.stdout.splitlines())
+        if len(cells) == 5 and cells[0] not in ("figure", "---")
+    }
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    assert set(rows) == set(bench.TARGETS)
+    # the whole-training row needs the full corpus and is skipped in quick mode
+    measured = [row for row in bench.TARGETS if not row.startswith("`proplens train`")]
+    for row in measured:
+        assert _number(rows[row][2]) >= 0, row
+    timings = (
+        "scoring throughput (sentences/s, 1 core)",
+        "latency, 40-sentence article (ms, median)",
+    )
+    for row in timings:
+        assert "x ref" in rows[row][2] and _number(rows[row][3]) > 0
+    assert 0 < _number(rows["sentence-level any-device F1"][2]) <= 1
+    # masking the gazetteer's names: proplens barely moves where the plain reference does
+    swap = rows["entity swap: mean abs change of p"]
+    assert _number(swap[2]) < _number(swap[3])
+    # the skipped peer's column says so instead of showing numbers
+    assert {cells[4] for cells in rows.values()} == {"-"}
