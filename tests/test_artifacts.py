@@ -470,3 +470,23 @@ def test_format_1_directories_still_load(models_root, fitted_pipeline):
     np.testing.assert_allclose(
         loaded["sentences"].predict_proba(SENTENCES), fitted_pipeline.predict_proba(SENTENCES)
     )
+
+
+@pytest.mark.parametrize(
+    "version",
+    sorted(p.name for p in (Path(__file__).parents[1] / "models" / "ptc-default").iterdir()),
+)
+def test_shipped_models_support_the_estimator_api(version):
+    """Models saved before a DeviceClassifier parameter existed still repr, report their
+    parameters (the values they were fit with) and clone; scoring never needed them, notebooks
+    and `sklearn.base.clone` do."""
+    from sklearn.base import clone
+
+    from proplens.model import DeviceClassifier
+
+    directory = Path(__file__).parents[1] / "models" / "ptc-default" / version
+    sentences = load_model_dir(directory)[0]["sentences"]
+    params = sentences.get_params()
+    assert set(params) == set(DeviceClassifier._get_param_names())
+    assert "DeviceClassifier(" in repr(sentences)
+    assert clone(sentences).get_params()["tol"] == params["tol"]

@@ -162,6 +162,11 @@ def _lower_gate_regex(pattern: str) -> re.Pattern:
 # model scores with its stacked weights, and `proplens score` should not pay for importing them.
 
 
+#: DeviceClassifier parameters added after models were shipped, with the value older models were
+#: fit with (ptc-default@v1 tuned each device's threshold on its own and had no device blocks;
+#: models before the ``tol`` parameter used liblinear's default tolerance)
+_PARAMETERS_ADDED_LATER = {"threshold_objective": "device", "device_features": None, "tol": 1e-4}
+
 #: How much looser the solver tolerance of the inner, threshold-picking fits is than the final's.
 THRESHOLD_TOL_FACTOR = 30.0
 
@@ -317,6 +322,13 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.tol = tol
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # A model saved before a parameter existed was fit as that parameter's value below
+        # says; filling it in keeps get_params, repr and clone working on the old model.
+        for name, value in _PARAMETERS_ADDED_LATER.items():
+            self.__dict__.setdefault(name, value)
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y):
