@@ -83,9 +83,10 @@ class _Gated:
     case) or one of its ``words`` (whole lower-case words, see :func:`_words`). Every match of
     the pattern contains one of them (checked on the corpus by ``tests/test_figures.py``), so
     the matches are exactly the pattern's: a few substring tests, or one set intersection,
-    replace a regex scan of the many sentences that cannot match."""
+    replace a regex scan of the many sentences that cannot match. (The exception would be text
+    that relies on Unicode's odd case pairs, such as the long s matching "s" under IGNORECASE.)"""
 
-    def __init__(self, pattern: re.Pattern, literals=(), words=()):
+    def __init__(self, pattern: re.Pattern, literals=(), words=(), prefilter: str | None = None):
         ordered = sorted({literal.lower() for literal in literals}, key=len)
         # a literal that contains a shorter one adds nothing to the test
         self.literals = tuple(
@@ -95,8 +96,12 @@ class _Gated:
         )
         self.words = frozenset(word.lower() for word in words)
         self.pattern = pattern
+        # or a cheaper pattern that finds, in the lower-cased text, a part every match contains
+        self.prefilter = re.compile(prefilter).search if prefilter else None
 
     def possible(self, lowered: str, words: frozenset) -> bool:
+        if self.prefilter is not None:
+            return self.prefilter(lowered) is not None
         # map over a bound method: the loop runs in C, 3x faster than a generator expression
         return not self.words.isdisjoint(words) or any(map(lowered.__contains__, self.literals))
 
@@ -131,8 +136,16 @@ _NON_FIGURE_LITERALS = {
         "hr", "24/7",
     ],
 }  # fmt: skip
+# The identifier pattern has no literal of its own but is the costliest (its "\S+\.com" and
+# "\S*https?://" branches are tried at every character); this finds a piece of each branch.
+_IDENTIFIER_PREFILTER = (
+    r"(?:h\.r\.|s\.|article|section|chapter|psalm|page|pp?\.|§|n\.|paragraphs?|verses?)\s?\d"
+    r"|\d:\d|\d of \d|\d[-.]\d|\(\d\)|\[\d|\.(?:com|org|net|pr|be)|https?://|[@#]\w|\d shares"
+)
 _NON_FIGURE_GATED = {
-    name: _Gated(pattern, _NON_FIGURE_LITERALS.get(name, [""]))
+    name: _Gated(pattern, prefilter=_IDENTIFIER_PREFILTER)
+    if name == "identifier"
+    else _Gated(pattern, _NON_FIGURE_LITERALS.get(name, [""]))
     for name, pattern in _NON_FIGURE_RE.items()
 }
 NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
@@ -361,11 +374,20 @@ def find_figures(
     ]
     if not candidates:
         return fractions  # most sentences: no number, no need for the non-figure patterns
-    covered = [
-        (m.start(), m.end(), name)
-        for name, pattern in _NON_FIGURE_GATED.items()
-        for m in pattern.finditer(text, lowered, words)
-    ]
+    # Each non-figure pattern is run when a candidate first needs it: a number the year pattern
+    # already explains never waits for the identifier pattern.
+    spans_of: dict[str, list[tuple[int, int]]] = {}
+
+    def covering(start: int, end: int) -> str | None:
+        """The first non-figure kind, in precedence order, with a match around the number."""
+        for name, pattern in _NON_FIGURE_GATED.items():
+            spans = spans_of.get(name)
+            if spans is None:
+                spans = spans_of[name] = [m.span() for m in pattern.finditer(text, lowered, words)]
+            if any(s <= start and end <= e for s, e in spans):
+                return name
+        return None
+
     found = list(fractions)
     for match in candidates:
         start, end = match.span()
@@ -373,7 +395,7 @@ def find_figures(
             continue  # "one in five" is one proportion
         token = match.group().lower()
         before, after = text[max(0, start - 30) : start], text[end : end + 30]
-        kind = next((name for s, e, name in covered if s <= start and end <= e), None)
+        kind = covering(start, end)
         if kind is None and token in ("one", "ones") and not _ONE_AS_NUMBER.match(after):
             kind = "one"
         elif kind is None and _REFERENCE_BEFORE.search(before) and not _BIG.search(token):
