@@ -54,9 +54,9 @@ _MAGNITUDE = r"(?:hundred|thousand|million|billion|trillion)s?"
 
 # A figure candidate: a digit group not glued to letters (so the digits of "U9tULY" or "x86" are
 # no figures, while "1990s", "$5m", "12bn" and "40%" keep theirs), or a number word.
+_CANDIDATE_DIGITS = rf"(?<![\w@#/])(?:{_NUM})(?:s|m|mm|bn|k|%)?(?![\w/])(?:[\s-]+{_MAGNITUDE}\b)?"
 _CANDIDATE = re.compile(
-    rf"(?<![\w@#/])(?:{_NUM})(?:s|m|mm|bn|k|%)?(?![\w/])(?:[\s-]+{_MAGNITUDE}\b)?"
-    rf"|\b{_WORD_NUMBER}(?:[\s-]+(?:and\s+)?{_WORD_NUMBER})*\b",
+    rf"{_CANDIDATE_DIGITS}|\b{_WORD_NUMBER}(?:[\s-]+(?:and\s+)?{_WORD_NUMBER})*\b",
     re.IGNORECASE,
 )
 # Where a number is something other than a figure (guideline step 2), in order of precedence.
@@ -323,11 +323,30 @@ _HEDGE_GATED = _Gated(
 )  # fmt: skip
 _SPEAKER_TAG_GATED = _Gated(_SPEAKER_TAG, **_SPEECH_WORDS)
 _SIGNATURE_GATED = _Gated(_SIGNATURE, ["(@"])
-_CANDIDATE_GATED = _Gated(
-    _CANDIDATE,
-    literals="0123456789",
-    words=[w + plural for w in _NUMBER_WORDS.split("|") for plural in ("", "s")],
-)
+
+
+class _CandidateFinder(_Gated):
+    """``_CANDIDATE``, run as its first (digits) branch alone when the text holds no number word:
+    the second branch starts with one as a whole word, so it cannot match, and trying its 30
+    words at every word boundary is most of the pattern's cost."""
+
+    _any_digit = re.compile(r"\d").search
+    _digits = re.compile(_CANDIDATE_DIGITS, re.IGNORECASE)
+
+    def __init__(self):
+        words = [w + plural for w in _NUMBER_WORDS.split("|") for plural in ("", "s")]
+        super().__init__(_CANDIDATE, words=words)
+
+    def possible(self, lowered: str, words: frozenset) -> bool:
+        return not self.words.isdisjoint(words) or self._any_digit(lowered) is not None
+
+    def finditer(self, text: str, lowered: str, words: frozenset):
+        if not self.words.isdisjoint(words):
+            return self.pattern.finditer(text)
+        return self._digits.finditer(text) if self._any_digit(text) else ()
+
+
+_CANDIDATE_GATED = _CandidateFinder()
 _FRACTION_GATED = _Gated(
     _FRACTION,
     ["half of", "a third", "two-thirds", "a quarter", "three-quarters", "one in ", "one out of ",
