@@ -240,3 +240,21 @@ def test_threshold_objective_is_validated():
         DeviceClassifier(devices=["D"], threshold_objective="macro", threshold_folds=2).fit(
             frame, np.array([[1], [0], [1], [0]])
         )
+
+
+@pytest.mark.corpus
+def test_parallel_fits_are_reproducible(corpus_dir):
+    """n_jobs only changes where the per-label fits run: liblinear's coordinate order comes
+    from one random generator per process, so fits sharing a process would disturb each other.
+    Two parallel fits and a sequential one give bit-identical weights and thresholds."""
+    from proplens.training import load_training_data
+
+    data = load_training_data(corpus_dir)
+    keep = data.sentences["document_id"].isin(data.sentences["document_id"].unique()[:60])
+    frame, Y = data.sentences[keep.to_numpy()], data.indicator()[keep.to_numpy()][:, :14]
+    fits = [
+        DeviceClassifier(devices=data.devices[:14], n_jobs=jobs).fit(frame, Y) for jobs in (2, 2, 1)
+    ]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(fits[0].coef_, other.coef_)
+        assert fits[0].thresholds_ == other.thresholds_

@@ -524,8 +524,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_all(self, matrix, targets, tol: float):
         matrix.sort_indices()
-        # Threads: liblinear releases the GIL, and the feature matrix is shared, not copied.
-        return Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        # Processes, not threads: scikit-learn's liblinear draws its coordinate order from one
+        # random generator per process (sklearn.svm._newrand), so fits in threads of one process
+        # reseed and consume each other's draws and the result depends on scheduling (grouped-CV
+        # sentence F1 varied by 0.003 between identical runs). joblib memory-maps the matrix.
+        return Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_logistic)(
                 matrix, targets[:, c], self.C, self.class_weight, self.random_state, tol
             )
