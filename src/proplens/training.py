@@ -429,9 +429,9 @@ class _BlockPlan:
             for train_rows, test_rows in self.splits
         ]
 
-    def cost(self, fold: int) -> int:
-        """Rough work of one fold (training sentences x labels), to start the longest first."""
-        return len(self.splits[fold][0]) * (len(self.devices) + 1)
+    def costs(self) -> list[int]:
+        """Rough work of each fold (training sentences x labels), to start the longest first."""
+        return [len(train_rows) * (len(self.devices) + 1) for train_rows, _ in self.splits]
 
     def assemble(self, results: list, progress: Callable[[int], None] | None = None) -> BlockCV:
         proba = np.zeros((len(self.table), len(self.devices) + 1))
@@ -517,8 +517,7 @@ def cross_validate_block(
     )
     if plan is None:
         return None
-    tasks = plan.tasks()
-    results = _run_in_pool(tasks, [plan.cost(i) for i in range(len(tasks))], n_jobs)
+    results = _run_in_pool(plan.tasks(), plan.costs(), n_jobs)
     return plan.assemble(results, progress)
 
 
@@ -578,7 +577,7 @@ def cross_validate(
     costs: list[int] = []
     for plan in plans:
         tasks += plan.tasks()
-        costs += [plan.cost(i) for i in range(len(plan.splits))]
+        costs += plan.costs()
     span_splits = []
     if len(data.spans) and data.spans["document_id"].nunique() >= n_splits:
         span_splits = span_folds(data.spans, n_splits)
