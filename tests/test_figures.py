@@ -102,6 +102,66 @@ def test_find_figures_names_each_number_kind(text, expected):
     assert [(text[s:e], kind) for s, e, kind in find_figures(text)] == expected
 
 
+@pytest.mark.parametrize(
+    "text, revision_1, revision_2",
+    [
+        ("About 30 councillors in Velm voted no.", [("30", "name")], [("30", "count")]),
+        ("Coroner Releases 58 Reports On Orlo Fire", [("58", "name")], [("58", "count")]),
+        ("Mira Osk, 66, was returned to Velm.", [("66", "count")], [("66", "age")]),
+        ("It raised the purchase age from 18 to 21.", [("18", "count"), ("21", "count")],
+         [("18", "age"), ("21", "age")]),
+        ("A category 4 storm hit Tessel.", [("4", "count")], [("4", "ordinal")]),
+        ("A comet called 3200 Velmia will pass.", [("3200", "count")], [("3200", "name")]),
+        ("§ 595 was cited.", [("595", "count")], [("595", "identifier")]),
+        ("It is in 1 Kings 18:38.", [("1", "count"), ("18", "time"), ("38", "time")],
+         [("1", "identifier"), ("18", "time"), ("38", "time")]),
+        ("Scores of nurses in Orlo fell ill.", [], [("Scores of", "vague")]),
+        ("It is among the 98 percent of records kept.", [("98", "reference")],
+         [("98", "percent")]),
+        ("Officers logged 50,000 hours of overtime.", [("50,000", "duration")],
+         [("50,000", "count")]),
+        ("She was jailed for 10 years.", [("10", "duration")], [("10", "duration")]),
+    ],
+)  # fmt: skip
+def test_revision_2_reads_numbers_as_the_guideline_does(text, revision_1, revision_2):
+    """Revision 2 fixes misreadings of revision 1 (ages, scales, names, references, amounts of
+    time); revision 1 still reads as it did, so models fit with it score as they did."""
+
+    def read(revision):
+        return [(text[s:e], kind) for s, e, kind in find_figures(text, revision=revision)]
+
+    assert read(1) == revision_1
+    assert read(2) == revision_2
+
+
+def test_a_quotation_over_several_sentences_covers_the_sentences_inside():
+    """Revision 2: a sentence without quotation marks between an opening and a closing mark is
+    inside the quotation (guideline: quoted figures are no unverified figures)."""
+    texts = ("Osk said: “The turnout surprised us.", "We expected 29% at most.", "No one did.”")
+    inside = FigureCues().fit_transform(frame(*texts)).toarray()
+    names = list(FigureCues().get_feature_names_out())
+    assert inside[1, names.index("in_quotation")] > 0
+    before = FigureCues(revision=1).fit_transform(frame(*texts)).toarray()
+    assert before[1, names.index("in_quotation")] == 0
+
+
+def test_cues_fitted_before_revisions_keep_revision_1():
+    """A FigureCues pickled before the parameter existed (ptc-default@v2, v3) computes the cues
+    it was fit with and supports the estimator API."""
+    import pickle
+
+    from sklearn.base import clone
+
+    old = FigureCues().fit(None)
+    del old.__dict__["revision"]
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.revision == 1 and clone(restored).get_params() == {"revision": 1}
+    table = frame("About 30 councillors in Velm voted no.")
+    assert (restored.transform(table) != FigureCues().fit(None).transform(table)).nnz > 0
+    with pytest.raises(ValueError, match="revision"):
+        FigureCues(revision=7).fit(None)
+
+
 def test_attribution_that_governs_the_sentence_covers_its_figure():
     """Step 4: "Officials said ..." sources the figure; "experts say" is a hedge, not a source."""
     sourced = cues("Officials in Pellin said that 300 homes were damaged.")
@@ -177,6 +237,7 @@ def _gated_patterns():
     from proplens import figures
 
     gated = {f"non_figure.{n}": g for n, g in figures._NON_FIGURE_GATED.items()}
+    gated.update({f"non_figure_2.{n}": g for n, g in figures._NON_FIGURE_V2_GATED.items()})
     gated.update({f"attribution.{n}": g for n, g in figures._ATTRIBUTION_GATED.items()})
     gated.update(
         hedge=figures._HEDGE_GATED,
@@ -184,6 +245,7 @@ def _gated_patterns():
         signature=figures._SIGNATURE_GATED,
         candidate=figures._CANDIDATE_GATED,
         fraction=figures._FRACTION_GATED,
+        scores_of=figures._SCORES_OF,
     )
     return gated
 

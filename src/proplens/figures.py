@@ -152,6 +152,74 @@ _NON_FIGURE_GATED = {
     for name, pattern in _NON_FIGURE_RE.items()
 }
 NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
+
+#: The revisions of the cues. A fitted FigureCues keeps the revision it was fit with, so a model
+#: scores as it did when it was trained: ptc-default@v2 and @v3 were fit with revision 1.
+LATEST_REVISION = 2
+# Revision 2 reads more numbers as the guideline does (each change from an error of revision 1
+# on the labeled sentences, written as a general rule):
+# - an age given as an apposition ("Ana Velm, 66, said") or as an age range ("the purchase age
+#   from 18 to 21", "18 to 21 years of age");
+# - a position on a scale ("a category 4 storm", "phase 2") is an ordinal;
+# - a capitalised hedge or function word before a number makes no name ("About 30 senators",
+#   "Over 150 Arrested"), nor does a title-case headline ("Coroner Releases 58 Reports"); a
+#   number that something is "called" or "known as" is one;
+# - scripture and code references ("1 Kings 18:38", "Quran 4.89", "§ 595"), a parenthetical
+#   citation ending in a number ("(Catechism, 2357)") and the emergency number 911 are
+#   identifiers;
+# - and further down: "scores of" is a vague quantity, "the 98 percent" no known group, 50,000
+#   hours an amount rather than a duration, and a sentence inside a quotation that runs over
+#   several sentences is in a quotation.
+# Measured with benchmarks/uf_cv.py: F1 0.815 -> 0.840 (docs/retraining.md).
+_NAME_STOPWORDS = (
+    r"About|Above|Across|After|Almost|Along|Also|Among|And|Another|Around|At|Before|Below|"
+    r"Between|But|By|Down|During|Each|Every|Exactly|Few|For|From|In|Into|Just|Least|Less|Many|"
+    r"More|Most|Near|Nearly|Next|Of|Off|On|Only|Or|Over|Past|Roughly|Some|Than|The|Their|These|"
+    r"Those|To|Top|Under|Up|Via|With|Within|Approximately|Estimated"
+)
+_NON_FIGURE_V2 = {
+    **_NON_FIGURE,
+    "age": _NON_FIGURE["age"] + r"|(?<=[a-z’')]),\s\d{1,2},\s"
+    r"|\bages?\b[^.;:]{0,25}?\b\d{1,2}\s?(?:to|-|–|and)\s?\d{1,2}\b"
+    r"|\b\d{1,2}(?:\s?(?:to|-|–)\s?\d{1,2})?\s+years\s+of\s+age\b",
+    "ordinal": _NON_FIGURE["ordinal"]
+    + r"|\b(?:category|level|phase|stage|tier|grade|step|round|season|episode)\s\d+\b",
+    "name": rf"\b(?!(?:{_NAME_STOPWORDS})\b)[A-Z][A-Za-z]*[- ]?\d+(?:[-.]\d+)?\b"
+    r"|\b\d+[/-]\d+\b|\b\d+[A-Z]\w*\b"
+    r"|\b(?:called|named|dubbed|titled|entitled|known as)\s+[\"“]?\d[\d,.]*\b",
+    "identifier": _NON_FIGURE["identifier"]
+    + r"|§\s?\d+|\b\d\s[A-Z][a-z]+\.?\s\d+:\d+|\b(?:Quran|Koran|Surah?)\s\d+[.:]\d+(?:-\d+)?"
+    r"|,\s*\d+\)|\b911\b",
+}
+_NON_FIGURE_V2_RE = {
+    name: re.compile(pattern, re.MULTILINE | (0 if name == "name" else re.IGNORECASE))
+    for name, pattern in _NON_FIGURE_V2.items()
+}
+_NON_FIGURE_V2_GATED = {
+    **_NON_FIGURE_GATED,
+    "age": _Gated(
+        _NON_FIGURE_V2_RE["age"],
+        prefilter=r"old|age|in (?:his|her|their) |,\s\d{1,2},\s",
+    ),
+    "ordinal": _Gated(_NON_FIGURE_V2_RE["ordinal"]),
+    "name": _Gated(_NON_FIGURE_V2_RE["name"]),
+    "identifier": _Gated(
+        _NON_FIGURE_V2_RE["identifier"],
+        prefilter=_IDENTIFIER_PREFILTER + r"|§|\d [a-z]+\.? \d|,\s*\d+\)|911",
+    ),
+}
+_NON_FIGURE_GATED_BY_REVISION = {1: _NON_FIGURE_GATED, 2: _NON_FIGURE_V2_GATED}
+# revision 2: a four-digit or larger count of hours or days is an amount of time, not a stretch
+# of it ("more than 50,000 hours of overtime"); years are caught before durations
+_THOUSANDS = re.compile(r"\d,\d\d\d|\d{4,}")
+# revision 2: "the 98 percent", "the three-mile-wide asteroid" are no known group
+_MEASURE_AFTER = re.compile(
+    r"-(?:mile|foot|feet|metre|meter|kilometre|kilometer|inch|pound|ton|tonne|acre|stor(?:e)?y)",
+    re.IGNORECASE,
+)
+# revision 2: a title-case line (a headline) capitalises every word, so "Word 58" is no name there
+_TITLE_WORD = re.compile(r"\b[A-Za-z][a-z’']{3,}")
+
 FIGURE_KINDS = ("percent", "money", "vague", "count")
 # "one" is a figure only in "one in five", "one third", "one million", ...
 _ONE_AS_NUMBER = re.compile(
@@ -347,6 +415,7 @@ class _CandidateFinder(_Gated):
 
 
 _CANDIDATE_GATED = _CandidateFinder()
+_SCORES_OF = _Gated(re.compile(r"\bscores of\b", re.IGNORECASE), ["scores of"])
 _FRACTION_GATED = _Gated(
     _FRACTION,
     ["half of", "a third", "two-thirds", "a quarter", "three-quarters", "one in ", "one out of ",
@@ -378,11 +447,16 @@ def _quote_mask(text: str) -> np.ndarray:
 
 
 def find_figures(
-    text: str, lowered: str | None = None, words: frozenset | None = None
+    text: str,
+    lowered: str | None = None,
+    words: frozenset | None = None,
+    *,
+    revision: int = LATEST_REVISION,
 ) -> list[tuple[int, int, str]]:
     """Every number of ``text`` as ``(start, end, kind)``: a figure kind (``FIGURE_KINDS``) or
     the reason it is not a figure (``NON_FIGURE_KINDS``: year, date, duration, ...).
-    ``lowered`` is ``text.lower()`` and ``words`` its :func:`_words`, if the caller has them."""
+    ``lowered`` is ``text.lower()`` and ``words`` its :func:`_words`, if the caller has them;
+    ``revision`` picks the rules of that revision of the cues (see ``LATEST_REVISION``)."""
     if lowered is None:
         lowered = text.lower()
     if words is None:
@@ -391,18 +465,33 @@ def find_figures(
     fractions = [
         (m.start(), m.end(), "percent") for m in _FRACTION_GATED.finditer(text, lowered, words)
     ]
+    if revision >= 2:
+        # "scores of doctors": a vague quantity with no number word in it
+        scores = _SCORES_OF.finditer(text, lowered, words)
+        fractions += [(m.start(), m.end(), "vague") for m in scores]
     if not candidates:
-        return fractions  # most sentences: no number, no need for the non-figure patterns
+        return sorted(fractions)  # most sentences: no number, no need for the non-figure patterns
     # Each non-figure pattern is run when a candidate first needs it: a number the year pattern
     # already explains never waits for the identifier pattern.
+    non_figure = _NON_FIGURE_GATED_BY_REVISION[revision]
     spans_of: dict[str, list[tuple[int, int]]] = {}
 
-    def covering(start: int, end: int) -> str | None:
+    def headline() -> bool:
+        words_of = _TITLE_WORD.findall(text)
+        return len(words_of) >= 3 and all(w[0].isupper() for w in words_of)
+
+    def covering(start: int, end: int, token: str) -> str | None:
         """The first non-figure kind, in precedence order, with a match around the number."""
-        for name, pattern in _NON_FIGURE_GATED.items():
+        for name, pattern in non_figure.items():
+            if revision >= 2 and name == "duration" and _THOUSANDS.search(token):
+                continue
             spans = spans_of.get(name)
             if spans is None:
                 spans = spans_of[name] = [m.span() for m in pattern.finditer(text, lowered, words)]
+                if revision >= 2 and name == "name" and spans and headline():
+                    spans = spans_of[name] = [
+                        (s, e) for s, e in spans if not any(c.isspace() for c in text[s:e])
+                    ]
             if any(s <= start and end <= e for s, e in spans):
                 return name
         return None
@@ -414,10 +503,15 @@ def find_figures(
             continue  # "one in five" is one proportion
         token = match.group().lower()
         before, after = text[max(0, start - 30) : start], text[end : end + 30]
-        kind = covering(start, end)
+        kind = covering(start, end, token)
         if kind is None and token in ("one", "ones") and not _ONE_AS_NUMBER.match(after):
             kind = "one"
-        elif kind is None and _REFERENCE_BEFORE.search(before) and not _BIG.search(token):
+        elif (
+            kind is None
+            and _REFERENCE_BEFORE.search(before)
+            and not _BIG.search(token)
+            and not (revision >= 2 and (_PERCENT_AFTER.match(after) or _MEASURE_AFTER.match(after)))
+        ):
             kind = "reference"
         elif kind is None:
             if token.endswith("%") or _PERCENT_AFTER.match(after):
@@ -448,14 +542,15 @@ class _Sentence:
     """What :class:`FigureCues` reads off one sentence, each part worked out when first asked
     for: of a neighbouring sentence the cues need only a few."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, revision: int):
         self.text = text
         self.lowered = text.lower()
         self.words = _words(self.lowered)
+        self.revision = revision
 
     @cached_property
     def _numbers(self) -> list:
-        return find_figures(self.text, self.lowered, self.words)
+        return find_figures(self.text, self.lowered, self.words, revision=self.revision)
 
     @cached_property
     def figures(self) -> list:
@@ -499,6 +594,18 @@ class _Sentence:
         )
 
 
+def _opens_quotation(text: str) -> bool:
+    """Does ``text`` end inside a quotation it opened (one the next sentence continues)?"""
+    marks = [c for c in text if c in "“”"]
+    return bool(marks) and marks[-1] == "“"
+
+
+def _closes_quotation(text: str) -> bool:
+    """Does ``text`` close a quotation it did not open (one an earlier sentence opened)?"""
+    marks = [c for c in text if c in "“”"]
+    return bool(marks) and marks[0] == "”"
+
+
 def _token_distance(text: str, a: tuple[int, int], b: tuple[int, int]) -> int:
     """Words between two character spans of ``text`` (0 when they touch or overlap)."""
     left, right = (a, b) if a[0] <= b[0] else (b, a)
@@ -533,7 +640,20 @@ class FigureCues(TransformerMixin, BaseEstimator):
     #: words between a figure and an attribution for the attribution to count as "near" it
     near_words = 12
 
+    def __init__(self, revision: int = LATEST_REVISION):
+        self.revision = revision
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # fitted before revisions existed: the cues of revision 1
+        self.__dict__.setdefault("revision", 1)
+
     def fit(self, X, y=None):
+        if self.revision not in _NON_FIGURE_GATED_BY_REVISION:
+            raise ValueError(
+                f"FigureCues revision must be one of {sorted(_NON_FIGURE_GATED_BY_REVISION)}, "
+                f"got {self.revision!r}"
+            )
         self.n_features_in_ = 1
         return self
 
@@ -551,7 +671,7 @@ class FigureCues(TransformerMixin, BaseEstimator):
         def read(text: str) -> _Sentence:
             sentence = reads.get(text)
             if sentence is None:
-                sentence = reads[text] = _Sentence(text)
+                sentence = reads[text] = _Sentence(text, self.revision)
             return sentence
 
         rows = [
@@ -624,6 +744,9 @@ class FigureCues(TransformerMixin, BaseEstimator):
             or bool(_SOURCE_LINE.search(before))
         )
         in_quotation = bool(len(text)) and (here.quoted[0] or here.quoted[-1])
+        if self.revision >= 2 and not in_quotation and not here.quoted.any():
+            # a sentence without quotation marks inside a quotation that runs over several
+            in_quotation = _opens_quotation(before) or _closes_quotation(after)
         speaker_near = here.speaker_tag or prev.speaker_tag or nxt.speaker_tag
         row += [prev_introduces, next_names_source, in_quotation]
 
