@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from functools import lru_cache
 from itertools import chain, repeat
 
@@ -259,33 +259,55 @@ def _repetition_counts(frame) -> np.ndarray:
     """Per sentence: how often its content words recur elsewhere in the same document.
 
     The Repetition device is about a phrase coming back again and again, which a bag of words of a
-    single sentence cannot see. Computed for all documents at once with hash look-ups.
+    single sentence cannot see. Computed for all documents at once with array operations.
     ``frame`` is a sentence frame or :class:`SentenceColumns`.
     """
-    if isinstance(frame, SentenceColumns):
-        texts, documents = frame.lowered(), frame.document_id
-    else:
-        texts = [text.lower() for text in frame["text"].tolist()]
-        documents = frame["document_id"].tolist()
+    columns = frame if isinstance(frame, SentenceColumns) else SentenceColumns.from_frame(frame)
+    # A content word is a maximal run of 4+ letters. A run of letters never crosses the edge of a
+    # word token (tokens are maximal runs of word characters, joined by - and '), so the content
+    # words of a text are those of its tokens: each distinct token, shared with the word blocks,
+    # is searched once instead of every text.
+    tokens = columns.tokens(WORD_TOKEN_PATTERN)
     findall = _CONTENT_WORD.findall
-    words = [set(findall(text)).difference(_STOPWORDS) for text in texts]
-    # sentences per (document, word); documents are compared as strings, like their ids in files
-    keys = [document if isinstance(document, str) else str(document) for document in documents]
-    per_document: dict[str, list[set[str]]] = {}
-    for key, sentence_words in zip(keys, words, strict=True):
-        per_document.setdefault(key, []).append(sentence_words)
-    counters = {key: Counter(chain.from_iterable(sets)) for key, sets in per_document.items()}
-    most, repeated, total = [], [], []
-    for key, sentence_words in zip(keys, words, strict=True):
-        # each count is >= 1 (the sentence itself); a word repeats count - 1 times elsewhere
-        counts = list(map(counters[key].__getitem__, sentence_words))
-        most.append(max(counts, default=1) - 1)
-        repeated.append(len(counts) - counts.count(1))
-        total.append(sum(counts) - len(counts))
-    out = np.zeros((len(words), 3))
-    out[:, 0] = np.log1p(np.array(most, dtype=float))
-    out[:, 1] = np.log1p(np.array(repeated, dtype=float))
-    out[:, 2] = np.log1p(np.array(total, dtype=float))
+    content: dict[str, int] = {}
+    add = content.setdefault
+    per_token = [
+        [add(word, len(content)) for word in findall(token) if word not in _STOPWORDS]
+        for token in tokens.words
+    ]
+    n = len(tokens)
+    out = np.zeros((n, 3))
+    if not content:
+        return out
+    # the content words of every token in the texts, with the row of its text
+    offsets = np.zeros(len(per_token) + 1, dtype=np.int64)
+    np.cumsum([len(found) for found in per_token], out=offsets[1:])
+    table = np.fromiter(chain.from_iterable(per_token), dtype=np.int64, count=int(offsets[-1]))
+    starts = offsets[tokens.ids]
+    sizes = offsets[tokens.ids + 1] - starts
+    gather = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+    rows = np.repeat(_row_ids(tokens.lengths), sizes)
+    # each (sentence, word) once, then the number of sentences of its document with that word;
+    # documents are compared as strings, like their ids in files
+    width = len(content)
+    # the keys come sorted by sentence already, which a stable sort (timsort) exploits
+    pairs = np.sort(rows * width + table[gather], kind="stable")
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    sentence, word = pairs // width, pairs % width
+    keys = [
+        document if isinstance(document, str) else str(document) for document in columns.document_id
+    ]
+    document = pd.factorize(np.array(keys, dtype=object))[0]
+    _, where, counts = np.unique(
+        document[sentence] * width + word, return_inverse=True, return_counts=True
+    )
+    # each count is >= 1 (the sentence itself); a word repeats count - 1 times elsewhere
+    elsewhere = counts[where] - 1
+    most = np.zeros(n, dtype=np.int64)
+    np.maximum.at(most, sentence, elsewhere)
+    out[:, 0] = np.log1p(most.astype(float))
+    out[:, 1] = np.log1p(np.bincount(sentence, weights=elsewhere > 0, minlength=n))
+    out[:, 2] = np.log1p(np.bincount(sentence, weights=elsewhere, minlength=n))
     return out
 
 
@@ -358,11 +380,15 @@ def _l2_normalize_rows(matrix) -> None:
     data = matrix.data
     if len(data) == 0:
         return
-    rows = _row_ids(np.diff(matrix.indptr))
-    # bincount adds the weights in order, in float64: the same sums as scikit-learn's loop
-    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=matrix.shape[0]))
+    # The row sums as a product with a vector of ones: scipy's kernel adds each row's values in
+    # order in float64 (the same sums as scikit-learn's loop), 3x faster than np.bincount.
+    squares = sparse.csr_matrix(
+        ((data * data).astype(np.float64), matrix.indices, matrix.indptr), shape=matrix.shape
+    )
+    norms = np.sqrt(squares @ np.ones(matrix.shape[1]))
     norms[norms == 0.0] = 1.0  # scikit-learn leaves empty rows alone
-    data[:] = data / norms[rows]
+    # divided in float64, stored in the data's precision
+    np.divide(data, np.repeat(norms, np.diff(matrix.indptr)), out=data, casting="unsafe")
 
 
 def _tfidf_weighting(counts: sparse.csr_matrix, vectorizer: TfidfVectorizer) -> sparse.csr_matrix:
@@ -392,7 +418,12 @@ def _count_csr(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) ->
     n_rows, n_columns = shape
     if len(rows) == 0:
         return sparse.csr_matrix(shape, dtype=np.float32)
-    keys, counts = np.unique(rows.astype(np.int64) * n_columns + columns, return_counts=True)
+    # The callers' pairs come in runs sorted by row, which a stable sort (timsort) exploits: it
+    # sorts them about 3x faster than np.unique's sort.
+    keys = np.sort(rows.astype(np.int64) * n_columns + columns, kind="stable")
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    counts = np.diff(np.r_[first, len(keys)])
+    keys = keys[first]
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys // n_columns, minlength=n_rows), out=indptr[1:])
     index_dtype = np.int32 if max(n_columns, len(keys)) < 2**31 else np.int64

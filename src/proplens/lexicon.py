@@ -182,8 +182,11 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
         rows = rows[known]  # sentence order: each sentence's words are contiguous
         if len(rows) == 0:
             return out
-        # (columns x words), so that every reduction below runs along contiguous memory
-        values = np.exp(self.log_ratio_.T[:, entry[known]].astype(np.float64))
+        # (columns x words), so that every reduction below runs along contiguous memory. Gathers
+        # use np.take: ``a[:, index]`` returns a column-major array, and an elementwise operation
+        # between arrays of different layouts, or a reduction across the layout, is several times
+        # slower than one over a single contiguous layout.
+        values = np.exp(np.take(self.log_ratio_.T, entry[known], axis=1).astype(np.float64))
         present, starts = np.unique(rows, return_index=True)
         group = np.repeat(np.arange(len(present)), np.diff(np.r_[starts, len(rows)]))
         # The _TOP largest known ratios of each sentence and column: take the group maximum,
@@ -193,10 +196,10 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
             largest = np.maximum.reduceat(values, starts, axis=1)
             tops.append(largest.T)
             if step + 1 < _TOP:
-                hit = values == largest[:, group]
+                hit = values == np.take(largest, group, axis=1)
                 seen = np.cumsum(hit, axis=1, dtype=np.int32)
                 before = np.hstack([np.zeros((width, 1), dtype=np.int32), seen[:, starts[1:] - 1]])
-                values[hit & (seen - before[:, group] == 1)] = -np.inf
+                values[hit & (seen - np.take(before, group, axis=1) == 1)] = -np.inf
         padding = np.minimum(lengths[present] - n_known[present], _TOP)
         ones = np.where(np.arange(_TOP)[None, :] < padding[:, None], 1.0, -np.inf)
         candidates = np.concatenate(
