@@ -80,8 +80,9 @@ _NON_FIGURE = {
 
 class _Gated:
     """A compiled pattern that is only run on texts that contain one of its ``literals`` (lower
-    case) or one of its ``words`` (whole lower-case words, see :func:`_words`). Every match of
-    the pattern contains one of them (checked on the corpus by ``tests/test_figures.py``), so
+    case) or one of its ``words`` (whole lower-case words, see :func:`_words`), or where its
+    ``prefilter`` finds something. Every match of the pattern contains one of them (checked on
+    the corpus and on generated text by ``tests/test_figures.py``), so
     the matches are exactly the pattern's: a few substring tests, or one set intersection,
     replace a regex scan of the many sentences that cannot match. (The exception would be text
     that relies on Unicode's odd case pairs, such as the long s matching "s" under IGNORECASE.)"""
@@ -96,17 +97,20 @@ class _Gated:
         )
         self.words = frozenset(word.lower() for word in words)
         self.pattern = pattern
-        # or a cheaper pattern that finds, in the lower-cased text, a part every match contains
+        # and/or a cheaper pattern that finds, in the lower-cased text, a part of every match that
+        # has none of the literals or words
         self.prefilter = re.compile(prefilter).search if prefilter else None
         self.always = not (self.literals or self.words or self.prefilter)  # nothing to check
 
     def possible(self, lowered: str, words: frozenset) -> bool:
         if self.always:
             return True
-        if self.prefilter is not None:
-            return self.prefilter(lowered) is not None
         # map over a bound method: the loop runs in C, 3x faster than a generator expression
-        return not self.words.isdisjoint(words) or any(map(lowered.__contains__, self.literals))
+        return (
+            not self.words.isdisjoint(words)
+            or any(map(lowered.__contains__, self.literals))
+            or (self.prefilter is not None and self.prefilter(lowered) is not None)
+        )
 
     def finditer(self, text: str, lowered: str, words: frozenset):
         return self.pattern.finditer(text) if self.possible(lowered, words) else ()
@@ -195,17 +199,35 @@ _NON_FIGURE_V2_RE = {
     name: re.compile(pattern, re.MULTILINE | (0 if name == "name" else re.IGNORECASE))
     for name, pattern in _NON_FIGURE_V2.items()
 }
+_ORDINAL_WORDS = (
+    "st", "nd", "rd", "th", "top", "number", "category", "level", "phase", "stage", "tier",
+    "grade", "step", "round", "season", "episode",
+)  # fmt: skip
+_IDENTIFIER_WORDS = (
+    "article", "section", "chapter", "psalm", "page", "paragraph", "paragraphs", "verse",
+    "verses", "shares",
+)  # fmt: skip
 _NON_FIGURE_V2_GATED = {
     **_NON_FIGURE_GATED,
     "age": _Gated(
         _NON_FIGURE_V2_RE["age"],
         prefilter=r"old|age|in (?:his|her|their) |,\s\d{1,2},\s",
     ),
-    "ordinal": _Gated(_NON_FIGURE_V2_RE["ordinal"]),
+    # "1st" holds the word "st"; "No. 5", "# 5"; a number that opens a line ("1) ...", "2. ...")
+    "ordinal": _Gated(
+        _NON_FIGURE_V2_RE["ordinal"],
+        literals=["no.", "#"],
+        words=_ORDINAL_WORDS,
+        prefilter=r"(?m)^\W*\d",
+    ),
     "name": _Gated(_NON_FIGURE_V2_RE["name"]),
+    # the words, marks and number shapes of its branches ("Article 5", "4:12", "4 of 9",
+    # "555-0100", "(2)", "[3]", "x.com", "@name", "§ 5", "911")
     "identifier": _Gated(
         _NON_FIGURE_V2_RE["identifier"],
-        prefilter=_IDENTIFIER_PREFILTER + r"|§|\d [a-z]+\.? \d|,\s*\d+\)|911",
+        literals=[".com", ".org", ".net", ".pr", ".be", "http", "@", "#", "§", "911"],
+        words=_IDENTIFIER_WORDS,
+        prefilter=r"\d[-.:]\d|\d of \d|\d\)|\[\d|\b(?:h\.r|s|pp?|n)\.\s?\d",
     ),
 }
 _NON_FIGURE_GATED_BY_REVISION = {1: _NON_FIGURE_GATED, 2: _NON_FIGURE_V2_GATED}
@@ -625,6 +647,9 @@ def _neighbours(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return framed["prev_text"].fillna("").tolist(), framed["next_text"].fillna("").tolist()
 
 
+_CUE_WIDTH: dict[int, int] = {}  # number of cues of each revision
+
+
 class FigureCues(TransformerMixin, BaseEstimator):
     """Dense, label-free cues for the guideline's three questions (log-scaled counts and flags).
 
@@ -678,7 +703,7 @@ class FigureCues(TransformerMixin, BaseEstimator):
             self._row(read(text), read(before), read(after))
             for text, before, after in zip(texts, previous, following, strict=True)
         ]
-        width = len(self.get_feature_names_out())
+        width = self._width()
         return sparse.csr_matrix(np.log1p(np.asarray(rows, dtype=float).reshape(len(rows), width)))
 
     def _row(self, here: _Sentence, prev: _Sentence, nxt: _Sentence) -> list[float]:
@@ -693,6 +718,9 @@ class FigureCues(TransformerMixin, BaseEstimator):
         quoted = [f for f in figures if here.quoted[f[0]]]
         row += [len(figures), has_figure, bool(here.others) and not has_figure]
         row += [len(big), len(hedged), len(quoted), len(figures) - len(quoted)]
+        if self.revision >= 2 and not has_figure:
+            # no figure, nothing to source: skip the attribution and neighbour cues
+            return row + [0] * (self._width() - len(row))
 
         # attribution in the sentence, and how close it is to the figures
         names = [a[2] for a in here.attribution]
@@ -778,6 +806,13 @@ class FigureCues(TransformerMixin, BaseEstimator):
             has_figure and not covered and len(big) > 0 and not hedged,
         ]
         return row
+
+    def _width(self) -> int:
+        # asked once per sentence without a figure: names are built once per revision
+        width = _CUE_WIDTH.get(self.revision)
+        if width is None:
+            width = _CUE_WIDTH[self.revision] = len(self.get_feature_names_out())
+        return width
 
     def get_feature_names_out(self, input_features=None):
         names = [f"figure_{k}" for k in FIGURE_KINDS] + [f"number_{k}" for k in NON_FIGURE_KINDS]
