@@ -525,8 +525,14 @@ def find_figures(
             continue  # "one in five" is one proportion
         token = match.group().lower()
         before, after = text[max(0, start - 30) : start], text[end : end + 30]
+        plain_one = token in ("one", "ones") and not _ONE_AS_NUMBER.match(after)
+        if revision >= 2 and plain_one:
+            # "one of them", "no one": no figure, whatever else might cover it ("one day");
+            # deciding it first spares the non-figure patterns the most common number word
+            found.append((start, end, "one"))
+            continue
         kind = covering(start, end, token)
-        if kind is None and token in ("one", "ones") and not _ONE_AS_NUMBER.match(after):
+        if kind is None and plain_one:
             kind = "one"
         elif (
             kind is None
