@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from proplens.figures import (
@@ -272,6 +272,54 @@ def test_literal_gates_never_drop_a_match_on_the_corpus(corpus_dir):
             skipped += not gated.possible(lowered, words)
         if name in ("attribution.speaker_said", "non_figure.age", "speaker_tag"):
             assert skipped > len(texts) // 3, name  # the gates do skip most sentences
+
+
+@pytest.mark.corpus
+def test_no_digit_kind_covers_a_number_word_on_the_corpus(corpus_dir):
+    """find_figures skips the year, date, time and ordinal patterns for a spelled-out number:
+    on all SemEval-2020 training sentences, none of their matches (either revision) holds one."""
+    from proplens import figures
+    from proplens.corpus import read_semeval2020
+
+    texts = read_semeval2020(corpus_dir, dedupe=True).sentence_table()["text"].tolist()
+    checked = 0
+    for text in texts:
+        words = [m.span() for m in figures._CANDIDATE.finditer(text) if not m.group()[0].isdigit()]
+        if not words:
+            continue
+        for table in (figures._NON_FIGURE_GATED, figures._NON_FIGURE_V2_GATED):
+            for kind in figures._DIGIT_KINDS:
+                for match in table[kind].pattern.finditer(text):
+                    s, e = match.span()
+                    assert not any(s <= a and b <= e for a, b in words), (kind, match.group())
+        checked += len(words)
+    assert checked > 2_000
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["one", "Ten", "twenty-five", "hundred", "May", "1st", "No.", "top", "#", "category",
+             "1990", "'90s", "4", ":", "12:30", "pm", "of", "-", " ", "\n", ".", ",", "th"]
+        ),
+        max_size=12,
+    ).map("".join)
+)  # fmt: skip
+@example("May one 1st, No. one, top one, one:30 pm, one 1990s, category one, #one 4")
+def test_no_digit_kind_covers_a_number_word_on_any_text(text):
+    """The same on generated text made of number words next to dates, times and ordinals. (The
+    name pattern is not skipped: it reads "Ten 4" as one name.)"""
+    from proplens import figures
+
+    ten_four = [m.span() for m in figures._NON_FIGURE_V2_GATED["name"].pattern.finditer("Ten 4")]
+    assert ten_four == [(0, 5)]
+
+    words = [m.span() for m in figures._CANDIDATE.finditer(text) if not m.group()[0].isdigit()]
+    for table in (figures._NON_FIGURE_GATED, figures._NON_FIGURE_V2_GATED):
+        for kind in figures._DIGIT_KINDS:
+            for match in table[kind].pattern.finditer(text):
+                s, e = match.span()
+                assert not any(s <= a and b <= e for a, b in words), (kind, match.group())
 
 
 @given(st.text(alphabet=" .,:;'\"“”()[]-/@#$%0123456789aAdeiklmnorsStTwy", max_size=60))
