@@ -160,7 +160,8 @@ NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
 _DIGIT_KINDS = frozenset({"year", "date", "time", "ordinal"})
 
 #: The revisions of the cues. A fitted FigureCues keeps the revision it was fit with, so a model
-#: scores as it did when it was trained: ptc-default@v2 and @v3 were fit with revision 1.
+#: scores as it did when it was trained: ptc-default@v2 and @v3 were fit with revision 1, @v4
+#: with revision 2.
 LATEST_REVISION = 2
 # Revision 2 reads more numbers as the guideline does (each change from an error of revision 1
 # on the labeled sentences, written as a general rule):
@@ -671,6 +672,10 @@ class FigureCues(TransformerMixin, BaseEstimator):
     that names the source of these figures ("Those figures come from ..."), rather than any
     source word somewhere nearby. Conjunctions spell out "a figure AND no source" for the
     linear model that reads them.
+
+    ``revision`` picks the rules (``LATEST_REVISION`` by default; a model keeps the revision it
+    was fit with). Revision 2 reads numbers closer to the guideline and gives a sentence without
+    a figure no attribution or neighbour cues.
     """
 
     #: words between a figure and an attribution for the attribution to count as "near" it
@@ -785,6 +790,7 @@ class FigureCues(TransformerMixin, BaseEstimator):
         in_quotation = bool(len(text)) and (here.quoted[0] or here.quoted[-1])
         if self.revision >= 2 and not in_quotation and not here.quoted.any():
             # a sentence without quotation marks inside a quotation that runs over several
+            # sentences ('... he said: “The turnout surprised us.' / '29% voted.' / 'No one did.”')
             in_quotation = _opens_quotation(before) or _closes_quotation(after)
         speaker_near = here.speaker_tag or prev.speaker_tag or nxt.speaker_tag
         row += [prev_introduces, next_names_source, in_quotation]
