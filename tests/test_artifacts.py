@@ -290,6 +290,22 @@ def test_package_trust_file_exists_and_parses():
         assert token == "" or artifacts._SHA256_PATTERN.match(token), line
 
 
+def test_every_committed_model_is_in_the_package_trust_file():
+    """A fresh clone has no trust file in its models root: each model directory that ships in
+    the repository loads only because the package trust list holds its hash."""
+    import hashlib
+
+    listed = {
+        line.split("#", 1)[0].strip()
+        for line in artifacts.PACKAGE_TRUST_FILE.read_text(encoding="utf-8").splitlines()
+    }
+    shipped = sorted((Path(__file__).parents[1] / "models").glob("*/v*/model.joblib"))
+    assert shipped
+    for path in shipped:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert digest in listed, f"{path.parent.name}: add {digest} to trusted_models.txt"
+
+
 class ExplodesWhenPickled:
     """Stands in for an estimator holding something unpicklable (an open handle, a lambda)."""
 
