@@ -158,6 +158,42 @@ _NON_FIGURE_GATED = {
 NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
 # non-figure kinds whose matches are digits and the words around them, never a number word
 _DIGIT_KINDS = frozenset({"year", "date", "time", "ordinal"})
+# What must stand next to a number for a duration or name pattern to cover it. A candidate's
+# digits never follow a letter, a digit, "@", "#" or "/" (its look-behind), so a covering match
+# starts with the candidate's own digits, or (names) with "Word " or "Word-" right before them.
+# Checking these few characters spares a scan of the sentence for most numbers; both are
+# tested against the patterns on the corpus and on generated text (tests/test_figures.py).
+_LEADING_NUMBER = re.compile(_NUM)
+_LEADING_DIGITS = re.compile(r"\d+")
+_UNIT_AFTER = re.compile(rf"[\s-]+(?:more\s+)?{_UNITS}\b", re.IGNORECASE)
+_NAMED_BEFORE = re.compile(
+    r"(?:called|named|dubbed|titled|entitled|known as)\s+[\"“]?$", re.IGNORECASE
+)
+_DIGIT_NEXT = re.compile(r"[- ]?\d")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _could_be_duration(text: str, start: int, spelled: bool) -> bool:
+    """May a duration match cover the number at ``start``? ("5 years", "3.5-hour")"""
+    if spelled:
+        return True
+    return _UNIT_AFTER.match(text, _LEADING_NUMBER.match(text, start).end()) is not None
+
+
+def _could_be_name(text: str, start: int, end: int, spelled: bool) -> bool:
+    """May a name match cover the number at ``start``? ("Route 66", "9-11", "3D", "Ten 4")"""
+    if spelled:  # only as the capitalised word before digits: "Ten 4"
+        return text[start] in _ASCII_LETTERS and _DIGIT_NEXT.match(text, end) is not None
+    digits_end = _LEADING_DIGITS.match(text, start).end()
+    after = text[digits_end : digits_end + 1]
+    return (
+        (start >= 2 and text[start - 1] in "- " and text[start - 2] in _ASCII_LETTERS)
+        or after in ("/", "-")
+        or ("A" <= after <= "Z")
+        or (start >= 2 and text[start - 1] == "-" and text[start - 2].isdigit())
+        or _NAMED_BEFORE.search(text, max(0, start - 30), start) is not None
+    )
+
 
 #: The revisions of the cues. A fitted FigureCues keeps the revision it was fit with, so a model
 #: scores as it did when it was trained: ptc-default@v2 and @v3 were fit with revision 1, @v4
@@ -511,6 +547,10 @@ def find_figures(
         for name, pattern in non_figure.items():
             if spelled and name in _DIGIT_KINDS:
                 continue  # no match of theirs can hold a number word (tests/test_figures.py)
+            if name == "duration" and not _could_be_duration(text, start, spelled):
+                continue
+            if name == "name" and not _could_be_name(text, start, end, spelled):
+                continue
             if revision >= 2 and name == "duration" and _THOUSANDS.search(token):
                 continue
             spans = spans_of.get(name)
