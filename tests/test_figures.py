@@ -297,21 +297,24 @@ def test_no_digit_kind_covers_a_number_word_on_the_corpus(corpus_dir):
 
 
 def _assert_prechecks_hold(text):
-    """Where _could_be_duration or _could_be_name says no, no match of the pattern (either
-    revision) covers the number."""
+    """Where a _could_be_... check says no, no match of that kind's pattern (either revision)
+    covers the number."""
     from proplens import figures
 
     for candidate in figures._CANDIDATE.finditer(text):
         start, end = candidate.span()
         spelled = not candidate.group()[0].isdigit()
-        skipped = [
-            kind
-            for kind, possible in (
-                ("duration", figures._could_be_duration(text, start, spelled)),
-                ("name", figures._could_be_name(text, start, end, spelled)),
-            )
-            if not possible
+        checks = [
+            ("age", figures._could_be_age(text, start, end, text.lower())),
+            ("duration", figures._could_be_duration(text, start, spelled)),
+            ("name", figures._could_be_name(text, start, end, spelled)),
         ]
+        if not spelled:
+            checks += [
+                ("year", figures._could_be_year(text, start)),
+                ("date", figures._could_be_date(text, start)),
+            ]
+        skipped = [kind for kind, possible in checks if not possible]
         for table in (figures._NON_FIGURE_GATED, figures._NON_FIGURE_V2_GATED):
             for kind in skipped:
                 for match in table[kind].pattern.finditer(text):
@@ -320,10 +323,10 @@ def _assert_prechecks_hold(text):
 
 
 @pytest.mark.corpus
-def test_duration_and_name_prechecks_hold_on_the_corpus(corpus_dir):
+def test_non_figure_prechecks_hold_on_the_corpus(corpus_dir):
     """find_figures asks a few characters around a number before scanning the sentence with
-    the duration or name pattern: on all SemEval-2020 training sentences, a number they rule
-    out is never covered by the pattern."""
+    the year, date, age, duration or name pattern: on all SemEval-2020 training sentences, a
+    number they rule out is never covered by the pattern."""
     from proplens.corpus import read_semeval2020
 
     for text in read_semeval2020(corpus_dir, dedupe=True).sentence_table()["text"]:
@@ -334,13 +337,17 @@ def test_duration_and_name_prechecks_hold_on_the_corpus(corpus_dir):
     st.lists(
         st.sampled_from(
             ["5", "1,500", "3.5", "Route", "route", "Ten", "ten", " ", "-", "/", "years", "hour",
-             "more", "D", "3D", "called", "known as", "\"", "“", ",", ".", "9", "11", "am"]
+             "more", "D", "3D", "called", "known as", "\"", "“", ",", ".", "9", "11", "am",
+             "1990", "2016", "'90", "s", "May", "of", "th", "old", "aged", "age", "in his", "\t",
+             "Ana", ", "]
         ),
         max_size=10,
     ).map("".join)
 )  # fmt: skip
 @example("Route 66, 9-11, 3D, 24/7, Ten 4, called 3200, 5 more years, 1,500-year, 3.5 hours")
-def test_duration_and_name_prechecks_hold_on_any_text(text):
+@example("In 1990s and '90s, on May 4 or 4th of May, aged 66, 66-year-old, in his 60s")
+@example("Ana Velm,\t66,\tsaid; the age from 18 to 21; 18   years   of   age")
+def test_non_figure_prechecks_hold_on_any_text(text):
     """The same on generated text made of numbers, units and name-like words."""
     _assert_prechecks_hold(text)
 

@@ -170,7 +170,40 @@ _NAMED_BEFORE = re.compile(
     r"(?:called|named|dubbed|titled|entitled|known as)\s+[\"“]?$", re.IGNORECASE
 )
 _DIGIT_NEXT = re.compile(r"[- ]?\d")
+_CENTURIES = frozenset(["16", "17", "18", "19", "20"])
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _could_be_year(text: str, start: int) -> bool:
+    """May a year match cover the digits at ``start``? (exactly "1990", "2016", or "'90s")"""
+    digits_end = _LEADING_DIGITS.match(text, start).end()
+    length = digits_end - start
+    if length == 4:
+        return text[start : start + 2] in _CENTURIES
+    return length == 2 and text[start + 1] == "0" and text[digits_end : digits_end + 1] in "sS"
+
+
+def _could_be_date(text: str, start: int) -> bool:
+    """May a date match cover the digits at ``start``? (one or two digits: "May 4", "4th of May")"""
+    return _LEADING_DIGITS.match(text, start).end() - start <= 2
+
+
+def _could_be_age(text: str, start: int, end: int, lowered: str) -> bool:
+    """May an age match cover the number at ``start``? ("66-year-old", "aged 66", "in her 60s",
+    "the voting age from 18 to 21", "Ana Velm, 66, said")"""
+    before = lowered[max(0, start - 40) : start]
+    # "age" may come after any run of whitespace ("18 to 21 years of age"): the rest of the text
+    if "age" in before or "age" in lowered[start:] or "old" in lowered[end : end + 20]:
+        return True
+    if "in h" in before or "in t" in before:
+        return True
+    digits_end = _LEADING_DIGITS.match(text, start).end() if text[start].isdigit() else start
+    return (
+        start >= 2
+        and text[start - 2] == ","
+        and text[start - 1].isspace()
+        and text[digits_end : digits_end + 1] == ","
+    )
 
 
 def _could_be_duration(text: str, start: int, spelled: bool) -> bool:
@@ -190,7 +223,8 @@ def _could_be_name(text: str, start: int, end: int, spelled: bool) -> bool:
         (start >= 2 and text[start - 1] in "- " and text[start - 2] in _ASCII_LETTERS)
         or after in ("/", "-")
         or ("A" <= after <= "Z")
-        or (start >= 2 and text[start - 1] == "-" and text[start - 2].isdigit())
+        # the second part of "9-11", "Page 4.5", "May3.5"
+        or (start >= 2 and text[start - 1] in "-." and text[start - 2].isdigit())
         or _NAMED_BEFORE.search(text, max(0, start - 30), start) is not None
     )
 
@@ -547,6 +581,12 @@ def find_figures(
         for name, pattern in non_figure.items():
             if spelled and name in _DIGIT_KINDS:
                 continue  # no match of theirs can hold a number word (tests/test_figures.py)
+            if name == "year" and not _could_be_year(text, start):
+                continue
+            if name == "date" and not _could_be_date(text, start):
+                continue
+            if name == "age" and not _could_be_age(text, start, end, lowered):
+                continue
             if name == "duration" and not _could_be_duration(text, start, spelled):
                 continue
             if name == "name" and not _could_be_name(text, start, end, spelled):
