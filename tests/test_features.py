@@ -133,6 +133,52 @@ def test_sentence_shape_counts_repetition_within_a_document_only():
     assert values.shape == (3, len(names))
 
 
+def _repetition_by_counting(texts, documents):
+    """The repetition counts written the plain way: per document, how many sentences hold each
+    content word; per sentence, the most, the number and the sum of its words' repeats."""
+    from collections import Counter
+
+    words = [
+        set(features_module._CONTENT_WORD.findall(t.lower())) - features_module._STOPWORDS
+        for t in texts
+    ]
+    per_document = {}
+    for document, found in zip(map(str, documents), words, strict=True):
+        per_document.setdefault(document, Counter()).update(found)
+    rows = []
+    for document, found in zip(map(str, documents), words, strict=True):
+        repeats = [per_document[document][w] - 1 for w in found]
+        rows.append([max(repeats, default=0), sum(r > 0 for r in repeats), sum(repeats)])
+    return np.log1p(np.array(rows, dtype=float).reshape(len(texts), 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(
+                st.sampled_from(["Harbour", "harbour's", "bridge-builders", "Élan", "élan",
+                                 "the", "never", "x9", "tidal_flow", "again", "über", "1999"]),
+                max_size=8,
+            ).map(" ".join),
+            st.sampled_from(["a", "b", 7]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)  # fmt: skip
+def test_repetition_counts_equal_plain_counting(rows):
+    """The vectorised repetition counts equal counting sentence by sentence, with words made of
+    letters of any script, stopwords, digits, underscores and mixed document ids."""
+    texts = [text for text, _ in rows]
+    documents = [document for _, document in rows]
+    table = pd.DataFrame(
+        {"document_id": documents, "sentence_index": range(len(rows)), "text": texts}
+    )
+    got = features_module._repetition_counts(table)
+    np.testing.assert_array_equal(got, _repetition_by_counting(texts, documents))
+
+
 def test_sentence_features_clone_and_are_deterministic():
     """The union clones (sklearn convention) and two fits give identical matrices."""
     features = make_sentence_features()
