@@ -158,11 +158,11 @@ _NON_FIGURE_GATED = {
 NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
 # non-figure kinds whose matches are digits and the words around them, never a number word
 _DIGIT_KINDS = frozenset({"year", "date", "time", "ordinal"})
-# What must stand next to a number for a duration or name pattern to cover it. A candidate's
-# digits never follow a letter, a digit, "@", "#" or "/" (its look-behind), so a covering match
-# starts with the candidate's own digits, or (names) with "Word " or "Word-" right before them.
-# Checking these few characters spares a scan of the sentence for most numbers; both are
-# tested against the patterns on the corpus and on generated text (tests/test_figures.py).
+# What must stand next to a number for a year, date, age, duration or name pattern to cover it.
+# A candidate's digits never follow a letter, a digit, "@", "#" or "/" (its look-behind), so a
+# covering match starts with the candidate's own digits, or with the few characters each check
+# below names. Checking them spares a scan of the sentence for most numbers; every check is
+# tested against its pattern on the corpus and on generated text (tests/test_figures.py).
 _LEADING_NUMBER = re.compile(_NUM)
 _LEADING_DIGITS = re.compile(r"\d+")
 _UNIT_AFTER = re.compile(rf"[\s-]+(?:more\s+)?{_UNITS}\b", re.IGNORECASE)
@@ -193,9 +193,9 @@ def _could_be_age(text: str, start: int, end: int, lowered: str) -> bool:
     "the voting age from 18 to 21", "Ana Velm, 66, said")"""
     before = lowered[max(0, start - 40) : start]
     # "age" may come after any run of whitespace ("18 to 21 years of age"): the rest of the text
-    if "age" in before or "age" in lowered[start:] or "old" in lowered[end : end + 20]:
+    if "age" in lowered[max(0, start - 40) :] or "old" in lowered[end : end + 20]:
         return True
-    if "in h" in before or "in t" in before:
+    if "in h" in before or "in t" in before:  # "in his 60s", "in their early twenties"
         return True
     digits_end = _LEADING_DIGITS.match(text, start).end() if text[start].isdigit() else start
     return (
@@ -216,7 +216,7 @@ def _could_be_duration(text: str, start: int, spelled: bool) -> bool:
 def _could_be_name(text: str, start: int, end: int, spelled: bool) -> bool:
     """May a name match cover the number at ``start``? ("Route 66", "9-11", "3D", "Ten 4")"""
     if spelled:  # only as the capitalised word before digits: "Ten 4"
-        return text[start] in _ASCII_LETTERS and _DIGIT_NEXT.match(text, end) is not None
+        return "A" <= text[start] <= "Z" and _DIGIT_NEXT.match(text, end) is not None
     digits_end = _LEADING_DIGITS.match(text, start).end()
     after = text[digits_end : digits_end + 1]
     return (
@@ -227,6 +227,17 @@ def _could_be_name(text: str, start: int, end: int, spelled: bool) -> bool:
         or (start >= 2 and text[start - 1] in "-." and text[start - 2].isdigit())
         or _NAMED_BEFORE.search(text, max(0, start - 30), start) is not None
     )
+
+
+# the check for each kind that has one, called as (text, start, end, lowered, spelled); year and
+# date are asked about digits only (a spelled number skips them, see _DIGIT_KINDS)
+_COULD_COVER = {
+    "year": lambda text, start, end, lowered, spelled: _could_be_year(text, start),
+    "date": lambda text, start, end, lowered, spelled: _could_be_date(text, start),
+    "age": lambda text, start, end, lowered, spelled: _could_be_age(text, start, end, lowered),
+    "duration": lambda text, start, end, lowered, spelled: _could_be_duration(text, start, spelled),
+    "name": lambda text, start, end, lowered, spelled: _could_be_name(text, start, end, spelled),
+}
 
 
 #: The revisions of the cues. A fitted FigureCues keeps the revision it was fit with, so a model
@@ -581,15 +592,8 @@ def find_figures(
         for name, pattern in non_figure.items():
             if spelled and name in _DIGIT_KINDS:
                 continue  # no match of theirs can hold a number word (tests/test_figures.py)
-            if name == "year" and not _could_be_year(text, start):
-                continue
-            if name == "date" and not _could_be_date(text, start):
-                continue
-            if name == "age" and not _could_be_age(text, start, end, lowered):
-                continue
-            if name == "duration" and not _could_be_duration(text, start, spelled):
-                continue
-            if name == "name" and not _could_be_name(text, start, end, spelled):
+            could_cover = _COULD_COVER.get(name)
+            if could_cover is not None and not could_cover(text, start, end, lowered, spelled):
                 continue
             if revision >= 2 and name == "duration" and _THOUSANDS.search(token):
                 continue
