@@ -56,3 +56,36 @@ def test_quick_benchmark_prints_every_figure(corpus_dir):
     assert _number(swap[2]) < _number(swap[3])
     # the skipped peer's column says so instead of showing numbers
     assert {cells[4] for cells in rows.values()} == {"-"}
+
+
+def _run_benchmark(script: str, *args: str, corpus_dir) -> str:
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PROPLENS_DATA": str(corpus_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.corpus
+def test_unverified_figures_benchmarks_print_their_figures(corpus_dir):
+    """`uf_cv.py` and `uf_ceiling.py --quick` run on the labels and print figures in range; the
+    cue block lifts the device's F1 over the shared features alone."""
+    import re
+
+    block = _run_benchmark("uf_cv.py", corpus_dir=corpus_dir)
+    shared = _run_benchmark("uf_cv.py", "--no-block", corpus_dir=corpus_dir)
+    f1 = [float(re.search(r"F1 ([\d.]+)", out).group(1)) for out in (block, shared)]
+    assert 0 < f1[1] < f1[0] <= 1
+    assert re.search(r"precision on positives \+ hard negatives 0\.\d{3}", block)
+    assert "errors by reason code: " in block
+
+    ceiling = _run_benchmark("uf_ceiling.py", "--quick", corpus_dir=corpus_dir)
+    probes = re.findall(r"P (0\.\d{3})  R (0\.\d{3})  F1 (0\.\d{3})", ceiling)
+    shares = re.findall(r"(\d+)% of the articles: F1 (0\.\d{3})", ceiling)
+    assert len(probes) == 2 and [s for s, _ in shares] == ["40", "100"]
+    # the full logistic regression probe and the 100% point of the curve are the same fit
+    assert probes[0][2] == shares[1][1]
