@@ -265,6 +265,132 @@ def test_python_m_proplens_exits_with_the_command_code(capsys):
     assert result.stderr.strip().count("\n") == 0 and "--format must be one of" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["score"], "Missing argument"),
+        (["score", EXAMPLE_ARTICLE, "--bogus"], "No such option"),
+        (["score", EXAMPLE_ARTICLE, "--min-propaganda", "abc"], "--min-propaganda"),
+        (["score", EXAMPLE_ARTICLE, "--format"], "requires an argument"),
+        (["classify-span", EXAMPLE_ARTICLE, "1"], "Missing argument"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_usage_errors_are_messages_not_tracebacks(capsys, arguments, message):
+    """Missing arguments, unknown options and unparsable values: a usage line and one error
+    line on stderr, exit code 2, whichever Typer (with or without its own copy of Click)."""
+    code, _, err = run(capsys, *arguments)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--max-size", "nan"),
+        ("--max-size", "inf"),
+        ("--max-size", "0"),
+        ("--max-size", "-1"),
+        ("--fail-above", "nan"),
+        ("--fail-above", "2"),
+        ("--min-propaganda", "-0.5"),
+        ("--devices", " , "),
+    ],
+)
+def test_bad_option_values_are_one_line(capsys, option, value):
+    """Option values that cannot mean anything are refused up front in one line naming the
+    option (a NaN --fail-above would otherwise never fail a pipeline)."""
+    code, out, err = run(capsys, "score", EXAMPLE_ARTICLE, "--format", "json", option, value)
+    assert code == 3 and out == ""
+    lines = err.strip().split("\n")
+    assert len(lines) == 1 and option in lines[0]
+
+
+@pytest.mark.parametrize("format", ["json", "table"])
+def test_unwritable_output_is_one_line_and_leaves_nothing(capsys, tmp_path, format):
+    """An --output in a folder that does not exist, or that is a folder: one line, exit 1."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target, message in ((tmp_path / "no" / "out.txt", "does not exist"), (folder, "folder")):
+        code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "-f", format, "-o", target)
+        assert code == 1
+        lines = err.strip().split("\n")
+        assert len(lines) == 1 and str(target) in lines[0] and message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+    assert list(folder.iterdir()) == []
+
+
+def test_interrupted_output_write_keeps_the_old_file(capsys, tmp_path, monkeypatch):
+    """Ctrl-C while the report is being put in place: the earlier report stays whole and no
+    temporary file is left behind."""
+    target = tmp_path / "report.json"
+    target.write_text("earlier report\n", encoding="utf-8")
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    code, _, _ = run(capsys, "score", EXAMPLE_ARTICLE, "-f", "json", "-o", target)
+    assert code == 130
+    assert target.read_text(encoding="utf-8") == "earlier report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_output_to_a_pipe_or_link_writes_through_it(capsys, tmp_path):
+    """-o /dev/stdout, a named pipe or a symbolic link: written to, never replaced by a file."""
+    text = _write(tmp_path / "short.txt", b"Officials met on Monday. They agreed a budget.")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        code, _, err = run(capsys, "score", text, "-f", "jsonl", "--no-evidence", "-o", pipe)
+        assert code == 0, err
+        received = os.read(reader, 1 << 16).decode("utf-8")
+    finally:
+        os.close(reader)
+    assert json.loads(received)["document"] == str(text)
+    assert pipe.is_fifo()
+    report = tmp_path / "report.json"
+    link = tmp_path / "latest.json"
+    link.symlink_to(report.name)
+    code, _, err = run(capsys, "score", text, "-f", "json", "-o", link)
+    assert code == 0, err
+    assert link.is_symlink() and json.loads(report.read_text(encoding="utf-8"))["document"]
+
+
+def test_output_that_is_an_input_is_refused(capsys, tmp_path):
+    """`score a.txt -o a.txt` would replace the article with its report: refused, kept."""
+    article = _write(tmp_path / "a.txt", b"Officials met on Monday.")
+    code, _, err = run(capsys, "score", article, "-o", tmp_path / "." / "a.txt")
+    assert code == 1 and "input" in err
+    assert article.read_bytes() == b"Officials met on Monday."
+
+
+def test_table_shows_brackets_and_colons_as_written(capsys, tmp_path):
+    """Square brackets and :name: in an article or a file name are text, not Rich markup or
+    emoji codes: the table shows them as they are, and a stray [/] does not crash it."""
+    article = _write(
+        tmp_path / "[red]odd.txt",
+        b"He said [/] that the [bold]plan[/bold] is a :fire: disgrace. [link=http://x]Go[/link]!",
+    )
+    target = tmp_path / "table.txt"
+    code, _, err = run(capsys, "score", article, "-o", target)
+    assert code == 0, err
+    table = target.read_text(encoding="utf-8")
+    assert "[red]odd.txt" in table
+    for piece in ("[/]", "[bold]plan[/bold]", ":fire:", "[link=http://x]Go[/link]"):
+        assert piece in table
+    code, _, err = run(capsys, "score", tmp_path / "gone[/x].txt")
+    assert code == 2 and "gone[/x].txt: file not found" in err
+
+
+def test_model_option_help_shows_the_version_syntax(capsys):
+    """The --model help names NAME@VERSION (help text is rendered as Rich markup)."""
+    for command in ("score", "classify-span"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and "NAME@VERSION" in out
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

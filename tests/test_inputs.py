@@ -284,3 +284,20 @@ def test_iter_documents_empty_folder(tmp_path):
     (results,) = list(iter_documents([tmp_path]))
     assert isinstance(results, InputError)
     assert str(tmp_path) in str(results)
+
+
+def test_iter_documents_one_path_alone(tmp_path):
+    """A single path (str or Path) is one document, not a list of one-letter paths."""
+    path = tmp_path / "a.txt"
+    path.write_text(ARTICLE, encoding="utf-8")
+    for given in (path, str(path)):
+        assert [d.id for d in iter_documents(given)] == [str(path)]
+
+
+def test_stdin_named_twice_is_an_error_not_an_empty_document(monkeypatch):
+    """Standard input can be read once: a second `-` would be an empty document that scores
+    nothing, so it is reported instead."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(ARTICLE.encode("utf-8"))))
+    first, second = list(iter_documents(["-", "-"]))
+    assert first.text == ARTICLE
+    assert isinstance(second, InputError) and "<stdin>" in str(second)

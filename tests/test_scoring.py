@@ -128,6 +128,21 @@ def test_unknown_device_and_bad_threshold_are_rejected(default_model):
         default_model.score_many([b"bytes are not text"])
 
 
+def test_api_misuse_is_a_clear_proplens_error(default_model):
+    """A str where a list is expected would be read letter by letter; per-device thresholds
+    outside [0, 1] or not numbers would silently mute a device or fail deep in NumPy."""
+    with pytest.raises(InputError, match="list of texts"):
+        default_model.score_many("One document. Two sentences.")
+    with pytest.raises(ValidationError, match="list of device names"):
+        default_model.score("A sentence.", devices="Doubt")
+    for value in (5, -0.1, float("nan"), "0.3", True):
+        with pytest.raises(ValidationError, match="threshold for Doubt"):
+            default_model.score("A sentence.", threshold={"Doubt": value})
+    assert default_model.score("A sentence.", threshold={"Doubt": 0.3}).sentences
+    with pytest.raises(InputError, match="expected text"):
+        default_model.classify_span(None, 0, 3)
+
+
 def test_score_many_matches_score(default_model, example_text):
     """Batching changes nothing: each document scores as it would alone."""
     texts = [example_text, LOADED, NEUTRAL]

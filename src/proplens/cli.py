@@ -4,21 +4,26 @@ code (see ``proplens --help`` and the README's "Exit codes")."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import importlib.util
 import io
 import json
 import logging
+import math
+import os
+import stat
 import sys
+import tempfile
 import threading
 import types
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from proplens._gc import collector_paused
@@ -40,6 +45,11 @@ EXIT_INPUT_ERRORS = 2
 EXIT_ABOVE_THRESHOLD = 6
 
 err = Console(stderr=True)
+
+# Typer up to 0.2x raises Click's exceptions; later releases raise those of the copy of Click they
+# ship, and no longer install Click. typer.BadParameter derives from the right ClickException in
+# both, and typer.Exit and typer.Abort are the right classes in both.
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 @app.callback()
@@ -84,13 +94,15 @@ def _parse_threshold(values: list[str] | None) -> float | dict | None:
 
 def _table(result, min_propaganda: float, console: Console) -> None:
     summary = result.summary
+    # Document names and text are shown as they are: square brackets in them are not Rich markup.
     console.print(
-        f"[bold]{result.document}[/bold]  model {result.model['name']}@{result.model['version']}  "
+        f"[bold]{escape(result.document)}[/bold]  "
+        f"model {escape(result.model['name'])}@{escape(result.model['version'])}  "
         f"sentences {summary['sentences']}  flagged {summary['flagged']}  "
         f"propaganda score {summary['propaganda_score']:.2f}"
     )
     if result.note:
-        console.print(f"[yellow]note:[/yellow] {result.note}")
+        console.print(f"[yellow]note:[/yellow] {escape(result.note)}")
     table = Table(show_lines=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("prop.", justify="right", no_wrap=True)
@@ -99,9 +111,9 @@ def _table(result, min_propaganda: float, console: Console) -> None:
     for s in result.sentences:
         if s.propaganda < min_propaganda and not s.labels:
             continue
-        devices = ", ".join(f"{d} {s.devices[d]:.2f}" for d in s.labels)
-        words = ", ".join(dict.fromkeys(e.text for e in s.evidence))
-        text = s.text if not words else f"{s.text}\n[dim]evidence: {words}[/dim]"
+        devices = ", ".join(f"{escape(d)} {s.devices[d]:.2f}" for d in s.labels)
+        words = escape(", ".join(dict.fromkeys(e.text for e in s.evidence)))
+        text = escape(s.text) if not words else f"{escape(s.text)}\n[dim]evidence: {words}[/dim]"
         style = "bold" if s.labels else ""
         table.add_row(str(s.index), f"{s.propaganda:.2f}", devices, text, style=style)
     console.print(table)
@@ -133,7 +145,7 @@ def score(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model directory or NAME[@VERSION].")] = None,
+    model: Annotated[str | None, typer.Option(help="Model folder, NAME or NAME@VERSION.")] = None,
     trust: Annotated[
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
@@ -144,7 +156,7 @@ def score(
         str | None, typer.Option(help="Comma-separated devices to report (default all).")
     ] = None,
     min_propaganda: Annotated[
-        float, typer.Option(help="Table: list only sentences at or above this.")
+        float, typer.Option(help="Table: list only flagged sentences and those at or above this.")
     ] = 0.0,
     fail_above: Annotated[
         float | None, typer.Option(help="Exit 6 when a document's propaganda score exceeds this.")
@@ -160,14 +172,23 @@ def score(
     formats = ("table", "json", "jsonl", "csv", "html")
     if format not in formats:
         raise ValidationError(f"--format must be one of {', '.join(formats)}, got {format!r}")
+    if not (math.isfinite(max_size) and max_size > 0):
+        raise ValidationError(f"--max-size must be a positive number of MB, got {max_size}")
+    for option, value in (("--min-propaganda", min_propaganda), ("--fail-above", fail_above)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValidationError(f"{option} must lie in [0, 1], got {value}")
     wanted = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
+    if devices is not None and not wanted:
+        raise ValidationError(f"--devices names no device: {devices!r}")
     cut = _parse_threshold(threshold)
+    if output is not None:
+        _check_not_an_input(output, files)
     loaded = _load_model(model, trust)
     results, failures = [], 0
     for document in iter_documents(files, max_bytes=int(max_size * 1_000_000)):
         if isinstance(document, InputError):
             failures += 1
-            err.print(f"proplens: error: {document}", highlight=False, soft_wrap=True)
+            err.print(f"proplens: error: {document}", highlight=False, soft_wrap=True, markup=False)
             continue
         result = loaded.score(
             document.text, document_id=document.id, threshold=cut, devices=wanted, evidence=evidence
@@ -180,6 +201,16 @@ def score(
         raise typer.Exit(EXIT_INPUT_ERRORS)
     if fail_above is not None and any(r.summary["propaganda_score"] > fail_above for r in results):
         raise typer.Exit(EXIT_ABOVE_THRESHOLD)
+
+
+def _check_not_an_input(output: Path, files: list[str]) -> None:
+    """Refuse an ``--output`` that is one of the input files: writing would replace the article."""
+    if not output.is_file():
+        return
+    for name in files:
+        with contextlib.suppress(OSError):
+            if name != "-" and Path(name).is_file() and os.path.samefile(name, output):
+                raise ProplensError(f"{output}: is an input file; choose another --output")
 
 
 # Set by run(): the process ends with its one command, so what the command loads can be frozen.
@@ -206,17 +237,18 @@ def _load_model(reference: str | None, trust: bool):
 
 def _write_results(results, format: str, output: Path | None, min_propaganda: float) -> None:
     if format == "table":
+        # emoji=False: ":fire:" in an article is text, not an emoji code
         if output is None:
-            console = Console()
+            console = Console(emoji=False)
             for result in results:
                 _table(result, min_propaganda, console)
             return
-        with open(output, "w", encoding="utf-8") as handle:
-            console = Console(file=handle, width=120, color_system=None)
-            for result in results:
-                _table(result, min_propaganda, console)
-        return
-    if format == "json":
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=120, color_system=None, emoji=False)
+        for result in results:
+            _table(result, min_propaganda, console)
+        text = buffer.getvalue()
+    elif format == "json":
         payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
         text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
     elif format == "jsonl":
@@ -232,21 +264,55 @@ def _write_results(results, format: str, output: Path | None, min_propaganda: fl
         sys.stdout.write(text)
     else:
         _write_atomic(output, text)
-        err.print(f"wrote {output}", highlight=False)
+        err.print(f"wrote {output}", highlight=False, markup=False)
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    """Write ``text`` to ``path`` whole or not at all: into a temporary sibling that is renamed
+    over it, so that an interrupted or failed write leaves an earlier file as it was. A symbolic
+    link keeps pointing at its file; what is not a regular file (/dev/stdout, a named pipe) is
+    written to directly, as renaming would replace it. Failures are one-line ProplensErrors."""
+    name = str(path)
+    try:
+        if path.is_dir():
+            raise ProplensError(f"{name}: is a folder; give a file name to write")
+        if path.exists() and not path.is_file():
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise ProplensError(f"{name}: folder {path.parent} does not exist")
+        if target.exists():
+            mode = stat.S_IMODE(target.stat().st_mode)
+        else:  # what open() would give a new file
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except PermissionError:
+        raise ProplensError(f"{name}: permission denied, cannot write there") from None
+    except OSError as exc:
+        raise ProplensError(f"{name}: cannot write ({exc.strerror or exc})") from None
 
 
 @app.command("classify-span")
 def classify_span(
-    file: Annotated[str, typer.Argument(help="Text file (or - for stdin).")],
+    file: Annotated[str, typer.Argument(help="Text or HTML file (or - for stdin).")],
     start: Annotated[int, typer.Argument(help="Start offset (characters).")],
     end: Annotated[int, typer.Argument(help="End offset (exclusive).")],
-    model: Annotated[str | None, typer.Option(help="Model directory or NAME[@VERSION].")] = None,
+    model: Annotated[str | None, typer.Option(help="Model folder, NAME or NAME@VERSION.")] = None,
     trust: Annotated[
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
@@ -452,7 +518,7 @@ def models_list() -> None:
 
 
 @models_app.command("use")
-def models_use(ref: Annotated[str, typer.Argument(help="NAME[@VERSION]")]) -> None:
+def models_use(ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")]) -> None:
     """Make a model version the default."""
     from proplens.registry import use
 
@@ -559,12 +625,12 @@ def main(argv: list[str] | None = None) -> int:
     except ProplensError as error:
         err.print(f"proplens: error: {error}", highlight=False, soft_wrap=True, markup=False)
         return error.exit_code
-    except click.exceptions.Exit as exit_:
+    except typer.Exit as exit_:
         return exit_.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("proplens: aborted", highlight=False)
         return 130
-    except click.ClickException as error:
+    except _ClickException as error:
         error.show()
         return error.exit_code
     except KeyboardInterrupt:

@@ -265,10 +265,17 @@ def iter_documents(
     """Each document named by ``paths``, with folders expanded to their .txt/.html/.htm/.md files.
 
     Problems are yielded as :class:`InputError` values instead of raised, so that one bad file does
-    not stop a run over many. ``"-"`` means standard input.
+    not stop a run over many. ``"-"`` means standard input. One path may be given alone.
     """
+    if isinstance(paths, str | os.PathLike):  # a str would be read letter by letter
+        paths = [paths]
+    stdin_read = False
     for path in paths:
         if str(path) == "-":
+            if stdin_read:  # it is empty the second time
+                yield InputError(f"{STDIN_ID}: given more than once; it can be read only once")
+                continue
+            stdin_read = True
             try:
                 yield read_stdin(max_bytes=max_bytes)
             except InputError as error:

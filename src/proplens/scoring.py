@@ -195,6 +195,21 @@ class DocumentScore:
         columns = ["document", "index", "start", "end", "text", "propaganda", *self.devices]
         return pd.DataFrame(rows, columns=[*columns, "labels", "evidence"])
 
+def _check_threshold(threshold) -> None:
+    """Per-device thresholds must be numbers in [0, 1] (one overall value is checked on use)."""
+    if not isinstance(threshold, Mapping):
+        return
+    for device, value in threshold.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float | np.number)
+            or not 0.0 <= value <= 1.0
+        ):
+            raise ValidationError(
+                f"threshold for {device}: must be a number in [0, 1], got {value!r}"
+            )
+
+
 
 @dataclass(frozen=True)
 class SpanPrediction:
@@ -258,6 +273,8 @@ class Model:
     def _check_devices(self, devices: Sequence[str] | None) -> list[str]:
         if devices is None:
             return list(self.devices)
+        if isinstance(devices, str):  # would be read letter by letter
+            raise ValidationError(f"devices: expected a list of device names, got {devices!r}")
         unknown = [d for d in devices if d not in self.devices]
         if unknown:
             raise ValidationError(
@@ -298,6 +315,8 @@ class Model:
         evidence: bool = False,
     ) -> list[DocumentScore]:
         """Score several documents with one feature transform (much faster than one by one)."""
+        if isinstance(texts, str):  # would be scored letter by letter
+            raise InputError("texts: expected a list of texts, got one str (use score() for one)")
         texts = list(texts)
         for position, text in enumerate(texts):
             if not isinstance(text, str):
@@ -310,6 +329,7 @@ class Model:
         if len(ids) != len(texts):
             raise ValidationError(f"{len(ids)} document ids for {len(texts)} texts")
         shown = self._check_devices(devices)
+        _check_threshold(threshold)
         cut = self.sentence_model.threshold_vector(threshold)
         # With the tuned thresholds, a sentence the any-device classifier flags is labeled with its
         # most likely device; thresholds the user sets are obeyed to the letter.
@@ -395,6 +415,8 @@ class Model:
 
     def classify_span(self, text: str, start: int, end: int) -> SpanPrediction:
         """The device the span ``text[start:end]`` most resembles (SemEval-2020 TC subtask)."""
+        if not isinstance(text, str):
+            raise InputError(f"expected text, got {type(text).__name__}")
         if self.span_model is None:
             raise ModelError(f"model {self.name}@{self.version} has no span classifier")
         if (
