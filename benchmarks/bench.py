@@ -527,14 +527,18 @@ def main(argv=None) -> None:
             rate["MiniLM+LR peer"] = n / median_seconds(minilm_score, 1 if args.quick else 2)
         article = "\n".join(line for t in texts for line in t.splitlines() if line.strip())
         article = "\n".join(article.splitlines()[:40])
+        # the pipeline the throughput row times (and the reference runs): no evidence
         latency = {
-            "proplens": median_seconds(lambda: ours.score(article), 31),
+            "proplens": median_seconds(lambda: ours.score(article, evidence=False), 31),
             "TF-IDF+LR reference": median_seconds(lambda: plain.score(article), 31),
         }  # noqa: E501
+        # what `proplens score` and the web page do: every label explained by its words
+        with_evidence = median_seconds(lambda: ours.score(article, evidence=True), 31)
     for name, value in rate.items():
         columns[name]["scoring throughput (sentences/s, 1 core)"] = value
     for name, value in latency.items():
         columns[name]["latency, 40-sentence article (ms, median)"] = value * 1000
+    columns["proplens"]["latency with evidence (ms, median)"] = with_evidence * 1000
 
     # -- model directory, cold CLI score, peak memory
     from proplens.artifacts import ModelMetadata, save_model
@@ -599,6 +603,7 @@ TARGETS = {
     "unlisted-name swap: sentences swapped": "",
     "scoring throughput (sentences/s, 1 core)": ">= 10000, >= 4x ref, >= 100x MiniLM",
     "latency, 40-sentence article (ms, median)": "<= 10",
+    "latency with evidence (ms, median)": "report",
     "cold `proplens score` of the example (s)": "<= 1.5",
     "peak memory, CLI scoring (MB)": "<= 400",
     "model directory (MB)": "<= 25",

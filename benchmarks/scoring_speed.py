@@ -2,8 +2,8 @@
 
 Prints, for the default model (or ``--model``):
 
-- the latency of ``Model.score`` on a 40-sentence article with evidence (median and p90), the
-  article being the first 40 non-empty lines of the SemEval-2020 test articles;
+- the latency of ``Model.score`` on a 40-sentence article without and with evidence (median and
+  p90), the article being the first 40 non-empty lines of the SemEval-2020 test articles;
 - the throughput of ``Model.score_many`` over the 89 SemEval-2020 test articles (sentences/s),
   without and with evidence;
 - the same two figures for a plain scikit-learn reference measured in the same run: the model's
@@ -97,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             model.score(article)
             reference.score_many([article])
         model.score_many(texts)
-        latency = {"proplens": [], "reference": []}
+        latency = {"proplens": [], "proplens, evidence": [], "reference": []}
         for _ in range(args.latency_runs):
-            latency["proplens"].append(timed(lambda: model.score(article, evidence=True)))
+            latency["proplens"].append(timed(lambda: model.score(article, evidence=False)))
+            latency["proplens, evidence"].append(timed(lambda: model.score(article, evidence=True)))
             latency["reference"].append(timed(lambda: reference.score_many([article])))
         batch = {"proplens": [], "proplens, evidence": [], "reference": []}
         for _ in range(args.repeats):
@@ -142,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"one thread; load average {figures['load_average_1min']} (other jobs skew absolute times)"
     )
-    print(f"Model.score, {n_article}-sentence article with evidence ({args.latency_runs} runs):")
-    print(f"  proplens   median {lat['proplens']['median']} ms  p90 {lat['proplens']['p90']} ms")
-    print(f"  reference  median {lat['reference']['median']} ms  p90 {lat['reference']['p90']} ms")
+    print(f"Model.score, {n_article}-sentence article ({args.latency_runs} runs):")
+    for name, values in lat.items():
+        print(f"  {name:<20} median {values['median']} ms  p90 {values['p90']} ms")
     print(
         f"Model.score_many, {len(texts)} test articles, {n_sentences} sentences (median of "
         f"{args.repeats}):"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from proplens.evidence import EvidenceMapper
+from proplens.evidence import MIN_WEIGHT, EvidenceMapper, SentenceAttribution
 from proplens.features import make_sentence_features
 from proplens.model import DeviceClassifier
 
@@ -115,32 +115,6 @@ def test_stop_only_of_an_empty_vocabulary_is_empty():
     assert EvidenceMapper({}).stop_only().shape == (0,)
 
 
-def test_strongest_agrees_with_the_per_sentence_check():
-    """The batch pre-check flags exactly the sentences whose row can reach min_weight."""
-    texts = [
-        "The reckless mayor visited the harbour.",
-        "The new mayor visited the harbour.",
-        "Of the and the.",
-        "Shameful! Disgraceful! Corrupt!",
-        "",
-    ]
-    sentences = pd.DataFrame(
-        {"document_id": ["x"] * len(texts), "sentence_index": range(len(texts)), "text": texts}
-    )
-    matrix = MODEL.block_features(sentences, "words")
-    strongest = MAPPER.strongest(matrix, MODEL.coef_)
-    assert strongest.shape == (len(texts), MODEL.coef_.shape[1])
-    for r in range(len(texts)):
-        row = matrix[r]
-        for column in range(MODEL.coef_.shape[1]):
-            for min_weight in (0.01, 0.1, 0.5):
-                reach = MAPPER._may_reach(row.indices, row.data, MODEL.coef_, [column], min_weight)
-                assert (strongest[r, column] >= min_weight) == reach
-    # a matrix taller than one slice of rows gives the same rows
-    tall = scipy.sparse.vstack([matrix] * 1000, format="csr")
-    assert np.array_equal(MAPPER.strongest(tall, MODEL.coef_), np.tile(strongest, (1000, 1)))
-
-
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -163,3 +137,172 @@ def test_strong_columns_path_equals_the_full_phrase_list(monkeypatch, text, min_
         patch.setattr(EvidenceMapper, "_explain_strong", lambda *args: None)
         full = MAPPER.explain(*arguments, **options)
     assert fast == full
+
+
+# -- SentenceAttribution: every block made of the sentence's words ---------------------------
+
+
+def full_model() -> DeviceClassifier:
+    """Word, character and lexicon blocks, names masked: the default features on a toy corpus
+    whose loaded words sit inside Loaded_Language spans."""
+    rows, labels, spans = [], [], []
+    for d in range(12):
+        for i in range(4):
+            loaded = i % 2 == 0
+            word = LOADED[(d + i) % 4] if loaded else PLAIN[(d + i) % 4]
+            text = f"The {word} mayor of France visited the harbour."
+            rows.append((f"d{d}", i, text))
+            labels.append([int(loaded)])
+            spans.append([(4, 4 + len(word), "Loaded_Language")] if loaded else [])
+    frame = pd.DataFrame(rows, columns=["document_id", "sentence_index", "text"])
+    frame["spans"] = spans
+    return DeviceClassifier(devices=["Loaded_Language"], threshold_folds=2, min_positive=2).fit(
+        frame, np.array(labels)
+    )
+
+
+FULL = full_model()
+ATTRIBUTION = SentenceAttribution.from_model(FULL)
+
+
+def _rows(text: str) -> dict:
+    sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
+    blocks = FULL.block_matrices(sentence, ("words", "chars", "lexicon"))
+    return {name: (m.indices, m.data) for name, m in blocks.items()}, blocks
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="The reckless shameful mayor of France harbour,!?- ", max_size=80))
+def test_word_and_character_shares_add_up_to_their_blocks(text):
+    """Property: the words' shares of the word and character blocks sum to those blocks'
+    contributions to the log-odds (nothing is lost or counted twice)."""
+    rows, blocks = _rows(text)
+    for name in ("words", "chars"):
+        _, _, _, shares = ATTRIBUTION.word_shares(text, {name: rows[name]}, FULL.coef_, [1])
+        block = blocks[name] @ FULL.coef_[FULL.block_slices_[name]]
+        assert shares.sum() == pytest.approx(float(block[0, 1]), abs=1e-4)
+
+
+def test_lexicon_shares_add_up_when_every_word_is_known():
+    """With every word in the lexicon, the strongest-word and top-3 features are shared out
+    whole; the strongest word gets the largest share."""
+    text = "The reckless mayor visited the harbour."
+    rows, blocks = _rows(text)
+    _, _, spans, shares = ATTRIBUTION.word_shares(
+        text, {"lexicon": rows["lexicon"]}, FULL.coef_, [1]
+    )
+    lexicon = FULL.features_.transformer_list[-1][1]
+    assert all(lexicon.vocabulary_.get(text[s:e].lower()) is not None for s, e in spans), (
+        "the test needs a sentence of known words"
+    )
+    block = blocks["lexicon"] @ FULL.coef_[FULL.block_slices_["lexicon"]]
+    assert shares.sum() == pytest.approx(float(block[0, 1]), abs=1e-4)
+    assert text[slice(*spans[int(np.argmax(shares[:, 0]))])] == "reckless"
+
+
+def test_attribution_names_the_loaded_word_and_maps_masked_names_back():
+    """The loaded word is the evidence; offsets slice the input, also after a masked name."""
+    for text in ("The shameful mayor of France visited the harbour.",
+                 "France: the shameful mayor visited the harbour."):  # fmt: skip
+        rows, _ = _rows(text)
+        evidence = ATTRIBUTION.explain(text, 7, rows, FULL.coef_, ["Loaded_Language"], [1])
+        assert evidence and evidence[0].text == "shameful"
+        document = "x" * 7 + text
+        for e in evidence:
+            assert document[e.start : e.end] == e.text and e.weight >= MIN_WEIGHT
+
+
+def test_phrases_join_neighbours_and_drop_function_words_at_the_edges():
+    """Neighbouring strong words form one phrase with the sum of their shares; a function word
+    at its edge is left out, and so is a word under a fifth of the largest share."""
+    source = "a truly shameful, reckless plan"
+    spans = [(0, 1), (2, 7), (8, 16), (18, 26), (27, 31)]
+    shares = np.array([0.5, 0.4, 2.0, 0.45, 0.3])
+    phrases = SentenceAttribution._phrases(source, spans, shares, 0.1)
+    assert [(source[s:e], round(w, 3)) for s, e, w in phrases] == [
+        ("truly shameful", 2.4),
+        ("reckless", 0.45),
+    ]
+    assert SentenceAttribution._phrases(source, spans, -shares, 0.0) == []
+
+
+def test_a_device_blocks_places_absorb_the_words_inside_them():
+    """A place a device's own block points at (a figure) takes the shares of the words inside
+    it, instead of those words standing alone."""
+    text = "The reckless mayor spent 12,000 dollars."
+    rows, _ = _rows(text)
+    start = text.index("12,000")
+    plain = ATTRIBUTION.explain(
+        text, 0, rows, FULL.coef_, ["Loaded_Language"], [1], min_weight=0.0, top=20
+    )
+    with_place = ATTRIBUTION.explain(
+        text, 0, rows, FULL.coef_, ["Loaded_Language"], [1], min_weight=0.0, top=20,
+        extra={"Loaded_Language": [(start, start + 6, 1.0)]},
+    )  # fmt: skip
+    inside = sum(e.weight for e in plain if start <= e.start and e.end <= start + 6)
+    figure = [e for e in with_place if e.text == "12,000"]
+    assert len(figure) == 1 and figure[0].weight == pytest.approx(1.0 + inside)
+    assert not any(start <= e.start < start + 6 and e.text != "12,000" for e in with_place)
+
+
+def _lexicon_shares_one_by_one(text: str) -> np.ndarray:
+    """The lexicon's shares of one sentence, written plainly: each column's strongest known word
+    takes the strongest-word feature; the top-3 feature goes to the known words among the three
+    strongest candidates (unknown words count at the base rate), in proportion to their rates."""
+    lexicon = FULL.features_.transformer_list[-1][1]
+    width = len(lexicon.devices_) + 1
+    rows, blocks = _rows(text)
+    values = blocks["lexicon"].toarray()[0]
+    block = FULL.coef_[FULL.block_slices_["lexicon"]][:, 1]
+    source, _, spans, _ = ATTRIBUTION.word_shares(text, {}, FULL.coef_, [1])
+    words = [source[s:e].lower() for s, e in spans]  # names masked, as the lexicon reads them
+    known = [i for i, w in enumerate(words) if w in lexicon.vocabulary_]
+    shares = np.zeros(len(words))
+    if not known:
+        return shares
+    for j in range(width):
+        ratio = {
+            i: float(np.exp(lexicon.log_ratio_[lexicon.vocabulary_[words[i]], j])) for i in known
+        }
+        ranked = sorted(known, key=lambda i: -ratio[i])  # stable: ties in word order
+        shares[ranked[0]] += values[j] * block[j]
+        candidates = sorted(
+            [ratio[i] for i in ranked[:3]] + [1.0] * min(len(words) - len(known), 3), reverse=True
+        )[:3]
+        for i in ranked[:3]:
+            if ratio[i] >= candidates[-1]:
+                shares[i] += values[width + j] * block[width + j] * ratio[i] / sum(candidates)
+    return shares
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "The",
+                "reckless",
+                "shameful",
+                "mayor",
+                "of",
+                "France",
+                "visited",
+                "harbour",
+                "zyx",
+                "qwerty",
+                "new",
+                "tall",
+                ",",
+                "!",
+            ]
+        ),
+        max_size=14,
+    )  # fmt: skip
+)
+def test_lexicon_shares_equal_a_plain_reading(words):
+    """Property: the vectorised lexicon shares (all sentences at once) equal the plain
+    per-sentence reading, unknown words and ties included."""
+    text = " ".join(words)
+    rows, _ = _rows(text)
+    _, _, _, shares = ATTRIBUTION.word_shares(text, {"lexicon": rows["lexicon"]}, FULL.coef_, [1])
+    np.testing.assert_allclose(shares[:, 0], _lexicon_shares_one_by_one(text), atol=1e-9)

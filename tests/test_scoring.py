@@ -182,3 +182,22 @@ def test_any_text_scores_with_valid_offsets(default_model, text):
         assert all(0.0 <= p <= 1.0 for p in s.devices.values())
         for e in s.evidence:
             assert text[e.start : e.end] == e.text
+
+
+def test_flagged_sentences_are_explained_by_their_words(default_model, example_text):
+    """Evidence covers the blocks made of words (word and character n-grams, the span lexicon,
+    a device's own cues): nearly every label of the example has a phrase behind it, and a loaded
+    word or an unsourced figure is named."""
+    result = default_model.score(example_text)
+    labels = [(s, d) for s in result.sentences for d in s.labels]
+    explained = [(s, d) for s, d in labels if any(e.device == d for e in s.evidence)]
+    assert len(explained) >= 0.9 * len(labels)
+
+    sentence = "Critics call the programme a disgraceful failure."
+    evidence = default_model.score(sentence, devices=["Loaded_Language"]).sentences[0].evidence
+    assert evidence[0].text == "disgraceful"
+
+    sentence = "Over 40,000 residents have left the district since the new road opened."
+    scored = default_model.score(sentence, devices=["Unverified_Figures"]).sentences[0]
+    assert scored.labels == ["Unverified_Figures"]
+    assert scored.evidence[0].text == "40,000"

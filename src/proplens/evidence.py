@@ -1,15 +1,18 @@
 """Why a sentence was flagged: linear-model feature contributions mapped back to the input text.
 
-For a linear model the log-odds of a device is a sum over features of ``value * weight``. The word
-n-gram block of the features (named ``"words"``, always first in
-:func:`proplens.features.make_sentence_features`) comes straight from the words of the sentence,
-so each of its contributions can be pinned to character offsets. Contributions of the other blocks
-(character n-grams, context, shape) are real but belong to no single phrase; they are left out of
-the evidence list, which therefore explains the lexical part of a decision.
+For a linear model the log-odds of a device is a sum of ``value * weight`` over features. Three
+blocks of the shared features are made of the sentence's own words: word n-grams, character
+n-grams and the span lexicon. :class:`SentenceAttribution` splits their contributions over the
+words of the sentence, and the words (or runs of neighbouring words) with the largest shares are
+the evidence the scorer shows. The neighbouring sentences' words and the sentence's shape belong
+to no word of it and are left out. A device's own feature block may point at places of its own
+(the figures of a sentence the Unverified_Figures cues flag).
 
-When the features mask named entities (:class:`proplens.features.MaskedFeatureUnion`), the word
-block saw "Xcountryx first" where the input says "America first": the phrase is found in the
-masked sentence and reported with the offsets and the words of the input.
+When the features mask named entities (:class:`proplens.features.MaskedFeatureUnion`), the blocks
+saw "Xcountryx first" where the input says "America first": the words are found in the masked
+sentence and reported with the offsets and the words of the input.
+
+:class:`EvidenceMapper` maps the word n-gram block alone (the vocabulary view notebooks use).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from proplens.entities import map_to_original
 from proplens.features import WORD_TOKEN_PATTERN
 
-__all__ = ["Evidence", "EvidenceMapper", "MIN_WEIGHT"]
+__all__ = ["Evidence", "EvidenceMapper", "MIN_WEIGHT", "SentenceAttribution"]
 
 #: Contributions (log-odds) below this are not shown as evidence.
 MIN_WEIGHT = 0.1
@@ -65,7 +69,8 @@ def _unmasked(evidence: Evidence, text: str, offset: int, edits) -> Evidence:
 
 
 class EvidenceMapper:
-    """Maps the word-block columns of a fitted feature union back to phrases of a sentence.
+    """Maps the word-block columns of a fitted feature union back to phrases of a sentence (the
+    word n-gram block only; the scorer's evidence comes from :class:`SentenceAttribution`).
 
     Parameters
     ----------
@@ -299,49 +304,389 @@ class EvidenceMapper:
             places[column] = (spans[i][0], spans[i + n - 1][1])
         return places
 
-    def strongest(self, matrix, weights: np.ndarray) -> np.ndarray:
-        """``(n_rows, n_weight_columns)``: per row of a word-block matrix and weight column, the
-        largest contribution of a phrase that may be evidence (-inf when the row has none).
 
-        A sentence whose labels all stay under ``min_weight`` here has no evidence; computed for a
-        whole batch at once, it spares :meth:`explain` calls (the same products as
-        :meth:`explain` compares, so the answer is the same).
-        """
-        matrix = matrix.tocsr()
-        out = np.full((matrix.shape[0], weights.shape[1]), -np.inf)
-        stop_only = self.stop_only()
-        # in slices of rows, so that the (entries x weight columns) products stay small
-        for first in range(0, matrix.shape[0], 4096):
-            part = matrix if matrix.shape[0] <= 4096 else matrix[first : first + 4096]
-            indices, data = part.indices, part.data
-            keep = indices < len(stop_only)
-            keep[keep] = ~stop_only[indices[keep]]
-            rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))[keep]
-            if len(rows) == 0:
-                continue
-            values = data.astype(np.float64)[keep][:, None] * weights[indices[keep]]
-            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-            out[first + rows[starts]] = np.maximum.reduceat(values, starts, axis=0)
+#: A word is evidence only if its share is at least this part of the sentence's largest share.
+RELATIVE_FLOOR = 0.2
+#: Characters that may separate two evidence words shown as one phrase ("so-called experts").
+_JOINABLE_GAP = re.compile(r"[ \t'’-]*")
+_WHITESPACE_TOKEN = re.compile(r"\S+")
+
+
+def _scatter_add(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """``out[rows] += values`` with repeated rows adding up (``np.add.at``, which is several
+    times slower than one ``bincount`` per column)."""
+    for j in range(out.shape[1]):
+        out[:, j] += np.bincount(rows, weights=values[:, j], minlength=out.shape[0])
+
+
+def _original(position: int, edits, end: bool) -> int:
+    return map_to_original(position, edits, end=end) if edits else position
+
+
+class SentenceAttribution:
+    """Each word's share of a sentence's log-odds for a device, over every block that reads words.
+
+    A linear model's log-odds is a sum of ``value * weight`` over features. Three blocks of the
+    shared features are functions of the sentence's words, and their sums split exactly or by a
+    stated rule over the words:
+
+    - word n-grams: a unigram's contribution goes to its word, an n-gram's in equal parts to its
+      n words (an n-gram occurring twice gives each occurrence half);
+    - character n-grams (``char_wb``: they never cross whitespace): each n-gram's contribution is
+      shared by the whitespace-separated tokens holding it, in proportion to their counts, and a
+      token's share goes to the words inside it;
+    - the span lexicon: a device's "strongest word" feature goes to that word, its "mean of the
+      three strongest" feature to those words in proportion to their rates.
+
+    The sums over words of the first two blocks equal the blocks' contributions to the log-odds
+    exactly (``tests/test_evidence.py``). The neighbour words and the sentence shape belong to no
+    word of the sentence and are left out. Words whose share reaches ``min_weight`` are the
+    evidence; neighbouring ones are joined into one phrase with the sum of their shares, and
+    phrases made only of function words are never shown.
+
+    Parameters
+    ----------
+    features : fitted feature union of :func:`proplens.features.make_sentence_features`
+    block_slices : dict
+        ``{block name: slice}`` of the block's columns in the model's weight matrix.
+    """
+
+    def __init__(self, features, block_slices: dict):
+        blocks = dict(features.transformer_list)
+        self.slices = block_slices
+        self.masker = getattr(features, "masker_", None)
+        words = blocks["words"].named_steps["tfidf"]
+        self.word_vocabulary = words.vocabulary_
+        self.ngram_range = words.ngram_range
+        self.word_pattern = words.token_pattern
+        chars = blocks.get("chars")
+        chars = chars.named_steps["tfidf"] if chars is not None else None
+        self.char_vocabulary = chars.vocabulary_ if chars is not None else None
+        self._char_vectorizer = chars
+        self.lexicon = blocks.get("lexicon")
+        if self.lexicon is not None and not hasattr(self.lexicon, "log_ratio_"):
+            self.lexicon = None
+
+    @classmethod
+    def from_model(cls, model) -> SentenceAttribution:
+        """For a fitted :class:`proplens.model.DeviceClassifier`."""
+        return cls(model.features_, model.block_slices_)
+
+    def block_rows(self, row) -> dict:
+        """``{block: (indices, data)}`` of one row of the whole feature matrix, each block's
+        indices counted from the block's first column (what :meth:`explain` reads)."""
+        row = row.tocsr() if sparse.issparse(row) else sparse.csr_matrix(row)
+        out = {}
+        for name, place in self.slices.items():
+            part = row[:, place]
+            out[name] = (part.indices, part.data)
         return out
 
-    def _may_reach(self, indices, data, weights, weight_columns, min_weight: float) -> bool:
-        """Whether any phrase of the row can contribute ``min_weight`` to one of the devices.
+    def word_shares(self, text: str, rows: dict, weights: np.ndarray, columns: list[int]):
+        """``(source, edits, spans, shares)`` of one sentence: the text the blocks read (names
+        masked, if the features mask them), the masking's edits, its word spans, and
+        ``(n_words, k)`` shares of the log-odds for the ``k`` label ``columns`` of the model's
+        weight matrix ``weights``.
 
-        Every phrase's value is one of the row's values, so when no column of the row (leaving out
-        function-word phrases) reaches ``min_weight``, there is no evidence and the sentence need
-        not be tokenised again; most flagged sentences are flagged by other blocks than words.
+        ``rows`` maps a block name to the sentence's ``(indices, data)`` in that block (weighted
+        as in the union); blocks missing from it are skipped.
         """
-        indices = np.asarray(indices)
-        if len(indices) == 0:
-            return False
-        stop_only = self.stop_only()
-        inside = indices < len(stop_only)
-        candidates = inside.copy()
-        candidates[inside] = ~stop_only[indices[inside]]
-        if not candidates.any():
-            return False
-        rows = weights[indices[candidates]]
-        if weight_columns is not None:
-            rows = rows[:, weight_columns]
-        values = np.asarray(data, dtype=np.float64)[candidates]
-        return bool((values[:, None] * rows >= min_weight).any())
+        blocks = {}
+        for name, (indices, data) in rows.items():
+            if name in self.slices:
+                width = self.slices[name].stop - self.slices[name].start
+                blocks[name] = sparse.csr_matrix(
+                    (np.asarray(data), np.asarray(indices), [0, len(indices)]), shape=(1, width)
+                )
+        return self.shares_many([text], blocks, weights, columns)[0]
+
+    def shares_many(self, texts: list[str], blocks: dict, weights: np.ndarray, columns):
+        """:meth:`word_shares` of many sentences at once; ``blocks`` maps a block name to its
+        ``(len(texts), block width)`` matrix (weighted as in the union). Worked out for all of
+        them together: per sentence, the numpy calls would cost more than the arithmetic."""
+        columns = list(columns)
+        regex = _token_regex(self.word_pattern)
+        sources, edits, spans, tokens, first = [], [], [], [], [0]
+        for text in texts:
+            source, changes = self.masker.mask_with_edits(text) if self.masker else (text, [])
+            sources.append(source)
+            edits.append(changes)
+            found = [(m.span(), m.group().lower()) for m in regex.finditer(source)]
+            spans.append([place for place, _ in found])
+            tokens.append([token for _, token in found])
+            first.append(first[-1] + len(found))
+        shares = np.zeros((first[-1], len(columns)))
+        if first[-1]:
+            if "words" in blocks:
+                self._add_word_ngrams(tokens, first, blocks["words"], weights, columns, shares)
+            if "chars" in blocks and self.char_vocabulary is not None:
+                self._add_char_ngrams(sources, spans, first, blocks["chars"], weights, columns,
+                                      shares)  # fmt: skip
+            if "lexicon" in blocks and self.lexicon is not None:
+                self._add_lexicon(tokens, first, blocks["lexicon"], weights, columns, shares)
+        return [
+            (sources[i], edits[i], spans[i], shares[first[i] : first[i + 1]])
+            for i in range(len(texts))
+        ]
+
+    def _add_word_ngrams(self, tokens, first, matrix, weights, columns, shares) -> None:
+        get = self.word_vocabulary.get
+        low, high = self.ngram_range
+        sentence, column, start, length = [], [], [], []
+        for s, words in enumerate(tokens):
+            base = first[s]
+            for n in range(low, high + 1):
+                grams = (
+                    words
+                    if n == 1
+                    else [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+                )
+                for i, gram in enumerate(grams):
+                    c = get(gram)
+                    if c is not None:
+                        sentence.append(s)
+                        column.append(c)
+                        start.append(base + i)
+                        length.append(n)
+        if not column:
+            return
+        sentence, column = np.array(sentence), np.array(column)
+        start, length = np.array(start), np.array(length)
+        values = np.asarray(matrix[sentence, column]).ravel().astype(np.float64)
+        # an n-gram occurring twice in a sentence has one value: each occurrence gets half
+        _, inverse, counts = np.unique(
+            sentence * matrix.shape[1] + column, return_inverse=True, return_counts=True
+        )
+        each = values / counts[inverse] / length
+        parts = each[:, None] * weights[self.slices["words"].start + column][:, columns]
+        receivers = np.concatenate([start[length > k] + k for k in range(int(length.max()))])
+        spread = np.concatenate([parts[length > k] for k in range(int(length.max()))])
+        _scatter_add(shares, receivers, spread)
+
+    def _char_counts(self, pieces: list[str]) -> sparse.csr_matrix:
+        """Raw character n-gram counts of each whitespace-free piece of text, one row each."""
+        vectorizer = self._char_vectorizer
+        if hasattr(vectorizer, "count_matrix"):
+            return vectorizer.count_matrix(pieces).tocsr()
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        return CountVectorizer.transform(vectorizer, pieces).tocsr()
+
+    def _add_char_ngrams(self, sources, spans, first, matrix, weights, columns, shares) -> None:
+        owner, places, pieces = [], [], []
+        for s, source in enumerate(sources):
+            for match in _WHITESPACE_TOKEN.finditer(source):
+                owner.append(s)
+                places.append(match.span())
+                pieces.append(match.group())
+        if not pieces:
+            return
+        owner = np.array(owner)
+        counts = self._char_counts(pieces)  # (pieces, n-grams)
+        if counts.nnz == 0:
+            return
+        # A sentence's value of an n-gram is shared by its pieces in proportion to their counts.
+        # Keyed by (sentence, n-gram), the sentence matrix's entries are in ascending order, and
+        # every n-gram of a piece is one of its sentence's: one search places them all.
+        width = counts.shape[1]
+        matrix = matrix.tocsr()
+        if not matrix.has_sorted_indices:
+            matrix = matrix.sorted_indices()
+        sentence_keys = (
+            np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)).astype(np.int64) * width
+            + matrix.indices
+        )
+        piece_of = np.repeat(np.arange(len(pieces)), np.diff(counts.indptr))
+        keys = owner[piece_of].astype(np.int64) * width + counts.indices
+        where = np.minimum(np.searchsorted(sentence_keys, keys), len(sentence_keys) - 1)
+        present = sentence_keys[where] == keys
+        totals = np.bincount(where, weights=counts.data, minlength=len(sentence_keys))
+        share = np.where(present, counts.data * matrix.data[where] / totals[where], 0.0)
+        weighted = share[:, None] * weights[self.slices["chars"].start + counts.indices][:, columns]
+        # each piece's n-grams are one contiguous run of rows: sum the runs
+        per_piece = np.zeros((len(pieces), len(columns)))
+        filled = np.diff(counts.indptr) > 0
+        per_piece[filled] = np.add.reduceat(weighted, counts.indptr[:-1][filled], axis=0)
+        # a piece's share goes to the words inside it, in equal parts
+        word_owner = np.repeat(np.arange(len(sources)), np.diff(first))
+        word_starts = np.array([start for places_of in spans for start, _ in places_of])
+        key = word_owner * (1 << 32) + word_starts
+        piece_start = np.array([a for a, _ in places])
+        piece_end = np.array([b for _, b in places])
+        low = np.searchsorted(key, owner * (1 << 32) + piece_start)
+        high = np.searchsorted(key, owner * (1 << 32) + piece_end)
+        inside = high - low
+        has = inside > 0
+        if not has.any():
+            return
+        receiver = np.repeat(low[has], inside[has]) + (
+            np.arange(int(inside[has].sum())) - np.repeat(np.cumsum(inside[has]) - inside[has],
+                                                          inside[has])
+        )  # fmt: skip
+        portion = np.repeat(per_piece[has] / inside[has][:, None], inside[has], axis=0)
+        shares[receiver] += portion  # a word lies inside one piece: no receiver repeats
+
+    def _add_lexicon(self, tokens, first, matrix, weights, columns, shares) -> None:
+        from proplens.lexicon import _TOP
+
+        lexicon = self.lexicon
+        width = len(lexicon.devices_) + 1
+        values = matrix.toarray()  # (sentences, 2 * width)
+        block = weights[self.slices["lexicon"].start : self.slices["lexicon"].stop][:, columns]
+        get = lexicon.vocabulary_.get
+        entry = np.array([get(t, -1) for words in tokens for t in words], dtype=np.int64)
+        known = np.flatnonzero(entry >= 0)  # rows of ``shares``
+        if not len(known):
+            return
+        lengths = np.diff(first)
+        sentence = np.repeat(np.arange(len(tokens)), lengths)[known]
+        ratios = np.exp(lexicon.log_ratio_[entry[known]].astype(np.float64))  # (known, width)
+        # per column, the known words sentence by sentence, strongest first (one sort for all
+        # columns: the sentence dominates the key, the ratio orders within it)
+        order = np.argsort(sentence[:, None] * (ratios.max() + 1.0) - ratios, axis=0, kind="stable")
+        ranked_sentence = sentence[order[:, 0]]
+        starts = np.flatnonzero(np.r_[True, ranked_sentence[1:] != ranked_sentence[:-1]])
+        present = ranked_sentence[starts]
+        rank = np.arange(len(known)) - np.repeat(starts, np.diff(np.r_[starts, len(known)]))
+        ranked = np.take_along_axis(ratios, order, axis=0)  # (known, width)
+        n_known = np.diff(np.r_[starts, len(known)])
+        receivers, parts = [], []
+        # the strongest word of each sentence takes its "strongest word" feature, per column
+        strongest = known[order[starts]]  # (sentences with known words, width)
+        receivers.append(strongest.ravel())
+        parts.append(
+            (values[present, :width, None] * block[None, :width]).reshape(-1, len(columns))
+        )
+        # the top-3 mean: the strongest known words and (for unknown words) base-rate ones
+        top = np.full((len(present), _TOP, width), -np.inf)
+        for r in range(_TOP):
+            has = n_known > r
+            top[has, r] = ranked[starts[has] + r]
+        unknown = np.minimum(lengths[present] - n_known, _TOP)
+        ones = np.where(np.arange(_TOP)[None, :] < unknown[:, None], 1.0, -np.inf)
+        candidates = np.concatenate([top, np.repeat(ones[:, :, None], width, axis=2)], axis=1)
+        candidates = -np.sort(-candidates, axis=1)[:, :_TOP]  # (present, 3, width)
+        finite = np.isfinite(candidates)
+        total = np.where(finite, candidates, 0.0).sum(axis=1)  # (present, width)
+        cut = np.where(finite, candidates, np.inf).min(axis=1)
+        part = values[present, width:, None] * block[None, width:]  # (present, width, k)
+        taken_rows = rank < _TOP
+        which = np.searchsorted(present, ranked_sentence[taken_rows])
+        ratio = ranked[taken_rows]  # (taken, width)
+        taken = (ratio >= cut[which]) * ratio / total[which]
+        receivers.append(known[order[taken_rows]].ravel())
+        parts.append((taken[:, :, None] * part[which]).reshape(-1, len(columns)))
+        _scatter_add(shares, np.concatenate(receivers), np.concatenate(parts))
+
+    def explain(
+        self,
+        text: str,
+        offset: int,
+        rows: dict,
+        weights: np.ndarray,
+        devices: list[str],
+        columns: list[int],
+        *,
+        top: int = 4,
+        min_weight: float = MIN_WEIGHT,
+        extra: dict | None = None,
+    ) -> list[Evidence]:
+        """Evidence for each of ``devices`` (the label ``columns`` of the model's weight matrix
+        ``weights``) in one sentence that starts at ``offset`` of its document. ``extra`` adds
+        phrases a device's own feature block points at: ``{device: [(start, end, weight)]}`` in
+        offsets of ``text``."""
+        read = self.word_shares(text, rows, weights, columns)
+        return self.evidence_from_shares(text, offset, read, devices, top, min_weight, extra)
+
+    def explain_many(
+        self,
+        texts: list[str],
+        offsets: list[int],
+        blocks: dict,
+        weights: np.ndarray,
+        labels: list[list[str]],
+        column_of: dict,
+        *,
+        top: int = 4,
+        min_weight: float = MIN_WEIGHT,
+        extra: list[dict] | None = None,
+    ) -> list[list[Evidence]]:
+        """:meth:`explain` of many sentences (``blocks``: their rows of each block, ``labels``:
+        the devices to explain in each, ``column_of``: a device's column of ``weights``)."""
+        wanted = sorted({column_of[d] for devices in labels for d in devices})
+        position = {column_of_device: k for k, column_of_device in enumerate(wanted)}
+        reads = self.shares_many(texts, blocks, weights, wanted)
+        out = []
+        for i, (source, edits, spans, shares) in enumerate(reads):
+            mine = shares[:, [position[column_of[d]] for d in labels[i]]]
+            out.append(
+                self.evidence_from_shares(
+                    texts[i],
+                    offsets[i],
+                    (source, edits, spans, mine),
+                    labels[i],
+                    top,
+                    min_weight,
+                    extra[i] if extra else None,
+                )  # fmt: skip
+            )
+        return out
+
+    def evidence_from_shares(self, text, offset, read, devices, top, min_weight, extra):
+        """The evidence of one sentence from its :meth:`word_shares` (one column per device)."""
+        source, edits, spans, shares = read
+        evidence = []
+        for d, device in enumerate(devices):
+            device_shares = shares[:, d].copy()
+            places = []
+            for start, end, weight in (extra or {}).get(device, ()):
+                # the words inside a place the device's block points at ("12" and "000" of
+                # "12,000") add their shares to it instead of standing alone
+                inside = [
+                    i
+                    for i, (s, e) in enumerate(spans)
+                    if _original(s, edits, False) < end and _original(e, edits, True) > start
+                ]
+                weight += float(device_shares[inside].sum())
+                device_shares[inside] = 0.0
+                places.append(Evidence(device, start, end, text[start:end], weight))
+            found = [
+                _unmasked(Evidence(device, s, e, source[s:e], w), text, 0, edits)
+                if edits
+                else Evidence(device, s, e, text[s:e], w)
+                for s, e, w in self._phrases(source, spans, device_shares, min_weight)
+            ]
+            found += [place for place in places if place.weight >= min_weight]
+            found.sort(key=lambda e: -e.weight)
+            evidence += [
+                Evidence(device, offset + e.start, offset + e.end, e.text, e.weight)
+                for e in found[:top]
+            ]
+        return evidence
+
+    @staticmethod
+    def _phrases(source: str, spans, shares: np.ndarray, min_weight: float):
+        """``(start, end, weight)`` of runs of neighbouring words whose shares reach
+        ``min_weight`` and a fifth of the sentence's largest share (so that a word that decides
+        the label is not drowned in a long phrase of small shares); runs made only of function
+        words are dropped."""
+        if not len(shares):
+            return []
+        floor = max(min_weight, RELATIVE_FLOOR * float(shares.max()))
+        runs: list[list[int]] = []  # word numbers of each run
+        for i in np.flatnonzero((shares >= floor) & (shares > 0)).tolist():
+            last = runs[-1][-1] if runs else None
+            if last == i - 1 and _JOINABLE_GAP.fullmatch(source, spans[last][1], spans[i][0]):
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        phrases = []
+        for run in runs:
+            # function words at either end are not shown, and so do not count ("a shameful")
+            content = [i for i in run if source[slice(*spans[i])].lower() not in ENGLISH_STOP_WORDS]
+            if not content:
+                continue
+            first, last = content[0], content[-1]
+            weight = float(shares[first : last + 1].sum())
+            phrases.append((spans[first][0], spans[last][1], weight))
+        return phrases

@@ -24,7 +24,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_curve
 from sklearn.model_selection import GroupKFold
 
 from proplens.errors import ValidationError
-from proplens.evidence import EvidenceMapper
+from proplens.evidence import EvidenceMapper, SentenceAttribution
 from proplens.labels import to_indicator
 
 __all__ = [
@@ -323,9 +323,15 @@ def _fold_evidence(model, table: pd.DataFrame, row: int, device: str) -> str:
     matrix = model.transform_features(frame)
     local = int(np.searchsorted(positions, row))
     column = list(model.labels_).index(device)
-    mapper = EvidenceMapper.from_features(model.features_)
-    found = mapper.explain(
-        table["text"].iat[row], 0, matrix[local], model.coef_[:, [column]], [device], min_weight=0.0
+    attribution = SentenceAttribution.from_model(model)
+    found = attribution.explain(
+        table["text"].iat[row],
+        0,
+        attribution.block_rows(matrix[local]),
+        model.coef_,
+        [device],
+        [column],
+        min_weight=0.0,
     )
     return ", ".join(f"{e.text} (+{e.weight:.2f})" for e in found if e.weight >= 0.005)
 

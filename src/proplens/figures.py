@@ -908,6 +908,15 @@ class FigureCues(TransformerMixin, BaseEstimator):
         ]
         return row
 
+    def evidence_spans(self, text: str) -> list[tuple[int, int]]:
+        """The figures of ``text`` (counts, amounts, percentages, vague quantities): where the
+        evidence of the cues points when they raise the device's score."""
+        return [
+            (start, end)
+            for start, end, kind in find_figures(text, revision=self.revision)
+            if kind in FIGURE_KINDS
+        ]
+
     def _width(self) -> int:
         # asked once per sentence without a figure: names are built once per revision
         width = _CUE_WIDTH.get(self.revision)

@@ -468,8 +468,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             self.intercept_[column] = intercept
             self.device_coef_[device] = weights[n_shared:].astype(np.float64)
 
-    def _device_logits(self, X: pd.DataFrame, logits: np.ndarray, eligible=None) -> None:
-        """Add each device block's contribution, computed on the rows its gate allows only."""
+    def _device_logits(
+        self, X: pd.DataFrame, logits: np.ndarray, eligible=None, parts: dict | None = None
+    ) -> None:
+        """Add each device block's contribution, computed on the rows its gate allows only
+        (and, with ``parts``, keep it there as ``{device: (rows, contributions)}``)."""
         blocks = getattr(self, "device_blocks_", None) or {}
         if not blocks:
             return
@@ -496,7 +499,10 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                     frame = X.to_frame() if isinstance(X, SentenceColumns) else X
                     framed = add_neighbour_columns(frame)
                 matrix = block.transform(framed.iloc[rows])
-            logits[rows, column] += np.asarray(matrix @ self.device_coef_[device]).ravel()
+            contribution = np.asarray(matrix @ self.device_coef_[device]).ravel()
+            logits[rows, column] += contribution
+            if parts is not None:
+                parts[device] = (rows, contribution)
 
     def _feature_input(self, X):
         """What the feature blocks read: ``X`` itself, or ``X`` with named entities masked when
@@ -566,6 +572,14 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         return self._block_matrix(self._feature_input(_check_input(X)), block)
 
+    def block_matrices(self, X, names) -> dict[str, sparse.csr_matrix]:
+        """:meth:`block_features` of several blocks (those of ``names`` the features have),
+        reading the input once (names are masked once for all of them)."""
+        check_is_fitted(self, "coef_")
+        present = dict(_blocks(self.features_))
+        features_input = self._feature_input(_check_input(X))
+        return {n: self._block_matrix(features_input, n) for n in names if n in present}
+
     def _block_matrix(self, X, block: str) -> sparse.csr_matrix:
         """``block_features`` of input already passed through :meth:`_feature_input`."""
         transformer = dict(_blocks(self.features_))[block]
@@ -589,11 +603,15 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
             logits += block @ self.coef_[self.block_slices_[name]]
         return logits + self.intercept_
 
-    def decision_function(self, X: pd.DataFrame, matrix=None, blocks=None) -> np.ndarray:
+    def decision_function(
+        self, X: pd.DataFrame, matrix=None, blocks=None, device_parts: dict | None = None
+    ) -> np.ndarray:
         """Log-odds for every label in :attr:`labels_` (any-device first).
 
         ``matrix`` may pass features already computed by :meth:`transform_features`, ``blocks``
-        some blocks already computed by :meth:`block_features` (``{name: matrix}``).
+        some blocks already computed by :meth:`block_features` (``{name: matrix}``). A dict
+        passed as ``device_parts`` receives each device block's share of the log-odds,
+        ``{device: (rows, contributions)}`` (the evidence of those devices reads it).
         """
         check_is_fitted(self, "coef_")
         X = _check_input(X)
@@ -605,15 +623,17 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         # the gates' regexes cost more than some feature blocks: match them once. Gates read the
         # text as written (a quantity is a quantity, whatever the names around it).
         eligible = self._eligible(X) if self.gates else None
-        self._device_logits(features_input, logits, eligible)
+        self._device_logits(features_input, logits, eligible, device_parts)
         if eligible is not None:
             logits[~eligible] = -np.inf
         return logits
 
-    def predict_all_proba(self, X: pd.DataFrame, matrix=None, blocks=None) -> np.ndarray:
+    def predict_all_proba(
+        self, X: pd.DataFrame, matrix=None, blocks=None, device_parts: dict | None = None
+    ) -> np.ndarray:
         """Probabilities ``(n, 1 + k)``: column 0 is any-device, then one column per device."""
         with np.errstate(over="ignore"):
-            return _sigmoid(self.decision_function(X, matrix, blocks))
+            return _sigmoid(self.decision_function(X, matrix, blocks, device_parts))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Per-device probabilities ``(n, k)`` in the order of ``devices``."""

@@ -28,7 +28,7 @@ import pandas as pd
 
 from proplens._gc import collector_paused
 from proplens.errors import InputError, ModelError, ValidationError
-from proplens.evidence import MIN_WEIGHT, Evidence, EvidenceMapper
+from proplens.evidence import MIN_WEIGHT, Evidence, SentenceAttribution
 from proplens.features import SentenceColumns
 from proplens.segment import segment
 
@@ -47,6 +47,10 @@ SCORE_METHOD = (
     "mean over sentences of the any-device probability "
     "(the expected share of sentences that use at least one device)"
 )
+
+
+#: the feature blocks made of a sentence's own words, which evidence points into
+_WORD_BLOCKS = ("words", "chars", "lexicon")
 
 
 def sentence_frame(text: str, document_id: str = "<text>") -> pd.DataFrame:
@@ -195,6 +199,7 @@ class DocumentScore:
         columns = ["document", "index", "start", "end", "text", "propaganda", *self.devices]
         return pd.DataFrame(rows, columns=[*columns, "labels", "evidence"])
 
+
 def _check_threshold(threshold) -> None:
     """Per-device thresholds must be numbers in [0, 1] (one overall value is checked on use)."""
     if not isinstance(threshold, Mapping):
@@ -208,7 +213,6 @@ def _check_threshold(threshold) -> None:
             raise ValidationError(
                 f"threshold for {device}: must be a number in [0, 1], got {value!r}"
             )
-
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,9 @@ class Model:
         self.metadata = metadata
         self.path = path
         self.devices: list[str] = list(self.sentence_model.labels_[1:])
-        self._evidence = EvidenceMapper.from_features(self.sentence_model.features_)
+        self._attribution = SentenceAttribution(
+            self.sentence_model.features_, self.sentence_model.block_slices_
+        )
 
     @property
     def span_model(self):
@@ -352,11 +358,11 @@ class Model:
             [s.index for s in every],
         )
         sentence_model = self.sentence_model
-        # Evidence reads only the word block (the first block, so its columns are the first ones);
-        # it is computed once and shared with the probabilities.
-        matrix = sentence_model.block_features(columns, "words") if evidence else None
-        blocks = {"words": matrix} if evidence else None
-        proba = sentence_model.predict_all_proba(columns, blocks=blocks)
+        # Evidence reads the blocks made of the sentence's words; they are computed once and
+        # shared with the probabilities, and so are the device blocks' shares of the log-odds.
+        blocks = sentence_model.block_matrices(columns, _WORD_BLOCKS) if evidence else None
+        device_parts: dict | None = {} if evidence else None
+        proba = sentence_model.predict_all_proba(columns, blocks=blocks, device_parts=device_parts)
         column = {label: i for i, label in enumerate(sentence_model.labels_)}
         shown_columns = [column[d] for d in shown]
         # Python lists: indexing a numpy array element by element costs more than the whole loop.
@@ -369,10 +375,11 @@ class Model:
         some_over = shown_over.any(axis=1).tolist()
         shown_over = shown_over.tolist()
         if evidence:
-            indptr, indices, data = matrix.indptr.tolist(), matrix.indices, matrix.data
-            coef = sentence_model.coef_
-            # most flagged sentences owe their labels to other blocks than words: no evidence
-            strongest = self._evidence.strongest(matrix, coef).tolist()
+            parts_at = {
+                device: dict(zip(rows.tolist(), values.tolist(), strict=True))
+                for device, (rows, values) in device_parts.items()
+            }
+            explained: list[tuple] = []  # (sentence, its row), for one batch of explanations
         results = []
         row = 0
         for doc_id, text, sentences_in in zip(ids, texts, segmented, strict=True):
@@ -394,24 +401,41 @@ class Model:
                     devices=dict(zip(shown, values, strict=True)),
                     labels=labels,
                 )
-                if (
-                    evidence
-                    and labels
-                    and max(strongest[r][column[d]] for d in labels) >= MIN_WEIGHT
-                ):
-                    begin, stop = indptr[r], indptr[r + 1]
-                    sentence.evidence = self._evidence.explain(
-                        found.text,
-                        found.start,
-                        (indices[begin:stop], data[begin:stop]),
-                        coef,
-                        labels,
-                        weight_columns=[column[d] for d in labels],
-                    )
+                if evidence and labels:
+                    explained.append((sentence, r))
                 sentences.append(sentence)
             results.append(DocumentScore(doc_id, text, model_info, sentences, shown))
             row += len(sentences_in)
+        if evidence and explained:
+            rows = [r for _, r in explained]
+            found = self._attribution.explain_many(
+                [s.text for s, _ in explained],
+                [s.start for s, _ in explained],
+                {name: matrix[rows] for name, matrix in blocks.items()},
+                sentence_model.coef_,
+                [s.labels for s, _ in explained],
+                column,
+                extra=[self._block_evidence(s.text, r, s.labels, parts_at) for s, r in explained],
+            )
+            for (sentence, _), evidence_of in zip(explained, found, strict=True):
+                sentence.evidence = evidence_of
         return results
+
+    def _block_evidence(self, text: str, row: int, labels, parts_at: dict) -> dict:
+        """``{device: [(start, end, weight)]}``: where a device's own feature block points, when
+        its share of the log-odds reaches the evidence threshold (the figures of a sentence the
+        Unverified_Figures cues flag), the share split evenly among those places."""
+        found = {}
+        for device in labels:
+            share = parts_at.get(device, {}).get(row)
+            block = (getattr(self.sentence_model, "device_blocks_", None) or {}).get(device)
+            spans_of = getattr(block, "evidence_spans", None)
+            if share is None or share < MIN_WEIGHT or spans_of is None:
+                continue
+            spans = spans_of(text)
+            if spans:
+                found[device] = [(start, end, share / len(spans)) for start, end in spans]
+        return found
 
     def classify_span(self, text: str, start: int, end: int) -> SpanPrediction:
         """The device the span ``text[start:end]`` most resembles (SemEval-2020 TC subtask)."""
