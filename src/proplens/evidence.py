@@ -636,19 +636,17 @@ class SentenceAttribution:
         """The evidence of one sentence from its :meth:`word_shares` (one column per device)."""
         source, edits, spans, shares = read
         evidence = []
-        for d, device in enumerate(devices):
-            device_shares = shares[:, d].copy()
+        # plain lists: for a sentence's few dozen words, numpy calls cost more than the work
+        for d, device_shares in enumerate(np.asarray(shares, dtype=np.float64).T.tolist()):
+            device = devices[d]
             places = []
             for start, end, weight in (extra or {}).get(device, ()):
                 # the words inside a place the device's block points at ("12" and "000" of
                 # "12,000") add their shares to it instead of standing alone
-                inside = [
-                    i
-                    for i, (s, e) in enumerate(spans)
-                    if _original(s, edits, False) < end and _original(e, edits, True) > start
-                ]
-                weight += float(device_shares[inside].sum())
-                device_shares[inside] = 0.0
+                for i, (s, e) in enumerate(spans):
+                    if _original(s, edits, False) < end and _original(e, edits, True) > start:
+                        weight += device_shares[i]
+                        device_shares[i] = 0.0
                 places.append(Evidence(device, start, end, text[start:end], weight))
             found = [
                 _unmasked(Evidence(device, s, e, source[s:e], w), text, 0, edits)
@@ -665,16 +663,19 @@ class SentenceAttribution:
         return evidence
 
     @staticmethod
-    def _phrases(source: str, spans, shares: np.ndarray, min_weight: float):
+    def _phrases(source: str, spans, shares, min_weight: float):
         """``(start, end, weight)`` of runs of neighbouring words whose shares reach
         ``min_weight`` and a fifth of the sentence's largest share (so that a word that decides
         the label is not drowned in a long phrase of small shares); runs made only of function
-        words are dropped."""
-        if not len(shares):
+        words are dropped. ``shares``: one number per word of ``spans``."""
+        shares = [float(v) for v in shares]
+        if not shares:
             return []
-        floor = max(min_weight, RELATIVE_FLOOR * float(shares.max()))
+        floor = max(min_weight, RELATIVE_FLOOR * max(shares))
         runs: list[list[int]] = []  # word numbers of each run
-        for i in np.flatnonzero((shares >= floor) & (shares > 0)).tolist():
+        for i, share in enumerate(shares):
+            if share < floor or share <= 0:
+                continue
             last = runs[-1][-1] if runs else None
             if last == i - 1 and _JOINABLE_GAP.fullmatch(source, spans[last][1], spans[i][0]):
                 runs[-1].append(i)
@@ -687,6 +688,6 @@ class SentenceAttribution:
             if not content:
                 continue
             first, last = content[0], content[-1]
-            weight = float(shares[first : last + 1].sum())
+            weight = sum(shares[first : last + 1])
             phrases.append((spans[first][0], spans[last][1], weight))
         return phrases
