@@ -199,6 +199,69 @@ def test_input_problems_are_one_line_errors(tmp_path: Path, jsonl: Path, model) 
         score_corpus(twice, tmp_path / "o.parquet", model=model, progress=False)
 
 
+def test_unreadable_tables_and_bad_options_are_one_line_errors(tmp_path: Path, model) -> None:
+    """A corrupt Parquet file, an empty, malformed or non-UTF-8 CSV, an option out of range or a
+    malformed scheduler address stop the run with one line (each was a parser's traceback)."""
+    from proplens.batch import dask_client
+    from proplens.errors import DataError, ValidationError
+
+    output = tmp_path / "o.parquet"
+    broken = {
+        "corrupt.parquet": b"PAR1 not really",
+        "empty.csv": b"",
+        "unclosed.csv": b'id,text\n1,"a quote never closed\n',
+        "latin1.csv": "id,text\n1,Caf\u00e9 owners were furious. Prices rose.\n".encode("latin-1"),
+    }
+    for name, data in broken.items():
+        (tmp_path / name).write_bytes(data)
+        expected = f"^{tmp_path / name}: not (a readable|UTF-8)"
+        with pytest.raises(DataError, match=expected) as raised:
+            score_corpus(tmp_path / name, output, model=model, progress=False)
+        assert "\n" not in str(raised.value)
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"id": "a", "text": "One calm sentence."}) + "\n")
+    for option, value in [("workers", 0), ("batch_size", 0), ("max_bytes", 0)]:
+        with pytest.raises(ValidationError, match="must be"):
+            score_corpus(good, output, model=model, progress=False, **{option: value})
+    with (
+        pytest.raises(InputError, match="--dask nowhere: not a scheduler address"),
+        dask_client("nowhere", 1),
+    ):
+        pass
+
+
+def test_output_problems_are_one_line_errors(tmp_path: Path, jsonl: Path, model) -> None:
+    """An output that is a folder is refused before scoring (it failed with a traceback after
+    the whole run); an output under a file (not a folder) is one line, not an OSError."""
+    from proplens.errors import ProplensError
+
+    (tmp_path / "taken.parquet").mkdir()
+    with pytest.raises(ProplensError, match="is a folder"):
+        score_corpus(jsonl, tmp_path / "taken.parquet", model=model, progress=False)
+    assert not parts_path(tmp_path / "taken.parquet").exists()
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ProplensError, match="cannot write"):
+        score_corpus(jsonl, tmp_path / "a-file" / "o.parquet", model=model, progress=False)
+
+
+def test_the_output_is_never_read_as_input(tmp_path: Path, model) -> None:
+    """-o over the input table would overwrite the corpus; a glob rerun must not score the
+    sentence table its first run wrote next to the inputs."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    pd.DataFrame(_records()[:6]).to_parquet(dumps / "week1.parquet")
+    pd.DataFrame(_records()[6:12]).to_parquet(dumps / "week2.parquet")
+    with pytest.raises(InputError, match="is the input"):
+        score_corpus(dumps / "week1.parquet", dumps / "week1.parquet", model=model, progress=False)
+    assert len(pd.read_parquet(dumps / "week1.parquet")) == 6
+    output = dumps / "scores.parquet"
+    first = score_corpus(str(dumps / "*.parquet"), output, model=model, progress=False)
+    again = score_corpus(str(dumps / "**" / "*.parquet"), output, model=model, progress=False)
+    assert (first.documents, first.scored) == (12, 12)
+    assert (again.documents, again.skipped, again.scored) == (12, 12, 0)
+    assert len(pd.read_parquet(documents_path(output))) == 12
+
+
 def test_rerun_skips_scored_documents_and_retries_failures(jsonl: Path, tmp_path: Path, model):
     """A second run scores nothing new; a failure fixed by a larger limit is retried once."""
     output = tmp_path / "scores.parquet"
@@ -314,6 +377,8 @@ def test_commands_parse_their_arguments(jsonl: Path, tmp_path: Path) -> None:
     assert "Valley Times" in report.output and "<svg" in chart.read_text(encoding="utf-8")
     monthly = runner.invoke(app, ["report", str(output), "--by", "date", "--freq", "M"])
     assert monthly.exit_code == 0 and "2024-04" in monthly.output
+    helps = runner.invoke(app, ["score-corpus", "--help"]).output
+    assert "--no-no-" not in helps and "start over" in helps and "--max-size" in helps
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proplens.errors import InputError
+from proplens.errors import DataError, InputError, ProplensError
 from proplens.group_report import bootstrap_ci, group_report
 
 
@@ -90,3 +90,31 @@ def test_bootstrap_interval_brackets_the_mean(values: list[float]) -> None:
     mean = float(np.mean(values))
     assert min(values) - 1e-9 <= low <= high <= max(values) + 1e-9
     assert low - 1e-9 <= mean <= high + 1e-9
+
+
+def test_no_scored_document_is_a_one_line_error(tmp_path: Path) -> None:
+    """A run whose documents all failed has no groups: say so (it printed 'Empty DataFrame',
+    and --out failed with KeyError)."""
+    scored = _documents(tmp_path)
+    table = pd.read_parquet(tmp_path / "scores.documents.parquet")
+    table.assign(status="failed").to_parquet(tmp_path / "scores.documents.parquet")
+    with pytest.raises(DataError, match="no document was scored without error"):
+        group_report(scored, by="source", out=tmp_path / "r.html")
+
+
+def test_an_unwritable_out_is_one_line_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """--out under a file or on a folder is one line; a report replaces the old one whole."""
+    scored = _documents(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ProplensError, match="cannot write"):
+        group_report(scored, by="source", out=tmp_path / "a-file" / "r.csv")
+    (tmp_path / "folder.html").mkdir()
+    with pytest.raises(ProplensError, match="is a folder"):
+        group_report(scored, by="source", out=tmp_path / "folder.html")
+    kept = tmp_path / "r.csv"
+    kept.write_text("earlier report\n")
+    with pytest.raises(InputError):
+        group_report(scored, by="nothing", out=kept)
+    group_report(scored, by="source", out=kept)
+    assert "Harbour Post" in kept.read_text()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -78,7 +78,8 @@ def test_healthz_names_the_loaded_model(client, model):
     """Monitoring needs a cheap liveness answer that says which model is live."""
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "model": f"{model.name} v{model.version}"}
+    version = str(model.version).removeprefix("v")  # registry versions read "v4": no "vv4"
+    assert response.json() == {"status": "ok", "model": f"{model.name} v{version}"}
 
 
 def test_model_endpoint_describes_the_loaded_model(client, model):
@@ -602,3 +603,28 @@ def test_create_app_freezes_startup_objects(model):
     """The model and libraries are kept out of the collector's full scans (no 85 ms pauses)."""
     create_app(model)
     assert gc.get_freeze_count() > 10_000
+
+
+def test_lone_surrogates_and_nan_are_422_not_500(client):
+    """JSON can spell a lone surrogate ("\\ud800") and Python's parser reads NaN; neither may
+    reach the encoder of the answer (both were 500 internal errors), and the server goes on."""
+    for path, body in [
+        ("/api/score", '{"text": "Bad \\ud800 here. Cowards!"}'),
+        ("/api/score", '{"text": "x", "document": "\\udc00"}'),
+        ("/api/classify-span", '{"text": "Hello \\ud800 there", "start": 0, "end": 9}'),
+        ("/api/render", '{"sentences": [{"text": "a\\udc00"}], "text": "abc"}'),
+        ("/api/report", '{"sentences": [], "x": {"\\udc00": 1}}'),
+    ]:
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        _assert_error(response, 422, "lone surrogate")
+    for threshold in ["NaN", "Infinity", '{"Doubt": NaN}']:
+        response = client.post(
+            "/api/score",
+            content='{"text": "x", "threshold": ' + threshold + "}",
+            headers={"content-type": "application/json"},
+        )
+        _assert_error(response, 422, "threshold")
+    emoji = {"text": "Emoji \U0001f600 pair. Fine.", "evidence": False}
+    pair = client.post("/api/score", json=emoji)
+    assert pair.status_code == 200 and "\U0001f600" in pair.json()["text"]
+    assert client.get("/healthz").status_code == 200

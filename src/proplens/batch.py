@@ -47,13 +47,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from proplens.errors import InputError, ProplensError
+from proplens.errors import DataError, InputError, ProplensError, ValidationError
 from proplens.inputs import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, iter_documents
 
 __all__ = [
@@ -128,10 +128,21 @@ def _stem(output: Path) -> str:
 
 
 def _count_and_iter(
-    source: str | Path, *, text_column: str, id_column: str, batch_size: int
+    source: str | Path,
+    *,
+    text_column: str,
+    id_column: str,
+    batch_size: int,
+    output: Path | None = None,
 ) -> tuple[int | None, Iterator[_Item]]:
-    """The number of documents in the input (None when unknown without reading it) and the items."""
+    """The number of documents in the input (None when unknown without reading it) and the items.
+
+    ``output``'s own files (the two tables and the parts) are never input: a glob such as
+    ``dumps/*.parquet`` with ``-o dumps/scores.parquet`` would otherwise score, on a rerun, the
+    sentence table the first run wrote.
+    """
     path = Path(source)
+    own = _own_files(output) if output is not None else set()
     if path.is_dir():
         files = _folder_files(path)
         if not files:
@@ -140,10 +151,12 @@ def _count_and_iter(
             )
         return len(files), _file_items(files, base=path)
     if path.is_file():
+        if path.resolve() in own:
+            raise InputError(f"{path}: is the input; choose another --output")
         targets = [path]
     elif any(char in str(source) for char in "*?["):
         targets = sorted(Path(p) for p in globlib.glob(str(source), recursive=True))
-        targets = [p for p in targets if p.is_file()]
+        targets = [p for p in targets if p.is_file() and not _is_own(p, own)]
         if not targets:
             raise InputError(f"{source}: the pattern matches no file")
     else:
@@ -165,6 +178,15 @@ def _count_and_iter(
             break
         total += count
     return total, _mixed_items(targets, text_column, id_column, batch_size)
+
+
+def _own_files(output: Path) -> set[Path]:
+    return {p.resolve() for p in (output, documents_path(output), parts_path(output))}
+
+
+def _is_own(path: Path, own: set[Path]) -> bool:
+    resolved = path.resolve()
+    return resolved in own or any(parent in own for parent in resolved.parents)
 
 
 def _folder_files(folder: Path) -> list[Path]:
@@ -212,16 +234,33 @@ def _mixed_items(
         position += _count_rows(target) or 0
 
 
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn a table that cannot be parsed (corrupt Parquet, malformed or non-UTF-8 CSV, an
+    unreadable file) into a one-line error naming it, instead of the parser's traceback."""
+    try:
+        yield
+    except ProplensError:
+        raise
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; save the table as UTF-8") from None
+    except Exception as exc:  # pyarrow's and pandas' parser errors share no base class
+        raise DataError(f"{path}: not a readable {path.suffix} table ({_one_line(exc)})") from None
+
+
 def _check_columns(path: Path, text_column: str) -> None:
     kind = TABLE_SUFFIXES[path.suffix.lower()]
-    if kind == "parquet":
-        columns = pq.ParquetFile(path).schema_arrow.names
-    elif kind == "csv":
-        import pandas as pd
+    with _reading(path):
+        if kind == "parquet":
+            columns = pq.ParquetFile(path).schema_arrow.names
+        elif kind == "csv":
+            import pandas as pd
 
-        columns = list(pd.read_csv(path, nrows=0).columns)
-    else:
-        return  # JSONL records may differ; a record without the text column fails on its own
+            columns = list(pd.read_csv(path, nrows=0).columns)
+        else:
+            return  # JSONL records may differ; a record without the text column fails on its own
     if text_column not in columns:
         raise InputError(
             f"{path}: no column {text_column!r} (columns: {', '.join(map(str, columns))}); "
@@ -233,6 +272,11 @@ def _count_rows(path: Path) -> int | None:
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         return 1
+    with _reading(path):
+        return _count_table_rows(path, kind)
+
+
+def _count_table_rows(path: Path, kind: str) -> int:
     if kind == "parquet":
         return pq.ParquetFile(path).metadata.num_rows
     if kind == "jsonl":
@@ -287,6 +331,11 @@ def _table_items(
 
 
 def _table_records(path: Path, batch_size: int) -> Iterator[dict[str, Any] | str]:
+    with _reading(path):
+        yield from _parse_table(path, batch_size)
+
+
+def _parse_table(path: Path, batch_size: int) -> Iterator[dict[str, Any] | str]:
     kind = TABLE_SUFFIXES[path.suffix.lower()]
     chunk = max(batch_size * 8, 1024)
     if kind == "parquet":
@@ -707,6 +756,10 @@ def dask_client(address: str, workers: int) -> Iterator[Any]:
             client = Client(address, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise InputError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+        except ValueError as exc:  # no port, unknown protocol
+            raise InputError(
+                f"--dask {address}: not a scheduler address ({exc}); use 'local' or tcp://host:port"
+            ) from None
         with client:
             yield client
 
@@ -853,15 +906,20 @@ class _Parts:
             if kind == "sentence":
                 keys.append(("sentence_index", "ascending"))
             public = schema.remove(schema.get_field_index("position"))
-            with pq.ParquetWriter(temporary, public) as writer:
-                for group in groups:
-                    tables = []
-                    for number in group:
-                        name = _part_name(f"{kind}s", number)
-                        tables.append(pq.read_table(self.folder / name, schema=schema))
-                    merged = pa.concat_tables(tables).sort_by(keys).drop(["position"])
-                    writer.write_table(merged)
-            os.replace(temporary, target)
+            try:
+                with pq.ParquetWriter(temporary, public) as writer:
+                    for group in groups:
+                        tables = []
+                        for number in group:
+                            name = _part_name(f"{kind}s", number)
+                            tables.append(pq.read_table(self.folder / name, schema=schema))
+                        merged = pa.concat_tables(tables).sort_by(keys).drop(["position"])
+                        writer.write_table(merged)
+                os.replace(temporary, target)
+            except BaseException:  # interrupted or failed: leave no half-written table behind
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+                raise
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
@@ -877,6 +935,20 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 # --- the run --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _writing(output: Path) -> Iterator[None]:
+    """An output folder that cannot be created or written is one line, not a traceback."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise ProplensError(
+            f"{output}: permission denied, cannot write {exc.filename or 'there'}"
+        ) from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise ProplensError(f"{output}: cannot write{where} ({exc.strerror or exc})") from None
 
 
 def _resolve_model(model: Any) -> Any:
@@ -973,16 +1045,26 @@ def score_corpus(
         print(result.scored, result.failed)
     """
     if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+        raise ValidationError(f"--workers must be at least 1, got {workers}")
     if batch_size < 1:
-        raise InputError(f"batch size must be at least 1, got {batch_size}")
+        raise ValidationError(f"--batch-size must be at least 1, got {batch_size}")
+    if max_bytes <= 0:
+        raise ValidationError(f"--max-size must be above 0 megabytes, got {max_bytes / 1e6:g}")
     began = time.perf_counter()
     output = Path(output)
     if output.suffix != ".parquet":
         raise InputError(f"{output}: the output must be a .parquet file")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    for table in (output, documents_path(output)):
+        if table.is_dir():
+            raise ProplensError(f"{table}: is a folder; give a file name to write")
+    with _writing(output):
+        output.parent.mkdir(parents=True, exist_ok=True)
     total, items = _count_and_iter(
-        input, text_column=text_column, id_column=id_column, batch_size=batch_size
+        input,
+        text_column=text_column,
+        id_column=id_column,
+        batch_size=batch_size,
+        output=output,
     )
     model = _resolve_model(model)
     devices = list(model.devices)
@@ -994,7 +1076,8 @@ def score_corpus(
         "text_column": text_column,
         "id_column": id_column,
     }
-    parts = _Parts(parts_path(output), run, resume)
+    with _writing(output):
+        parts = _Parts(parts_path(output), run, resume)
     done = parts.done() if resume else set()
     counts = {"skipped": 0, "scored": 0, "failed": 0}
 
@@ -1020,12 +1103,14 @@ def score_corpus(
         # see the parts folder (a remote cluster without shared storage).
         for receipt in receipts:
             if receipt.tables is not None:
-                parts.write(receipt.number, *receipt.tables)
+                with _writing(output):
+                    parts.write(receipt.number, *receipt.tables)
             counts["failed"] += receipt.failed
             counts["scored"] += receipt.documents - receipt.failed
             advance(receipt.documents)
     summary = documents_path(output)
-    parts.consolidate(output, summary, _schemas(devices))
+    with _writing(output):
+        parts.consolidate(output, summary, _schemas(devices))
     return BatchResult(
         documents=counts["scored"] + counts["skipped"] + counts["failed"],
         scored=counts["scored"],
@@ -1042,23 +1127,41 @@ def score_corpus(
 try:  # Typer is a core dependency, but keep the library importable without it.
     import typer
 
+    _option = typer.Option
     _OUTPUT = typer.Option(..., "-o", "--output", help="Sentence table to write (.parquet).")
 except ImportError:  # pragma: no cover
     _OUTPUT = None
+
+    def _option(*args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def score_corpus_command(
     input: str,
     output: Path = _OUTPUT,
-    workers: int = 1,
-    dask: str | None = None,
-    model: str | None = None,
-    text_column: str = "text",
-    id_column: str = "id",
-    no_resume: bool = False,
-    max_size: float = DEFAULT_MAX_BYTES / 1_000_000,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    no_progress: bool = False,
+    workers: Annotated[
+        int, _option(help="Worker processes (with --dask local: the cluster's workers).")
+    ] = 1,
+    dask: Annotated[
+        str | None, _option(help="Score on Dask: 'local', or a scheduler address tcp://HOST:PORT.")
+    ] = None,
+    model: Annotated[
+        str | None, _option(help="Model name or directory; default: the current default model.")
+    ] = None,
+    text_column: Annotated[str, _option(help="Text column of a JSONL/CSV/Parquet input.")] = "text",
+    id_column: Annotated[str, _option(help="Id column of a table (default ids: FILE:ROW).")] = "id",
+    no_resume: Annotated[
+        bool, _option("--no-resume", help="Delete the parts of an earlier run and start over.")
+    ] = False,
+    max_size: Annotated[
+        float, _option(help="Megabytes above which a document is recorded as failed.")
+    ] = DEFAULT_MAX_BYTES / 1_000_000,
+    batch_size: Annotated[
+        int, _option(help="Documents per batch (one part file each).")
+    ] = DEFAULT_BATCH_SIZE,
+    no_progress: Annotated[
+        bool, _option("--no-progress", help="No progress bar (none is shown off a terminal).")
+    ] = False,
 ) -> None:
     """Score a folder, a JSONL/CSV/Parquet table or a glob; write OUT.parquet and
     OUT.documents.parquet. Rerunning resumes. Exit code 5 when some documents failed."""
@@ -1088,9 +1191,15 @@ def score_corpus_command(
 
 def report_command(
     scored: Path,
-    by: str = "source",
-    freq: str | None = None,
-    out: Path | None = None,
+    by: Annotated[
+        str, _option(help="Column of the documents table to group by (source, date, ...).")
+    ] = "source",
+    freq: Annotated[
+        str | None, _option(help="Read --by as dates, one group per D, W, M, Q or Y.")
+    ] = None,
+    out: Annotated[
+        Path | None, _option(help="Also write the comparison: .html, .png, .svg or .csv.")
+    ] = None,
 ) -> None:
     """Compare groups of a scored corpus (by source, date, ...): rates, mean score with a 95% CI,
     and a chart (--out report.html / report.png / table.csv)."""

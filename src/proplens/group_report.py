@@ -19,14 +19,16 @@ inline SVG chart, no external files) or ``.csv`` (the table only).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from proplens.errors import DataError, InputError
+from proplens.errors import DataError, InputError, ProplensError
 
 __all__ = ["bootstrap_ci", "format_table", "group_report", "load_documents"]
 
@@ -116,6 +118,10 @@ def group_report(
     documents = load_documents(scored)
     if "status" in documents.columns:
         documents = documents[documents["status"] == "ok"]
+    if documents.empty:
+        raise DataError(
+            f"{scored}: no document was scored without error, so there are no groups to compare"
+        )
     devices = [c for c in documents.columns if c not in _BASE_COLUMNS]
     documents = documents.assign(_group=_group_keys(documents, by, freq).to_numpy())
     rows = []
@@ -185,19 +191,35 @@ def _figure(table: pd.DataFrame, by: str):
 
 
 def _write(table: pd.DataFrame, by: str, out: Path) -> None:
+    """Write ``out`` through a temporary file renamed into place: an interrupted or failed write
+    never leaves a truncated report, nor destroys the one already there."""
     suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix not in (".png", ".html", ".svg", ".csv"):
+        raise InputError(f"{out}: write .png, .svg, .html or .csv")
+    if out.is_dir():
+        raise ProplensError(f"{out}: is a folder; give a file name to write")
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_file(table, by, temporary, suffix)
+        os.replace(temporary, out)
+    except OSError as exc:
+        raise ProplensError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+def _write_file(table: pd.DataFrame, by: str, out: Path, suffix: str) -> None:
     if suffix == ".csv":
         table.to_csv(out, index=False)
         return
-    if suffix not in (".png", ".html", ".svg"):
-        raise InputError(f"{out}: write .png, .svg, .html or .csv")
     import matplotlib.pyplot as plt
 
     figure = _figure(table, by)
     try:
         if suffix in (".png", ".svg"):
-            figure.savefig(out, dpi=120)
+            figure.savefig(out, dpi=120, format=suffix[1:])
             return
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg")

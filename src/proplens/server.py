@@ -48,7 +48,7 @@ try:
     from fastapi import FastAPI, File, Form, Request, UploadFile
     from fastapi.encoders import jsonable_encoder
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi.responses import HTMLResponse, Response
     from pydantic import BaseModel, ConfigDict, Field, model_validator
     from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as exc:  # the optional "serve" extra is not installed
@@ -122,6 +122,31 @@ _UNION_MEMBER_TAG = re.compile(r"^(?:constrained-)?(?:float|int|str|bool)$|\[")
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+def _valid_unicode(data: Any) -> Any:
+    """Refuse a body holding a lone surrogate (JSON may spell one, ``"\\ud800"``; Unicode text
+    has none): no UTF-8 answer can carry it back, so it is the request's mistake (422), not 500."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # a loop, not recursion: a deeply nested body must not exhaust the stack
+        where, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"{where or 'body'}: character {error.start} is a lone surrogate "
+                    f"(U+{ord(value[error.start]):04X}), which is not valid Unicode text"
+                ) from None
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                # the name goes into the message: pydantic cannot carry a surrogate there
+                key_name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+                name = f"{where}.{key_name}" if where else key_name
+                stack.extend([(f"{name} (the key)", key), (name, item)])
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+    return data
+
+
 class ScoreRequest(BaseModel):
     """``POST /api/score``: the text and the same options as ``proplens score``."""
 
@@ -141,6 +166,11 @@ class ScoreRequest(BaseModel):
         default=PASTED_DOCUMENT_ID, max_length=500, description="A name echoed in the answer."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        return _valid_unicode(data)
+
 
 class ClassifySpanRequest(BaseModel):
     """``POST /api/classify-span``: which device a marked stretch of text shows."""
@@ -150,6 +180,11 @@ class ClassifySpanRequest(BaseModel):
     text: str
     start: int = Field(ge=0, description="First character of the span (code points, like Python).")
     end: int = Field(ge=0, description="One past the last character of the span.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        return _valid_unicode(data)
 
     @model_validator(mode="after")
     def _span_inside_text(self) -> ClassifySpanRequest:
@@ -174,6 +209,11 @@ class ScoringResult(BaseModel):
     summary: dict[str, Any] = Field(default_factory=dict)
     model: dict[str, Any] = Field(default_factory=dict)
     profile: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        return _valid_unicode(data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,28 +497,32 @@ class _RequestError(Exception):
         self.message = message
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+def _error(status: int, message: str, **extra: Any) -> Response:
+    # Encoded like every answer: the echoed input of a validation error may hold NaN (JSON
+    # has no NaN; Starlette's JSONResponse raised ValueError, a 500) or a lone surrogate.
+    return Response(
+        _json_bytes({"error": message, **extra}), status_code=status, media_type="application/json"
+    )
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(_RequestError)
-    async def request_error(request: Request, error: _RequestError) -> JSONResponse:
+    async def request_error(request: Request, error: _RequestError) -> Response:
         return _error(error.status, error.message)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         problems = error.errors()
         return _error(
             422, _validation_message(problems), detail=jsonable_encoder(problems, exclude={"ctx"})
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         return _error(error.status_code, str(error.detail))
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> Response:
         # Starlette re-raises after this answer, so uvicorn logs the traceback once; the client
         # gets one line and nothing of the internals.
         return _error(500, f"internal error ({type(error).__name__}); the server keeps running")
@@ -534,7 +578,7 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
 
     @app.get("/healthz", tags=["service"], summary="Liveness check")
     def healthz() -> dict:
-        return {"status": "ok", "model": f"{model.name} v{model.version}"}
+        return {"status": "ok", "model": _model_label(model)}
 
     @app.get("/api/model", tags=["service"], summary="The loaded model")
     def model_info() -> dict:
@@ -672,7 +716,10 @@ def _json_bytes(value: Any) -> bytes:
         body = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError):
         body = json.dumps(_json_safe(value), ensure_ascii=False, separators=(",", ":"))
-    return body.encode("utf-8")
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: only JSON's \uXXXX escape can carry it
+        return json.dumps(_json_safe(value), separators=(",", ":")).encode("ascii")
 
 
 def _json_safe(value: Any) -> Any:
@@ -689,6 +736,12 @@ def _replace_non_finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_replace_non_finite(item) for item in value]
     return value
+
+
+def _model_label(model: Any) -> str:
+    """``ptc-default v4``: registry versions already start with "v" (as in proplens.report)."""
+    version = str(model.version)
+    return f"{model.name} {version if version.startswith('v') else 'v' + version}"
 
 
 def _version() -> str:
@@ -916,5 +969,5 @@ def serve_command(
             "(there is no authentication)",
             host,
         )
-    typer.echo(f"proplens: serving {loaded.name} v{loaded.version} on http://{host}:{port}/")
+    typer.echo(f"proplens: serving {_model_label(loaded)} on http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=KEEP_ALIVE_SECONDS)

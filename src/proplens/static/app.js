@@ -137,7 +137,9 @@
     .then(function (info) {
       if (!info) return;
       var line = document.getElementById("model-line");
-      line.insertBefore(document.createTextNode("Model: " + info.name + " v" + info.version + ". "), line.firstChild);
+      var version = String(info.version); // registry versions already read "v4"
+      if (version.charAt(0) !== "v") version = "v" + version;
+      line.insertBefore(document.createTextNode("Model: " + info.name + " " + version + ". "), line.firstChild);
     })
     .catch(function () { /* the footer line is optional */ });
   updateFileNote();
