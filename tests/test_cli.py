@@ -430,3 +430,24 @@ def test_console_script_defers_scipy_stats_until_it_is_used(tmp_path):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "deferred": True, "half": 0.5, "same": True, "mode": 2}
     assert json.loads(output.read_text(encoding="utf-8"))["summary"]["sentences"] == 19
+
+
+def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
+    """An interrupted command says so and exits 130, whichever way Typer reports it."""
+    import typer
+
+    from proplens import cli
+
+    interrupted = typer.Typer()
+
+    @interrupted.command()
+    def work() -> None:
+        raise KeyboardInterrupt
+
+    @interrupted.command()
+    def other() -> None:  # two commands: the app takes the command name
+        pass
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    assert cli.main(["work"]) == 130
+    assert capsys.readouterr().err.strip() == "proplens: interrupted"

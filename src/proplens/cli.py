@@ -621,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
         _register_optional()
     try:
         result = app(args=argv, prog_name="proplens", standalone_mode=False)
+        if result == 130:
+            # Typer >= 0.2x turns Ctrl-C into a silent exit 130 (no command returns 130)
+            err.print("proplens: interrupted", highlight=False)
         return result if isinstance(result, int) else 0
     except ProplensError as error:
         err.print(f"proplens: error: {error}", highlight=False, soft_wrap=True, markup=False)
