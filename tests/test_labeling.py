@@ -237,3 +237,82 @@ def test_cli_labels_add(tmp_path, capsys):
     assert "added Vague_Sourcing" in capsys.readouterr().out
     assert load_taxonomy(taxonomy)["Vague_Sourcing"].example.startswith("Insiders in Velm")
     assert main(args) == DataError.exit_code
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path):
+    """Excel's "CSV UTF-8" starts the file with a BOM: the first header is still a column name
+    (document_id kept, text found), and BOM-prefixed JSONL and Label Studio files read too."""
+    bom = "\ufeff"
+    first = write(
+        tmp_path / "excel.csv",
+        f"{bom}document_id,text,devices\nd1,What a disgraceful plan!,{DEVICE}\n",
+    )
+    assert read_labels([first]).frame["document_id"].tolist() == ["d1"]
+    text_first = write(tmp_path / "excel2.csv", f"{bom}text,devices\nShameful greed.,{DEVICE}\n")
+    assert len(read_labels([text_first])) == 1
+    jsonl = write(tmp_path / "b.jsonl", bom + json.dumps({"text": "Greedy!", "devices": [DEVICE]}))
+    assert len(read_labels([jsonl])) == 1
+    task = {"data": {"text": "Greedy!"}, "annotations": [{"result": [
+        {"value": {"choices": [DEVICE]}}]}]}  # fmt: skip
+    export = write(tmp_path / "b.json", bom + json.dumps([task]))
+    assert len(read_labels([export])) == 1
+
+
+def test_a_sentence_file_without_a_devices_column_is_a_problem(tmp_path):
+    """A misnamed column ('label' for 'devices') must not read as "every row not labeled yet"."""
+    path = write(tmp_path / "misnamed.csv", f"text,label\nWhat a disgraceful plan!,{DEVICE}\n")
+    problems = [str(p) for p in validate_labels([path]).problems]
+    assert problems == [f"{path}:1: missing column 'devices' (device names, 'none', or empty)"]
+
+
+def test_malformed_label_studio_results_are_problems_not_crashes(tmp_path):
+    """A result whose value is null or a string, and choices/labels given as a string or a
+    number, are reported with the task number (a string names one device)."""
+
+    def task(value):
+        text = f"Tolls went up again, by {len(tasks)} crowns."
+        return {"data": {"text": text}, "annotations": [{"result": [value]}]}
+
+    tasks: list = []
+
+    for value in (
+        None,
+        "choices",
+        {"choices": 3},
+        {"start": 0, "end": 5, "labels": 7},
+        {"choices": DEVICE},
+    ):
+        tasks.append(task({"value": value}))
+    path = write(tmp_path / "odd.json", json.dumps(tasks))
+    problems = [str(p) for p in validate_labels([path]).problems]
+    assert [p.split(":")[1] for p in problems] == ["1", "2", "3", "4"]
+    ok = write(tmp_path / "ok.json", json.dumps(tasks[4:]))
+    assert read_labels([ok]).frame["devices"].tolist() == [[DEVICE]]
+
+
+def test_conflicts_are_found_across_files_with_the_same_name(tmp_path):
+    """Two exports both called labels.csv (one per week) are two files: a sentence labeled
+    differently on the same line of each is a conflict; the same file given twice is refused."""
+    week1, week2 = tmp_path / "week1", tmp_path / "week2"
+    week1.mkdir()
+    week2.mkdir()
+    one = write(week1 / "labels.csv", f"text,devices\nWhat a disgraceful plan!,{DEVICE}\n")
+    two = write(
+        week2 / "labels.csv",
+        f"text,devices\nWhat a disgraceful plan!,none\nShameful greed at the port.,{DEVICE}\n",
+    )
+    problems = [str(p) for p in validate_labels([one, two]).problems]
+    assert len(problems) == 1 and "conflicting labels with labels.csv:2" in problems[0]
+    twice = [str(p) for p in validate_labels([one, one]).problems]
+    assert len(twice) == 1 and "given more than once" in twice[0]
+
+
+def test_add_device_refuses_a_colour_reports_cannot_draw(tmp_path, monkeypatch):
+    """`--colour 'not a colour'` is refused at once instead of silently turning grey in reports."""
+    taxonomy = tmp_path / "taxonomy.toml"
+    taxonomy.write_text(config.taxonomy_path().read_text(encoding="utf-8"), encoding="utf-8")
+    before = taxonomy.read_text(encoding="utf-8")
+    with pytest.raises(ValidationError, match="hex colour"):
+        add_device("Crowd_Appeal", "d", "e", colour="not a colour", path=taxonomy)
+    assert taxonomy.read_text(encoding="utf-8") == before
+    assert add_device("Crowd_Appeal", "d", "e", colour="#aa6e28", path=taxonomy).colour == "#aa6e28"

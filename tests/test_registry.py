@@ -302,3 +302,29 @@ def test_registry_uses_models_dir_by_default(root):
     add_model("m")
     assert registry._root(None) == root
     assert (root / "m" / "v1" / "metadata.json").is_file()
+
+
+def test_an_unwritable_models_folder_is_one_model_error(root, monkeypatch, capsys):
+    """`models use` / `rollback` on a read-only models folder: one line and exit 4, no OSError
+    traceback, and current.json unchanged."""
+    import errno
+
+    from proplens.cli import main
+
+    add_model("m")
+    add_model("m")
+    use("m@v1")
+    use("m@v2")
+    before = (root / "current.json").read_text(encoding="utf-8")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(registry.tempfile, "mkstemp", read_only)
+    with pytest.raises(ModelError, match="cannot write"):
+        use("m@v1")
+    assert main(["models", "rollback"]) == ModelError.exit_code
+    err = capsys.readouterr().err
+    assert err.startswith("proplens: error:") and "Read-only file system" in err
+    assert "Traceback" not in err
+    assert (root / "current.json").read_text(encoding="utf-8") == before

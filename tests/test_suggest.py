@@ -148,3 +148,15 @@ def test_unknown_device_is_a_user_error(setup, capsys, monkeypatch):
     code = main(["suggest", "--device", "Nope", "--from", str(folder)])
     assert code != 0 and "proplens labels add" in capsys.readouterr().err
     assert not (tmp_path / "suggestions.csv").exists()
+
+
+def test_output_that_cannot_be_written_is_one_line(setup, capsys):
+    """`-o` naming a folder, or a file under a file, is a one-line error, not a traceback."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    for out in (tmp_path / "docs", blocker / "picks.csv"):
+        code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "2", "-o", str(out)])
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith("proplens: error:") and str(out) in err

@@ -94,3 +94,11 @@ def test_malformed_files_name_the_problem(tmp_path):
     bad.write_text('[[device]]\nname="X"\ndefinition="d"\nexample="e"\n' * 2, encoding="utf-8")
     with pytest.raises(DataError, match="duplicate"):
         load_taxonomy(bad)
+
+
+def test_saving_where_it_cannot_be_written_is_a_data_error(tmp_path):
+    """`labels add` into a folder that cannot be written is one DataError, not an OSError."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    with pytest.raises(DataError, match="cannot write"):
+        load_taxonomy().save(blocker / "taxonomy.toml")

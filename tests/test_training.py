@@ -16,7 +16,8 @@ from tiny_corpus import DEVICE, texts_of, write_labels, write_taxonomy
 
 from proplens import config, training
 from proplens.artifacts import read_metadata, save_model
-from proplens.errors import ValidationError
+from proplens.cli import main
+from proplens.errors import ModelError, ValidationError
 from proplens.labeling import read_labels
 from proplens.model import DeviceClassifier
 from proplens.registry import current, versions
@@ -358,3 +359,105 @@ def test_pooled_cv_matches_each_block_run_alone(corpus_dir):
         alone = training.cross_validate_block(subset, devices, rows, n_jobs=1, n_splits=3)
         for j, device in enumerate(devices):
             assert pooled["per_device"][device] == training._device_scores(alone, j)
+
+
+def _must_not_train(monkeypatch):
+    def fit(self, X, y):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(DeviceClassifier, "fit", fit)
+
+
+@pytest.mark.parametrize("name", ["bad name", "tiny@v3", "../outside"])
+def test_a_bad_model_name_is_refused_before_training(root, labels_csv, monkeypatch, name):
+    """The name is checked first, not after minutes of training; nothing is written."""
+    _must_not_train(monkeypatch)
+    with pytest.raises(ModelError):
+        train(name=name, labels=[labels_csv], base=False, models_root=root, n_jobs=1)
+    assert not root.exists()
+
+
+def test_an_unwritable_models_folder_is_refused_before_training(root, labels_csv, monkeypatch):
+    """A models root that cannot be written (here: under a file) fails before the training, as
+    one ModelError, not an OSError after it."""
+    _must_not_train(monkeypatch)
+    blocker = root.parent / "a-file"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="cannot write models there"):
+        train(name="tiny", labels=[labels_csv], base=False, models_root=blocker / "models")
+
+
+def test_fewer_than_two_folds_is_a_user_error(root, labels_csv, monkeypatch, capsys):
+    """n_splits=1 (or `evaluate --folds 1`) is refused before any work, as one line."""
+    _must_not_train(monkeypatch)
+    with pytest.raises(ValidationError, match="at least 2 folds"):
+        tiny_train(root, [labels_csv], n_splits=1)
+    assert main(["evaluate", "--folds", "1", "--data", str(root / "nowhere")]) == 3
+    assert capsys.readouterr().err.strip() == "proplens: error: --folds must be at least 2, got 1"
+
+
+def test_a_version_saved_meanwhile_by_another_run_moves_this_one_up(root, labels_csv, monkeypatch):
+    """Two runs started together both aim at v1: the one that saves second becomes v2 instead of
+    failing after its training, and neither overwrites the other."""
+    from proplens import artifacts
+
+    real = artifacts.save_model
+    calls = []
+
+    def racing(bundle, metadata, directory, **options):
+        if not calls:  # the other run renames its v1 into place while this one writes
+            real({"other": True}, {"name": "tiny", "labels": [DEVICE],
+                                   "thresholds": {DEVICE: 0.5}}, directory)  # fmt: skip
+        calls.append(Path(directory).name)
+        return real(bundle, metadata, directory, **options)
+
+    monkeypatch.setattr(artifacts, "save_model", racing)
+    result = tiny_train(root, [labels_csv], evaluate=False, force=True)
+    assert calls == ["v1", "v2"] and result.directory == root / "tiny" / "v2"
+    assert read_metadata(root / "tiny" / "v2").version == "v2"
+    assert read_metadata(root / "tiny" / "v1").training_data["sources"] == []
+    assert current(root).version == "v2"
+    assert not [p for p in (root / "tiny").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_guard_blocks_a_model_that_lacks_devices_of_the_default(tmp_path):
+    """A --no-base model that knows one device must not silently replace a default that knows
+    more: the devices it lacks block promotion (--force still can)."""
+    parent = save_model(
+        {"stand-in": True},
+        {"name": "base", "labels": ["Doubt", "Slogans"],
+         "thresholds": {"Doubt": 0.5, "Slogans": 0.5},
+         "metrics": {"per_device": {"Doubt": {"f1": 0.4}, "Slogans": {"f1": 0.3}}}},
+        tmp_path / "models" / "base" / "v1",
+    )  # fmt: skip
+    decision = promotion_decision(parent, _candidate(0.45, 0.02))
+    assert not decision.promote
+    assert "lacks 1 device(s) of base@v1 (Slogans)" in decision.message()
+
+
+def test_sigterm_while_saving_leaves_no_temporary_folder(root, labels_csv):
+    """`kill` (SIGTERM) during the save unwinds like Ctrl-C: the temporary folder is removed, no
+    version appears, and the exit code is 128 + 15."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys, time\n"
+        "from proplens import artifacts\n"
+        "from proplens.cli import main\n"
+        "real = artifacts.joblib.dump\n"
+        "def dump(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+        "    return real(*args, **kwargs)\n"
+        "artifacts.joblib.dump = dump\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    args = ["train", "--name", "tiny", "--labels", str(labels_csv), "--no-base", "--no-cv"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args, "--jobs", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert not (root / "tiny").exists() or not list((root / "tiny").iterdir())

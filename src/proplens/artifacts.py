@@ -508,8 +508,13 @@ def save_model(
     meta = _coerce_metadata(metadata, directory)
     if directory.exists():
         raise ModelError(f"{directory}: already exists; model directories are never overwritten")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{directory.name}-", dir=directory.parent))
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{directory.name}-", dir=directory.parent))
+    except OSError as error:
+        raise ModelError(
+            f"{directory.parent}: cannot write a model there ({error.strerror or error})"
+        ) from None
     try:
         model_path = temporary / MODEL_FILENAME
         with open(model_path, "wb") as handle:
@@ -544,9 +549,17 @@ def save_model(
                 f"{directory}: already exists; model directories are never overwritten"
             )
         os.rename(temporary, directory)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
-        raise
+        if not isinstance(error, OSError):
+            raise
+        if directory.exists():  # a run that saved the same version won the race to the rename
+            raise ModelError(
+                f"{directory}: already exists; model directories are never overwritten"
+            ) from None
+        raise ModelError(
+            f"{directory}: cannot write the model ({error.strerror or error})"
+        ) from None
     _fsync_directory(directory.parent)
     return directory
 

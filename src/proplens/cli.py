@@ -374,20 +374,21 @@ def train(
     command = "proplens train" + "".join(f" --labels {p}" for p in labels or [])
     command += "" if base else " --no-base"
     command += f" --notes {notes}" if notes is not None else ""
-    result = run(
-        name=name,
-        data_dir=data,
-        labels=labels or None,
-        base=base,
-        corpus_dir=corpus,
-        evaluate=cv,
-        n_jobs=jobs,
-        promote=use,
-        force=force,
-        command=command,
-        notes=notes_text,
-        progress=lambda message: err.print(f"[dim]{message}…[/dim]"),
-    )
+    with _terminate_like_interrupt():
+        result = run(
+            name=name,
+            data_dir=data,
+            labels=labels or None,
+            base=base,
+            corpus_dir=corpus,
+            evaluate=cv,
+            n_jobs=jobs,
+            promote=use,
+            force=force,
+            command=command,
+            notes=notes_text,
+            progress=lambda message: err.print(f"[dim]{message}…[/dim]"),
+        )
     if result.cv_seconds:
         err.print(
             f"trained in {result.seconds:.0f} s (cross-validation {result.cv_seconds:.0f} s, "
@@ -417,6 +418,28 @@ def train(
     print(result.directory)
 
 
+@contextlib.contextmanager
+def _terminate_like_interrupt():
+    """While training, SIGTERM (``kill``, ``timeout``, a scheduler stopping the job) unwinds the
+    stack like Ctrl-C instead of ending the process on the spot, so the atomic save removes its
+    temporary folder and the current model stays; the exit code is still 128 + 15."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, _frame):
+        err.print("proplens: terminated", highlight=False)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command()
 def evaluate(
     data: Annotated[
@@ -431,6 +454,10 @@ def evaluate(
     """Grouped k-fold cross-validation on the SemEval-2020 training articles."""
     from proplens.training import cross_validate, load_training_data
 
+    if folds < 2:
+        raise ValidationError(f"--folds must be at least 2, got {folds}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"{out}: not a folder (--out names a folder for the figures)")
     training = load_training_data(data)
     metrics = cross_validate(training, n_jobs=jobs, n_splits=folds)
     table = Table(title=f"{folds}-fold CV grouped by article")

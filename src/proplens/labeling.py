@@ -67,6 +67,9 @@ LABEL_COLUMNS = [
 _NEGATIVE_WORDS = {"none", "-", "no_device", "no device", "[]"}
 _LINE_CONTENT = re.compile(r"[^\s\ufeff](?:[^\n]*[^\s\ufeff])?")
 _ARTICLE_FILE = re.compile(r"^article(\d+)\.txt$")
+# Label files are UTF-8; a leading byte order mark (Excel's "CSV UTF-8") is not part of the
+# first column's name.
+_LABEL_ENCODING = "utf-8-sig"
 # Problems listed in a ValidationError message before "... and N more".
 _MESSAGE_PROBLEMS = 3
 
@@ -372,10 +375,13 @@ class _Reader:
         document_id = str(data.get("document_id") or f"{self.name}#task{task.get('id', number)}")
         choices: set[str] = set()
         spans: list[tuple[int, int, str]] = []
-        for item in result:
+        for item in result if isinstance(result, list) else [result]:
             value = item.get("value", {}) if isinstance(item, dict) else {}
+            if not isinstance(value, dict):
+                self.problem(number, f"a result's value should be an object, got {value!r}")
+                continue
             if "choices" in value:
-                choices |= self.device_list(list(value["choices"]), number) or set()
+                choices |= self.device_list(value["choices"], number) or set()
             elif "labels" in value:
                 try:
                     start, end = int(value["start"]), int(value["end"])
@@ -387,7 +393,7 @@ class _Reader:
                         number, f"span {start}-{end} is outside the text ({len(text)} characters)"
                     )
                     continue
-                for name in self.device_list(list(value["labels"]), number) or set():
+                for name in self.device_list(value["labels"], number) or set():
                     spans.append((start, end, name))
         if not spans:
             self.records.append(
@@ -409,7 +415,7 @@ def detect_format(path: Path | str) -> str:
     if suffix == ".json":
         return "label-studio"
     if suffix == ".jsonl":
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding=_LABEL_ENCODING) as handle:
             for line in handle:
                 if line.strip():
                     try:
@@ -430,14 +436,14 @@ def _delimiter(path: Path) -> str:
 
 
 def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding=_LABEL_ENCODING, newline="") as handle:
         return [h.strip() for h in next(csv.reader(handle, delimiter=_delimiter(path)), [])]
 
 
 def _rows(path: Path, reader: _Reader) -> Iterable[tuple[int, dict]]:
     """(line number, row dict) for CSV/TSV (header = line 1) and JSONL files."""
     if path.suffix.lower() == ".jsonl":
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding=_LABEL_ENCODING) as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -451,7 +457,7 @@ def _rows(path: Path, reader: _Reader) -> Iterable[tuple[int, dict]]:
                     continue
                 yield number, row
         return
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding=_LABEL_ENCODING, newline="") as handle:
         rows = csv.reader(handle, delimiter=_delimiter(path))
         header = [h.strip() for h in next(rows, [])]
         for row in rows:
@@ -481,7 +487,7 @@ def _read_file(path: Path, taxonomy: Taxonomy, documents: _Documents) -> _Reader
     try:
         if kind == "label-studio":
             try:
-                tasks = json.loads(path.read_text(encoding="utf-8"))
+                tasks = json.loads(path.read_text(encoding=_LABEL_ENCODING))
             except json.JSONDecodeError as exc:
                 reader.problem(exc.lineno, f"not valid JSON ({exc.msg})")
                 return reader
@@ -493,6 +499,9 @@ def _read_file(path: Path, taxonomy: Taxonomy, documents: _Documents) -> _Reader
             for number, task in enumerate(tasks, start=1):
                 reader.label_studio_task(task, number)
         elif kind == "sentences":
+            if path.suffix.lower() != ".jsonl" and "devices" not in _header(path):
+                reader.problem(1, "missing column 'devices' (device names, 'none', or empty)")
+                return reader
             for number, row in _rows(path, reader):
                 reader.sentence_row(row, number)
         else:
@@ -543,12 +552,17 @@ def validate_labels(
     parts: list[pd.DataFrame] = []
     sources: list[dict] = []
     skipped = 0
-    # sentence key -> device -> (label, "file:line")
-    seen: dict[tuple, dict[str, tuple[bool, str]]] = {}
+    # sentence key -> device -> (label, "file:line", (file, line))
+    seen: dict[tuple, dict[str, tuple[bool, str, tuple]]] = {}
+    given: set[Path] = set()
     if not paths:
         problems.append(LabelProblem("labels", None, "no label files given"))
     for raw_path in paths:
         path = Path(raw_path)
+        if path.resolve() in given:
+            problems.append(LabelProblem(str(path), None, "given more than once"))
+            continue
+        given.add(path.resolve())
         reader = _read_file(path, taxonomy, documents)
         problems += reader.problems
         skipped += reader.skipped
@@ -566,12 +580,13 @@ def validate_labels(
                 else ("text", _normalised(record.text))
             )
             where = f"{path.name}:{record.line}"
+            row_key = (path.resolve(), record.line)
             labels = seen.setdefault(key, {})
             for device in sorted(annotated):
                 value = device in record.devices
                 if device in labels:
-                    other_value, other = labels[device]
-                    if other == where:
+                    other_value, other, other_row = labels[device]
+                    if other_row == row_key:
                         continue  # several spans of one row cover the same sentence
                     kind = "duplicate of" if other_value == value else "conflicting labels with"
                     problems.append(
@@ -581,7 +596,7 @@ def validate_labels(
                         )
                     )  # fmt: skip
                 else:
-                    labels[device] = (value, where)
+                    labels[device] = (value, where, row_key)
             rows.append(
                 {
                     "document_id": record.document_id,
@@ -675,6 +690,8 @@ def add_device(
         )
     if not definition.strip() or not example.strip():
         raise ValidationError(f"device {name!r}: give a --definition and an --example")
+    if colour is not None and not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", colour):
+        raise ValidationError(f"--colour {colour!r}: use a hex colour such as #aa6e28")
     if requires is not None:
         try:
             re.compile(requires)

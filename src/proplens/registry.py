@@ -171,10 +171,30 @@ def _read_pointer_leniently(root: Path) -> dict[str, Any] | None:
         return None
 
 
+def check_writable(folder: str | os.PathLike[str]) -> None:
+    """Raise :class:`ModelError` unless files can be created in ``folder`` (or, if it does not
+    exist yet, in the nearest existing folder above it, where it would be created).
+
+    Lets ``train`` refuse a read-only models folder before it spends minutes training.
+    """
+    existing = Path(folder)
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".tmp-probe-", dir=existing))
+    except OSError as error:
+        raise ModelError(
+            f"{folder}: cannot write models there ({error.strerror or error})"
+        ) from None
+
+
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` with ``data`` in one step: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    except OSError as error:
+        raise ModelError(f"{path}: cannot write ({error.strerror or error})") from None
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
             json.dump(data, handle, indent=2, ensure_ascii=False)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from proplens.errors import InputError, ValidationError
+from proplens.errors import InputError, ProplensError, ValidationError
 
 __all__ = [
     "SUGGESTION_COLUMNS",
@@ -186,8 +186,13 @@ def label_studio_config(device: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    if path.is_dir():
+        raise ProplensError(f"{path}: is a folder; give a file name to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    except OSError as error:
+        raise ProplensError(f"{path}: cannot write ({error.strerror or error})") from None
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)

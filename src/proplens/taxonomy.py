@@ -102,8 +102,13 @@ class Taxonomy:
         """Write the taxonomy atomically (write a temporary file, then rename)."""
         target = Path(path) if path is not None else config.taxonomy_path()
         tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(self.to_toml(), encoding="utf-8")
-        tmp.replace(target)
+        try:
+            tmp.write_text(self.to_toml(), encoding="utf-8")
+            tmp.replace(target)
+        except OSError as error:
+            if tmp.is_file():
+                tmp.unlink()
+            raise DataError(f"{target}: cannot write ({error.strerror or error})") from None
         return target
 
 

@@ -546,6 +546,11 @@ def _device_scores(block: BlockCV, j: int) -> dict:
     }
 
 
+def _check_splits(n_splits: int) -> None:
+    if n_splits < 2:
+        raise ValidationError(f"cross-validation needs at least 2 folds, got {n_splits}")
+
+
 def cross_validate(
     data: TrainingData,
     *,
@@ -565,6 +570,7 @@ def cross_validate(
     """
     from proplens.evaluation import expected_calibration_error
 
+    _check_splits(n_splits)
     Y = data.indicator()
     metrics: dict = {"cv": f"{n_splits}-fold GroupKFold by document", "per_device": {}}
     # Every fold of every block, and of the span classifier, goes to one pool of workers.
@@ -704,6 +710,14 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
     with tempfile.TemporaryDirectory(prefix="proplens-candidate-") as folder:
         (Path(folder) / METADATA_FILENAME).write_text(json.dumps(metadata), encoding="utf-8")
         comparison = diff(str(parent), folder)
+    removed = [row.device for row in comparison.itertuples(index=False) if row.change == "removed"]
+    if removed:
+        reason = (
+            f"the new model lacks {len(removed)} device(s) of {before.ref} "
+            f"({', '.join(removed)}); it is saved but not made the default (use --force, or "
+            "`proplens models use`)"
+        )
+        return PromotionDecision(False, before.ref, reason, [], comparison)
     drops = []
     before_scores = before.metrics.get("per_device", {})
     after_scores = metadata["metrics"]["per_device"]
@@ -799,13 +813,18 @@ def train(
     a failed or interrupted run leaves the models folder and the default model as they were.
     """
     from proplens.artifacts import ModelMetadata, save_model
-    from proplens.registry import current, next_version_dir, use
+    from proplens.registry import check_writable, current, next_version_dir, use
 
     say = progress or (lambda message: log.info(message))
+    root = Path(models_root) if models_root is not None else config.models_dir()
+    next_version_dir(name, root)  # a bad model name fails now, not after the training
+    if evaluate:
+        _check_splits(n_splits)
     taxonomy = load_taxonomy()
     if labels is not None and not isinstance(labels, LabelSet):
         say("validating the new labels")
         labels = read_labels(list(labels), taxonomy=taxonomy, corpus_dir=corpus_dir)
+    check_writable(root / name)
     say("reading training data")
     data = load_training_data(
         data_dir, label_files=label_files, taxonomy=taxonomy, labels=labels, base=base
@@ -830,7 +849,6 @@ def train(
     seconds = time.perf_counter() - started
     metrics["fit_seconds"] = round(fit_seconds, 1)
     metrics["train_seconds"] = round(seconds, 1)
-    root = Path(models_root) if models_root is not None else config.models_dir()
     try:
         parent = current(root)
     except ModelError:
@@ -868,7 +886,17 @@ def train(
     }
     metadata.notes = "\n\n".join(filter(None, [notes, _comparison_notes(decision, counts)]))
     say(f"saving {directory}")
-    save_model(bundle, metadata, directory)
+    while True:
+        try:
+            save_model(bundle, metadata, directory)
+            break
+        except ModelError:
+            if not directory.exists():
+                raise
+            # a run started alongside saved this version first: take the next number
+            directory = next_version_dir(name, root)
+            metadata.version = directory.name
+            say(f"saving {directory} instead")
     if promoted:
         use(f"{name}@{directory.name}", root)
     return TrainingResult(directory, metrics, seconds, cv_seconds, promoted, decision)
