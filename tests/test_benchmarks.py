@@ -89,3 +89,20 @@ def test_unverified_figures_benchmarks_print_their_figures(corpus_dir):
     assert len(probes) == 2 and [s for s, _ in shares] == ["40", "100"]
     # the full logistic regression probe and the 100% point of the curve are the same fit
     assert probes[0][2] == shares[1][1]
+
+
+@pytest.mark.corpus
+def test_evidence_coverage_prints_a_share_per_device(corpus_dir):
+    """`evidence_coverage.py` scores test articles and prints, per device, the share of labels
+    with evidence; the default model explains nearly all of them."""
+    import re
+
+    out = _run_benchmark("evidence_coverage.py", "--limit", "8", corpus_dir=corpus_dir)
+    rows = re.findall(r"^(\S+)\s+(\d+)\s+(\d+)\s+([\d.]+)$", out, flags=re.M)
+    assert rows, out
+    for _, labels, explained, share in rows:
+        assert int(explained) <= int(labels) and float(share) == pytest.approx(
+            int(explained) / int(labels), abs=1e-3
+        )
+    total = re.search(r"^all labels\s+(\d+)\s+(\d+)\s+([\d.]+)$", out, flags=re.M)
+    assert total and float(total.group(3)) >= 0.9
