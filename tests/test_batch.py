@@ -421,3 +421,53 @@ def test_a_worker_writes_only_into_a_folder_its_run_still_owns(tmp_path: Path, m
         "sentences-000000.parquet",
     ]
     assert second.done() == {"a", "b"}
+
+
+def test_an_input_without_documents_is_a_one_line_error(tmp_path: Path, model) -> None:
+    """An empty JSONL, Parquet or CSV table was a '0 documents' run exiting 0 while an empty
+    folder was an error: each is now the same one-line InputError (exit code 2)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    (tmp_path / "header.csv").write_text("id,text\n")
+    pq.write_table(pa.table({"text": pa.array([], pa.string())}), tmp_path / "empty.parquet")
+    (tmp_path / "nothing").mkdir()
+    output = tmp_path / "out" / "o.parquet"
+    for name in ["empty.jsonl", "blank.jsonl", "header.csv", "empty.parquet", "nothing"]:
+        with pytest.raises(InputError) as raised:
+            score_corpus(tmp_path / name, output, model=model, progress=False)
+        assert raised.value.exit_code == 2 and "\n" not in str(raised.value)
+        assert str(raised.value).startswith(str(tmp_path / name))
+    with pytest.raises(InputError, match="no document to score"):
+        score_corpus(str(tmp_path / "*.jsonl"), output, model=model, progress=False)
+    assert not output.exists() and not parts_path(output).exists()
+
+
+def test_damaged_parts_are_one_line_saying_no_resume(jsonl: Path, tmp_path: Path, model) -> None:
+    """A corrupt run.json or part file (a crash, a full disk, a hand edit) was a traceback on
+    resume or consolidation; it is one line naming the folder and --no-resume, which recovers."""
+    from proplens.errors import DataError
+
+    output = tmp_path / "scores.parquet"
+    score_corpus(jsonl, output, model=model, progress=False, batch_size=10)
+    folder = parts_path(output)
+    pristine = {p.name: p.read_bytes() for p in folder.iterdir()}
+    damage = {
+        "run.json": b"{not json",
+        "documents-000001.parquet": b"PAR1 not really",
+        "sentences-000002.parquet": b"PAR1 not really",  # read only at consolidation
+    }
+    for name, data in [*damage.items(), ("run.json", b"[1]"), ("documents-x.parquet", b"")]:
+        (folder / name).write_bytes(data)
+        with pytest.raises(DataError, match="damaged parts.*--no-resume") as raised:
+            score_corpus(jsonl, output, model=model, progress=False, batch_size=10)
+        assert str(raised.value).startswith(str(folder)) and "\n" not in str(raised.value)
+        for stale in set(p.name for p in folder.iterdir()) - set(pristine):
+            (folder / stale).unlink()
+        for kept, content in pristine.items():
+            (folder / kept).write_bytes(content)
+    (folder / "run.json").write_bytes(b"{not json")
+    result = score_corpus(jsonl, output, model=model, progress=False, resume=False)
+    assert result.scored == 30

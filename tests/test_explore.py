@@ -232,3 +232,33 @@ def test_compare_groups_means_and_interval():
         explore.compare_groups(profiles, ["a"])
     ordered = pd.Series(pd.Categorical(["s", "s", "l", "l"], categories=["s", "l"], ordered=True))
     assert list(explore.compare_groups(profiles, ordered).index) == ["s", "l"]
+
+
+def test_empty_input_gives_empty_well_formed_results():
+    """No sentences or no documents: empty results with their usual columns (they raised
+    AttributeError and KeyError); profiles without a score column are a ValidationError."""
+    empty = _table().iloc[:0]
+    lengths = explore.sentence_lengths(empty)
+    assert lengths.empty and list(lengths.columns) == ["device", "words"]
+    profiles = explore.profile_frame([])
+    assert profiles.empty and profiles.index.name == "document"
+    assert list(profiles.columns) == ["sentences", "propaganda_score", "flagged_share"]
+    groups = explore.compare_groups(profiles, [])
+    assert groups.empty and groups.index.name == "group"
+    assert list(groups.columns[:4]) == ["documents", "mean_score", "ci_low", "ci_high"]
+    with pytest.raises(ValidationError, match="propaganda_score"):
+        explore.compare_groups(pd.DataFrame(), [])
+
+
+def test_a_missing_devices_value_counts_as_no_device():
+    """None or NaN in the devices column (a null in Parquet) is a sentence without a device
+    (it raised TypeError)."""
+    table = _table()
+    table["devices"] = [["Doubt"], None, np.nan, ["Doubt", "Slogans"]]
+    assert explore.device_counts(table).to_dict() == {"Doubt": 2, "Slogans": 1}
+    assert explore.devices_per_sentence(table).to_dict() == {0: 2, 1: 1, 2: 1}
+    assert explore.cooccurrence(table).loc["Doubt", "Slogans"] == 1
+    lengths = explore.sentence_lengths(table)
+    assert (lengths["device"] == "(none)").sum() == 2
+    shares = explore.document_flagged_share(table).set_index("document_id")
+    assert shares["flagged"].to_dict() == {"a": 1, "b": 1}

@@ -118,3 +118,54 @@ def test_an_unwritable_out_is_one_line_and_leaves_no_temporary_file(tmp_path: Pa
     group_report(scored, by="source", out=kept)
     assert "Harbour Post" in kept.read_text()
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_grouping_by_a_result_column_keeps_the_group_column(tmp_path: Path) -> None:
+    """--by sentences named the group column like the sentence count, which then overwrote it:
+    the groups vanished from the table. The group column stays first and distinct."""
+    from proplens.group_report import format_table
+
+    table = group_report(_documents(tmp_path), by="sentences", out=tmp_path / "r.html")
+    assert table.columns[0] == "sentences (group)"
+    assert table["sentences (group)"].tolist() == ["10.0", "20.0"]
+    assert table["sentences"].tolist() == [70, 20]  # 7 documents of 10 sentences, 1 of 20
+    assert table.columns.is_unique
+    assert format_table(table).split()[:3] == ["sentences", "(group)", "documents"]
+    assert "sentences (group)" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert group_report(_documents(tmp_path), by="Doubt").columns[0] == "Doubt"
+
+
+def test_freq_on_a_column_without_dates_leaks_no_warning(tmp_path: Path) -> None:
+    """--by source --freq M is a one-line error; pandas' 'Could not infer format' UserWarning
+    was printed on stderr before it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match="holds no readable dates"):
+            group_report(_documents(tmp_path), by="source", freq="M")
+
+
+def test_the_parts_folder_is_read_as_documented(tmp_path: Path) -> None:
+    """load_documents accepts OUT.parts/ (a run stopped before consolidation): the document
+    parts in input order, the same groups as from OUT.documents.parquet."""
+    from proplens.group_report import load_documents
+
+    scored = _documents(tmp_path)
+    table = pd.read_parquet(tmp_path / "scores.documents.parquet")
+    parts = tmp_path / "scores.parts"
+    parts.mkdir()
+    table = table.assign(position=range(len(table)))
+    # Parts of two runs: part numbers do not follow input order.
+    table.iloc[5:].to_parquet(parts / "documents-000000.parquet")
+    table.iloc[:5].to_parquet(parts / "documents-000001.parquet")
+    (parts / "run.json").write_text("{}")
+    loaded = load_documents(parts)
+    assert loaded["document_id"].tolist() == [f"d{i}" for i in range(9)]
+    assert "position" not in loaded.columns
+    pd.testing.assert_frame_equal(group_report(parts), group_report(scored))
+    with pytest.raises(InputError, match="documents-\\*.parquet part files"):
+        load_documents(tmp_path)  # a folder, but no parts in it
+    (parts / "documents-000002.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="documents-000002.parquet: cannot read"):
+        load_documents(parts)

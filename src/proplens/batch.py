@@ -177,6 +177,9 @@ def _count_and_iter(
             total = None
             break
         total += count
+    if total == 0:  # as for an empty folder: nothing to score is a mistake, not a finished run
+        what = "the table has" if len(targets) == 1 else "the matched files have"
+        raise InputError(f"{source}: no document to score ({what} no rows)")
     return total, _mixed_items(targets, text_column, id_column, batch_size)
 
 
@@ -807,6 +810,8 @@ class _Parts:
         run_file = folder / _RUN_FILE
         if run_file.exists():
             previous = json.loads(run_file.read_text(encoding="utf-8"))
+            if not isinstance(previous, dict):
+                raise ValueError(f"{_RUN_FILE} is not a JSON object")
             if previous != run:
                 raise InputError(
                     f"{folder}: was started with model {previous.get('model')} "
@@ -935,6 +940,22 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 # --- the run --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _intact(folder: Path) -> Iterator[None]:
+    """A parts folder that cannot be parsed (a corrupt ``run.json`` or part file, a stray file
+    named like a part) is one line telling how to start over, not the parser's traceback.
+    OSError is left to :func:`_writing`."""
+    try:
+        yield
+    except (ProplensError, OSError):
+        raise
+    except Exception as exc:  # json, pyarrow and int() errors share no base class
+        raise DataError(
+            f"{folder}: damaged parts of an earlier run ({_one_line(exc)}); rerun with "
+            "--no-resume to start over, or remove the folder"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -1076,9 +1097,9 @@ def score_corpus(
         "text_column": text_column,
         "id_column": id_column,
     }
-    with _writing(output):
+    with _writing(output), _intact(parts_path(output)):
         parts = _Parts(parts_path(output), run, resume)
-    done = parts.done() if resume else set()
+        done = parts.done() if resume else set()
     counts = {"skipped": 0, "scored": 0, "failed": 0}
 
     def skip() -> None:
@@ -1109,7 +1130,7 @@ def score_corpus(
             counts["scored"] += receipt.documents - receipt.failed
             advance(receipt.documents)
     summary = documents_path(output)
-    with _writing(output):
+    with _writing(output), _intact(parts.folder):
         parts.consolidate(output, summary, _schemas(devices))
     return BatchResult(
         documents=counts["scored"] + counts["skipped"] + counts["failed"],

@@ -53,10 +53,19 @@ def _check_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> No
         raise ValidationError(f"{what} lacks column(s): {', '.join(missing)}")
 
 
+def _device_lists(table: pd.DataFrame) -> list:
+    """The ``devices`` column with a missing value (None, NaN) read as no device."""
+    return [[] if _missing(row) else row for row in table["devices"]]
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
 def _devices_of(table: pd.DataFrame, devices: Sequence[str] | None) -> list[str]:
     if devices is not None:
         return list(devices)
-    return sorted({d for row in table["devices"] for d in row})
+    return sorted({d for row in _device_lists(table) for d in row})
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,7 +76,7 @@ def device_counts(table: pd.DataFrame, devices: Sequence[str] | None = None) -> 
     """Sentences carrying each device, most frequent first (a device absent from all is 0)."""
     _check_columns(table, ["devices"], "sentence table")
     names = _devices_of(table, devices)
-    counts = to_indicator(table["devices"].tolist(), names).sum(axis=0)
+    counts = to_indicator(_device_lists(table), names).sum(axis=0)
     series = pd.Series(counts, index=pd.Index(names, name="device"), name="sentences")
     return series.sort_values(ascending=False, kind="stable")
 
@@ -75,7 +84,7 @@ def device_counts(table: pd.DataFrame, devices: Sequence[str] | None = None) -> 
 def devices_per_sentence(table: pd.DataFrame) -> pd.Series:
     """How many sentences carry 0, 1, 2, ... devices (index: number of devices)."""
     _check_columns(table, ["devices"], "sentence table")
-    counts = table["devices"].map(len).value_counts().sort_index()
+    counts = pd.Series(_device_lists(table), dtype=object).map(len).value_counts().sort_index()
     counts.index.name = "devices in sentence"
     counts.name = "sentences"
     return counts
@@ -89,7 +98,7 @@ def cooccurrence(table: pd.DataFrame, devices: Sequence[str] | None = None) -> p
     """
     _check_columns(table, ["devices"], "sentence table")
     names = _devices_of(table, devices)
-    indicator = to_indicator(table["devices"].tolist(), names).astype(np.int64)
+    indicator = to_indicator(_device_lists(table), names).astype(np.int64)
     counts = indicator.T @ indicator
     index = pd.Index(names, name="device")
     return pd.DataFrame(counts, index=index, columns=pd.Index(names, name="with device"))
@@ -102,9 +111,11 @@ def sentence_lengths(table: pd.DataFrame, devices: Sequence[str] | None = None) 
     """
     _check_columns(table, ["devices", "text"], "sentence table")
     names = set(_devices_of(table, devices))
+    if table.empty:
+        return pd.DataFrame({"device": pd.Series(dtype=object), "words": pd.Series(dtype=int)})
     words = table["text"].str.split().map(len).to_numpy()
     rows = []
-    for length, found in zip(words, table["devices"], strict=True):
+    for length, found in zip(words, _device_lists(table), strict=True):
         kept = [d for d in found if d in names]
         for device in kept or ["(none)"]:
             rows.append((device, int(length)))
@@ -114,7 +125,7 @@ def sentence_lengths(table: pd.DataFrame, devices: Sequence[str] | None = None) 
 def document_flagged_share(table: pd.DataFrame) -> pd.DataFrame:
     """One row per document: ``sentences``, ``flagged`` (any device), ``share`` flagged."""
     _check_columns(table, ["document_id", "devices"], "sentence table")
-    flagged = table["devices"].map(bool)
+    flagged = pd.Series([bool(len(row)) for row in _device_lists(table)], index=table.index)
     frame = (
         pd.DataFrame({"document_id": table["document_id"], "flagged": flagged})
         .groupby("document_id", sort=True)["flagged"]
@@ -358,6 +369,9 @@ def profile_frame(results: Sequence, names: Sequence[str] | None = None) -> pd.D
         }
         row.update({entry["device"]: entry["share"] for entry in profile["devices"]})
         rows.append(row)
+    if not rows:  # no result: an empty frame with the columns every profile has
+        columns = ["document", "sentences", "propaganda_score", "flagged_share"]
+        return pd.DataFrame(columns=columns).set_index("document")
     return pd.DataFrame(rows).set_index("document").fillna(0.0)
 
 
@@ -372,6 +386,7 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
     """
     from proplens.group_report import bootstrap_ci
 
+    _check_columns(profiles, ["propaganda_score"], "profiles")
     keys = groups if isinstance(groups, pd.Series) else pd.Series(list(groups), dtype=object)
     if len(keys) != len(profiles):
         raise ValidationError(f"{len(keys)} group keys for {len(profiles)} documents")
@@ -390,7 +405,8 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
         }
         row.update(members[share_columns].mean().to_dict())
         rows.append(row)
-    return pd.DataFrame(rows).set_index("group")
+    columns = ["group", "documents", "mean_score", "ci_low", "ci_high", *share_columns]
+    return pd.DataFrame(rows, columns=columns).set_index("group")
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import contextlib
 import html
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,16 @@ _BASE_COLUMNS = {
 
 
 def load_documents(scored: Path) -> pd.DataFrame:
-    """The per-document table for ``scored``: OUT.parquet, OUT.documents.parquet or OUT.parts/."""
+    """The per-document table for ``scored``: OUT.parquet, OUT.documents.parquet or OUT.parts/.
+
+    The parts folder holds the document rows of every finished batch, so a run that was stopped
+    before it wrote OUT.documents.parquet can be compared too (rows come in input order).
+    """
     scored = Path(scored)
     from proplens.batch import documents_path
 
+    if scored.is_dir():
+        return _parts_documents(scored)
     candidates = [scored]
     if scored.name.endswith(".parquet") and not scored.name.endswith(".documents.parquet"):
         candidates.insert(0, documents_path(scored))
@@ -66,6 +73,28 @@ def load_documents(scored: Path) -> pd.DataFrame:
     raise InputError(
         f"{scored}: no per-document table found (expected {candidates[0]} from score-corpus)"
     )
+
+
+def _parts_documents(folder: Path) -> pd.DataFrame:
+    """The document rows of a score-corpus ``OUT.parts/`` folder, in input order."""
+    parts = sorted(folder.glob("documents-*.parquet"))
+    if not parts:
+        raise InputError(
+            f"{folder}: no per-document table found (expected documents-*.parquet part files "
+            "of a score-corpus OUT.parts/ folder, or OUT.documents.parquet)"
+        )
+    tables = []
+    for part in parts:
+        try:
+            tables.append(pd.read_parquet(part))
+        except Exception as exc:
+            raise DataError(f"{part}: cannot read the Parquet file ({exc})") from None
+    table = pd.concat(tables, ignore_index=True)
+    if "position" in table.columns:
+        table = table.sort_values("position", kind="stable").drop(columns="position")
+    if "propaganda_score" not in table.columns or "sentences" not in table.columns:
+        raise DataError(f"{folder}: the part files are not score-corpus document tables")
+    return table.reset_index(drop=True)
 
 
 def bootstrap_ci(
@@ -91,7 +120,11 @@ def _group_keys(documents: pd.DataFrame, by: str, freq: str | None) -> pd.Series
         )
     keys = documents[by]
     if freq is not None:
-        dates = pd.to_datetime(keys, errors="coerce", utc=True).dt.tz_localize(None)
+        with warnings.catch_warnings():
+            # Dates in mixed or unknown formats are parsed one by one, which pandas announces
+            # with a UserWarning; unreadable ones become missing, as errors="coerce" asks.
+            warnings.simplefilter("ignore", UserWarning)
+            dates = pd.to_datetime(keys, errors="coerce", utc=True).dt.tz_localize(None)
         if dates.notna().sum() == 0 and keys.notna().any():
             raise InputError(f"--by {by} --freq {freq}: the column holds no readable dates")
         try:
@@ -114,6 +147,8 @@ def group_report(
 
     ``by`` is any column of the per-document table; with ``freq`` (a pandas period alias such as
     ``"M"``) the column is read as dates and bucketed (``--by date --freq M``: one group a month).
+    The first column holds the group, named ``by``, or ``"<by> (group)"`` when ``by`` is also the
+    name of a result column (``--by sentences``).
     """
     documents = load_documents(scored)
     if "status" in documents.columns:
@@ -124,13 +159,16 @@ def group_report(
         )
     devices = [c for c in documents.columns if c not in _BASE_COLUMNS]
     documents = documents.assign(_group=_group_keys(documents, by, freq).to_numpy())
+    statistics = ["documents", "sentences", "flagged_share", "mean_score", "ci_low", "ci_high"]
+    results = statistics + [f"{device} per 100" for device in devices]
+    label = f"{by} (group)" if by in results else by
     rows = []
     for group, members in documents.groupby("_group", sort=True):
         sentences = int(members["sentences"].sum())
         scores = members["propaganda_score"].to_numpy(dtype=float)
         low, high = bootstrap_ci(scores, seed=seed)
         row = {
-            by: group,
+            label: group,
             "documents": len(members),
             "sentences": sentences,
             "flagged_share": members["flagged"].sum() / sentences if sentences else np.nan,
@@ -165,7 +203,7 @@ def _figure(table: pd.DataFrame, by: str):
     figure, (left, right) = plt.subplots(
         1, 2, figsize=(12, height), gridspec_kw={"width_ratios": [1, 2]}, constrained_layout=True
     )
-    labels = table[by].astype(str).tolist()
+    labels = table.iloc[:, 0].astype(str).tolist()  # the group column
     positions = np.arange(len(table))
     error = np.vstack(
         [table["mean_score"] - table["ci_low"], table["ci_high"] - table["mean_score"]]
