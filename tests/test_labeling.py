@@ -201,11 +201,12 @@ def test_counts_match_the_rows(rows):
     with tempfile.TemporaryDirectory() as folder:
         lines = [f"Sentence number {n} about Orlo.,{DEVICE if yes else 'none'}" for n, yes in rows]
         path = write(Path(folder) / "p.csv", "text,devices\n" + "\n".join(lines) + "\n")
-        counts = read_labels([path]).counts()
+        report = validate_labels([path])
     positives = sum(yes for _, yes in rows)
-    if positives == 0:
-        assert counts == {}  # a file naming no device labels nothing
+    if positives == 0:  # a file naming no device labels nothing, and validation says so
+        assert [p.message.split(":")[0] for p in report.problems] == ["no labeled sentence"]
     else:
+        counts = report.raise_for_problems().counts()
         assert counts[DEVICE] == {"positive": positives, "negative": len(rows) - positives}
 
 
@@ -316,3 +317,80 @@ def test_add_device_refuses_a_colour_reports_cannot_draw(tmp_path, monkeypatch):
         add_device("Crowd_Appeal", "d", "e", colour="not a colour", path=taxonomy)
     assert taxonomy.read_text(encoding="utf-8") == before
     assert add_device("Crowd_Appeal", "d", "e", colour="#aa6e28", path=taxonomy).colour == "#aa6e28"
+
+
+def test_labels_commands_match_the_module_docstring(capsys):
+    """`proplens labels --help` lists exactly the commands cli_labels' docstring promises."""
+    import re
+
+    from proplens import cli_labels
+
+    promised = re.search(r"``proplens labels ([a-z|]+)``", cli_labels.__doc__).group(1).split("|")
+    assert sorted(c.name for c in cli_labels.labels_app.registered_commands) == sorted(promised)
+    assert main(["labels", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"│ {command} " in out for command in promised)
+
+
+def test_add_device_refuses_a_name_differing_only_in_case(tmp_path):
+    """`labels add crowd_appeal` next to Crowd_Appeal is one line naming it; nothing is written."""
+    taxonomy = tmp_path / "taxonomy.toml"
+    taxonomy.write_text(config.taxonomy_path().read_text(encoding="utf-8"), encoding="utf-8")
+    add_device("Crowd_Appeal", "d", "e", path=taxonomy)
+    before = taxonomy.read_text(encoding="utf-8")
+    with pytest.raises(ValidationError, match="differs only in case from Crowd_Appeal"):
+        add_device("crowd_appeal", "d", "e", path=taxonomy)
+    with pytest.raises(ValidationError, match="from Loaded_Language"):
+        add_device("LOADED_LANGUAGE", "d", "e", path=taxonomy)
+    assert taxonomy.read_text(encoding="utf-8") == before
+
+
+def test_a_file_without_a_labeled_sentence_is_a_problem(tmp_path, capsys):
+    """Only 'none' rows (no device named), only unlabeled rows, or a header alone teach nothing:
+    validation says so, so `train` cannot run a whole retrain on the base corpus alone."""
+    files = {
+        "none.csv": "text,devices\nThe council met.,none\nFerries run twice a day.,none\n",
+        "unlabeled.csv": "text,devices\nThe council met.,\n",
+        "header.csv": "text,devices\n",
+        "empty.json": "[]",
+    }
+    for name, text in files.items():
+        path = write(tmp_path / name, text)
+        problems = [str(p) for p in validate_labels([path]).problems]
+        assert len(problems) == 1 and f"{name}: no labeled sentence" in problems[0], problems
+    assert main(["labels", "validate", str(tmp_path / "none.csv")]) == ValidationError.exit_code
+    assert "add an 'annotated' column" in capsys.readouterr().err
+    annotated = write(
+        tmp_path / "annotated.csv", f"text,devices,annotated\nThe council met.,none,{DEVICE}\n"
+    )
+    assert read_labels([annotated]).counts() == {DEVICE: {"positive": 0, "negative": 1}}
+
+
+def test_a_missing_corpus_folder_is_one_line_naming_it(tmp_path, capsys):
+    """`--corpus nodir` is refused naming the folder, not silently replaced by the file's folder."""
+    path = write(tmp_path / "spans.csv", f"document_id,start,end,device\na,0,5,{DEVICE}\n")
+    with pytest.raises(DataError, match="nodir: corpus folder not found"):
+        validate_labels([path], corpus_dir=tmp_path / "nodir")
+    code = main(["labels", "validate", str(path), "--corpus", str(tmp_path / "nodir")])
+    err = capsys.readouterr().err
+    assert code == DataError.exit_code and len(err.strip().splitlines()) == 1
+    assert str(tmp_path / "nodir") in err
+
+
+def test_label_studio_annotations_or_result_not_a_list_are_problems(tmp_path):
+    """`"annotations": "oops"` and a result given as an object are reported with the task
+    number instead of being skipped or read as one region."""
+    text = "Tolls went up again."
+    tasks = [
+        {"data": {"text": text}, "annotations": "oops"},
+        {"data": {"text": text + " Twice."}, "completions": {"result": []}},
+        {"data": {"text": text + " Again."},
+         "annotations": [{"result": {"value": {"choices": [DEVICE]}}}]},
+        {"data": {"text": text + " Once more."},
+         "annotations": [{"result": [{"value": {"choices": [DEVICE]}}]}]},
+    ]  # fmt: skip
+    path = write(tmp_path / "odd.json", json.dumps(tasks))
+    problems = [str(p) for p in validate_labels([path]).problems]
+    assert [p.split(":")[1] for p in problems] == ["1", "2", "3"]
+    assert "'annotations' should be a list" in problems[0]
+    assert "result should be a list" in problems[2]

@@ -328,3 +328,42 @@ def test_an_unwritable_models_folder_is_one_model_error(root, monkeypatch, capsy
     assert err.startswith("proplens: error:") and "Read-only file system" in err
     assert "Traceback" not in err
     assert (root / "current.json").read_text(encoding="utf-8") == before
+
+
+def test_an_empty_version_or_a_non_path_model_is_one_model_error(root, tmp_path, capsys):
+    """`--model m@` does not silently load the newest version; `load_model(5)` is no TypeError."""
+    from proplens.cli import main
+    from proplens.scoring import load_model
+
+    add_model("m")
+    for ref in ("m@", "m@ "):
+        with pytest.raises(ModelError, match="give a version after '@'"):
+            resolve(ref)
+    with pytest.raises(ModelError, match="give a model directory or NAME"):
+        load_model(5)
+    document = tmp_path / "a.txt"
+    document.write_text("The council met on Tuesday.\n", encoding="utf-8")
+    assert main(["score", "--model", "m@", str(document)]) == ModelError.exit_code
+    assert "give a version after '@'" in capsys.readouterr().err
+
+
+def test_rollback_skips_history_entries_whose_directory_was_deleted(root, caplog):
+    """A deleted earlier default is skipped (with a warning) instead of failing every rollback;
+    when every earlier default is gone the error says to use `models use`, and nothing changes."""
+    import shutil
+
+    for _ in range(3):
+        add_model("m")
+    use("m@v1")
+    use("m@v2")
+    use("m@v3")
+    shutil.rmtree(root / "m" / "v2")
+    assert str(rollback()) == "m@v1"
+    assert "skipped m@v2" in caplog.text
+    assert pointer(root)["history"] == []
+    use("m@v3")
+    shutil.rmtree(root / "m" / "v1")
+    before = (root / "current.json").read_text(encoding="utf-8")
+    with pytest.raises(ModelError, match=r"m@v1 deleted\); `proplens models use"):
+        rollback()
+    assert (root / "current.json").read_text(encoding="utf-8") == before

@@ -160,3 +160,21 @@ def test_output_that_cannot_be_written_is_one_line(setup, capsys):
         code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "2", "-o", str(out)])
         err = capsys.readouterr().err
         assert code == 1 and err.startswith("proplens: error:") and str(out) in err
+
+
+def test_an_invalid_exclude_file_is_named_as_such(tmp_path, monkeypatch, capsys):
+    """`--exclude bad.csv` says the exclude file is invalid (not "nothing was trained"), before
+    any model is loaded or any file written."""
+    monkeypatch.setenv("PROPLENS_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setattr(config, "bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    write_taxonomy(tmp_path, monkeypatch)
+    folder = write_folder(tmp_path / "docs")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,devices\nOne sentence here.,Nope\n", encoding="utf-8")
+    out = tmp_path / "picks.csv"
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder), "--exclude", str(bad), "-o",
+                 str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 3 and "in the --exclude file(s), nothing was suggested" in err
+    assert "bad.csv:2: unknown device 'Nope'" in err and "trained" not in err
+    assert not out.exists()

@@ -17,7 +17,7 @@ from tiny_corpus import DEVICE, texts_of, write_labels, write_taxonomy
 from proplens import config, training
 from proplens.artifacts import read_metadata, save_model
 from proplens.cli import main
-from proplens.errors import ModelError, ValidationError
+from proplens.errors import DataError, ModelError, ValidationError
 from proplens.labeling import read_labels
 from proplens.model import DeviceClassifier
 from proplens.registry import current, versions
@@ -461,3 +461,24 @@ def test_sigterm_while_saving_leaves_no_temporary_folder(root, labels_csv):
     assert done.returncode == 143, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert not (root / "tiny").exists() or not list((root / "tiny").iterdir())
+
+
+def test_labels_that_teach_nothing_or_a_missing_corpus_stop_train_first(
+    root, tmp_path, monkeypatch
+):
+    """An all-'none' label file, or `--corpus nodir`, fails validation before the base corpus is
+    read, so no whole retrain runs on the base alone."""
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("training data was read")
+
+    monkeypatch.setattr(training, "load_training_data", must_not_run)
+    none = tmp_path / "none.csv"
+    none.write_text("text,devices\nThe council met.,none\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="no labeled sentence"):
+        train(name="tiny", labels=[none], base=True, models_root=root, evaluate=False)
+    spans = tmp_path / "spans.csv"
+    spans.write_text(f"document_id,start,end,device\na,0,5,{DEVICE}\n", encoding="utf-8")
+    with pytest.raises(DataError, match="nodir: corpus folder not found"):
+        train(name="tiny", labels=[spans], corpus_dir=tmp_path / "nodir", models_root=root)
+    assert not root.exists()

@@ -554,7 +554,7 @@ def models_use(ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")])
 
 @models_app.command("rollback")
 def models_rollback() -> None:
-    """Go back to the previous default model."""
+    """Go back to the previous default model (skipping versions deleted since)."""
     from proplens.registry import rollback
 
     print(f"current model: {rollback()}")

@@ -1,4 +1,4 @@
-"""CLI commands for new labels: ``proplens labels add|validate|counts`` and ``proplens suggest``.
+"""CLI commands for new labels: ``proplens labels add|validate`` and ``proplens suggest``.
 
 Thin like the rest of the CLI: parse options, call one function of :mod:`proplens.labeling` or
 :mod:`proplens.suggest`, print. :func:`register` attaches them to the main Typer app.
@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 
 labels_app = typer.Typer(
-    help="Declare devices, and check or count new labels before training.", no_args_is_help=True
+    help="Declare devices, and check new labels (with per-device counts) before training.",
+    no_args_is_help=True,
 )
 err = Console(stderr=True)
 
@@ -47,7 +48,8 @@ def labels_validate(
         typer.Option(help="Folder stand-off labels point into (default: SemEval train articles)."),
     ] = None,
 ) -> None:
-    """Check label files together; list every problem with file and line (exit 3 if any)."""
+    """Check label files together: list every problem with file and line (exit 3 if any), else
+    print the labeled sentences per device (positive, negative)."""
     from proplens.errors import ValidationError
     from proplens.labeling import validate_labels
 
@@ -85,10 +87,14 @@ def suggest_command(
     ] = 0.8,
 ) -> None:
     """Pick the sentences whose labels would teach the model most; export CSV + Label Studio."""
-    from proplens.labeling import read_labels
+    from proplens.labeling import validate_labels
     from proplens.suggest import suggest, write_suggestions
 
-    done = read_labels(exclude).frame["text"].tolist() if exclude else []
+    done: list[str] = []
+    if exclude:  # an invalid file is named as such, before any model is loaded
+        invalid = "the --exclude file(s), nothing was suggested"
+        labels = validate_labels(exclude).raise_for_problems(invalid)
+        done = labels.frame["text"].tolist()
     picks = suggest(
         device,
         sources,

@@ -123,16 +123,15 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def raise_for_problems(self) -> LabelSet:
-        """The labels, or a one-line :class:`ValidationError` naming the first problems."""
+    def raise_for_problems(self, where: str = "the labels, nothing was trained") -> LabelSet:
+        """The labels, or a one-line :class:`ValidationError` naming the first problems
+        (``where`` says which files and what was not done, e.g. for ``suggest --exclude``)."""
         if self.ok and self.labels is not None:
             return self.labels
         shown = "; ".join(str(p) for p in self.problems[:_MESSAGE_PROBLEMS])
         more = len(self.problems) - _MESSAGE_PROBLEMS
         tail = f"; ... and {more} more (run `proplens labels validate`)" if more > 0 else ""
-        raise ValidationError(
-            f"{len(self.problems)} problem(s) in the labels, nothing was trained: {shown}{tail}"
-        )
+        raise ValidationError(f"{len(self.problems)} problem(s) in {where}: {shown}{tail}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,6 +356,10 @@ class _Reader:
         if not isinstance(text, str) or not text.strip():
             self.problem(number, "empty text (the task's data.text)")
             return
+        for key in ("annotations", "completions"):
+            if task.get(key) is not None and not isinstance(task[key], list):
+                self.problem(number, f"'{key}' should be a list, got {task[key]!r}")
+                return
         annotations = [
             a
             for a in (task.get("annotations") or task.get("completions") or [])
@@ -365,7 +368,11 @@ class _Reader:
         if not annotations:
             self.skipped += 1
             return
-        result = annotations[-1].get("result") or []
+        result = annotations[-1].get("result")
+        if result is not None and not isinstance(result, list):
+            self.problem(number, f"an annotation's result should be a list, got {result!r}")
+            return
+        result = result or []
         annotated = None
         declared = data.get("devices", data.get("device"))
         if declared:
@@ -375,7 +382,7 @@ class _Reader:
         document_id = str(data.get("document_id") or f"{self.name}#task{task.get('id', number)}")
         choices: set[str] = set()
         spans: list[tuple[int, int, str]] = []
-        for item in result if isinstance(result, list) else [result]:
+        for item in result:
             value = item.get("value", {}) if isinstance(item, dict) else {}
             if not isinstance(value, dict):
                 self.problem(number, f"a result's value should be an object, got {value!r}")
@@ -545,6 +552,8 @@ def validate_labels(
     spacing) labeled twice for a device is a duplicate when the labels agree and a conflict when
     they differ.
     """
+    if corpus_dir is not None and not Path(corpus_dir).is_dir():
+        raise DataError(f"{corpus_dir}: corpus folder not found (--corpus, for stand-off labels)")
     taxonomy = taxonomy or load_taxonomy()
     folder = Path(corpus_dir) if corpus_dir is not None else default_corpus_folder()
     documents = _Documents(folder if folder.is_dir() else None)
@@ -614,6 +623,15 @@ def validate_labels(
         frame = pd.DataFrame(rows, columns=LABEL_COLUMNS)
         if len(frame):
             parts.append(frame)
+        elif not reader.problems:  # nothing to train on: empty, unlabeled, or only 'none'
+            why = (
+                "every row is 'none' and no device is named (add an 'annotated' column)"
+                if reader.records
+                else f"{reader.skipped} row(s) not labeled yet"
+                if reader.skipped
+                else "no rows"
+            )
+            problems.append(LabelProblem(str(path), None, f"no labeled sentence: {why}"))
         sources.append(_describe(path, getattr(reader, "kind", "?"), frame))
     if problems:
         return ValidationReport(problems, None)
@@ -701,6 +719,8 @@ def add_device(
     for other in taxonomy.devices:
         if name in other.aliases:
             raise ValidationError(f"{name!r} is already an alias of {other.name}")
+        if name != other.name and name.casefold() == other.name.casefold():
+            raise ValidationError(f"device {name!r} differs only in case from {other.name}")
     device = Device(
         name=name,
         definition=definition.strip(),

@@ -17,6 +17,7 @@ Every write is atomic (temporary file + ``os.replace``), so a crash never leaves
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -30,6 +31,8 @@ import pandas as pd
 from proplens import config
 from proplens.artifacts import METADATA_FILENAME, ModelMetadata, read_metadata
 from proplens.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "ptc-default"
 CURRENT_FILENAME = "current.json"
@@ -66,11 +69,13 @@ def _normalise_version(version: str, ref: str) -> str:
 
 def _split_ref(ref: str) -> tuple[str, str | None]:
     """``"name@v2"`` -> ``("name", "v2")``; ``"name"`` -> ``("name", None)``."""
-    name, _, version = ref.strip().partition("@")
+    name, at, version = ref.strip().partition("@")
     if not _NAME_PATTERN.match(name):
         raise ModelError(
             f"'{ref}': a model name uses letters, digits, '.', '_' and '-' (e.g. ptc-default@v2)"
         )
+    if at and not version.strip():
+        raise ModelError(f"'{ref}': give a version after '@' (e.g. {name}@v2), or no '@'")
     return name, (_normalise_version(version, ref) if version else None)
 
 
@@ -270,7 +275,10 @@ def use(ref: str, root: str | os.PathLike[str] | None = None) -> ModelRef:
 
 
 def rollback(root: str | os.PathLike[str] | None = None) -> ModelRef:
-    """Make the previous default current again (pops it from ``history``)."""
+    """Make the previous default current again (pops it from ``history``).
+
+    Earlier defaults whose directories were deleted since are skipped with a warning.
+    """
     models_root = _root(root)
     pointer = _read_pointer(models_root)
     if not pointer or not pointer["history"]:
@@ -279,9 +287,24 @@ def rollback(root: str | os.PathLike[str] | None = None) -> ModelRef:
             "(`proplens models use NAME@VERSION` picks one explicitly)"
         )
     history = list(pointer["history"])
-    entry = history.pop()
-    if not isinstance(entry, dict) or not {"name", "version"} <= entry.keys():
-        raise ModelError(f"{models_root / CURRENT_FILENAME}: malformed history entry {entry!r}")
+    gone: list[str] = []  # earlier defaults whose directories were deleted since
+    while True:
+        entry = history.pop()
+        if not isinstance(entry, dict) or not {"name", "version"} <= entry.keys():
+            raise ModelError(f"{models_root / CURRENT_FILENAME}: malformed history entry {entry!r}")
+        ref = f"{entry['name']}@{entry['version']}"
+        name, version = _split_ref(ref)
+        if (models_root / name / str(version) / METADATA_FILENAME).is_file():
+            break
+        gone.append(ref)
+        if not history:
+            raise ModelError(
+                f"{models_root / CURRENT_FILENAME}: no earlier model to roll back to "
+                f"({', '.join(gone)} deleted); `proplens models use NAME@VERSION` picks one "
+                f"({_available(models_root)})"
+            )
+    for ref in gone:
+        log.warning("skipped %s in the rollback history: its directory was deleted", ref)
     target = parse_ref(f"{entry['name']}@{entry['version']}", models_root)
     _write_json_atomic(
         models_root / CURRENT_FILENAME,

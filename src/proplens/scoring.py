@@ -474,6 +474,8 @@ def load_model(path: str | Path | None = None, *, trust: bool = False) -> Model:
     from proplens.artifacts import load_model_dir
     from proplens.registry import resolve
 
+    if path is not None and not (isinstance(path, str) or hasattr(path, "__fspath__")):
+        raise ModelError(f"load_model: give a model directory or NAME[@VERSION], not {path!r}")
     directory = resolve(path)
     bundle, metadata = load_model_dir(directory, trust=trust)
     if not isinstance(bundle, Mapping):
