@@ -61,6 +61,7 @@ import joblib
 import pandas as pd
 
 from proplens import config
+from proplens._atomic import write_text_atomic
 from proplens._gc import collector_paused
 from proplens.errors import ModelError
 
@@ -704,17 +705,7 @@ def _add_to_trust_file(path: Path, sha256: str, comment: str) -> None:
             return
         if existing and not existing.endswith("\n"):
             existing += "\n"
-        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(f"{existing}{sha256}  # {comment}\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_text_atomic(path, f"{existing}{sha256}  # {comment}\n", newline="\n")
 
 
 # --------------------------------------------------------------------------------------------

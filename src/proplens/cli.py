@@ -15,7 +15,6 @@ import math
 import os
 import stat
 import sys
-import tempfile
 import threading
 import types
 from pathlib import Path
@@ -26,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proplens._atomic import write_text_atomic
 from proplens._gc import collector_paused
 from proplens.errors import InputError, ProplensError, ValidationError
 
@@ -289,18 +289,7 @@ def _write_atomic(path: Path, text: str) -> None:
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
-        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_text_atomic(target, text, mode=mode)
     except PermissionError:
         raise ProplensError(f"{name}: permission denied, cannot write there") from None
     except OSError as exc:

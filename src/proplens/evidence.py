@@ -27,6 +27,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from proplens.entities import map_to_original
 from proplens.features import WORD_TOKEN_PATTERN
+from proplens.lexicon import _TOP
 
 __all__ = ["Evidence", "EvidenceMapper", "MIN_WEIGHT", "SentenceAttribution"]
 
@@ -527,8 +528,6 @@ class SentenceAttribution:
         shares[receiver] += portion  # a word lies inside one piece: no receiver repeats
 
     def _add_lexicon(self, tokens, first, matrix, weights, columns, shares) -> None:
-        from proplens.lexicon import _TOP
-
         lexicon = self.lexicon
         width = len(lexicon.devices_) + 1
         values = matrix.toarray()  # (sentences, 2 * width)

@@ -569,8 +569,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
     def block_features(self, X: pd.DataFrame, block: str = "words") -> sparse.csr_matrix:
         """One block of the features (weighted as in the union); its columns start at
         ``block_slices_[block].start`` of the full matrix. The evidence mapper reads ``"words"``."""
-        check_is_fitted(self, "coef_")
-        return self._block_matrix(self._feature_input(_check_input(X)), block)
+        return self.block_matrices(X, [block])[block]
 
     def block_matrices(self, X, names) -> dict[str, sparse.csr_matrix]:
         """:meth:`block_features` of several blocks (those of ``names`` the features have),

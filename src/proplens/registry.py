@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from proplens import config
+from proplens._atomic import write_text_atomic
 from proplens.artifacts import METADATA_FILENAME, ModelMetadata, read_metadata
 from proplens.errors import ModelError
 
@@ -197,20 +198,10 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` with ``data`` in one step: readers see the old file or the new one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        write_text_atomic(path, text, newline="\n")
     except OSError as error:
         raise ModelError(f"{path}: cannot write ({error.strerror or error})") from None
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _newest_default(root: Path) -> ModelRef | None:

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from proplens._atomic import write_text_atomic
 from proplens.errors import InputError, ProplensError, ValidationError
 
 __all__ = [
@@ -190,17 +189,9 @@ def _write_atomic(path: Path, text: str) -> None:
         raise ProplensError(f"{path}: is a folder; give a file name to write")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+        write_text_atomic(path, text, newline="")
     except OSError as error:
         raise ProplensError(f"{path}: cannot write ({error.strerror or error})") from None
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def write_suggestions(
