@@ -1,0 +1,121 @@
+"""Unverified_Figures on sentences no cue rule was written from: the fresh labelled sample.
+
+The figure cues' rules (``proplens.figures``, each revision) were written from the errors on the
+895 labelled sentences of ``datasets/labels/unverified_figures.tsv``, so the block CV of
+``uf_cv.py`` on those sentences is optimistic for the newest revision. This script fits the
+device block on all 895 sentences, once per cue revision, and scores the 200 sentences of
+``datasets/labels/unverified_figures.fresh-2026-11.tsv``: sentences with a quantity-like token,
+drawn (``benchmarks/annotation_tools/fresh_sample.py``) from training articles that hold none of
+the 895, and labelled blind to any model. Thresholds are each fit's own (tuned inside its
+training data, as in ``proplens train``). Prints figures only, never corpus text.
+
+A second line per revision asks whether labels drawn like the fresh sample would help: 5-fold
+CV grouped by article over the fresh sentences, each fold's model fit on the 895 sentences plus
+the fresh sentences of the other folds.
+
+    PROPLENS_DATA=../shared/data python benchmarks/uf_fresh.py [--revisions 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from proplens import config
+from proplens.features import add_neighbour_columns
+from proplens.figures import LATEST_REVISION, FigureCues
+from proplens.model import DeviceClassifier
+from proplens.training import _f1, load_training_data
+
+DEVICE = "Unverified_Figures"
+FRESH = "unverified_figures.fresh-2026-11.tsv"
+#: labelled negatives with a number that is no unsourced figure (as in uf_cv.py)
+HARD_NEGATIVES = (
+    "date", "time-expression", "age", "ordinal", "name-number", "identifier", "attributed",
+    "quoted",
+)  # fmt: skip
+
+
+def _rows_of(table: pd.DataFrame, labels: pd.DataFrame) -> np.ndarray:
+    position = {
+        key: i for i, key in enumerate(zip(table.document_id, table.start, table.end, strict=True))
+    }
+    keys = zip(labels.document_id, labels.start, labels.end, strict=True)
+    return np.array([position[key] for key in keys])
+
+
+def _figures(truth, predicted, hard, reasons) -> str:
+    precision, recall, f1 = _f1(truth, predicted)
+    true_positives = int((predicted & truth).sum())
+    hard_flagged = int((predicted & hard).sum())
+    errors = pd.Series(reasons[predicted != truth]).value_counts()
+    return (
+        f"P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}  precision on positives + hard "
+        f"negatives {true_positives / max(1, true_positives + hard_flagged):.3f}\n"
+        f"      errors: " + ", ".join(f"{k} {v}" for k, v in errors.items())
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--revisions", default=",".join(str(r) for r in range(1, LATEST_REVISION + 1))
+    )
+    args = parser.parse_args()
+    started = time.perf_counter()
+    data = load_training_data()
+    table = add_neighbour_columns(data.sentences)
+    column = data.devices.index(DEVICE)
+    base_rows = np.flatnonzero(data.indicator()[:, column] >= 0)
+    base_labels = data.indicator()[base_rows, column]
+    fresh = pd.read_csv(
+        config.checkout_root() / "datasets" / "labels" / FRESH, sep="\t", dtype={"document_id": str}
+    )
+    fresh_rows = _rows_of(table, fresh)
+    if set(table.document_id.iloc[fresh_rows]) & set(table.document_id.iloc[base_rows]):
+        raise SystemExit("the fresh sample shares articles with the training labels")
+    fresh_labels = fresh.label.to_numpy().astype(base_labels.dtype)
+    truth = fresh_labels == 1
+    hard = fresh.reason.isin(HARD_NEGATIVES).to_numpy()
+    reasons = fresh.reason.to_numpy()
+    print(
+        f"fresh sample: {len(fresh)} sentences ({int(truth.sum())} positive, {int(hard.sum())} "
+        f"hard negatives) from {fresh.document_id.nunique()} articles without labels; "
+        f"{len(base_rows)} labelled sentences to fit on"
+    )
+
+    def fit_predict(revision, rows, labels, test_rows):
+        model = DeviceClassifier(
+            devices=[DEVICE],
+            gates={DEVICE: data.gates[DEVICE]} if DEVICE in data.gates else None,
+            device_features={DEVICE: FigureCues(revision=revision)},
+            n_jobs=1,
+        ).fit(table.iloc[rows], labels[:, None])
+        proba = model.predict_all_proba(table.iloc[test_rows])
+        return proba[:, 1] >= model.threshold_vector()[1]
+
+    for revision in (int(r) for r in args.revisions.split(",")):
+        predicted = fit_predict(revision, base_rows, base_labels, fresh_rows)
+        print(
+            f"cues revision {revision}, fit on the 895:  "
+            + _figures(truth, predicted, hard, reasons)
+        )
+        predicted = np.zeros(len(fresh), dtype=bool)
+        folds = GroupKFold(n_splits=5).split(fresh_rows, groups=fresh.document_id)
+        for train, test in folds:
+            rows = np.concatenate([base_rows, fresh_rows[train]])
+            labels = np.concatenate([base_labels, fresh_labels[train]])
+            predicted[test] = fit_predict(revision, rows, labels, fresh_rows[test])
+        print(
+            f"cues revision {revision}, + other fresh folds: "
+            + _figures(truth, predicted, hard, reasons)
+        )
+    print(f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
