@@ -471,3 +471,23 @@ def test_damaged_parts_are_one_line_saying_no_resume(jsonl: Path, tmp_path: Path
     (folder / "run.json").write_bytes(b"{not json")
     result = score_corpus(jsonl, output, model=model, progress=False, resume=False)
     assert result.scored == 30
+
+
+def test_documents_tables_name_their_device_columns(jsonl: Path, tmp_path: Path, model) -> None:
+    """The documents table and its parts carry the model's device list in their Parquet
+    metadata, so `proplens report` reports exactly those columns as device rates and not a
+    per-document column someone joins on afterwards."""
+    import pyarrow.parquet as pq
+
+    from proplens.batch import DEVICES_METADATA_KEY
+    from proplens.group_report import group_report, load_documents
+
+    output = tmp_path / "scores.parquet"
+    score_corpus(jsonl, output, model=model, progress=False, batch_size=16)
+    tables = [documents_path(output), *sorted(parts_path(output).glob("documents-*.parquet"))]
+    for table in tables:
+        metadata = pq.read_schema(table).metadata
+        assert json.loads(metadata[DEVICES_METADATA_KEY.encode()]) == list(model.devices)
+    assert load_documents(output).attrs["devices"] == list(model.devices)
+    rates = [c for c in group_report(output).columns if c.endswith(" per 100")]
+    assert rates == [f"{device} per 100" for device in model.devices]

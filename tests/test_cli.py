@@ -451,3 +451,24 @@ def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
     monkeypatch.setattr(cli, "app", interrupted)
     assert cli.main(["work"]) == 130
     assert capsys.readouterr().err.strip() == "proplens: interrupted"
+
+
+@pytest.mark.parametrize("folder", ["no-such-folder", "not-a-corpus"])
+def test_train_corpus_without_labels_is_a_usage_error(capsys, tmp_path, monkeypatch, folder):
+    """`train --corpus DIR` without `--labels` trained on the base corpus as if --corpus had not
+    been given. --corpus is only the folder stand-off --labels point into (README, `train --help`,
+    docs/retraining.md): alone it is a one-line usage error, exit 2, before anything is trained."""
+    import proplens.training
+
+    def must_not_train(**kwargs):
+        raise AssertionError(f"training started with corpus_dir={kwargs.get('corpus_dir')}")
+
+    monkeypatch.setattr(proplens.training, "train", must_not_train)
+    (tmp_path / "not-a-corpus").mkdir()
+    code, out, err = run(capsys, "train", "--no-cv", "--corpus", tmp_path / folder)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("proplens: error: --corpus")
+    assert "needs --labels" in lines[0] and folder in lines[0]
+    help_code, help_text, _ = run(capsys, "train", "--help")
+    assert help_code == 0 and "only with --labels" in " ".join(help_text.split())

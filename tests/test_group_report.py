@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -169,3 +170,59 @@ def test_the_parts_folder_is_read_as_documented(tmp_path: Path) -> None:
     (parts / "documents-000002.parquet").write_bytes(b"not parquet")
     with pytest.raises(DataError, match="documents-000002.parquet: cannot read"):
         load_documents(parts)
+
+
+def test_a_documents_column_in_the_table_does_not_collide_with_the_count(tmp_path: Path) -> None:
+    """A documents table joined with more per-document columns (a ``documents`` count, an
+    ``outlet`` name, a word count) was read as if every extra column counted a device:
+    ``documents`` came out as a device rate beside the report's own ``documents`` count, and a
+    text column crashed the report with a TypeError. Without score-corpus's device list (a table
+    rewritten by pandas) the devices are the columns the taxonomy names; other columns are
+    attributes to group by, never device rates."""
+    from proplens.cli import main
+    from proplens.group_report import format_table
+
+    scored = _documents(tmp_path)
+    table = pd.read_parquet(tmp_path / "scores.documents.parquet")
+    table = table.assign(documents=[3] * 9, outlet=["North"] * 5 + ["South"] * 4, words=[90] * 9)
+    table.to_parquet(tmp_path / "scores.documents.parquet")
+    report = group_report(scored, by="source", out=tmp_path / "r.csv")
+    assert list(report.columns) == [
+        "source", "documents", "sentences", "flagged_share", "mean_score", "ci_low", "ci_high",
+        "Loaded_Language per 100", "Doubt per 100",
+    ]  # fmt: skip
+    assert report["documents"].tolist() == [4, 4]  # documents per group, not the input column
+    assert format_table(report).split()[:2] == ["source", "documents"]
+    by_outlet = group_report(scored, by="outlet")
+    assert by_outlet["outlet"].tolist() == ["North", "South"]
+    assert by_outlet["documents"].tolist() == [5, 3]  # d8 failed
+    by_count = group_report(scored, by="documents")
+    assert by_count.columns[0] == "documents (group)" and by_count.columns.is_unique
+    assert by_count["documents (group)"].tolist() == ["3"] and by_count["documents"].tolist() == [8]
+    assert main(["report", str(scored), "--by", "outlet"]) == 0
+
+
+def test_declared_device_columns_are_the_device_rates(tmp_path: Path) -> None:
+    """score-corpus names its device columns in the Parquet metadata; the report takes that
+    list (a model's device the taxonomy file does not know is still a device; a numeric column
+    added later is not), in the documents table and in an OUT.parts/ folder alike."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from proplens.batch import DEVICES_METADATA_KEY
+
+    scored = _documents(tmp_path)
+    table = pd.read_parquet(tmp_path / "scores.documents.parquet")
+    table = table.assign(Crowd_Appeal=[1] * 9, words=[120] * 9)
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    devices = json.dumps(["Loaded_Language", "Doubt", "Crowd_Appeal"]).encode()
+    arrow = arrow.replace_schema_metadata({DEVICES_METADATA_KEY.encode(): devices})
+    pq.write_table(arrow, tmp_path / "scores.documents.parquet")
+    rates = [c for c in group_report(scored).columns if c.endswith(" per 100")]
+    assert rates == ["Loaded_Language per 100", "Doubt per 100", "Crowd_Appeal per 100"]
+    parts = tmp_path / "scores.parts"
+    parts.mkdir()
+    pq.write_table(
+        arrow.append_column("position", pa.array(range(9))), parts / "documents-0.parquet"
+    )
+    pd.testing.assert_frame_equal(group_report(parts), group_report(scored))

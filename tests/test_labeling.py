@@ -394,3 +394,88 @@ def test_label_studio_annotations_or_result_not_a_list_are_problems(tmp_path):
     assert [p.split(":")[1] for p in problems] == ["1", "2", "3"]
     assert "'annotations' should be a list" in problems[0]
     assert "result should be a list" in problems[2]
+
+
+def _add_devices_slowly(taxonomy: str, names: list[str], start) -> list[int]:
+    """Process-pool worker: `proplens labels add` each name into ``taxonomy``, with a pause
+    between reading the file and writing it back (widens the window a lost update needs)."""
+    import time
+
+    from proplens import taxonomy as taxonomy_module
+    from proplens.cli import main as cli_main
+
+    save = taxonomy_module.Taxonomy.save
+
+    def slow_save(self, path=None):
+        time.sleep(0.05)
+        return save(self, path)
+
+    taxonomy_module.Taxonomy.save = slow_save
+    start.wait(timeout=120)  # every worker begins together
+    codes = []
+    for name in names:
+        args = ["labels", "add", name, "--definition", "A device added in a race."]
+        codes.append(
+            cli_main([*args, "--example", "Everyone in Velm agrees.", "--taxonomy", taxonomy])
+        )
+    return codes
+
+
+def test_concurrent_labels_add_loses_no_device(tmp_path):
+    """Four processes running `labels add` into one taxonomy at the same time: every device
+    arrives (the read-modify-write is locked; without the lock the last writer wins), the file
+    stays valid TOML, and no temporary file is left beside it (only the hidden lock file, which
+    .gitignore ignores)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    taxonomy = tmp_path / "taxonomy.toml"
+    taxonomy.write_text(config.taxonomy_path().read_text(encoding="utf-8"), encoding="utf-8")
+    before = load_taxonomy(taxonomy).names
+    workers = 4
+    names = [[f"Race_Device_{w}_{i}" for i in range(5)] for w in range(workers)]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        start = manager.Barrier(workers)
+        jobs = pool.map(_add_devices_slowly, [str(taxonomy)] * workers, names, [start] * workers)
+        codes = list(jobs)
+    assert codes == [[0] * 5] * workers
+    after = load_taxonomy(taxonomy).names
+    assert after[: len(before)] == before
+    assert sorted(after[len(before) :]) == sorted(n for group in names for n in group)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".taxonomy.toml.lock", "taxonomy.toml"]
+
+
+def test_label_studio_items_that_are_not_objects_are_problems(tmp_path, monkeypatch, capsys):
+    """A string or number where an annotation (or a result region) belongs was dropped silently:
+    the task was read from the other annotations, or as "no device". Each is a problem with the
+    file, the task number and its position, and `train` refuses the file and writes nothing."""
+    text = "Tolls went up again, and the greedy council will bleed every family dry."
+    good = {"result": [{"type": "choices", "value": {"choices": [DEVICE]}}]}
+    tasks = [
+        {"id": 1, "data": {"text": text}, "annotations": ["oops"]},
+        {"id": 2, "data": {"text": text + " Twice."}, "annotations": [good, 3]},
+        {"id": 3, "data": {"text": text + " Again."}, "completions": [None, good]},
+        {"id": 4, "data": {"text": text + " Once more."},
+         "annotations": [{"result": ["Loaded_Language", good["result"][0]]}]},
+        {"id": 5, "data": {"text": "The harbour opens at six."}, "annotations": [good]},
+    ]  # fmt: skip
+    path = write(tmp_path / "export.json", json.dumps(tasks))
+    problems = [str(p) for p in validate_labels([path]).problems]
+    assert problems == [
+        f"{path}:1: annotations[0] should be an annotation object, got 'oops'",
+        f"{path}:2: annotations[1] should be an annotation object, got 3",
+        f"{path}:3: completions[0] should be an annotation object, got None",
+        f"{path}:4: result[0] should be a region object, got 'Loaded_Language'",
+    ]
+    with pytest.raises(ValidationError, match="4 problem"):
+        read_labels([path])
+    assert main(["labels", "validate", str(path)]) == ValidationError.exit_code
+    assert "annotations[0] should be an annotation object" in capsys.readouterr().err
+    models = tmp_path / "models"
+    monkeypatch.setenv("PROPLENS_MODELS", str(models))
+    args = ["train", "--name", "odd", "--labels", str(path), "--no-base", "--no-cv"]
+    assert main(args) == ValidationError.exit_code
+    assert not models.exists() or not any(models.rglob("*"))
+    ok = write(tmp_path / "ok.json", json.dumps(tasks[4:]))
+    assert read_labels([ok]).frame["devices"].tolist() == [[DEVICE]]

@@ -367,3 +367,36 @@ def test_rollback_skips_history_entries_whose_directory_was_deleted(root, caplog
     with pytest.raises(ModelError, match=r"m@v1 deleted\); `proplens models use"):
         rollback()
     assert (root / "current.json").read_text(encoding="utf-8") == before
+
+
+def test_cli_rollback_prints_the_skipped_versions_on_stderr(root, capsys, caplog):
+    """`proplens models rollback` told about deleted versions it skipped only through `logging`
+    (not shown, or shown as a log record, depending on the process's logging set-up). The CLI
+    prints each as one `proplens: warning:` line on stderr, after the rollback is done."""
+    import shutil
+
+    from proplens.cli import main
+
+    for _ in range(4):
+        add_model("m")
+    for ref in ("m@v1", "m@v2", "m@v3", "m@v4"):
+        use(ref)
+    shutil.rmtree(root / "m" / "v2")
+    shutil.rmtree(root / "m" / "v3")
+    assert main(["models", "rollback"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "current model: m@v1\n"
+    assert err.splitlines() == [
+        "proplens: warning: skipped m@v3 in the rollback history: its directory was deleted",
+        "proplens: warning: skipped m@v2 in the rollback history: its directory was deleted",
+    ]
+    assert not [r for r in caplog.records if r.name == "proplens.registry"]  # said once
+    assert current(root).version == "v1"
+    use("m@v4")
+    add_model("m")
+    use("m@v5")
+    shutil.rmtree(root / "m" / "v4")
+    warnings: list[str] = []  # the library API: the caller chooses where warnings go
+    assert str(rollback(warn=warnings.append)) == "m@v1"
+    assert warnings == ["skipped m@v4 in the rollback history: its directory was deleted"]
+    assert not [r for r in caplog.records if r.name == "proplens.registry"]

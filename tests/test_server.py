@@ -347,6 +347,25 @@ def test_malformed_score_requests_are_422_with_a_clear_message(client, body, fra
     assert isinstance(response.json()["detail"], list)
 
 
+@pytest.mark.parametrize("path", ["/api/score", "/api/classify-span", "/api/render", "/api/report"])
+@pytest.mark.parametrize(
+    ("body", "content_type", "fragment"),
+    [
+        (b'{"text": "caf\xe9"}', "application/json", "not valid JSON: not utf-8 text"),
+        (b"\xff\xfe{", "application/json", "not valid JSON"),
+        (b'{"text": "caf\xe9"}', "text/plain", "valid dictionary"),
+    ],
+)
+def test_json_bodies_that_are_not_utf8_are_422(client, path, body, content_type, fragment):
+    """A JSON body whose bytes are not UTF-8 text is malformed JSON: 422 as docs/serve.md says
+    (FastAPI answered 400 "There was an error parsing the body"; sent as text/plain it was a 500
+    while echoing the bytes back). The server keeps answering."""
+    response = client.post(path, content=body, headers={"content-type": content_type})
+    _assert_error(response, 422, fragment)
+    assert isinstance(response.json()["detail"], list)
+    assert client.get("/healthz").status_code == 200
+
+
 def test_unknown_devices_are_422(client):
     """A device name the model does not know (in devices or a threshold map) is named in a 422."""
     response = client.post("/api/score", json={"text": ARTICLE, "devices": ["Made_Up_Device"]})

@@ -133,13 +133,13 @@ def test_unevaluated_model_does_not_replace_the_default_without_force(root, labe
     assert read_metadata(forced.directory).metrics["promotion"]["forced"] is True
 
 
-def _parent(root: Path, f1: float, std: float) -> Path:
+def _parent(root: Path, f1: float, std: float, **scores) -> Path:
     """A saved stand-in model whose card says Doubt had CV F1 ``f1`` with fold spread ``std``."""
     metadata = {
         "name": "base",
         "labels": ["Doubt"],
         "thresholds": {"Doubt": 0.5},
-        "metrics": {"per_device": {"Doubt": {"f1": f1, "f1_fold_std": std, "folds": 5}}},
+        "metrics": {"per_device": {"Doubt": {"f1": f1, "f1_fold_std": std, "folds": 5, **scores}}},
     }
     return save_model({"stand-in": True}, metadata, root / "base" / "v1")
 
@@ -162,6 +162,21 @@ def test_guard_blocks_a_drop_beyond_the_cv_spread(tmp_path):
     assert not decision.promote
     assert decision.drops[0]["device"] == "Doubt"
     assert "Doubt 0.400 -> 0.300 (-0.100" in decision.message()
+
+
+def test_guard_says_when_a_drop_was_measured_on_other_sentences(tmp_path):
+    """A device whose labeled sentences changed (new, harder labels) still blocks, but the
+    message says its two F1s come from different sentences, so the user can weigh the drop;
+    with the same sentences it says nothing of the kind."""
+    parent = _parent(tmp_path / "models", 0.40, 0.02, annotated_sentences=895)
+    changed = _candidate(0.30, 0.02)
+    changed["metrics"]["per_device"]["Doubt"]["annotated_sentences"] = 1495
+    decision = promotion_decision(parent, changed)
+    assert not decision.promote
+    assert "measured on other sentences: 895 labeled before, 1,495 now" in decision.message()
+    same = _candidate(0.30, 0.02)
+    same["metrics"]["per_device"]["Doubt"]["annotated_sentences"] = 895
+    assert "other sentences" not in promotion_decision(parent, same).message()
 
 
 def test_guard_accepts_noise_and_new_devices(tmp_path):

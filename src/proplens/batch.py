@@ -72,6 +72,9 @@ DEFAULT_BATCH_SIZE = 32
 TABLE_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _DOCUMENT_SUFFIXES = (".txt", ".html", ".htm", ".md")
 _RUN_FILE = "run.json"
+#: Parquet schema metadata of the documents tables (parts and OUT.documents.parquet): the JSON list
+#: of the device count columns, so that ``proplens report`` tells them from other columns.
+DEVICES_METADATA_KEY = "proplens.devices"
 _OWNER_FILE = "owner"  # the token of the run now writing into the parts folder
 _DASK_PLUGIN = "proplens-model"
 
@@ -397,7 +400,8 @@ def _schemas(devices: list[str]) -> tuple[pa.Schema, pa.Schema]:
             ("flagged", pa.int64()),
             ("propaganda_score", pa.float64()),
         ]
-        + [(device, pa.int64()) for device in devices]
+        + [(device, pa.int64()) for device in devices],
+        metadata={DEVICES_METADATA_KEY: json.dumps(devices)},
     )
     return sentences, documents
 

@@ -44,6 +44,14 @@ app.add_typer(models_app, name="models")
 EXIT_INPUT_ERRORS = 2
 EXIT_ABOVE_THRESHOLD = 6
 
+
+class CommandLineError(ProplensError):
+    """The command line itself is wrong in a way Click cannot see (an option that only means
+    something with another one): one line and exit code 2, like Click's own usage errors."""
+
+    exit_code = 2
+
+
 err = Console(stderr=True)
 
 # Typer up to 0.2x raises Click's exceptions; later releases raise those of the copy of Click they
@@ -213,6 +221,11 @@ def _check_not_an_input(output: Path, files: list[str]) -> None:
                 raise ProplensError(f"{output}: is an input file; choose another --output")
 
 
+def _warn(message: str) -> None:
+    """A warning for the person at the terminal: one line on stderr, like the error lines."""
+    err.print(f"proplens: warning: {message}", highlight=False, soft_wrap=True, markup=False)
+
+
 # Set by run(): the process ends with its one command, so what the command loads can be frozen.
 _single_command_process = False
 
@@ -340,7 +353,8 @@ def train(
         bool, typer.Option(help="Include the base corpus (SemEval-2020 + datasets/labels).")
     ] = True,
     corpus: Annotated[
-        Path | None, typer.Option(help="Folder that stand-off --labels point into.")
+        Path | None,
+        typer.Option(help="Folder that stand-off --labels point into (only with --labels)."),
     ] = None,
     cv: Annotated[bool, typer.Option(help="Run grouped 5-fold CV for the model card.")] = True,
     jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
@@ -356,11 +370,19 @@ def train(
     ] = None,
 ) -> None:
     """Train a new model version on the base corpus and/or new labels (never overwrites)."""
+    if corpus is not None and not labels:
+        # --corpus is where stand-off label files find their documents; alone it would be
+        # silently ignored and the base corpus trained as if it had not been given.
+        raise CommandLineError(
+            f"--corpus {corpus}: names the folder stand-off --labels point into, so it needs "
+            "--labels FILE (the base corpus is read from --data or PROPLENS_DATA)"
+        )
     from proplens.inputs import read_document
     from proplens.training import train as run
 
     notes_text = read_document(notes).text.strip() if notes is not None else ""
     command = "proplens train" + "".join(f" --labels {p}" for p in labels or [])
+    command += f" --corpus {corpus}" if corpus is not None else ""
     command += "" if base else " --no-base"
     command += f" --notes {notes}" if notes is not None else ""
     with _terminate_like_interrupt():
@@ -546,7 +568,7 @@ def models_rollback() -> None:
     """Go back to the previous default model (skipping versions deleted since)."""
     from proplens.registry import rollback
 
-    print(f"current model: {rollback()}")
+    print(f"current model: {rollback(warn=_warn)}")
 
 
 @models_app.command("diff")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import html
 import io
+import json
 import os
 import warnings
 from pathlib import Path
@@ -45,6 +46,8 @@ _BASE_COLUMNS = {
     "flagged",
     "propaganda_score",
 }
+#: The columns the report computes for each group (besides ``<device> per 100``).
+STATISTICS = ["documents", "sentences", "flagged_share", "mean_score", "ci_low", "ci_high"]
 
 
 def load_documents(scored: Path) -> pd.DataFrame:
@@ -52,6 +55,8 @@ def load_documents(scored: Path) -> pd.DataFrame:
 
     The parts folder holds the document rows of every finished batch, so a run that was stopped
     before it wrote OUT.documents.parquet can be compared too (rows come in input order).
+    ``attrs["devices"]`` holds the device count columns when the table names them (score-corpus
+    writes them into the Parquet metadata); tables without that list leave it out.
     """
     scored = Path(scored)
     from proplens.batch import documents_path
@@ -65,10 +70,13 @@ def load_documents(scored: Path) -> pd.DataFrame:
         if candidate.is_file():
             try:
                 table = pd.read_parquet(candidate)
+                devices = _declared_devices(candidate)
             except Exception as exc:
                 raise DataError(f"{candidate}: cannot read the Parquet file ({exc})") from None
             if "propaganda_score" not in table.columns or "sentences" not in table.columns:
                 continue
+            if devices is not None:
+                table.attrs["devices"] = devices
             return table
     raise InputError(
         f"{scored}: no per-document table found (expected {candidates[0]} from score-corpus)"
@@ -84,17 +92,70 @@ def _parts_documents(folder: Path) -> pd.DataFrame:
             "of a score-corpus OUT.parts/ folder, or OUT.documents.parquet)"
         )
     tables = []
+    declared: list[str] | None = None
     for part in parts:
         try:
             tables.append(pd.read_parquet(part))
+            devices = _declared_devices(part)
         except Exception as exc:
             raise DataError(f"{part}: cannot read the Parquet file ({exc})") from None
+        declared = devices if declared is None else declared
     table = pd.concat(tables, ignore_index=True)
     if "position" in table.columns:
         table = table.sort_values("position", kind="stable").drop(columns="position")
     if "propaganda_score" not in table.columns or "sentences" not in table.columns:
         raise DataError(f"{folder}: the part files are not score-corpus document tables")
-    return table.reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    if declared is not None:
+        table.attrs["devices"] = declared
+    return table
+
+
+def _declared_devices(path: Path) -> list[str] | None:
+    """The device count columns a score-corpus documents table names in its Parquet metadata
+    (None for tables written before it did, or by other tools)."""
+    import pyarrow.parquet as pq
+
+    from proplens.batch import DEVICES_METADATA_KEY
+
+    metadata = pq.read_schema(path).metadata or {}
+    raw = metadata.get(DEVICES_METADATA_KEY.encode())
+    if raw is None:
+        return None
+    devices = json.loads(raw)
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        raise ValueError(f"malformed {DEVICES_METADATA_KEY} metadata")
+    return devices
+
+
+def _device_columns(documents: pd.DataFrame) -> list[str]:
+    """The columns that count sentences per device, reported as ``<device> per 100``.
+
+    A table that names them (score-corpus writes the list into its Parquet metadata) is taken at
+    its word. Otherwise (a table written before that, or rewritten by another tool after joining
+    more per-document columns) they are its numeric columns named after a device of the taxonomy.
+    Any other column is a per-document attribute to group by, never a device rate, so a column
+    called ``documents`` (or ``outlet``, or ``words``) cannot pose as a device beside the
+    report's own ``documents`` count.
+    """
+    declared = documents.attrs.get("devices")
+    if declared is not None:
+        return [c for c in declared if c in documents.columns]
+    from proplens.taxonomy import load_taxonomy
+
+    try:
+        known: set[str] | None = set(load_taxonomy().names)
+    except DataError:  # no readable taxonomy: every numeric column that is not ours
+        known = None
+    return [
+        column
+        for column in documents.columns
+        if column not in _BASE_COLUMNS
+        and column not in STATISTICS
+        and (known is None or column in known)
+        and pd.api.types.is_numeric_dtype(documents[column])
+        and not pd.api.types.is_bool_dtype(documents[column])
+    ]
 
 
 def bootstrap_ci(
@@ -151,19 +212,18 @@ def group_report(
     name of a result column (``--by sentences``).
     """
     documents = load_documents(scored)
+    devices = _device_columns(documents)
     if "status" in documents.columns:
         documents = documents[documents["status"] == "ok"]
     if documents.empty:
         raise DataError(
             f"{scored}: no document was scored without error, so there are no groups to compare"
         )
-    devices = [c for c in documents.columns if c not in _BASE_COLUMNS]
-    documents = documents.assign(_group=_group_keys(documents, by, freq).to_numpy())
-    statistics = ["documents", "sentences", "flagged_share", "mean_score", "ci_low", "ci_high"]
-    results = statistics + [f"{device} per 100" for device in devices]
+    keys = _group_keys(documents, by, freq).to_numpy()
+    results = STATISTICS + [f"{device} per 100" for device in devices]
     label = f"{by} (group)" if by in results else by
     rows = []
-    for group, members in documents.groupby("_group", sort=True):
+    for group, members in documents.groupby(keys, sort=True):
         sentences = int(members["sentences"].sum())
         scores = members["propaganda_score"].to_numpy(dtype=float)
         low, high = bootstrap_ci(scores, seed=seed)

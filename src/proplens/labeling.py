@@ -37,7 +37,7 @@ import pandas as pd
 
 from proplens import config
 from proplens.errors import DataError, ValidationError
-from proplens.taxonomy import Device, Taxonomy, load_taxonomy
+from proplens.taxonomy import Device, Taxonomy, load_taxonomy, taxonomy_lock
 
 __all__ = [
     "LABEL_COLUMNS",
@@ -360,11 +360,14 @@ class _Reader:
             if task.get(key) is not None and not isinstance(task[key], list):
                 self.problem(number, f"'{key}' should be a list, got {task[key]!r}")
                 return
-        annotations = [
-            a
-            for a in (task.get("annotations") or task.get("completions") or [])
-            if isinstance(a, dict) and not a.get("was_cancelled")
-        ]
+        key = "annotations" if task.get("annotations") else "completions"
+        given = task.get(key) or []
+        odd = [(i, a) for i, a in enumerate(given) if not isinstance(a, dict)]
+        for position, item in odd:  # a string or number where an annotation belongs
+            self.problem(number, f"{key}[{position}] should be an annotation object, got {item!r}")
+        if odd:
+            return
+        annotations = [a for a in given if not a.get("was_cancelled")]
         if not annotations:
             self.skipped += 1
             return
@@ -382,8 +385,11 @@ class _Reader:
         document_id = str(data.get("document_id") or f"{self.name}#task{task.get('id', number)}")
         choices: set[str] = set()
         spans: list[tuple[int, int, str]] = []
-        for item in result:
-            value = item.get("value", {}) if isinstance(item, dict) else {}
+        for position, item in enumerate(result):
+            if not isinstance(item, dict):
+                self.problem(number, f"result[{position}] should be a region object, got {item!r}")
+                continue
+            value = item.get("value", {})
             if not isinstance(value, dict):
                 self.problem(number, f"a result's value should be an object, got {value!r}")
                 continue
@@ -715,12 +721,6 @@ def add_device(
             re.compile(requires)
         except re.error as exc:
             raise ValidationError(f"--requires {requires!r} is not a valid regex ({exc})") from None
-    taxonomy = load_taxonomy(path)
-    for other in taxonomy.devices:
-        if name in other.aliases:
-            raise ValidationError(f"{name!r} is already an alias of {other.name}")
-        if name != other.name and name.casefold() == other.name.casefold():
-            raise ValidationError(f"device {name!r} differs only in case from {other.name}")
     device = Device(
         name=name,
         definition=definition.strip(),
@@ -730,5 +730,13 @@ def add_device(
         aliases=tuple(aliases),
         requires=requires,
     )
-    taxonomy.with_device(device).save(path)
+    # Read, check and write under one lock: two `labels add` at once must not lose a device.
+    with taxonomy_lock(path):
+        taxonomy = load_taxonomy(path)
+        for other in taxonomy.devices:
+            if name in other.aliases:
+                raise ValidationError(f"{name!r} is already an alias of {other.name}")
+            if name != other.name and name.casefold() == other.name.casefold():
+                raise ValidationError(f"device {name!r} differs only in case from {other.name}")
+        taxonomy.with_device(device).save(path)
     return device

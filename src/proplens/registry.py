@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -265,10 +266,13 @@ def use(ref: str, root: str | os.PathLike[str] | None = None) -> ModelRef:
     return target
 
 
-def rollback(root: str | os.PathLike[str] | None = None) -> ModelRef:
+def rollback(
+    root: str | os.PathLike[str] | None = None, *, warn: Callable[[str], None] | None = None
+) -> ModelRef:
     """Make the previous default current again (pops it from ``history``).
 
-    Earlier defaults whose directories were deleted since are skipped with a warning.
+    Earlier defaults whose directories were deleted since are skipped with a warning: one line
+    each, passed to ``warn`` (the CLI prints it on stderr), or logged when ``warn`` is None.
     """
     models_root = _root(root)
     pointer = _read_pointer(models_root)
@@ -294,13 +298,17 @@ def rollback(root: str | os.PathLike[str] | None = None) -> ModelRef:
                 f"({', '.join(gone)} deleted); `proplens models use NAME@VERSION` picks one "
                 f"({_available(models_root)})"
             )
-    for ref in gone:
-        log.warning("skipped %s in the rollback history: its directory was deleted", ref)
     target = parse_ref(f"{entry['name']}@{entry['version']}", models_root)
     _write_json_atomic(
         models_root / CURRENT_FILENAME,
         {"name": target.name, "version": target.version, "history": history},
     )
+    for ref in gone:  # once the rollback happened: a failed write skipped nothing
+        message = f"skipped {ref} in the rollback history: its directory was deleted"
+        if warn is None:
+            log.warning("%s", message)
+        else:
+            warn(message)
     return target
 
 

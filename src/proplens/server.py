@@ -49,6 +49,7 @@ try:
     from fastapi.encoders import jsonable_encoder
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, Response
+    from fastapi.routing import APIRoute
     from pydantic import BaseModel, ConfigDict, Field, model_validator
     from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as exc:  # the optional "serve" extra is not installed
@@ -262,6 +263,7 @@ def create_app(
         docs_url=None,  # FastAPI's Swagger UI loads its code from a CDN; /docs is served below
         redoc_url=None,
     )
+    app.router.route_class = _JSONBodyRoute  # before the routes are added
     app.state.proplens = service
     _freeze_startup_objects()
     app.add_middleware(_BodyLimitMiddleware, max_body_bytes=max_body_bytes)
@@ -488,6 +490,38 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+if _SERVE_IMPORT_ERROR is None:
+
+    class _JSONBodyRequest(Request):
+        """A request whose JSON body is malformed JSON when its bytes are not text, too.
+
+        FastAPI turns a JSON syntax error into a 422 but a body of bytes that are not UTF-8
+        (``UnicodeDecodeError``) into a generic 400; both are a malformed JSON body, which the
+        API answers with 422 (docs/serve.md).
+        """
+
+        async def json(self) -> Any:
+            if not hasattr(self, "_json"):
+                body = await self.body()
+                try:
+                    self._json = json.loads(body)
+                except UnicodeDecodeError as error:
+                    reason = f"not {error.encoding} text, {error.reason}"
+                    raise json.JSONDecodeError(reason, "", error.start) from None
+            return self._json
+
+    class _JSONBodyRoute(APIRoute):
+        """Routes that read their JSON body through :class:`_JSONBodyRequest`."""
+
+        def get_route_handler(self) -> Any:
+            handler = super().get_route_handler()
+
+            async def route_handler(request: Request) -> Response:
+                return await handler(_JSONBodyRequest(request.scope, request.receive))
+
+            return route_handler
+
+
 class _RequestError(Exception):
     """A request the server refuses, with its status code and one-line reason."""
 
@@ -513,9 +547,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         problems = error.errors()
-        return _error(
-            422, _validation_message(problems), detail=jsonable_encoder(problems, exclude={"ctx"})
+        # A body sent as another content type is validated as bytes, which the default encoder
+        # decodes as UTF-8 (a UnicodeDecodeError, a 500, for bytes that are not).
+        detail = jsonable_encoder(
+            problems, exclude={"ctx"}, custom_encoder={bytes: _bytes_for_json}
         )
+        return _error(422, _validation_message(problems), detail=detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -534,7 +571,10 @@ def _validation_message(problems: list[dict]) -> str:
         return "invalid request"
     first = problems[0]
     if first.get("type") == "json_invalid":
-        return "request body is not valid JSON"
+        reason = (first.get("ctx") or {}).get("error")
+        position = first.get("loc", ())[-1:]
+        where = f" (position {position[0]})" if position and isinstance(position[0], int) else ""
+        return "request body is not valid JSON" + (f": {reason}{where}" if reason else "")
     location = ".".join(
         str(part)
         for part in first.get("loc", ())
@@ -544,6 +584,10 @@ def _validation_message(problems: list[dict]) -> str:
     more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
     prefix = f"{location}: " if location else ""
     return f"{prefix}{message}{more if len(problems) > 1 else ''}"
+
+
+def _bytes_for_json(value: bytes) -> str:
+    return value.decode("utf-8", errors="replace")
 
 
 def _add_page_routes(app: FastAPI, service: _Service) -> None:

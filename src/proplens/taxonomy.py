@@ -7,16 +7,22 @@ technique names; :meth:`Taxonomy.canonical` maps them onto the 14 SemEval-2020 c
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 import tomllib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import tomli_w
+from filelock import FileLock
 
 from proplens import config
+from proplens._atomic import write_text_atomic
 from proplens.errors import DataError
 
-__all__ = ["Device", "Taxonomy", "load_taxonomy"]
+__all__ = ["Device", "Taxonomy", "load_taxonomy", "taxonomy_lock"]
 
 _DEFAULT_COLOUR = "#808080"
 
@@ -99,17 +105,44 @@ class Taxonomy:
         )
 
     def save(self, path: Path | str | None = None) -> Path:
-        """Write the taxonomy atomically (write a temporary file, then rename)."""
+        """Write the taxonomy atomically (a temporary sibling renamed over the file; the file's
+        permissions are kept). A read-modify-write holds :func:`taxonomy_lock` around both."""
         target = Path(path) if path is not None else config.taxonomy_path()
-        tmp = target.with_suffix(target.suffix + ".tmp")
         try:
-            tmp.write_text(self.to_toml(), encoding="utf-8")
-            tmp.replace(target)
+            if target.is_file():
+                mode = stat.S_IMODE(target.stat().st_mode)
+            else:  # what open() would give a new file
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            write_text_atomic(target, self.to_toml(), mode=mode)
         except OSError as error:
-            if tmp.is_file():
-                tmp.unlink()
             raise DataError(f"{target}: cannot write ({error.strerror or error})") from None
         return target
+
+
+@contextlib.contextmanager
+def taxonomy_lock(path: Path | str | None = None) -> Iterator[Path]:
+    """Hold an exclusive lock on the taxonomy file for a read-modify-write (``labels add``), so
+    that two processes adding devices at once cannot lose one of them; yields the file's path.
+
+    The lock is a ``filelock.FileLock`` on a hidden ``.<name>.lock`` file next to the taxonomy
+    (the taxonomy itself is replaced by each save, so it cannot carry the lock).
+    """
+    target = Path(path) if path is not None else config.taxonomy_path()
+    if not target.is_file():
+        raise DataError(f"taxonomy file not found: {target}")
+    lock = FileLock(target.with_name(f".{target.name}.lock"))
+    try:
+        lock.acquire()
+    except OSError as error:
+        raise DataError(
+            f"{target}: cannot lock the file for writing ({error.strerror or error})"
+        ) from None
+    try:
+        yield target
+    finally:
+        lock.release()
 
 
 def load_taxonomy(path: Path | str | None = None) -> Taxonomy:

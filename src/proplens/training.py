@@ -678,10 +678,19 @@ class PromotionDecision:
             return self.reason
         parts = [
             f"{d['device']} {d['before']:.3f} -> {d['after']:.3f} ({d['change']:+.3f}, "
-            f"tolerance {d['tolerance']:.3f})"
+            f"tolerance {d['tolerance']:.3f}{_other_sentences(d)})"
             for d in self.drops
         ]
         return f"{self.reason}: " + "; ".join(parts)
+
+
+def _other_sentences(drop: dict) -> str:
+    """A note when a device's two F1s were measured on different labeled sentences: the drop may
+    be harder data rather than a worse model, which only the user can weigh."""
+    before, after = drop.get("annotated_before"), drop.get("annotated_after")
+    if before is None or after is None or before == after:
+        return ""
+    return f"; measured on other sentences: {before:,} labeled before, {after:,} now"
 
 
 def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDecision:
@@ -737,6 +746,10 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
                     "after": float(row.f1_after),
                     "change": round(float(row.f1_change), 4),
                     "tolerance": tolerance,
+                    "annotated_before": before_scores.get(row.device, {}).get(
+                        "annotated_sentences"
+                    ),
+                    "annotated_after": after_scores.get(row.device, {}).get("annotated_sentences"),
                 }
             )
     if drops:
