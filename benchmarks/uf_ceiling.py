@@ -2,7 +2,7 @@
 
 ``uf_cv.py`` measures the shipped block (shared features + cues). This script asks two questions
 about the cues alone (``FigureCues``, the columns the device block adds), with the folds
-``uf_cv.py`` uses (5-fold GroupKFold by article over the 895 labels) and every threshold tuned
+``uf_cv.py`` uses (5-fold GroupKFold by article over the labels) and every threshold tuned
 inside the training fold (an inner 4-fold grouped CV, then ``best_threshold``):
 
 1. Would a more flexible model read more out of the same cues? A logistic regression, the same

@@ -1,7 +1,7 @@
 """Unverified_Figures block CV: the figures of docs/retraining.md ("Unverified_Figures: measured
 figures"), through the same path ``proplens train`` uses (``cross_validate_block``).
 
-5-fold GroupKFold by article over the 895 labeled sentences of ``datasets/labels/``; thresholds
+5-fold GroupKFold by article over the labeled sentences of ``datasets/labels/``; thresholds
 are tuned inside each training fold; the device's feature block (taxonomy ``features``) sees the
 true neighbouring sentences of the full articles. Prints figures only, never corpus text.
 

@@ -1,17 +1,17 @@
-"""Unverified_Figures on sentences no cue rule was written from: the fresh labelled sample.
+"""Unverified_Figures on text as it comes: the fresh test sample.
 
-The figure cues' rules (``proplens.figures``, each revision) were written from the errors on the
-895 labelled sentences of ``datasets/labels/unverified_figures.tsv``, so the block CV of
-``uf_cv.py`` on those sentences is optimistic for the newest revision. This script fits the
-device block on all 895 sentences, once per cue revision, and scores the 200 sentences of
-``datasets/labels/unverified_figures.fresh-2026-11.tsv``: sentences with a quantity-like token,
-drawn (``benchmarks/annotation_tools/fresh_sample.py``) from training articles that hold none of
-the 895, and labelled blind to any model. Thresholds are each fit's own (tuned inside its
-training data, as in ``proplens train``). Prints figures only, never corpus text.
+The labelled sentences of ``datasets/labels/unverified_figures.tsv`` are not text as it comes:
+the first 895 were pre-sorted towards positives and hard cases, and the cue rules of each
+revision were written from their errors, so a CV on them is optimistic. This script fits the
+device block on all labelled sentences, once per cue revision, and scores the 478 sentences of
+``datasets/labels/unverified_figures.fresh-2026-11.tsv``: every sentence with a quantity-like token
+in the training articles that hold no labelled sentence (``annotation_tools/fresh_sample.py``),
+labelled blind to any model. Thresholds are each fit's own (tuned inside its training data, as in
+``proplens train``). Prints figures only, never corpus text.
 
-A second line per revision asks whether labels drawn like the fresh sample would help: 5-fold
-CV grouped by article over the fresh sentences, each fold's model fit on the 895 sentences plus
-the fresh sentences of the other folds.
+A second line per revision asks whether more labels drawn like the fresh sample would help:
+5-fold CV grouped by article over the fresh sentences, each fold's model fit on the labelled
+sentences plus the fresh sentences of the other folds.
 
     PROPLENS_DATA=../shared/data python benchmarks/uf_fresh.py [--revisions 1,2]
 """
@@ -101,7 +101,7 @@ def main() -> None:
     for revision in (int(r) for r in args.revisions.split(",")):
         predicted = fit_predict(revision, base_rows, base_labels, fresh_rows)
         print(
-            f"cues revision {revision}, fit on the 895:  "
+            f"cues revision {revision}, fit on the labels:  "
             + _figures(truth, predicted, hard, reasons)
         )
         predicted = np.zeros(len(fresh), dtype=bool)

@@ -93,7 +93,7 @@ def test_unverified_figures_benchmarks_print_their_figures(corpus_dir):
 
 @pytest.mark.corpus
 def test_unverified_figures_fresh_sample_is_scored_apart_from_the_labels(corpus_dir):
-    """`uf_fresh.py` fits on the 895 labels, scores the fresh sample from other articles (it
+    """`uf_fresh.py` fits on the labels, scores the fresh sample from other articles (it
     refuses an overlap) and prints one line of figures per cue revision and protocol, each
     consistent with itself."""
     import re
@@ -102,13 +102,13 @@ def test_unverified_figures_fresh_sample_is_scored_apart_from_the_labels(corpus_
     sample = re.search(r"fresh sample: (\d+) sentences \((\d+) positive", out)
     assert sample and int(sample.group(1)) == 478 and 0 < int(sample.group(2)) < 478
     rows = re.findall(
-        r"cues revision (\d), (fit on the 895|\+ other fresh folds): +P (0\.\d{3})  "
+        r"cues revision (\d), (fit on the labels|\+ other fresh folds): +P (0\.\d{3})  "
         r"R (0\.\d{3})  F1 (0\.\d{3})",
         out,
     )
     assert [(r[0], r[1]) for r in rows] == [
-        ("1", "fit on the 895"), ("1", "+ other fresh folds"),
-        ("2", "fit on the 895"), ("2", "+ other fresh folds"),
+        ("1", "fit on the labels"), ("1", "+ other fresh folds"),
+        ("2", "fit on the labels"), ("2", "+ other fresh folds"),
     ]  # fmt: skip
     for _, _, precision, recall, f1 in rows:
         p, r = float(precision), float(recall)
