@@ -204,8 +204,15 @@ def test_guarded_retrain_is_saved_but_not_default_unless_forced(root, labels_csv
     assert not blocked.promoted and current(root).version == "v1"
     assert f"{DEVICE} " in blocked.decision.message() and "dropped" in blocked.decision.message()
     assert (root / "tiny" / "v2" / "metadata.json").is_file()
+    assert "use --force" in blocked.decision.message()
     forced = tiny_train(root, [labels_csv], force=True)
     assert forced.promoted and current(root).version == "v3"
+    # the message and the card say what happened, not what could be done
+    message = forced.decision.message()
+    assert message.startswith("made the default with --force, although F1 dropped")
+    assert "use --force" not in message and "not made the default" not in message
+    promotion = read_metadata(forced.directory).metrics["promotion"]
+    assert promotion["forced"] is True and promotion["reason"] == message
 
 
 @given(st.floats(0, 0.5), st.floats(0, 0.5), st.integers(2, 10))

@@ -672,16 +672,28 @@ class PromotionDecision:
     reason: str
     drops: list[dict] = field(default_factory=list)  # device, before, after, change, tolerance
     comparison: pd.DataFrame | None = None  # registry.diff(parent, new)
+    #: what the user of a blocked model can do (not shown once ``train(force=True)`` overrode it)
+    advice: str = ""
+    forced: bool = False
 
     def message(self) -> str:
+        if self.forced:
+            head = f"made the default with --force, although {self.reason}"
+        else:
+            head = "; ".join(filter(None, [self.reason, self.advice]))
         if not self.drops:
-            return self.reason
+            return head
         parts = [
             f"{d['device']} {d['before']:.3f} -> {d['after']:.3f} ({d['change']:+.3f}, "
             f"tolerance {d['tolerance']:.3f}{_other_sentences(d)})"
             for d in self.drops
         ]
-        return f"{self.reason}: " + "; ".join(parts)
+        return f"{head}: " + "; ".join(parts)
+
+
+_BLOCKED_ADVICE = (
+    "the new model is saved but not made the default (use --force, or `proplens models use`)"
+)
 
 
 def _other_sentences(drop: dict) -> str:
@@ -722,11 +734,9 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
     removed = [row.device for row in comparison.itertuples(index=False) if row.change == "removed"]
     if removed:
         reason = (
-            f"the new model lacks {len(removed)} device(s) of {before.ref} "
-            f"({', '.join(removed)}); it is saved but not made the default (use --force, or "
-            "`proplens models use`)"
+            f"the new model lacks {len(removed)} device(s) of {before.ref} ({', '.join(removed)})"
         )
-        return PromotionDecision(False, before.ref, reason, [], comparison)
+        return PromotionDecision(False, before.ref, reason, [], comparison, _BLOCKED_ADVICE)
     drops = []
     before_scores = before.metrics.get("per_device", {})
     after_scores = metadata["metrics"]["per_device"]
@@ -753,11 +763,8 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
                 }
             )
     if drops:
-        reason = (
-            f"F1 dropped beyond the CV spread compared with {before.ref}; the new model is saved "
-            "but not made the default (use --force, or `proplens models use`)"
-        )
-        return PromotionDecision(False, before.ref, reason, drops, comparison)
+        reason = f"F1 dropped beyond the CV spread compared with {before.ref}"
+        return PromotionDecision(False, before.ref, reason, drops, comparison, _BLOCKED_ADVICE)
     return PromotionDecision(
         True, before.ref, f"no device's F1 dropped beyond the CV spread of {before.ref}", [],
         comparison,
@@ -892,9 +899,10 @@ def train(
             },
         }
     promoted = promote and (decision.promote or force)
+    decision.forced = bool(promoted and not decision.promote)
     metadata.metrics["promotion"] = {
         "promoted": promoted,
-        "forced": bool(promoted and not decision.promote),
+        "forced": decision.forced,
         "reason": decision.message(),
     }
     metadata.notes = "\n\n".join(filter(None, [notes, _comparison_notes(decision, counts)]))
