@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import stat
 import sys
 import threading
 import types
@@ -296,13 +295,7 @@ def _write_atomic(path: Path, text: str) -> None:
         target = Path(os.path.realpath(path))
         if not target.parent.is_dir():
             raise ProplensError(f"{name}: folder {path.parent} does not exist")
-        if target.exists():
-            mode = stat.S_IMODE(target.stat().st_mode)
-        else:  # what open() would give a new file
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        write_text_atomic(target, text, mode=mode)
+        write_text_atomic(target, text)
     except PermissionError:
         raise ProplensError(f"{name}: permission denied, cannot write there") from None
     except OSError as exc:

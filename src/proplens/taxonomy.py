@@ -8,8 +8,6 @@ technique names; :meth:`Taxonomy.canonical` maps them onto the 14 SemEval-2020 c
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -109,13 +107,7 @@ class Taxonomy:
         permissions are kept). A read-modify-write holds :func:`taxonomy_lock` around both."""
         target = Path(path) if path is not None else config.taxonomy_path()
         try:
-            if target.is_file():
-                mode = stat.S_IMODE(target.stat().st_mode)
-            else:  # what open() would give a new file
-                umask = os.umask(0)
-                os.umask(umask)
-                mode = 0o666 & ~umask
-            write_text_atomic(target, self.to_toml(), mode=mode)
+            write_text_atomic(target, self.to_toml())
         except OSError as error:
             raise DataError(f"{target}: cannot write ({error.strerror or error})") from None
         return target
