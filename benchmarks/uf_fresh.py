@@ -13,7 +13,16 @@ A second line per revision asks whether more labels drawn like the fresh sample 
 5-fold CV grouped by article over the fresh sentences, each fold's model fit on the labelled
 sentences plus the fresh sentences of the other folds.
 
-    PROPLENS_DATA=../shared/data python benchmarks/uf_fresh.py [--revisions 1,2]
+First of all it scores the fresh sentences with saved models themselves (``--models``, default
+the current one; a model is trained on the whole corpus, so its shared features differ from the
+block fits below, which see only the labelled sentences): what a user of that model gets.
+
+With ``--rounds``, a learning curve instead: the latest revision fit on the labels of the first
+labelling rounds only (``datasets/labels/unverified_figures.rounds.tsv``: the pre-sorted
+rounds, then each round drawn as text comes), each scored on the fresh sample.
+
+    PROPLENS_DATA=../shared/data python benchmarks/uf_fresh.py [--revisions 1,2] [--rounds]
+        [--models ptc-default@v4,ptc-default@v6]
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from proplens.training import _f1, load_training_data
 
 DEVICE = "Unverified_Figures"
 FRESH = "unverified_figures.fresh-2026-11.tsv"
+ROUNDS = "unverified_figures.rounds.tsv"
 #: labelled negatives with a number that is no unsourced figure (as in uf_cv.py)
 HARD_NEGATIVES = (
     "date", "time-expression", "age", "ordinal", "name-number", "identifier", "attributed",
@@ -65,6 +75,10 @@ def main() -> None:
     parser.add_argument(
         "--revisions", default=",".join(str(r) for r in range(1, LATEST_REVISION + 1))
     )
+    parser.add_argument("--rounds", action="store_true", help="learning curve over label rounds")
+    parser.add_argument(
+        "--models", default="", help="saved models to score the sample with (default: current)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     data = load_training_data()
@@ -88,6 +102,19 @@ def main() -> None:
         f"{len(base_rows)} labelled sentences to fit on"
     )
 
+    import proplens
+
+    for ref in args.models.split(",") if args.models else [None]:
+        model = proplens.load_model(ref)
+        classifier = model.sentence_model
+        if DEVICE not in classifier.devices:
+            print(f"model {model.name}@{model.version}: has no {DEVICE}")
+            continue
+        j = list(classifier.devices).index(DEVICE) + 1  # column 0 is the any-device label
+        proba = classifier.predict_all_proba(table.iloc[fresh_rows])[:, j]
+        predicted = proba >= classifier.threshold_vector()[j]
+        print(f"model {model.name}@{model.version}:  " + _figures(truth, predicted, hard, reasons))
+
     def fit_predict(revision, rows, labels, test_rows):
         model = DeviceClassifier(
             devices=[DEVICE],
@@ -97,6 +124,28 @@ def main() -> None:
         ).fit(table.iloc[rows], labels[:, None])
         proba = model.predict_all_proba(table.iloc[test_rows])
         return proba[:, 1] >= model.threshold_vector()[1]
+
+    if args.rounds:
+        rounds = pd.read_csv(
+            config.checkout_root() / "datasets" / "labels" / ROUNDS,
+            sep="\t",
+            dtype={"document_id": str},
+        )
+        round_of = _rows_of(table, rounds)
+        position = {row: i for i, row in enumerate(base_rows)}
+        if set(round_of) != set(base_rows):
+            raise SystemExit(f"{ROUNDS} does not list exactly the labelled sentences")
+        names = list(dict.fromkeys(rounds["round"]))
+        for upto in range(1, len(names) + 1):
+            chosen = rounds["round"].isin(names[:upto]).to_numpy()
+            keep = np.array(sorted(position[row] for row in round_of[chosen]))
+            predicted = fit_predict(LATEST_REVISION, base_rows[keep], base_labels[keep], fresh_rows)
+            print(
+                f"rounds {' + '.join(names[:upto])} ({len(keep)} labels): "
+                + _figures(truth, predicted, hard, reasons)
+            )
+        print(f"{time.perf_counter() - started:.0f} s")
+        return
 
     for revision in (int(r) for r in args.revisions.split(",")):
         predicted = fit_predict(revision, base_rows, base_labels, fresh_rows)

@@ -101,6 +101,8 @@ def test_unverified_figures_fresh_sample_is_scored_apart_from_the_labels(corpus_
     out = _run_benchmark("uf_fresh.py", "--revisions", "1,2", corpus_dir=corpus_dir)
     sample = re.search(r"fresh sample: (\d+) sentences \((\d+) positive", out)
     assert sample and int(sample.group(1)) == 478 and 0 < int(sample.group(2)) < 478
+    # the current model itself scores the sample first: what its users get
+    assert len(re.findall(r"^model ptc-default@v\d+:  P 0\.\d{3}", out, re.M)) == 1
     rows = re.findall(
         r"cues revision (\d), (fit on the labels|\+ other fresh folds): +P (0\.\d{3})  "
         r"R (0\.\d{3})  F1 (0\.\d{3})",
@@ -113,6 +115,14 @@ def test_unverified_figures_fresh_sample_is_scored_apart_from_the_labels(corpus_
     for _, _, precision, recall, f1 in rows:
         p, r = float(precision), float(recall)
         assert float(f1) == pytest.approx(2 * p * r / (p + r), abs=2e-3)
+
+    # the learning curve over labelling rounds ends with every label: the same fit as above
+    curve = _run_benchmark("uf_fresh.py", "--rounds", corpus_dir=corpus_dir)
+    points = re.findall(r"^rounds (.+) \((\d+) labels\): +P (0\.\d{3})  R (0\.\d{3})", curve, re.M)
+    assert len(points) >= 2 and points[0][0] == "pre-sorted"
+    sizes = [int(n) for _, n, _, _ in points]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    assert points[-1][2:] == rows[-2][2:4]  # revision 2 on all labels, P and R
 
 
 @pytest.mark.corpus
