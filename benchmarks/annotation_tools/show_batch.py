@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import textwrap
 from pathlib import Path
 
 from corpus_lines import article_sentences
-from select_candidates import QUANTITY
+from select_candidates import NUMBER_WORDS
+
+# what is bracketed for the reader: a whole number ("[1,200]", not "[1][,][2][0][0]"), a symbol
+# or a number word; the selection itself uses select_candidates.QUANTITY
+MARKED = re.compile(rf"\d(?:[\d,.]*\d)?|%|\$|£|€|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -36,7 +41,7 @@ def main() -> None:
         index = int(row["index"])
         previous = sentences[index - 1].text if index > 0 else "<start>"
         following = sentences[index + 1].text if index + 1 < len(sentences) else "<end>"
-        marked = QUANTITY.sub(lambda m: f"[{m.group(0)}]", sentences[index].text)
+        marked = MARKED.sub(lambda m: f"[{m.group(0)}]", sentences[index].text)
         print(f"#{number} ({row['document_id']} line {index})")
         print("   P: " + _short(previous))
         print(textwrap.fill(marked, 110, initial_indent=" >> ", subsequent_indent="    "))
