@@ -282,12 +282,17 @@ def test_default_label_files_skip_companion_files(tmp_path, monkeypatch):
 
 @pytest.mark.corpus
 def test_project_labels_are_a_subset_device_of_the_base(corpus_dir):
-    """Unverified_Figures is annotated on its 2,095 labeled sentences only (the companion files
-    next to the label file are not training labels); SemEval devices on all."""
+    """Unverified_Figures is annotated on the sentences of its label file only (the companion
+    files next to it, second pass and fresh test sample, are not training labels); SemEval
+    devices on all."""
+    label_file = training.default_label_files()[0]
+    assert label_file.name == "unverified_figures.tsv"
+    rows = len(label_file.read_text(encoding="utf-8").splitlines()) - 1  # the header
     data = load_training_data(corpus_dir)
     Y = data.indicator()
     column = data.devices.index("Unverified_Figures")
-    assert (Y[:, column] >= 0).sum() == 2095
+    assert rows >= 2095
+    assert (Y[:, column] >= 0).sum() == rows
     blocks = annotation_blocks(Y, data.devices)
     assert len(blocks[0][0]) == 14 and blocks[1][0] == ["Unverified_Figures"]
 
