@@ -400,3 +400,30 @@ def test_cli_rollback_prints_the_skipped_versions_on_stderr(root, capsys, caplog
     assert str(rollback(warn=warnings.append)) == "m@v1"
     assert warnings == ["skipped m@v4 in the rollback history: its directory was deleted"]
     assert not [r for r in caplog.records if r.name == "proplens.registry"]
+
+
+def test_cli_models_diff_prints_one_row_per_device(root, capsys, monkeypatch):
+    """`models diff` prints each device on one line with both F1s, the change, the threshold
+    and whether it was added or removed, in an 80-column terminal and with the longest device
+    name (a frame printed as text used to be wrapped into scrambled columns)."""
+    from proplens.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    long_name = "Whataboutism,Straw_Men,Red_Herring"
+    add_model("m", labels=("Doubt", long_name), f1={"Doubt": 0.2, long_name: 0.1}, micro_f1=0.3)
+    add_model(
+        "m",
+        labels=("Doubt", "Loaded_Language"),
+        thresholds={"Doubt": 0.45, "Loaded_Language": 0.5},
+        f1={"Doubt": 0.25, "Loaded_Language": 0.6},
+        micro_f1=0.4,
+    )
+    assert main(["models", "diff", "m@v1", "m@v2"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "0.200" in lines["Doubt"] and "0.250" in lines["Doubt"] and "+0.050" in lines["Doubt"]
+    assert "0.500 -> 0.450" in lines["Doubt"]
+    assert "0.100" in lines[long_name] and "removed" in lines[long_name]
+    assert "0.600" in lines["Loaded_Language"] and "added" in lines["Loaded_Language"]
+    assert "micro F1: 0.300 -> 0.400" in out

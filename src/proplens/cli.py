@@ -570,10 +570,36 @@ def models_diff(a: str, b: str) -> None:
     from proplens.registry import diff
 
     frame = diff(a, b)
-    Console().print(frame.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+    def number(value, signed: bool = False) -> str:
+        if value is None or value != value:  # None or NaN: the device is not in that model
+            return "-"
+        return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+    def threshold(row) -> str:
+        before, after = number(row.threshold_before), number(row.threshold_after)
+        return before if before == after else f"{before} -> {after}"
+
+    # a table, not a frame's text: the console wraps long lines, which scrambled the columns;
+    # without borders and a note column it fits the longest device name in 80 columns
+    table = Table(title=f"{a} -> {b}", box=None, pad_edge=False)
+    table.add_column("device", no_wrap=True)
+    for column in ("F1 before", "F1 after", "change"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("threshold", no_wrap=True)
+    for row in frame.itertuples(index=False):
+        change = row.change if row.change in ("added", "removed") else None
+        table.add_row(
+            row.device,
+            number(row.f1_before),
+            number(row.f1_after),
+            change or number(row.f1_change, signed=True),
+            threshold(row),
+        )
+    Console().print(table)
     micro = frame.attrs.get("micro_f1")
     if micro:
-        print(f"micro F1: {micro}")
+        print(f"micro F1: {number(micro[0])} -> {number(micro[1])}")
 
 
 @models_app.command("trust")
