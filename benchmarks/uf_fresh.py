@@ -21,7 +21,7 @@ With ``--rounds``, a learning curve instead: the latest revision fit on the labe
 labelling rounds only (``datasets/labels/unverified_figures.rounds.tsv``: the pre-sorted
 rounds, then each round drawn as text comes), each scored on the fresh sample.
 
-    PROPLENS_DATA=../shared/data python benchmarks/uf_fresh.py [--revisions 1,2] [--rounds]
+    PROPLENS_DATA=../shared/data python benchmarks/uf_fresh.py [--revisions 1,2,4] [--rounds]
         [--models ptc-default@v4,ptc-default@v6]
 """
 
@@ -36,7 +36,7 @@ from sklearn.model_selection import GroupKFold
 
 from proplens import config
 from proplens.features import add_neighbour_columns
-from proplens.figures import LATEST_REVISION, FigureCues
+from proplens.figures import LATEST_REVISION, REVISIONS, FigureCues
 from proplens.model import DeviceClassifier
 from proplens.training import _f1, load_training_data
 
@@ -73,7 +73,7 @@ def _figures(truth, predicted, hard, reasons) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--revisions", default=",".join(str(r) for r in range(1, LATEST_REVISION + 1))
+        "--revisions", default=",".join(str(r) for r in REVISIONS), help="cue revisions"
     )
     parser.add_argument("--rounds", action="store_true", help="learning curve over label rounds")
     parser.add_argument(

@@ -102,6 +102,11 @@ def test_find_figures_names_each_number_kind(text, expected):
     assert [(text[s:e], kind) for s, e, kind in find_figures(text)] == expected
 
 
+def read_numbers(text: str, revision: int) -> list[tuple[str, str]]:
+    """Each number of ``text`` and its kind, as ``find_figures`` of that revision reads them."""
+    return [(text[s:e], kind) for s, e, kind in find_figures(text, revision=revision)]
+
+
 @pytest.mark.parametrize(
     "text, revision_1, revision_2",
     [
@@ -127,11 +132,55 @@ def test_revision_2_reads_numbers_as_the_guideline_does(text, revision_1, revisi
     """Revision 2 fixes misreadings of revision 1 (ages, scales, names, references, amounts of
     time); revision 1 still reads as it did, so models fit with it score as they did."""
 
-    def read(revision):
-        return [(text[s:e], kind) for s, e, kind in find_figures(text, revision=revision)]
+    assert read_numbers(text, 1) == revision_1
+    assert read_numbers(text, 2) == revision_2
 
-    assert read(1) == revision_1
-    assert read(2) == revision_2
+
+@pytest.mark.parametrize(
+    "text, revision_2, revision_4",
+    [
+        ("Tam Velo was ordained in ’78.", [("78", "count")], [("78", "year")]),
+        ("“We stay,” said Ana Velm, 27.", [("27", "count")], [("27", "age")]),
+        ("Average age: 66", [("66", "count")], [("66", "age")]),
+        ("She retired at the age of 75.", [("75", "count")], [("75", "age")]),
+        ("It happened when she was 15.", [("15", "count")], [("15", "age")]),
+        ("Patients may die within 12 to 24 hours.", [("12", "count"), ("24", "duration")],
+         [("12", "duration"), ("24", "duration")]),
+        ("Reform may take 20, 30 or 50 years.", [("20", "count"), ("30", "count"),
+         ("50", "duration")], [("20", "duration"), ("30", "duration"), ("50", "duration")]),
+        ("Help came two additional minutes later.", [("two", "count")], [("two", "duration")]),
+        ("The town stood for two millennia.", [("two", "count")], [("two", "duration")]),
+        ("After 2,000 years the rite changed.", [("2,000", "count")], [("2,000", "duration")]),
+        ("It will spin for billions of years.", [("billions", "vague")],
+         [("billions", "duration")]),
+        ("The launch is set for the first half of 2027.",
+         [("half of", "percent"), ("2027", "year")], [("half of", "duration"), ("2027", "year")]),
+        ("3.", [("3", "count")], [("3", "ordinal")]),
+        ("1)Open the port of Tessel", [("1", "count")], [("1", "ordinal")]),
+        ("A third source confirmed it.", [("A third", "percent")], [("A third", "ordinal")]),
+        ("Part two follows tomorrow.", [("two", "count")], [("two", "ordinal")]),
+        ("The club printed a 3-D model.", [("3", "count")], [("3", "name")]),
+        ("It fires .22 and .223 caliber rounds.", [("22", "count"), ("223", "count")],
+         [("22", "name"), ("223", "name")]),
+        ("Listen at the 1:27:54 mark.", [("1", "time"), ("27", "time"), ("54", "count")],
+         [("1", "time"), ("27", "time"), ("54", "identifier")]),
+        # figures stay figures
+        ("A third of voters in Velm agree.", [("A third", "percent")], [("A third", "percent")]),
+        ("Between 10 and 20 people fell ill.", [("10", "count"), ("20", "count")],
+         [("10", "count"), ("20", "count")]),
+        ("Prices rose 5 to 10 percent.", [("5", "count"), ("10", "percent")],
+         [("5", "count"), ("10", "percent")]),
+        ("The dead included 40 adults and the children, 12.", [("40", "count"), ("12", "count")],
+         [("40", "count"), ("12", "count")]),
+    ],
+)  # fmt: skip
+def test_revision_4_rereads_what_revision_2_took_for_figures(text, revision_2, revision_4):
+    """Revision 4 reads years, ages, spans of time, list numbers, names and identifiers that
+    revision 2 left as counts as the guideline's step 2 does; revision 2 reads as it did, so the
+    models fit with it score as they did."""
+
+    assert read_numbers(text, 2) == revision_2
+    assert read_numbers(text, 4) == revision_4
 
 
 def test_a_quotation_over_several_sentences_covers_the_sentences_inside():
@@ -239,6 +288,7 @@ def _gated_patterns():
     gated = {f"non_figure.{n}": g for n, g in figures._NON_FIGURE_GATED.items()}
     gated.update({f"non_figure_2.{n}": g for n, g in figures._NON_FIGURE_V2_GATED.items()})
     gated.update({f"attribution.{n}": g for n, g in figures._ATTRIBUTION_GATED.items()})
+    gated.update({f"reread_4.{n}": g for n, g in figures._REREAD_V4_GATED.items()})
     gated.update(
         hedge=figures._HEDGE_GATED,
         speaker_tag=figures._SPEAKER_TAG_GATED,
@@ -388,3 +438,14 @@ def test_literal_gates_never_drop_a_match_on_any_text(text):
     for name, gated in _gated_patterns().items():
         expected = [m.span() for m in gated.pattern.finditer(text)]
         assert [m.span() for m in gated.finditer(text, lowered, words)] == expected, name
+
+
+def test_every_revision_builds_and_revision_3_does_not_exist():
+    """REVISIONS lists what FigureCues accepts (revision 3 was an experiment, never shipped)."""
+    from proplens.figures import LATEST_REVISION, REVISIONS
+
+    assert max(REVISIONS) == LATEST_REVISION and 3 not in REVISIONS
+    for revision in REVISIONS:
+        FigureCues(revision=revision).fit(None)
+    with pytest.raises(ValueError, match=r"\[1, 2, 4\]"):
+        FigureCues(revision=3).fit(None)
