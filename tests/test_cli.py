@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -382,6 +383,24 @@ def test_table_shows_brackets_and_colons_as_written(capsys, tmp_path):
         assert piece in table
     code, _, err = run(capsys, "score", tmp_path / "gone[/x].txt")
     assert code == 2 and "gone[/x].txt: file not found" in err
+
+
+def test_table_shows_whole_device_names_in_80_columns(capsys, monkeypatch):
+    """A device name has no space to wrap at: in an 80-column terminal the table still shows
+    each label of the example whole (its probability beside it or on the next line), and in a
+    120-column one beside its probability, one label to a line."""
+    code, data, _ = run(capsys, "score", EXAMPLE_ARTICLE, "--format", "json")
+    labels = {(d, s["devices"][d]) for s in json.loads(data)["sentences"] for d in s["labels"]}
+    assert any("," in name and len(name) > 21 for name, _ in labels)  # the hard cases are there
+    for columns in (80, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        code, out, err = run(capsys, "score", EXAMPLE_ARTICLE)
+        assert code == 0, err
+        assert max(len(line) for line in out.splitlines()) <= columns
+        for name, probability in labels:
+            beside = rf"│ {re.escape(name)} {probability:.2f} +│"
+            below = rf"│ {re.escape(name)} +│.*\n.*│ {probability:.2f} +│"
+            assert re.search(beside if columns == 120 else f"{beside}|{below}", out), name
 
 
 def test_model_option_help_shows_the_version_syntax(capsys):

@@ -113,12 +113,17 @@ def _table(result, min_propaganda: float, console: Console) -> None:
     table = Table(show_lines=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("prop.", justify="right", no_wrap=True)
-    table.add_column("devices", ratio=1)
-    table.add_column("sentence", ratio=3)
+    # A device name has no space to wrap at ("Name_Calling,Labeling"): the column is as wide as
+    # the names shown and their probabilities need, up to a third of the terminal (at least 26
+    # characters), where a longer name is folded, never cut to "Name_Calling,…".
+    shown = [d for s in result.sentences for d in s.labels]
+    width = min(max(26, console.width // 3), max((len(d) for d in shown), default=7) + 5)
+    table.add_column("devices", width=width, overflow="fold")
+    table.add_column("sentence", ratio=1)
     for s in result.sentences:
         if s.propaganda < min_propaganda and not s.labels:
             continue
-        devices = ", ".join(f"{escape(d)} {s.devices[d]:.2f}" for d in s.labels)
+        devices = "\n".join(f"{escape(d)} {s.devices[d]:.2f}" for d in s.labels)
         words = escape(", ".join(dict.fromkeys(e.text for e in s.evidence)))
         text = escape(s.text) if not words else f"{escape(s.text)}\n[dim]evidence: {words}[/dim]"
         style = "bold" if s.labels else ""
