@@ -298,7 +298,7 @@ def rollback(
                 f"({', '.join(gone)} deleted); `proplens models use NAME@VERSION` picks one "
                 f"({_available(models_root)})"
             )
-    target = parse_ref(f"{entry['name']}@{entry['version']}", models_root)
+    target = parse_ref(ref, models_root)
     _write_json_atomic(
         models_root / CURRENT_FILENAME,
         {"name": target.name, "version": target.version, "history": history},
