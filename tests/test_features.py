@@ -24,11 +24,16 @@ from proplens.features import (
     NeighbourWords,
     SentenceColumns,
     SentenceShape,
+    SpanOccurrences,
+    SpanTfidfVectorizer,
     _l2_normalize_rows,
     make_sentence_features,
     neighbour_text,
+    span_left_words,
+    span_right_words,
     transform_block,
 )
+from proplens.model import SpanClassifier
 
 TEXTS = [
     "The mayor of Velmora opened the new library on Tuesday.",
@@ -270,3 +275,85 @@ def test_lower_casing_keeps_the_whitespace_split(text):
     """SentenceShape counts words from the lower-cased split: lower() never moves whitespace."""
     columns = SentenceColumns([text], ["d"], [0])
     assert columns.tokens(None).lengths.tolist() == [len(text.split())]
+
+
+def _span_rows(document: str, spans: list[str]) -> pd.DataFrame:
+    """A span frame for ``spans``, each found at its first occurrence after the previous one."""
+    starts, at = [], 0
+    for span in spans:
+        at = document.index(span, at)
+        starts.append(at)
+        at += 1
+    return pd.DataFrame(
+        {
+            "span": spans,
+            "sentence": [document] * len(spans),
+            "document": [document] * len(spans),
+            "start": starts,
+            "end": [start + len(span) for start, span in zip(starts, spans, strict=True)],
+        }
+    )
+
+
+def test_span_occurrences_tell_the_first_use_of_a_phrase_from_its_return():
+    """The first "make it great" sees one later use, the second one earlier use; a phrase said
+    once recurs nowhere; counting ignores case."""
+    document = "Make it great. They said it twice: make it great! A lone phrase here."
+    frame = _span_rows(document, ["Make it great", "make it great", "A lone phrase"])
+    occurrences = SpanOccurrences().fit(frame)
+    rows = occurrences.transform(frame).toarray()
+    named = [dict(zip(occurrences.get_feature_names_out(), row, strict=True)) for row in rows]
+    assert (named[0]["before"], named[0]["after"]) == (0, 1)
+    assert (named[1]["before"], named[1]["after"]) == (1, 0)
+    assert named[0]["short_recurs"] == 1 and named[0]["long_recurs"] == 0
+    assert not any(named[2].values())
+
+
+def test_span_neighbour_words_are_the_tokens_just_outside_the_span():
+    """Punctuation counts as a token (a quotation mark or colon next to a span says much), and
+    the window stops at three tokens and at 40 characters."""
+    document = "Critics call the plan a “historic betrayal” of the workers, again."
+    frame = _span_rows(document, ["historic betrayal"])
+    assert span_left_words(frame) == ["plan a “"]
+    assert span_right_words(frame) == ["” of the"]
+    at_edges = _span_rows("Critics", ["Critics"])
+    assert span_left_words(at_edges) == [""] and span_right_words(at_edges) == [""]
+
+
+def test_span_classifier_reads_the_words_around_a_span():
+    """Two identical spans with different devices are told apart only by their neighbours."""
+    document = " ".join(
+        ["so-called experts here.", "real experts here."] * 3 + ["the experts here."]
+    )
+    starts = [m.start() + m.group().index("experts") for m in re.finditer(r"\S+ experts", document)]
+    frame = pd.DataFrame(
+        {
+            "span": ["experts"] * len(starts),
+            "sentence": ["experts here."] * len(starts),
+            "document": [document] * len(starts),
+            "start": starts,
+            "end": [start + len("experts") for start in starts],
+        }
+    )
+    devices = ["Name_Calling", "Appeal_to_Authority"] * 3 + ["Appeal_to_Authority"]
+    model = SpanClassifier().fit(frame, devices)
+    assert list(model.predict(frame.iloc[[0, 1]])) == ["Name_Calling", "Appeal_to_Authority"]
+
+
+def test_span_vectorizer_leaves_no_columns_when_no_term_is_frequent_enough():
+    """A retrain on a few spans: no neighbour word occurs twice, so that block has no columns
+    (not a crash), and it transforms new text to zero columns too."""
+    vectorizer = SpanTfidfVectorizer(min_df=2)
+    assert vectorizer.fit_transform(["alpha", "beta"]).shape == (2, 0)
+    assert vectorizer.transform(["alpha gamma"]).shape == (1, 0)
+    assert list(vectorizer.get_feature_names_out()) == []
+    assert SpanTfidfVectorizer().fit_transform(["", ""]).shape == (2, 0)
+    assert SpanTfidfVectorizer(min_df=2, max_df=0.5).fit_transform(["a b", "a c"]).shape == (2, 0)
+    with pytest.raises(ValueError, match="analyzer"):  # other errors are not swallowed
+        SpanTfidfVectorizer(analyzer="nonsense").fit(["alpha"])
+
+
+def test_span_classifier_fits_two_spans_at_the_document_edges():
+    frame = _span_rows("Liars. Heroes", ["Liars", "Heroes"])
+    model = SpanClassifier().fit(frame, ["Name_Calling", "Flag-Waving"])
+    assert list(model.predict(frame)) == ["Name_Calling", "Flag-Waving"]

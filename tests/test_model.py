@@ -160,8 +160,16 @@ def test_span_classifier_predicts_known_classes():
     """The TC classifier learns span -> device and predicts only classes it saw."""
     spans = ["reckless fools", "evil traitors", "again and again", "again and again and again"] * 4
     devices = ["Name_Calling", "Name_Calling", "Repetition", "Repetition"] * 4
+    document = " ".join(spans)
+    starts = [document.index(span) for span in spans]
     frame = pd.DataFrame(
-        {"span": spans, "sentence": spans, "document": [" ".join(spans)] * len(spans)}
+        {
+            "span": spans,
+            "sentence": spans,
+            "document": [document] * len(spans),
+            "start": starts,
+            "end": [start + len(span) for start, span in zip(starts, spans, strict=True)],
+        }
     )
     model = SpanClassifier().fit(frame, devices)
     assert set(model.predict(frame)) <= set(model.classes_)

@@ -173,7 +173,8 @@ def cross_validate_sentences(
 
 
 def span_frame(documents: dict[str, str], spans: pd.DataFrame) -> pd.DataFrame:
-    """The TC input for labeled spans: columns ``span``, ``sentence``, ``document``, ``device``.
+    """The TC input for labeled spans: columns ``span``, ``sentence``, ``document``, ``device``,
+    ``start`` and ``end`` (the span's offsets in the document).
 
     ``sentence`` is the line around the span (widened to whole lines when a span crosses lines).
     """

@@ -35,6 +35,8 @@ __all__ = [
     "FastCharVectorizer",
     "FastWordVectorizer",
     "SentenceShape",
+    "SpanOccurrences",
+    "SpanTfidfVectorizer",
     "make_sentence_features",
     "make_span_features",
     "mask_frame",
@@ -44,6 +46,8 @@ __all__ = [
     "neighbour_matrix",
     "neighbour_text",
     "sentence_text",
+    "span_left_words",
+    "span_right_words",
     "transform_block",
     "WORD_TOKEN_PATTERN",
     "add_neighbour_columns",
@@ -1049,47 +1053,148 @@ class SpanShape(TransformerMixin, BaseEstimator):
         )
 
 
+#: words and punctuation next to a span: quotation marks, a colon, "so-called" before it say much
+_NEIGHBOUR_TOKEN = re.compile(r"\w+|[^\w\s]")
+#: how far either side of a span its neighbouring words are looked for
+_SPAN_WINDOW = 3
+
+
+def span_left_words(frame: pd.DataFrame) -> list[str]:
+    """The last few tokens before each span (within 40 characters), space-separated."""
+    return [
+        " ".join(_NEIGHBOUR_TOKEN.findall(document[max(0, start - 40) : start])[-_SPAN_WINDOW:])
+        for document, start in zip(frame["document"], frame["start"], strict=True)
+    ]
+
+
+def span_right_words(frame: pd.DataFrame) -> list[str]:
+    """The first few tokens after each span (within 40 characters), space-separated."""
+    return [
+        " ".join(_NEIGHBOUR_TOKEN.findall(document[end : end + 40])[:_SPAN_WINDOW])
+        for document, end in zip(frame["document"], frame["end"], strict=True)
+    ]
+
+
+class SpanOccurrences(TransformerMixin, BaseEstimator):
+    """Where a span's text recurs in its document: before it, after it, or both.
+
+    :class:`SpanShape` counts recurrences; PTC's annotators mark Repetition on a phrase that comes
+    back, and which occurrence one is (the first, a later one) separates Repetition from the
+    device the phrase's first use was labeled with.
+    """
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X: pd.DataFrame):
+        rows = []
+        for span, document, start in zip(X["span"], X["document"], X["start"], strict=True):
+            key = span.strip().lower()
+            lowered = document.lower()
+            before = lowered[:start].count(key) if key else 0
+            after = lowered[start + 1 :].count(key) if key else 0
+            n_words = len(span.split())
+            recurs = before + after > 0
+            rows.append(
+                (
+                    np.log1p(before),
+                    np.log1p(after),
+                    before > 0,
+                    after > 0,
+                    recurs and n_words <= 3,
+                    recurs and n_words > 3,
+                    before + after >= 2,
+                )
+            )
+        return sparse.csr_matrix(np.array(rows, dtype=float).reshape(len(rows), 7))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(
+            [
+                "log_before",
+                "log_after",
+                "before",
+                "after",
+                "short_recurs",
+                "long_recurs",
+                "recurs_twice",
+            ],
+            dtype=object,
+        )
+
+
+class SpanTfidfVectorizer(TfidfVectorizer):
+    """TF-IDF that leaves no columns, rather than failing, when no term can be frequent enough:
+    a retrain on a few labeled spans may hold no word that two spans' neighbours share, or too
+    few spans for ``max_df`` to leave room above ``min_df``."""
+
+    _NOTHING_LEFT = ("empty vocabulary", "no terms remain", "max_df corresponds to < documents")
+
+    def fit_transform(self, raw_documents, y=None):
+        if isinstance(raw_documents, str):
+            raise ValidationError("expected a list of texts, got one str")
+        raw_documents = list(raw_documents)
+        try:
+            return super().fit_transform(raw_documents, y)
+        except ValueError as error:
+            if not any(reason in str(error) for reason in self._NOTHING_LEFT):
+                raise
+            self.vocabulary_ = {}
+            return sparse.csr_matrix((len(raw_documents), 0), dtype=self.dtype)
+
+    def fit(self, raw_documents, y=None):
+        self.fit_transform(raw_documents, y)
+        return self
+
+    def transform(self, raw_documents):
+        if getattr(self, "vocabulary_", None) == {}:
+            return sparse.csr_matrix((len(list(raw_documents)), 0), dtype=self.dtype)
+        return super().transform(raw_documents)
+
+    def get_feature_names_out(self, input_features=None):
+        if getattr(self, "vocabulary_", None) == {}:
+            return np.array([], dtype=object)
+        return super().get_feature_names_out(input_features)
+
+
+def _span_block(select, **params) -> Pipeline:
+    """A span-feature block: ``select`` the texts, then TF-IDF (sublinear, float32)."""
+    return Pipeline(
+        [
+            ("select", FunctionTransformer(select)),
+            ("tfidf", SpanTfidfVectorizer(sublinear_tf=True, dtype=np.float32, **params)),
+        ]
+    )
+
+
 def make_span_features() -> FeatureUnion:
-    """Features of a labeled span (columns ``span``, ``sentence``, ``document``) for TC."""
+    """Features of a labeled span for TC: columns ``span``, ``sentence``, ``document`` and the
+    span's ``start`` and ``end`` in the document."""
+    # Word tokens for the span and its sentence; for the neighbours, every word and punctuation
+    # mark _NEIGHBOUR_TOKEN cut, so that a quotation mark or a colon is a token.
+    words = dict(token_pattern=WORD_TOKEN_PATTERN)
     return FeatureUnion(
         [
-            (
-                "words",
-                Pipeline(
-                    [
-                        ("select", FunctionTransformer(span_text)),
-                        ("tfidf", _word_vectorizer(ngram_range=(1, 3), min_df=1, max_df=1.0)),
-                    ]
-                ),
-            ),
-            (
-                "chars",
-                Pipeline(
-                    [
-                        ("select", FunctionTransformer(span_text)),
-                        (
-                            "tfidf",
-                            TfidfVectorizer(
-                                analyzer="char_wb",
-                                ngram_range=(2, 5),
-                                min_df=2,
-                                sublinear_tf=True,
-                                dtype=np.float32,
-                            ),
-                        ),
-                    ]
-                ),
-            ),
-            (
-                "context",
-                Pipeline(
-                    [
-                        ("select", FunctionTransformer(span_context)),
-                        ("tfidf", _word_vectorizer(ngram_range=(1, 1), min_df=2)),
-                    ]
-                ),
-            ),
+            ("words", _span_block(span_text, ngram_range=(1, 3), min_df=1, **words)),
+            ("chars", _span_block(span_text, analyzer="char_wb", ngram_range=(2, 5), min_df=2)),
+            ("context", _span_block(span_context, min_df=2, max_df=0.5, **words)),
             ("shape", SpanShape()),
+            ("occurrences", SpanOccurrences()),
+            (
+                "left",
+                _span_block(span_left_words, ngram_range=(1, 2), min_df=2, token_pattern=r"\S+"),
+            ),
+            (
+                "right",
+                _span_block(span_right_words, ngram_range=(1, 2), min_df=2, token_pattern=r"\S+"),
+            ),
         ],
-        transformer_weights={"context": 0.5, "shape": 2.0},
+        transformer_weights={
+            "context": 0.5,
+            "shape": 2.0,
+            "occurrences": 1.0,
+            "left": 0.5,
+            "right": 0.5,
+        },
     )

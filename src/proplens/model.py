@@ -710,11 +710,16 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         return (proba[:, 0] >= self.threshold_vector(threshold)[0]).astype(np.int8)
 
 
+#: the columns a span frame needs (:func:`proplens.training.span_frame` makes them)
+SPAN_COLUMNS = ("span", "sentence", "document", "start", "end")
+
+
 class SpanClassifier(ClassifierMixin, BaseEstimator):
     """Classify a labeled span into one device (SemEval-2020 Task 11, technique classification).
 
     ``X`` is a DataFrame with columns ``span`` (the span's text), ``sentence`` (the sentence or
-    line around it) and ``document`` (the whole document, for repetition counts).
+    line around it), ``document`` (the whole document, for repetition counts) and ``start`` and
+    ``end``, the span's offsets in the document (for the words around it).
     """
 
     def __init__(self, features=None, C: float = 8.0, class_weight=None, random_state: int = 0):
@@ -724,7 +729,7 @@ class SpanClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y):
-        missing = [c for c in ("span", "sentence", "document") if c not in X.columns]
+        missing = [c for c in SPAN_COLUMNS if c not in X.columns]
         if missing:
             raise ValidationError(f"span frame lacks column(s): {', '.join(missing)}")
         from sklearn.linear_model import LogisticRegression

@@ -455,7 +455,13 @@ class Model:
         line_end = text.find("\n", end)
         line_end = len(text) if line_end == -1 else line_end
         frame = pd.DataFrame(
-            {"span": [text[start:end]], "sentence": [text[line_start:line_end]], "document": [text]}
+            {
+                "span": [text[start:end]],
+                "sentence": [text[line_start:line_end]],
+                "document": [text],
+                "start": [start],
+                "end": [end],
+            }
         )
         proba = self.span_model.predict_proba(frame)[0]
         probabilities = {
