@@ -4,6 +4,7 @@ every row it can measure on a subset, and the masking effect shows in it."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -140,3 +141,15 @@ def test_evidence_coverage_prints_a_share_per_device(corpus_dir):
         )
     total = re.search(r"^all labels\s+(\d+)\s+(\d+)\s+([\d.]+)$", out, flags=re.M)
     assert total and float(total.group(3)) >= 0.9
+
+
+@pytest.mark.corpus
+def test_tc_ablation_shows_what_the_v9_span_features_bought(corpus_dir):
+    """`tc_ablation.py` runs the grouped TC cross-validation per variant; the words around a span
+    and where its text recurs lift micro-F1 over the span features of models v1-v8."""
+    out = _run_benchmark("tc_ablation.py", "--variants", "v8,v9", corpus_dir=corpus_dir)
+    counts = re.match(r"(\d+) gold spans, (\d+) articles, 5 folds", out)
+    assert counts and int(counts.group(1)) > 6000 and 300 < int(counts.group(2)) <= 371
+    rows = dict(re.findall(r"^\| (v8|v9) \| (0\.\d{4}) \|", out, re.M))
+    assert set(rows) == {"v8", "v9"}
+    assert 0.5 < float(rows["v8"]) < float(rows["v9"]) < 1
