@@ -491,3 +491,45 @@ def test_train_corpus_without_labels_is_a_usage_error(capsys, tmp_path, monkeypa
     assert "needs --labels" in lines[0] and folder in lines[0]
     help_code, help_text, _ = run(capsys, "train", "--help")
     assert help_code == 0 and "only with --labels" in " ".join(help_text.split())
+
+
+def test_classify_span_reads_a_file_of_spans(capsys, tmp_path):
+    """--spans classifies every pair of a file at once (header, comments and commas allowed),
+    each answer as `classify-span FILE START END` gives it, with its offsets."""
+    text = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+    first = text.index("Marlow first")
+    pairs = [(first, first + len("Marlow first, Marlow always!")), (10, 30)]
+    listing = tmp_path / "spans.tsv"
+    listing.write_text(
+        f"start\tend\n# slogans\n{pairs[0][0]}\t{pairs[0][1]}\n{pairs[1][0]}, {pairs[1][1]}\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "classify-span", EXAMPLE_ARTICLE, "--spans", listing)
+    assert code == 0
+    answers = json.loads(out)
+    assert [(a["start"], a["end"]) for a in answers] == pairs
+    for answer in answers:
+        code, alone, _ = run(
+            capsys, "classify-span", EXAMPLE_ARTICLE, answer["start"], answer["end"]
+        )
+        assert code == 0
+        assert json.loads(alone) == {k: v for k, v in answer.items() if k not in ("start", "end")}
+
+
+@pytest.mark.parametrize(
+    "content, arguments, message",
+    [
+        ("10 x\n", [], "spans.tsv line 1: expected 'START END', got '10 x'"),
+        ("# nothing\n", [], "no spans"),
+        ("10 99999\n", [], "span 1: offsets must satisfy 0 <= start < end"),
+        ("10 20\n", ["1", "5"], "either START END or --spans FILE"),
+    ],
+)
+def test_classify_span_rejects_bad_span_files_in_one_line(
+    capsys, tmp_path, content, arguments, message
+):
+    listing = tmp_path / "spans.tsv"
+    listing.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "classify-span", EXAMPLE_ARTICLE, *arguments, "--spans", listing)
+    assert code != 0 and out == ""
+    assert message in err and err.strip().count("\n") == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -167,6 +168,25 @@ def test_classify_span(default_model, example_text):
         default_model.classify_span(example_text, 10, 5)
     with pytest.raises(ValidationError):
         default_model.classify_span(example_text, 0, len(example_text) + 1)
+
+
+def test_classify_spans_gives_each_span_what_classify_span_gives_it(default_model, example_text):
+    """One transform for many spans changes no answer; offsets may be numpy integers (a
+    DataFrame's columns); a bad pair is named by its position."""
+    phrases = ["spineless bureaucrats", "Marlow first, Marlow always!", "Harbour"]
+    spans = [(example_text.index(p), example_text.index(p) + len(p)) for p in phrases]
+    together = default_model.classify_spans(example_text, np.array(spans))
+    for (start, end), prediction in zip(spans, together, strict=True):
+        alone = default_model.classify_span(example_text, start, end)
+        assert prediction.device == alone.device
+        assert prediction.probabilities == pytest.approx(alone.probabilities)
+    assert default_model.classify_spans(example_text, []) == []
+    with pytest.raises(ValidationError, match=r"span 2: offsets must satisfy .* got 9..4"):
+        default_model.classify_spans(example_text, [spans[0], (9, 4)])
+    with pytest.raises(InputError, match="span 1: expected a \\(start, end\\) pair"):
+        default_model.classify_spans(example_text, [(1, 2, 3)])
+    with pytest.raises(InputError, match="list of"):
+        default_model.classify_spans(example_text, "0 5")
 
 
 @settings(

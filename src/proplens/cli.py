@@ -310,8 +310,15 @@ def _write_atomic(path: Path, text: str) -> None:
 @app.command("classify-span")
 def classify_span(
     file: Annotated[str, typer.Argument(help="Text or HTML file (or - for stdin).")],
-    start: Annotated[int, typer.Argument(help="Start offset (characters).")],
-    end: Annotated[int, typer.Argument(help="End offset (exclusive).")],
+    start: Annotated[int | None, typer.Argument(help="Start offset (characters).")] = None,
+    end: Annotated[int | None, typer.Argument(help="End offset (exclusive).")] = None,
+    spans: Annotated[
+        str | None,
+        typer.Option(
+            help="A file of spans to classify at once instead of START END: one 'START END' "
+            "pair per line (tabs, spaces or a comma; '#' comments and a header line allowed)."
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Model folder, NAME or NAME@VERSION.")] = None,
     trust: Annotated[
         bool, typer.Option(help="Load a model file this installation did not produce.")
@@ -320,13 +327,48 @@ def classify_span(
     """Which device does the span FILE[START:END] use? (SemEval-2020 Task 11 TC)."""
     from proplens.inputs import read_document, read_stdin
 
+    if spans is not None and (start is not None or end is not None):
+        raise CommandLineError("give either START END or --spans FILE, not both")
+    if spans is None and (start is None or end is None):
+        missing = "START" if start is None else "END"
+        raise CommandLineError(f"Missing argument '{missing}' (or give --spans FILE)")
+    pairs = _read_span_pairs(spans) if spans is not None else [(start, end)]
     document = read_stdin() if file == "-" else read_document(file)
-    prediction = _load_model(model, trust).classify_span(document.text, start, end)
-    print(
-        json.dumps(
-            {"span": document.text[start:end], **prediction.to_dict()}, ensure_ascii=False, indent=2
-        )
-    )
+    predictions = _load_model(model, trust).classify_spans(document.text, pairs)
+    answers = [
+        {"start": s, "end": e, "span": document.text[s:e], **prediction.to_dict()}
+        for (s, e), prediction in zip(pairs, predictions, strict=True)
+    ]
+    if spans is None:  # one span: the object itself, as before --spans existed
+        del answers[0]["start"], answers[0]["end"]
+        print(json.dumps(answers[0], ensure_ascii=False, indent=2))
+    else:
+        print(json.dumps(answers, ensure_ascii=False, indent=2))
+
+
+def _read_span_pairs(path: str) -> list[tuple[int, int]]:
+    """The (start, end) pairs of a --spans file; a line that is no pair is a one-line error."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        fields = line.split("#", 1)[0].replace(",", " ").split()
+        if not fields:
+            continue
+        if not pairs and [f.lower() for f in fields] == ["start", "end"]:
+            continue  # a header line
+        if len(fields) != 2 or not all(f.isdigit() for f in fields):
+            raise InputError(f"{path} line {number}: expected 'START END', got {line.strip()!r}")
+        pairs.append((int(fields[0]), int(fields[1])))
+    if not pairs:
+        raise InputError(f"{path}: no spans (one 'START END' pair per line)")
+    return pairs
 
 
 # --- training and evaluation ----------------------------------------------------------------------

@@ -439,36 +439,70 @@ class Model:
 
     def classify_span(self, text: str, start: int, end: int) -> SpanPrediction:
         """The device the span ``text[start:end]`` most resembles (SemEval-2020 TC subtask)."""
+        return self._classify(text, [(start, end)], label="span offsets")[0]
+
+    def classify_spans(self, text: str, spans: Sequence[tuple[int, int]]) -> list[SpanPrediction]:
+        """The device each ``(start, end)`` span of ``text`` most resembles, in one transform
+        (what SemEval-2020 TC asks of every span of an article)."""
+        # any iterable of pairs: a list of tuples, a two-column array, zip(starts, ends)
+        if isinstance(spans, str | bytes):
+            raise InputError("spans: expected a list of (start, end) pairs, got one str")
+        try:
+            spans = list(spans)
+        except TypeError:
+            raise InputError("spans: expected a list of (start, end) pairs") from None
+        pairs = []
+        for position, span in enumerate(spans):
+            pair = None if isinstance(span, str | bytes) else _as_tuple(span)
+            if pair is None or len(pair) != 2:
+                raise InputError(f"span {position + 1}: expected a (start, end) pair, got {span!r}")
+            pairs.append(pair)
+        return self._classify(text, pairs, label="span {n}: offsets")
+
+    def _classify(self, text: str, spans: list, label: str) -> list[SpanPrediction]:
         if not isinstance(text, str):
             raise InputError(f"expected text, got {type(text).__name__}")
         if self.span_model is None:
             raise ModelError(f"model {self.name}@{self.version} has no span classifier")
-        if (
-            not isinstance(start, int)
-            or not isinstance(end, int)
-            or not 0 <= start < end <= len(text)
-        ):
-            raise ValidationError(
-                f"span offsets must satisfy 0 <= start < end <= {len(text)}, got {start}..{end}"
+        checked = []
+        for position, (start, end) in enumerate(spans):
+            # numpy integers too: offsets often come from a DataFrame column
+            whole = all(
+                isinstance(v, int | np.integer) and not isinstance(v, bool) for v in (start, end)
             )
-        line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", end)
-        line_end = len(text) if line_end == -1 else line_end
-        frame = pd.DataFrame(
-            {
-                "span": [text[start:end]],
-                "sentence": [text[line_start:line_end]],
-                "document": [text],
-                "start": [start],
-                "end": [end],
-            }
-        )
-        proba = self.span_model.predict_proba(frame)[0]
-        probabilities = {
-            str(c): float(p) for c, p in zip(self.span_model.classes_, proba, strict=True)
-        }
-        best = max(probabilities, key=probabilities.get)
-        return SpanPrediction(best, probabilities)
+            if not whole or not 0 <= start < end <= len(text):
+                raise ValidationError(
+                    f"{label.format(n=position + 1)} must satisfy 0 <= start < end <= "
+                    f"{len(text)}, got {start}..{end}"
+                )
+            checked.append((int(start), int(end)))
+        spans = checked
+        if not spans:
+            return []
+        rows = []
+        for start, end in spans:
+            # the span's line is its sentence, as in the corpus the classifier learned from
+            line_start = text.rfind("\n", 0, start) + 1
+            line_end = text.find("\n", end)
+            line_end = len(text) if line_end == -1 else line_end
+            rows.append((text[start:end], text[line_start:line_end], text, start, end))
+        frame = pd.DataFrame(rows, columns=["span", "sentence", "document", "start", "end"])
+        proba = self.span_model.predict_proba(frame)
+        classes = [str(c) for c in self.span_model.classes_]
+        predictions = []
+        for row in proba.tolist():
+            probabilities = dict(zip(classes, row, strict=True))
+            predictions.append(
+                SpanPrediction(max(probabilities, key=probabilities.get), probabilities)
+            )
+        return predictions
+
+
+def _as_tuple(value) -> tuple | None:
+    try:
+        return tuple(value)
+    except TypeError:
+        return None
 
 
 def load_model(path: str | Path | None = None, *, trust: bool = False) -> Model:
