@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
+from proplens.features import span_line
 from proplens.labels import to_indicator
 from proplens.model import DeviceClassifier, SpanClassifier
 
@@ -183,11 +184,8 @@ def span_frame(documents: dict[str, str], spans: pd.DataFrame) -> pd.DataFrame:
         ["document_id", "device", "start", "end"]
     ].itertuples(index=False):
         text = documents[document_id]
-        line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", end)
-        line_end = len(text) if line_end == -1 else line_end
         rows.append(
-            (document_id, text[start:end], text[line_start:line_end], text, device, start, end)
+            (document_id, text[start:end], span_line(text, start, end), text, device, start, end)
         )
     return pd.DataFrame(
         rows, columns=["document_id", "span", "sentence", "document", "device", "start", "end"]

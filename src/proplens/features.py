@@ -47,6 +47,7 @@ __all__ = [
     "neighbour_text",
     "sentence_text",
     "span_left_words",
+    "span_line",
     "span_right_words",
     "transform_block",
     "WORD_TOKEN_PATTERN",
@@ -992,6 +993,14 @@ class MaskedFeatureUnion(FeatureUnion):
 
 
 # --- span (technique classification) features -------------------------------------------------
+
+
+def span_line(text: str, start: int, end: int) -> str:
+    """The line(s) of ``text`` around ``text[start:end]``: a span's sentence in PTC, whose
+    articles hold one sentence per line."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return text[line_start : len(text) if line_end == -1 else line_end]
 
 
 def span_text(frame: pd.DataFrame) -> pd.Series:

@@ -710,7 +710,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         return (proba[:, 0] >= self.threshold_vector(threshold)[0]).astype(np.int8)
 
 
-#: the columns a span frame needs (:func:`proplens.training.span_frame` makes them)
+#: the columns a span frame needs (:func:`proplens.evaluation.span_frame` makes them)
 SPAN_COLUMNS = ("span", "sentence", "document", "start", "end")
 
 

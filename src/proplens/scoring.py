@@ -29,7 +29,7 @@ import pandas as pd
 from proplens._gc import collector_paused
 from proplens.errors import InputError, ModelError, ValidationError
 from proplens.evidence import MIN_WEIGHT, Evidence, SentenceAttribution
-from proplens.features import SentenceColumns
+from proplens.features import SentenceColumns, span_line
 from proplens.segment import segment
 
 __all__ = [
@@ -479,13 +479,8 @@ class Model:
         spans = checked
         if not spans:
             return []
-        rows = []
-        for start, end in spans:
-            # the span's line is its sentence, as in the corpus the classifier learned from
-            line_start = text.rfind("\n", 0, start) + 1
-            line_end = text.find("\n", end)
-            line_end = len(text) if line_end == -1 else line_end
-            rows.append((text[start:end], text[line_start:line_end], text, start, end))
+        # the span's line is its sentence, as in the corpus the classifier learned from
+        rows = [(text[s:e], span_line(text, s, e), text, s, e) for s, e in spans]
         frame = pd.DataFrame(rows, columns=["span", "sentence", "document", "start", "end"])
         proba = self.span_model.predict_proba(frame)
         classes = [str(c) for c in self.span_model.classes_]
