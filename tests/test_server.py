@@ -323,6 +323,36 @@ def test_classify_span_rejects_bad_offsets_with_422(client, start, end, fragment
     _assert_error(response, 422, fragment)
 
 
+def test_classify_spans_answers_each_span_as_classify_span_does(client):
+    """The batch endpoint gives every span, in order, what the one-span endpoint gives it."""
+    phrases = ["shameful betrayal", ARTICLE.split()[0]]
+    spans = [{"start": ARTICLE.index(p), "end": ARTICLE.index(p) + len(p)} for p in phrases]
+    response = client.post("/api/classify-spans", json={"text": ARTICLE, "spans": spans})
+    assert response.status_code == 200
+    answers = response.json()["spans"]
+    assert [{"start": a["start"], "end": a["end"]} for a in answers] == spans
+    for span, answer in zip(spans, answers, strict=True):
+        alone = client.post("/api/classify-span", json={"text": ARTICLE, **span}).json()
+        assert answer["device"] == alone["device"]
+        assert answer["probabilities"] == pytest.approx(alone["probabilities"])
+
+
+@pytest.mark.parametrize(
+    ("spans", "fragment"),
+    [
+        ([], "at least 1"),
+        ([{"start": 0, "end": 4}, {"start": 9, "end": 4}], "span 2 [9, 4)"),
+        ([{"start": 0, "end": 10_000}], "text length"),
+        ([{"start": 6, "end": 9}], "span 1 [6, 9) holds only whitespace"),
+        ([{"start": 0}], "end: Field required"),
+    ],
+)
+def test_classify_spans_rejects_bad_spans_with_422(client, spans, fragment):
+    text = "A calm   sentence about libraries."
+    response = client.post("/api/classify-spans", json={"text": text, "spans": spans})
+    _assert_error(response, 422, fragment)
+
+
 # ---------------------------------------------------------------------------------------------
 # invalid requests
 

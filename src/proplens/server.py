@@ -80,6 +80,7 @@ except ImportError:
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "ClassifySpanRequest",
+    "ClassifySpansRequest",
     "ScoreRequest",
     "ScoringResult",
     "create_app",
@@ -196,6 +197,43 @@ class ClassifySpanRequest(BaseModel):
             )
         if not self.text[self.start : self.end].strip():
             raise ValueError(f"span [{self.start}, {self.end}) holds only whitespace")
+        return self
+
+
+class SpanOffsets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0, description="First character of the span (code points, like Python).")
+    end: int = Field(ge=0, description="One past the last character of the span.")
+
+
+#: spans per ``/api/classify-spans`` request (a SemEval-2020 TC article lists up to a few hundred)
+MAX_SPANS_PER_REQUEST = 5_000
+
+
+class ClassifySpansRequest(BaseModel):
+    """``POST /api/classify-spans``: which device each of several spans of one text shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    spans: list[SpanOffsets] = Field(min_length=1, max_length=MAX_SPANS_PER_REQUEST)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        return _valid_unicode(data)
+
+    @model_validator(mode="after")
+    def _spans_inside_text(self) -> ClassifySpansRequest:
+        for number, span in enumerate(self.spans, 1):
+            if not span.start < span.end <= len(self.text):
+                raise ValueError(
+                    f"span {number} [{span.start}, {span.end}) must satisfy 0 <= start < end <= "
+                    f"{len(self.text)} (the text length)"
+                )
+            if not self.text[span.start : span.end].strip():
+                raise ValueError(f"span {number} [{span.start}, {span.end}) holds only whitespace")
         return self
 
 
@@ -372,6 +410,19 @@ class _Service:
         except ProplensError as error:
             raise _RequestError(422, str(error)) from None
         return {"device": prediction.device, "probabilities": dict(prediction.probabilities)}
+
+    def classify_spans(self, request: ClassifySpansRequest) -> dict:
+        pairs = [(span.start, span.end) for span in request.spans]
+        try:
+            predictions = self.model.classify_spans(request.text, pairs)
+        except ProplensError as error:
+            raise _RequestError(422, str(error)) from None
+        return {
+            "spans": [
+                {"start": start, "end": end, "device": p.device, "probabilities": p.probabilities}
+                for (start, end), p in zip(pairs, predictions, strict=True)
+            ]
+        }
 
     def render_fragment(self, result: ScoringResult) -> str:
         return _fragment_template().render(doc=self.render_view(result))
@@ -675,6 +726,14 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
     @app.post("/api/classify-span", tags=["scoring"], summary="Which device a marked span shows")
     async def classify_span(request: ClassifySpanRequest) -> Response:
         return _json_response(await service.run(service.classify_span, request))
+
+    @app.post(
+        "/api/classify-spans",
+        tags=["scoring"],
+        summary="Which device each of several marked spans of one text shows",
+    )
+    async def classify_spans(request: ClassifySpansRequest) -> Response:
+        return _json_response(await service.run(service.classify_spans, request))
 
     @app.post(
         "/api/render",
