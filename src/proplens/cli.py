@@ -324,7 +324,7 @@ def classify_span(
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
 ) -> None:
-    """Which device does the span FILE[START:END] use? (SemEval-2020 Task 11 TC)."""
+    """Which device does FILE[START:END] use, or each span of --spans? (SemEval-2020 TC)."""
     from proplens.inputs import read_document, read_stdin
 
     if spans is not None and (start is not None or end is not None):
