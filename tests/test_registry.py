@@ -39,6 +39,7 @@ def add_model(
     thresholds=None,
     f1=None,
     micro_f1=0.4,
+    tc_micro_f1=None,
     root: Path | None = None,
 ) -> Path:
     """Save a tiny stand-in model as the next version of ``name`` (the registry never unpickles)."""
@@ -50,6 +51,8 @@ def add_model(
         "thresholds": thresholds,
         "metrics": {"micro_f1": micro_f1, "per_device": {d: {"f1": v} for d, v in f1.items()}},
     }
+    if tc_micro_f1 is not None:
+        metadata["metrics"]["tc_micro_f1"] = tc_micro_f1
     directory = next_version_dir(name, root)
     metadata["version"] = directory.name
     return save_model({"weights": list(labels)}, metadata, directory)
@@ -270,6 +273,18 @@ def test_diff(root):
     assert table.loc["Loaded_Language", "f1_after"] == 0.6
     assert list(table.index) == ["Doubt", "Repetition", "Slogans", "Loaded_Language"]
     assert table.attrs["micro_f1"] == (0.3, 0.4)
+    assert table.attrs["tc_micro_f1"] == (None, None)  # neither has a span classifier
+
+
+def test_diff_compares_technique_classification_too(root, capsys):
+    """A retrain that changes only the span classifier shows in `models diff`."""
+    from proplens.cli import main
+
+    add_model("m", tc_micro_f1=0.589)
+    add_model("m", tc_micro_f1=0.601)
+    assert diff("m@v1", "m@v2").attrs["tc_micro_f1"] == (0.589, 0.601)
+    assert main(["models", "diff", "m@v1", "m@v2"]) == 0
+    assert "TC micro F1 (gold spans): 0.589 -> 0.601" in capsys.readouterr().out
 
 
 def test_resolve(root, tmp_path):

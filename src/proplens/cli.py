@@ -647,6 +647,9 @@ def models_diff(a: str, b: str) -> None:
     micro = frame.attrs.get("micro_f1")
     if micro:
         print(f"micro F1: {number(micro[0])} -> {number(micro[1])}")
+    spans = frame.attrs.get("tc_micro_f1")
+    if spans and any(value is not None for value in spans):
+        print(f"TC micro F1 (gold spans): {number(spans[0])} -> {number(spans[1])}")
 
 
 @models_app.command("trust")

@@ -320,8 +320,8 @@ def _now() -> str:
 # Listing and comparing
 
 
-def _micro_f1(metrics: dict[str, Any]) -> float | None:
-    value = metrics.get("micro_f1")
+def _micro_f1(metrics: dict[str, Any], key: str = "micro_f1") -> float | None:
+    value = metrics.get(key)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -373,7 +373,9 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     Columns: ``device, f1_before, f1_after, f1_change, threshold_before, threshold_after,
     change`` where ``change`` is ``"added"``, ``"removed"``, ``"threshold changed"`` or ``""``.
     ``a`` and ``b`` are references or model directories (see :func:`resolve`). The two micro F1
-    scores are in ``frame.attrs["micro_f1"]`` as ``(before, after)``.
+    scores are in ``frame.attrs["micro_f1"]`` as ``(before, after)``, and those of technique
+    classification on gold spans (None for a model without a span classifier) in
+    ``frame.attrs["tc_micro_f1"]``.
     """
     before = read_metadata(resolve(a, root))
     after = read_metadata(resolve(b, root))
@@ -411,6 +413,7 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
         ],
     )  # fmt: skip
     frame.attrs["micro_f1"] = (_micro_f1(before.metrics), _micro_f1(after.metrics))
+    frame.attrs["tc_micro_f1"] = tuple(_micro_f1(m.metrics, "tc_micro_f1") for m in (before, after))
     return frame
 
 
