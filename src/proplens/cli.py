@@ -336,14 +336,14 @@ def classify_span(
     document = read_stdin() if file == "-" else read_document(file)
     predictions = _load_model(model, trust).classify_spans(document.text, pairs)
     answers = [
-        {"start": s, "end": e, "span": document.text[s:e], **prediction.to_dict()}
+        {"span": document.text[s:e], **prediction.to_dict()}
         for (s, e), prediction in zip(pairs, predictions, strict=True)
     ]
     if spans is None:  # one span: the object itself, as before --spans existed
-        del answers[0]["start"], answers[0]["end"]
         print(json.dumps(answers[0], ensure_ascii=False, indent=2))
     else:
-        print(json.dumps(answers, ensure_ascii=False, indent=2))
+        located = [{"start": s, "end": e, **a} for (s, e), a in zip(pairs, answers, strict=True)]
+        print(json.dumps(located, ensure_ascii=False, indent=2))
 
 
 def _read_span_pairs(path: str) -> list[tuple[int, int]]:

@@ -1064,22 +1064,25 @@ class SpanShape(TransformerMixin, BaseEstimator):
 
 #: words and punctuation next to a span: quotation marks, a colon, "so-called" before it say much
 _NEIGHBOUR_TOKEN = re.compile(r"\w+|[^\w\s]")
-#: how far either side of a span its neighbouring words are looked for
+#: how many tokens either side of a span count as its neighbours, and within how many characters
 _SPAN_WINDOW = 3
+_SPAN_REACH = 40
 
 
 def span_left_words(frame: pd.DataFrame) -> list[str]:
-    """The last few tokens before each span (within 40 characters), space-separated."""
+    """The last few tokens before each span (within ``_SPAN_REACH`` characters), space-separated."""
     return [
-        " ".join(_NEIGHBOUR_TOKEN.findall(document[max(0, start - 40) : start])[-_SPAN_WINDOW:])
+        " ".join(
+            _NEIGHBOUR_TOKEN.findall(document[max(0, start - _SPAN_REACH) : start])[-_SPAN_WINDOW:]
+        )
         for document, start in zip(frame["document"], frame["start"], strict=True)
     ]
 
 
 def span_right_words(frame: pd.DataFrame) -> list[str]:
-    """The first few tokens after each span (within 40 characters), space-separated."""
+    """The first few tokens after each span (within ``_SPAN_REACH`` characters), space-separated."""
     return [
-        " ".join(_NEIGHBOUR_TOKEN.findall(document[end : end + 40])[:_SPAN_WINDOW])
+        " ".join(_NEIGHBOUR_TOKEN.findall(document[end : end + _SPAN_REACH])[:_SPAN_WINDOW])
         for document, end in zip(frame["document"], frame["end"], strict=True)
     ]
 
@@ -1098,9 +1101,12 @@ class SpanOccurrences(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame):
         rows = []
+        lowered_of: dict[str, str] = {}  # an article's spans share its text: lower it once
         for span, document, start in zip(X["span"], X["document"], X["start"], strict=True):
             key = span.strip().lower()
-            lowered = document.lower()
+            lowered = lowered_of.get(document)
+            if lowered is None:
+                lowered = lowered_of[document] = document.lower()
             before = lowered[:start].count(key) if key else 0
             after = lowered[start + 1 :].count(key) if key else 0
             n_words = len(span.split())

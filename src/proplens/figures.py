@@ -244,8 +244,6 @@ _COULD_COVER = {
 #: scores as it did when it was trained: ptc-default@v2 and @v3 were fit with revision 1, @v4 to
 #: @v7 with revision 2, @v8 with revision 4 (revision 3 was an experiment, never shipped).
 LATEST_REVISION = 4
-#: Every revision a FigureCues can be built with.
-REVISIONS = (1, 2, 4)
 # Revision 2 reads more numbers as the guideline does (each change from an error of revision 1
 # on the labeled sentences, written as a general rule):
 # - an age given as an apposition ("Ana Velm, 66, said") or as an age range ("the purchase age
@@ -321,6 +319,8 @@ _NON_FIGURE_GATED_BY_REVISION = {
     2: _NON_FIGURE_V2_GATED,
     4: _NON_FIGURE_V2_GATED,  # revision 4 re-reads what these leave as figures (_reread)
 }
+#: Every revision a FigureCues can be built with.
+REVISIONS = tuple(_NON_FIGURE_GATED_BY_REVISION)
 # revision 2: a four-digit or larger count of hours or days is an amount of time, not a stretch
 # of it ("more than 50,000 hours of overtime"); years are caught before durations
 _THOUSANDS = re.compile(r"\d,\d\d\d|\d{4,}")

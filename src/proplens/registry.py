@@ -320,7 +320,7 @@ def _now() -> str:
 # Listing and comparing
 
 
-def _micro_f1(metrics: dict[str, Any], key: str = "micro_f1") -> float | None:
+def _metric(metrics: dict[str, Any], key: str = "micro_f1") -> float | None:
     value = metrics.get(key)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -348,7 +348,7 @@ def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             row.update(
                 created=metadata.created,
                 labels=len(metadata.labels),
-                micro_f1=_micro_f1(metadata.metrics),
+                micro_f1=_metric(metadata.metrics),
                 problem="",
             )
         row["current"] = default is not None and default.path == ref.path
@@ -412,8 +412,8 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
             "threshold_before", "threshold_after", "change",
         ],
     )  # fmt: skip
-    frame.attrs["micro_f1"] = (_micro_f1(before.metrics), _micro_f1(after.metrics))
-    frame.attrs["tc_micro_f1"] = tuple(_micro_f1(m.metrics, "tc_micro_f1") for m in (before, after))
+    frame.attrs["micro_f1"] = (_metric(before.metrics), _metric(after.metrics))
+    frame.attrs["tc_micro_f1"] = tuple(_metric(m.metrics, "tc_micro_f1") for m in (before, after))
     return frame
 
 

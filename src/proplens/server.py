@@ -174,14 +174,28 @@ class ScoreRequest(BaseModel):
         return _valid_unicode(data)
 
 
-class ClassifySpanRequest(BaseModel):
-    """``POST /api/classify-span``: which device a marked stretch of text shows."""
+def _check_span(text: str, start: int, end: int, name: str = "span") -> None:
+    """A ValueError (a 422) unless ``text[start:end]`` is a non-blank span of ``text``."""
+    if not start < end <= len(text):
+        raise ValueError(
+            f"{name} [{start}, {end}) must satisfy 0 <= start < end <= {len(text)} "
+            "(the text length)"
+        )
+    if not text[start:end].strip():
+        raise ValueError(f"{name} [{start}, {end}) holds only whitespace")
 
+
+class SpanOffsets(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str
     start: int = Field(ge=0, description="First character of the span (code points, like Python).")
     end: int = Field(ge=0, description="One past the last character of the span.")
+
+
+class ClassifySpanRequest(SpanOffsets):
+    """``POST /api/classify-span``: which device a marked stretch of text shows."""
+
+    text: str
 
     @model_validator(mode="before")
     @classmethod
@@ -190,21 +204,8 @@ class ClassifySpanRequest(BaseModel):
 
     @model_validator(mode="after")
     def _span_inside_text(self) -> ClassifySpanRequest:
-        if not self.start < self.end <= len(self.text):
-            raise ValueError(
-                f"span [{self.start}, {self.end}) must satisfy 0 <= start < end <= "
-                f"{len(self.text)} (the text length)"
-            )
-        if not self.text[self.start : self.end].strip():
-            raise ValueError(f"span [{self.start}, {self.end}) holds only whitespace")
+        _check_span(self.text, self.start, self.end)
         return self
-
-
-class SpanOffsets(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: int = Field(ge=0, description="First character of the span (code points, like Python).")
-    end: int = Field(ge=0, description="One past the last character of the span.")
 
 
 #: spans per ``/api/classify-spans`` request (a SemEval-2020 TC article lists up to a few hundred)
@@ -227,13 +228,7 @@ class ClassifySpansRequest(BaseModel):
     @model_validator(mode="after")
     def _spans_inside_text(self) -> ClassifySpansRequest:
         for number, span in enumerate(self.spans, 1):
-            if not span.start < span.end <= len(self.text):
-                raise ValueError(
-                    f"span {number} [{span.start}, {span.end}) must satisfy 0 <= start < end <= "
-                    f"{len(self.text)} (the text length)"
-                )
-            if not self.text[span.start : span.end].strip():
-                raise ValueError(f"span {number} [{span.start}, {span.end}) holds only whitespace")
+            _check_span(self.text, span.start, span.end, f"span {number}")
         return self
 
 
