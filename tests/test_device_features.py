@@ -1,5 +1,6 @@
-"""Per-device feature blocks: the block changes its own device only, survives pickling, and is
-wired from the taxonomy's ``features`` key into training and cross-validation."""
+"""Per-device feature blocks (the figure cues of Unverified_Figures, the phrase recurrence of
+Repetition): the block changes its own device only, survives pickling, and is wired from the
+taxonomy's ``features`` key into training, cross-validation, scoring and evidence."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ import pandas as pd
 import pytest
 
 from proplens.errors import DataError, ValidationError
-from proplens.features import SentenceColumns, make_device_features, make_sentence_features
+from proplens.features import (
+    PhraseRecurrence,
+    SentenceColumns,
+    make_device_features,
+    make_sentence_features,
+)
 from proplens.figures import FigureCues
 from proplens.model import DeviceClassifier
+from proplens.scoring import Model
 from proplens.taxonomy import load_taxonomy
 from proplens.training import TrainingData, cross_validate_block
 
@@ -110,7 +117,7 @@ def test_a_fitted_model_with_a_block_pickles(fitted):
 
 def test_taxonomy_names_the_figures_block_for_unverified_figures():
     taxonomy = load_taxonomy()
-    assert taxonomy.feature_blocks == {UF: "figures"}
+    assert taxonomy.feature_blocks == {UF: "figures", "Repetition": "phrases"}
     blocks = make_device_features(taxonomy.feature_blocks)
     assert isinstance(blocks[UF], FigureCues)
 
@@ -152,3 +159,89 @@ def test_the_scorers_plain_lists_give_the_frame_probabilities(fitted):
     assert np.array_equal(
         with_block.predict_all_proba(columns), with_block.predict_all_proba(frame)
     )
+
+
+REP = "Repetition"
+SLOGANS = [("brighter", "harbour"), ("bread", "bridges"), ("steady", "tides"), ("lantern", "glow")]
+
+
+def repetition_corpus(n_documents: int = 16) -> tuple[pd.DataFrame, np.ndarray]:
+    """Pairs of documents with the same opening sentence: in one its slogan comes back (both
+    uses are Repetition), in the other only its words do, in another order (neither is). Words,
+    word counts and places are alike in both classes; only the recurring phrase differs."""
+    rows, labels = [], []
+    for d in range(n_documents):
+        place, (first, last) = PLACES[(d // 2) % len(PLACES)], SLOGANS[(d // 2) % len(SLOGANS)]
+        repeats = d % 2 == 0
+        second = f"{first} {last}" if repeats else f"{last}, not {first},"
+        sentences = [
+            (f"The {place} council promised {first} {last} to everyone.", int(repeats)),
+            (f"The ferry to {place} left on time.", 0),
+            (f"Voters in {place} heard about {second} once more.", int(repeats)),
+            (f"Schools in {place} reopened after the storm.", 0),
+        ]
+        for i, (text, label) in enumerate(sentences):
+            rows.append((f"doc{d}", i, text))
+            labels.append([label])
+    frame = pd.DataFrame(rows, columns=["document_id", "sentence_index", "text"])
+    return frame, np.array(labels, dtype=np.int8)
+
+
+@pytest.fixture(scope="module")
+def repetition_model():
+    frame, Y = repetition_corpus()
+    plain = model([REP]).fit(frame, Y)
+    with_block = model([REP], device_features={REP: PhraseRecurrence()}).fit(frame, Y)
+    return frame, Y, plain, with_block
+
+
+def test_taxonomy_names_the_phrases_block_for_repetition():
+    blocks = make_device_features(load_taxonomy().feature_blocks)
+    assert isinstance(blocks[REP], PhraseRecurrence)
+
+
+def test_the_phrases_block_sees_what_the_words_cannot(repetition_model):
+    """Only the recurring phrase tells the opening sentences apart (they are word for word the
+    same in both classes): the block's model ranks every repeated slogan above every lone one,
+    the shared-features model cannot."""
+    frame, Y, plain, with_block = repetition_model
+    assert np.abs(with_block.device_coef_[REP]).sum() > 0
+    slogans = frame["sentence_index"].isin([0, 2]).to_numpy()
+    repeated = Y[:, 0] == 1
+    proba = with_block.predict_proba(frame)[:, 0]
+    assert proba[slogans & repeated].min() > proba[slogans & ~repeated].max()
+    flat = plain.predict_proba(frame)[:, 0]
+    assert not flat[slogans & repeated].min() > flat[slogans & ~repeated].max()
+
+
+def test_the_phrases_block_scores_whole_documents_alike(repetition_model):
+    """The block reads whole documents: the scorer's lists, the frame, and one document at a
+    time give the same probabilities."""
+    frame, _, _, with_block = repetition_model
+    whole = with_block.predict_all_proba(frame)
+    assert np.array_equal(with_block.predict_all_proba(SentenceColumns.from_frame(frame)), whole)
+    parts = np.vstack(
+        [with_block.predict_all_proba(doc) for _, doc in frame.groupby("document_id", sort=False)]
+    )
+    assert np.allclose(parts, whole)
+
+
+def test_repetition_evidence_points_at_the_phrase_that_comes_back(repetition_model):
+    """Model.score's evidence for a Repetition label includes the repeated slogan, at its
+    offsets in the document."""
+    _, _, _, with_block = repetition_model
+    document = (
+        "The Velm council promised bread bridges to everyone. The ferry left on time. "
+        "Voters in Velm heard about bread bridges once more."
+    )
+    scored = Model({"sentences": with_block}).score(document)
+    slogans = [s for s in scored.sentences if "bread bridges" in s.text]
+    assert len(slogans) == 2
+    for sentence in slogans:
+        assert REP in sentence.labels
+        shown = [e for e in sentence.evidence if e.device == REP]
+        assert "bread bridges" in {e.text for e in shown}
+        for item in shown:
+            assert document[item.start : item.end] == item.text
+    ferry = next(s for s in scored.sentences if "ferry" in s.text)
+    assert "bread bridges" not in {e.text for e in ferry.evidence}

@@ -22,6 +22,7 @@ from proplens.features import (
     FastCharVectorizer,
     FastWordVectorizer,
     NeighbourWords,
+    PhraseRecurrence,
     SentenceColumns,
     SentenceShape,
     SpanOccurrences,
@@ -182,6 +183,102 @@ def test_repetition_counts_equal_plain_counting(rows):
     )
     got = features_module._repetition_counts(table)
     np.testing.assert_array_equal(got, _repetition_by_counting(texts, documents))
+
+
+def _phrases_by_counting(texts, documents, sizes=(2, 3)):
+    """The phrase recurrence features written the plain way, sentence by sentence."""
+    pattern = re.compile(WORD_TOKEN_PATTERN)
+
+    def content(token):
+        found = features_module._CONTENT_WORD.findall(token)
+        return any(word not in features_module._STOPWORDS for word in found)
+
+    phrases = []
+    for text in texts:
+        words = pattern.findall(text.lower())
+        phrases.append(
+            {
+                tuple(words[i : i + size])
+                for size in sizes
+                for i in range(len(words) - size + 1)
+                if any(content(word) for word in words[i : i + size])
+            }
+        )
+    keys = list(map(str, documents))
+    rows = []
+    for i, found in enumerate(phrases):
+        same = [j for j in range(len(texts)) if keys[j] == keys[i] and j != i]
+        earlier = set().union(*(phrases[j] for j in same if j < i))
+        later = set().union(*(phrases[j] for j in same if j > i))
+        before, after = len(found & earlier), len(found & later)
+        most = max((sum(p in phrases[j] for j in same) for p in found), default=0)
+        share = len(found & (earlier | later)) / max(len(found), 1)
+        rows.append(
+            [np.log1p(before), np.log1p(after), before > 0, after > 0, np.log1p(most), share]
+        )
+    return np.array(rows, dtype=float).reshape(len(texts), 6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(
+                st.sampled_from(["Harbour", "harbour's", "bridge-builders", "Élan", "the",
+                                 "of", "never", "x9", "again", "1999", "!"]),
+                max_size=9,
+            ).map(" ".join),
+            st.sampled_from(["a", "b", 7]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)  # fmt: skip
+def test_phrase_recurrence_equals_plain_counting(rows):
+    """The vectorised phrase counts equal counting sentence by sentence, whatever the order of
+    the documents' rows, with stopword-only phrases, digits, "!" and mixed document ids."""
+    texts = [text for text, _ in rows]
+    documents = [document for _, document in rows]
+    table = pd.DataFrame(
+        {"document_id": documents, "sentence_index": range(len(rows)), "text": texts}
+    )
+    got = PhraseRecurrence().fit(table).transform(table).toarray()
+    np.testing.assert_allclose(got, _phrases_by_counting(texts, documents))
+
+
+def test_phrase_recurrence_tells_a_phrase_s_first_use_from_its_return():
+    """The first "take back control" sees later uses, the last one earlier ones; a phrase of
+    stopwords ("of the") and another document's phrases do not count."""
+    sentences = frame(
+        [
+            "We will take back control of the harbour.",
+            "Nothing of the kind was promised.",
+            "Take back control, they chanted, take back control!",
+            "Take back control of the harbour.",
+        ],
+        ["a", "a", "a", "b"],
+    )
+    block = PhraseRecurrence().fit(sentences)
+    rows = block.transform(sentences).toarray()
+    named = [dict(zip(block.get_feature_names_out(), row, strict=True)) for row in rows]
+    assert named[0]["any_phrase_seen_after"] == 1 and named[0]["any_phrase_seen_before"] == 0
+    assert named[2]["any_phrase_seen_before"] == 1 and named[2]["any_phrase_seen_after"] == 0
+    assert not any(named[1].values())  # only "of the" recurs, and it has no content word
+    assert not any(named[3].values())  # its phrases recur in another document only
+    columns = SentenceColumns.from_frame(sentences)
+    assert np.array_equal(block.transform_columns(columns).toarray(), rows)
+
+
+def test_phrase_recurrence_evidence_is_the_repeated_phrase():
+    """Evidence points at the phrases the rest of the document repeats, overlapping ones merged
+    into one span, and at nothing when nothing recurs."""
+    block = PhraseRecurrence().fit(frame(TEXTS))
+    text = "They chanted: take back control of the harbour!"
+    spans = block.evidence_spans(text, ["We must take back control now.", "Of the harbour?"])
+    assert [text[start:end] for start, end in spans] == ["take back control", "of the harbour"]
+    assert block.evidence_spans(text, ["Nothing of the sort."]) == []
+    with pytest.raises(ValidationError, match="phrase sizes"):
+        PhraseRecurrence(sizes=(1, 2)).fit(frame(TEXTS))
 
 
 def test_sentence_features_clone_and_are_deterministic():

@@ -42,6 +42,7 @@ __all__ = [
     "mask_frame",
     "MaskedFeatureUnion",
     "NeighbourWords",
+    "PhraseRecurrence",
     "SentenceColumns",
     "neighbour_matrix",
     "neighbour_text",
@@ -302,10 +303,7 @@ def _repetition_counts(frame) -> np.ndarray:
     pairs = np.sort(rows * width + table[gather], kind="stable")
     pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
     sentence, word = pairs // width, pairs % width
-    keys = [
-        document if isinstance(document, str) else str(document) for document in columns.document_id
-    ]
-    document = pd.factorize(np.array(keys, dtype=object))[0]
+    document = _document_codes(columns)
     _, where, counts = np.unique(
         document[sentence] * width + word, return_inverse=True, return_counts=True
     )
@@ -364,6 +362,147 @@ class SentenceShape(TransformerMixin, BaseEstimator):
         names += ["log_words", "exclamation", "question", "quote", "all_caps", "title", "position"]
         names += ["repeat_max", "repeat_words", "repeat_total"]
         return np.array(names, dtype=object)
+
+
+def _document_codes(columns: SentenceColumns) -> np.ndarray:
+    """One integer per sentence for its document; ids are compared as strings, like in files."""
+    keys = [
+        document if isinstance(document, str) else str(document) for document in columns.document_id
+    ]
+    return pd.factorize(np.array(keys, dtype=object))[0]
+
+
+@lru_cache(maxsize=50_000)
+def _holds_content(token: str) -> bool:
+    # cached: most tokens of an article were seen in earlier ones, and a cache hit costs a
+    # tenth of the regex (about 10 µs per sentence of a single article without it)
+    return any(word not in _STOPWORDS for word in _CONTENT_WORD.findall(token))
+
+
+def _content_flags(words: list[str]) -> np.ndarray:
+    """For each word token: does it hold a content word (4+ letters, not a stopword)?"""
+    return np.fromiter(map(_holds_content, words), dtype=bool, count=len(words))
+
+
+class PhraseRecurrence(TransformerMixin, BaseEstimator):
+    """Repetition's own feature block: the sentence's phrases that its article used before or
+    uses again.
+
+    A phrase is a run of ``sizes`` word tokens (2 and 3: "jobs, jobs", "take back control") with
+    at least one content word. Per sentence: how many of its phrases occur in an earlier and in a
+    later sentence of the same document (log counts and whether any do), the most times one of
+    them recurs, and the share of its phrases that recur. Unsupervised and document-local.
+
+    The taxonomy adds it to Repetition's model only (``features = "phrases"``): in the shared
+    features it lifted Repetition but moved the other devices (docs/ablation.md). Computed for
+    all documents at once with array operations, from the word tokens the word block shares.
+    """
+
+    def __init__(self, sizes: tuple[int, ...] = (2, 3)):
+        self.sizes = sizes
+
+    def fit(self, X, y=None):
+        if not self.sizes or min(self.sizes) < 2:
+            raise ValidationError(f"phrase sizes must be 2 or more words, got {self.sizes!r}")
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X: pd.DataFrame):
+        return self.transform_columns(SentenceColumns.from_frame(X))
+
+    def transform_columns(self, X: SentenceColumns) -> sparse.csr_matrix:
+        check_is_fitted(self, "n_features_in_")
+        tokens = X.tokens(WORD_TOKEN_PATTERN)
+        n = len(tokens)
+        out = np.zeros((n, len(self.get_feature_names_out())))
+        phrase, row = self._phrases(tokens)
+        if len(phrase) == 0:
+            return sparse.csr_matrix(out)
+        # each (phrase, document, sentence) once, sorted in that order: one group of sentences
+        # per phrase and document, in the order they come
+        documents = _document_codes(X)
+        groups = phrase * (int(documents.max()) + 1) + documents[row]
+        if int(groups.max()) >= 2**62 // n:  # a key would overflow: number the groups instead
+            groups = pd.factorize(groups)[0].astype(np.int64)
+        pairs = np.sort(groups * n + row)
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+        group, row = pairs // n, pairs % n
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        group_sizes = np.diff(np.r_[starts, len(pairs)])
+        rank = np.arange(len(pairs)) - np.repeat(starts, group_sizes)  # sentences before this one
+        size = np.repeat(group_sizes, group_sizes)
+        before, after = rank > 0, rank < size - 1
+        n_before = np.bincount(row, weights=before, minlength=n)
+        n_after = np.bincount(row, weights=after, minlength=n)
+        most = np.zeros(n, dtype=np.int64)
+        np.maximum.at(most, row, size - 1)
+        recurring = np.bincount(row, weights=before | after, minlength=n)
+        out[:, 0] = np.log1p(n_before)
+        out[:, 1] = np.log1p(n_after)
+        out[:, 2] = n_before > 0
+        out[:, 3] = n_after > 0
+        out[:, 4] = np.log1p(most)
+        out[:, 5] = recurring / np.maximum(np.bincount(row, minlength=n), 1)
+        return sparse.csr_matrix(out)
+
+    def _phrases(self, tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
+        """``(phrase code, sentence row)`` of every phrase with a content word; a code stands for
+        one sequence of tokens (codes of different sizes never coincide)."""
+        ids, row = tokens.ids, _row_ids(tokens.lengths)
+        content = _content_flags(tokens.words)[ids]
+        width = len(tokens.words)
+        codes, rows = [], []
+        offset = 0
+        ending = ids  # the code of the (size - 1)-token phrase ending at each token
+        has_content = content
+        for size in range(2, max(self.sizes) + 1):
+            if len(ids) < size:
+                break
+            # the phrase ending at token i is the shorter one ending at i - 1, then token i
+            ending = pd.factorize(ending[:-1] * width + ids[size - 1 :])[0].astype(np.int64)
+            has_content = has_content[:-1] | content[size - 1 :]
+            if size in self.sizes:
+                keep = has_content & (row[size - 1 :] == row[: len(row) - size + 1])
+                codes.append(ending[keep] + offset)
+                rows.append(row[size - 1 :][keep])
+                offset += len(ending)
+        if not codes:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(codes), np.concatenate(rows)
+
+    def evidence_spans(self, text: str, others=()) -> list[tuple[int, int]]:
+        """Where ``text`` repeats a phrase of ``others`` (the other sentences of its document):
+        the character spans of its recurring phrases, overlapping ones merged."""
+        pattern = _token_regex(WORD_TOKEN_PATTERN)
+        found = [(m.start(), m.end(), m.group()) for m in pattern.finditer(text.lower())]
+        seen = set()
+        for other in others:
+            words = pattern.findall(other.lower())
+            for size in self.sizes:
+                seen.update(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+        content = _content_flags([word for _, _, word in found])
+        spans: list[list[int]] = []
+        for size in self.sizes:
+            for i in range(len(found) - size + 1):
+                words = tuple(word for _, _, word in found[i : i + size])
+                if content[i : i + size].any() and words in seen:
+                    spans.append([found[i][0], found[i + size - 1][1]])
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        return [(start, end) for start, end in merged]
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(
+            [
+                "phrases_seen_before", "phrases_seen_after", "any_phrase_seen_before",
+                "any_phrase_seen_after", "phrase_most_recurrences", "share_of_phrases_recurring",
+            ],
+            dtype=object,
+        )  # fmt: skip
 
 
 # --- fast vectorizers: same output as TfidfVectorizer, vectorised transform -----------------
@@ -734,7 +873,10 @@ def neighbour_lists(texts: list[str], documents: list) -> tuple[list[str], list[
 #: Named feature blocks a device of the taxonomy can add to the shared features (its
 #: ``features`` key): ``{name: "module:factory"}``, the factory returning an unfitted transformer
 #: over a sentence frame that has ``prev_text``/``next_text`` columns.
-DEVICE_FEATURE_BLOCKS = {"figures": "proplens.figures:make_device_figure_features"}
+DEVICE_FEATURE_BLOCKS = {
+    "figures": "proplens.figures:make_device_figure_features",
+    "phrases": "proplens.features:PhraseRecurrence",
+}
 
 
 def make_device_features(names: dict[str, str]) -> dict:

@@ -525,7 +525,11 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                 continue
             block = blocks[device]
             from_lists = getattr(block, "transform_texts", None)
-            if isinstance(X, SentenceColumns) and from_lists is not None:
+            from_columns = getattr(block, "transform_columns", None)
+            if isinstance(X, SentenceColumns) and from_columns is not None:
+                # a block that reads whole documents (and the word tokens they share)
+                matrix = from_columns(X)[rows]
+            elif isinstance(X, SentenceColumns) and from_lists is not None:
                 # the scorer's lists: no frame to build for a few dozen sentences
                 if neighbours is None:
                     neighbours = neighbour_lists(X.text, X.document_id)

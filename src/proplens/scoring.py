@@ -379,7 +379,8 @@ class Model:
                 device: dict(zip(rows.tolist(), values.tolist(), strict=True))
                 for device, (rows, values) in device_parts.items()
             }
-            explained: list[tuple] = []  # (sentence, its row), for one batch of explanations
+            # (sentence, its row, its document's sentences), for one batch of explanations
+            explained: list[tuple] = []
         results = []
         row = 0
         for doc_id, text, sentences_in in zip(ids, texts, segmented, strict=True):
@@ -402,37 +403,41 @@ class Model:
                     labels=labels,
                 )
                 if evidence and labels:
-                    explained.append((sentence, r))
+                    explained.append((sentence, r, sentences_in))
                 sentences.append(sentence)
             results.append(DocumentScore(doc_id, text, model_info, sentences, shown))
             row += len(sentences_in)
         if evidence and explained:
-            rows = [r for _, r in explained]
+            rows = [r for _, r, _ in explained]
             found = self._attribution.explain_many(
-                [s.text for s, _ in explained],
-                [s.start for s, _ in explained],
+                [s.text for s, _, _ in explained],
+                [s.start for s, _, _ in explained],
                 {name: matrix[rows] for name, matrix in blocks.items()},
                 sentence_model.coef_,
-                [s.labels for s, _ in explained],
+                [s.labels for s, _, _ in explained],
                 column,
-                extra=[self._block_evidence(s.text, r, s.labels, parts_at) for s, r in explained],
+                extra=[
+                    self._block_evidence(s, r, document, parts_at) for s, r, document in explained
+                ],
             )
-            for (sentence, _), evidence_of in zip(explained, found, strict=True):
+            for (sentence, _, _), evidence_of in zip(explained, found, strict=True):
                 sentence.evidence = evidence_of
         return results
 
-    def _block_evidence(self, text: str, row: int, labels, parts_at: dict) -> dict:
+    def _block_evidence(self, sentence: SentenceScore, row: int, document, parts_at: dict) -> dict:
         """``{device: [(start, end, weight)]}``: where a device's own feature block points, when
         its share of the log-odds reaches the evidence threshold (the figures of a sentence the
-        Unverified_Figures cues flag), the share split evenly among those places."""
+        Unverified_Figures cues flag, the phrases of the article a sentence repeats), the share
+        split evenly among those places. ``document`` holds the article's segmented sentences."""
         found = {}
-        for device in labels:
+        for device in sentence.labels:
             share = parts_at.get(device, {}).get(row)
             block = (getattr(self.sentence_model, "device_blocks_", None) or {}).get(device)
             spans_of = getattr(block, "evidence_spans", None)
             if share is None or share < MIN_WEIGHT or spans_of is None:
                 continue
-            spans = spans_of(text)
+            others = [other.text for other in document if other.index != sentence.index]
+            spans = spans_of(sentence.text, others)
             if spans:
                 found[device] = [(start, end, share / len(spans)) for start, end in spans]
         return found
