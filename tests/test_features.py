@@ -270,13 +270,15 @@ def test_phrase_recurrence_tells_a_phrase_s_first_use_from_its_return():
 
 
 def test_phrase_recurrence_evidence_is_the_repeated_phrase():
-    """Evidence points at the phrases the rest of the document repeats, overlapping ones merged
-    into one span, and at nothing when nothing recurs."""
+    """Evidence points at the phrases another sentence of the document says too (whatever the
+    case), overlapping ones merged into one span, and at nothing when nothing recurs."""
     block = PhraseRecurrence().fit(frame(TEXTS))
-    text = "They chanted: take back control of the harbour!"
-    spans = block.evidence_spans(text, ["We must take back control now.", "Of the harbour?"])
-    assert [text[start:end] for start, end in spans] == ["take back control", "of the harbour"]
-    assert block.evidence_spans(text, ["Nothing of the sort."]) == []
+    text = "They chanted: Take back control of the HARBOUR!"
+    document = ["We must take back control now.", text, "Of the harbour?"]
+    spans = block.evidence_spans(text, document)
+    assert [text[start:end] for start, end in spans] == ["Take back control", "of the HARBOUR"]
+    assert block.evidence_spans(text, [text, "Nothing of the sort."]) == []
+    assert block.evidence_spans(text, [text, text]) == [(0, len(text))]  # all of it, said twice
     with pytest.raises(ValidationError, match="phrase sizes"):
         PhraseRecurrence(sizes=(1, 2)).fit(frame(TEXTS))
 

@@ -176,6 +176,16 @@ def test_title_after_a_sentence_starts_the_next_sentence():
     ]
 
 
+@pytest.mark.parametrize("title", segment_module._TITLES.split("|"))
+def test_every_title_starts_the_next_sentence(title):
+    """Each listed title is found after a sentence end (the title pattern's quick lookahead
+    admits every one of them, "Messrs." and "Mlle." included)."""
+    text = f"The vote ended. {title}. Haldor Vik resigned."
+    found = [m.group("title") for m in segment_module._TITLE_AFTER_SPACE.finditer(text)]
+    assert found == [f"{title}."]
+    assert texts_of(text) == ["The vote ended.", f"{title}. Haldor Vik resigned."]
+
+
 def test_stacked_titles_stay_together():
     """ "Lt. Col." and "U.S. Sen." are one name prefix, not a sentence end followed by a title."""
     assert texts_of("Lt. Col. Rhea Moss met U.S. Sen. Tomas Aalto. They spoke.") == [

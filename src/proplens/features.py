@@ -162,6 +162,7 @@ class SentenceColumns:
         if not len(self.text) == len(self.document_id) == len(self.sentence_index):
             raise ValidationError("sentence columns must have the same length")
         self._lowered: list[str] | None = None
+        self._document_codes: np.ndarray | None = None
         self._tokens: dict[str | None, Tokens] = {}
         self._frame: pd.DataFrame | None = None
         self._masked: tuple[object, SentenceColumns] | None = None
@@ -181,6 +182,13 @@ class SentenceColumns:
         if self._lowered is None:
             self._lowered = [text.lower() for text in self.text]
         return self._lowered
+
+    def document_codes(self) -> np.ndarray:
+        """One integer per sentence for its document (ids compared as strings, as in files)."""
+        if self._document_codes is None:
+            keys = [d if isinstance(d, str) else str(d) for d in self.document_id]
+            self._document_codes = pd.factorize(np.array(keys, dtype=object))[0]
+        return self._document_codes
 
     def tokens(self, pattern: str | None) -> Tokens:
         """The tokens of every lower-cased text, computed once per pattern and shared.
@@ -264,6 +272,14 @@ def neighbour_text(frame: pd.DataFrame) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=50_000)
+def _content_words(token: str) -> tuple[str, ...]:
+    """The content words of a word token: its maximal runs of 4+ letters, less stopwords."""
+    # cached: most tokens of an article were seen in earlier ones, and a cache hit costs a
+    # fraction of the regex
+    return tuple(word for word in _CONTENT_WORD.findall(token) if word not in _STOPWORDS)
+
+
 def _repetition_counts(frame) -> np.ndarray:
     """Per sentence: how often its content words recur elsewhere in the same document.
 
@@ -277,38 +293,34 @@ def _repetition_counts(frame) -> np.ndarray:
     # words of a text are those of its tokens: each distinct token, shared with the word blocks,
     # is searched once instead of every text.
     tokens = columns.tokens(WORD_TOKEN_PATTERN)
-    findall = _CONTENT_WORD.findall
-    content: dict[str, int] = {}
-    add = content.setdefault
-    per_token = [
-        [add(word, len(content)) for word in findall(token) if word not in _STOPWORDS]
-        for token in tokens.words
-    ]
+    per_token = list(map(_content_words, tokens.words))
     n = len(tokens)
     out = np.zeros((n, 3))
-    if not content:
-        return out
-    # the content words of every token in the texts, with the row of its text
+    # the content words of every distinct token, one after the other, numbered by pandas'
+    # hash table; offsets[i]:offsets[i + 1] are token i's
     offsets = np.zeros(len(per_token) + 1, dtype=np.int64)
-    np.cumsum([len(found) for found in per_token], out=offsets[1:])
-    table = np.fromiter(chain.from_iterable(per_token), dtype=np.int64, count=int(offsets[-1]))
+    np.cumsum(
+        np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token)), out=offsets[1:]
+    )
+    if offsets[-1] == 0:
+        return out
+    flat = np.fromiter(chain.from_iterable(per_token), dtype=object, count=int(offsets[-1]))
+    table = pd.factorize(flat)[0].astype(np.int64)
+    width = int(table.max()) + 1
     starts = offsets[tokens.ids]
     sizes = offsets[tokens.ids + 1] - starts
     gather = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
     rows = np.repeat(_row_ids(tokens.lengths), sizes)
     # each (sentence, word) once, then the number of sentences of its document with that word;
-    # documents are compared as strings, like their ids in files
-    width = len(content)
     # the keys come sorted by sentence already, which a stable sort (timsort) exploits
     pairs = np.sort(rows * width + table[gather], kind="stable")
     pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
     sentence, word = pairs // width, pairs % width
-    document = _document_codes(columns)
-    _, where, counts = np.unique(
-        document[sentence] * width + word, return_inverse=True, return_counts=True
-    )
+    document = columns.document_codes()
+    # numbered by a hash table, which is several times faster than np.unique's sort
+    where = pd.factorize(document[sentence] * width + word)[0]
     # each count is >= 1 (the sentence itself); a word repeats count - 1 times elsewhere
-    elsewhere = counts[where] - 1
+    elsewhere = np.bincount(where)[where] - 1
     most = np.zeros(n, dtype=np.int64)
     np.maximum.at(most, sentence, elsewhere)
     out[:, 0] = np.log1p(most.astype(float))
@@ -364,24 +376,22 @@ class SentenceShape(TransformerMixin, BaseEstimator):
         return np.array(names, dtype=object)
 
 
-def _document_codes(columns: SentenceColumns) -> np.ndarray:
-    """One integer per sentence for its document; ids are compared as strings, like in files."""
-    keys = [
-        document if isinstance(document, str) else str(document) for document in columns.document_id
-    ]
-    return pd.factorize(np.array(keys, dtype=object))[0]
-
-
-@lru_cache(maxsize=50_000)
-def _holds_content(token: str) -> bool:
-    # cached: most tokens of an article were seen in earlier ones, and a cache hit costs a
-    # tenth of the regex (about 10 µs per sentence of a single article without it)
-    return any(word not in _STOPWORDS for word in _CONTENT_WORD.findall(token))
-
-
 def _content_flags(words: list[str]) -> np.ndarray:
     """For each word token: does it hold a content word (4+ letters, not a stopword)?"""
-    return np.fromiter(map(_holds_content, words), dtype=bool, count=len(words))
+    return np.fromiter(map(bool, map(_content_words, words)), dtype=bool, count=len(words))
+
+
+@lru_cache(maxsize=4)
+def _sentences_saying(document: tuple[str, ...], sizes: tuple[int, ...]) -> dict[tuple, int]:
+    """``{phrase: number of sentences of document saying it}`` for phrases of ``sizes`` words.
+    Cached: evidence asks it once for each sentence of the same document."""
+    findall = _token_regex(WORD_TOKEN_PATTERN).findall
+    counts: dict[tuple, int] = {}
+    for text in document:
+        words = [word.lower() for word in findall(text)]
+        for phrase in {tuple(words[i : i + n]) for n in sizes for i in range(len(words) - n + 1)}:
+            counts[phrase] = counts.get(phrase, 0) + 1
+    return counts
 
 
 class PhraseRecurrence(TransformerMixin, BaseEstimator):
@@ -418,14 +428,24 @@ class PhraseRecurrence(TransformerMixin, BaseEstimator):
         phrase, row = self._phrases(tokens)
         if len(phrase) == 0:
             return sparse.csr_matrix(out)
+        occurrences = np.bincount(row, minlength=n)
+        # only a phrase said twice in the batch can recur: most are said once, and dropping them
+        # first spares the sort below most of its work
+        again = np.bincount(phrase)[phrase] > 1
+        if not again.any():
+            return sparse.csr_matrix(out)
+        phrase, row = phrase[again], row[again]
         # each (phrase, document, sentence) once, sorted in that order: one group of sentences
         # per phrase and document, in the order they come
-        documents = _document_codes(X)
+        documents = X.document_codes()
         groups = phrase * (int(documents.max()) + 1) + documents[row]
         if int(groups.max()) >= 2**62 // n:  # a key would overflow: number the groups instead
             groups = pd.factorize(groups)[0].astype(np.int64)
         pairs = np.sort(groups * n + row)
-        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+        distinct = np.r_[True, pairs[1:] != pairs[:-1]]
+        # a sentence's distinct phrases: its phrases, less those it says more than once
+        phrases_in = occurrences - np.bincount(pairs[~distinct] % n, minlength=n)
+        pairs = pairs[distinct]
         group, row = pairs // n, pairs % n
         starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
         group_sizes = np.diff(np.r_[starts, len(pairs)])
@@ -442,7 +462,7 @@ class PhraseRecurrence(TransformerMixin, BaseEstimator):
         out[:, 2] = n_before > 0
         out[:, 3] = n_after > 0
         out[:, 4] = np.log1p(most)
-        out[:, 5] = recurring / np.maximum(np.bincount(row, minlength=n), 1)
+        out[:, 5] = recurring / np.maximum(phrases_in, 1)
         return sparse.csr_matrix(out)
 
     def _phrases(self, tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
@@ -470,22 +490,18 @@ class PhraseRecurrence(TransformerMixin, BaseEstimator):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(codes), np.concatenate(rows)
 
-    def evidence_spans(self, text: str, others=()) -> list[tuple[int, int]]:
-        """Where ``text`` repeats a phrase of ``others`` (the other sentences of its document):
-        the character spans of its recurring phrases, overlapping ones merged."""
-        pattern = _token_regex(WORD_TOKEN_PATTERN)
-        found = [(m.start(), m.end(), m.group()) for m in pattern.finditer(text.lower())]
-        seen = set()
-        for other in others:
-            words = pattern.findall(other.lower())
-            for size in self.sizes:
-                seen.update(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
-        content = _content_flags([word for _, _, word in found])
+    def evidence_spans(self, text: str, document=()) -> list[tuple[int, int]]:
+        """Where ``text`` repeats a phrase of its document: the character spans of its phrases
+        that another sentence of ``document`` (the texts of all its sentences, ``text``
+        included) says too, overlapping ones merged."""
+        said_in = _sentences_saying(tuple(document), tuple(self.sizes))
+        found = [(m.start(), m.end()) for m in _token_regex(WORD_TOKEN_PATTERN).finditer(text)]
+        words = [text[start:end].lower() for start, end in found]
+        content = _content_flags(words)
         spans: list[list[int]] = []
         for size in self.sizes:
-            for i in range(len(found) - size + 1):
-                words = tuple(word for _, _, word in found[i : i + size])
-                if content[i : i + size].any() and words in seen:
+            for i in range(len(words) - size + 1):
+                if content[i : i + size].any() and said_in.get(tuple(words[i : i + size]), 0) > 1:
                     spans.append([found[i][0], found[i + size - 1][1]])
         merged: list[list[int]] = []
         for start, end in sorted(spans):

@@ -1008,10 +1008,10 @@ class FigureCues(TransformerMixin, BaseEstimator):
         ]
         return row
 
-    def evidence_spans(self, text: str, others=()) -> list[tuple[int, int]]:
+    def evidence_spans(self, text: str, document=()) -> list[tuple[int, int]]:
         """The figures of ``text`` (counts, amounts, percentages, vague quantities): where the
-        evidence of the cues points when they raise the device's score. (``others``, the rest
-        of the document, is not needed: a figure is read off its sentence.)"""
+        evidence of the cues points when they raise the device's score. (``document``, the
+        texts of its document's sentences, is not needed: a figure is read off its sentence.)"""
         return [
             (start, end)
             for start, end, kind in find_figures(text, revision=self.revision)

@@ -379,12 +379,14 @@ class Model:
                 device: dict(zip(rows.tolist(), values.tolist(), strict=True))
                 for device, (rows, values) in device_parts.items()
             }
-            # (sentence, its row, its document's sentences), for one batch of explanations
+            # (sentence, its row, its document's texts), for one batch of explanations
             explained: list[tuple] = []
         results = []
         row = 0
         for doc_id, text, sentences_in in zip(ids, texts, segmented, strict=True):
             sentences = []
+            # what a device block's evidence may read (the phrases the document repeats)
+            document = tuple(found.text for found in sentences_in) if evidence else ()
             for r, found in enumerate(sentences_in, start=row):
                 values = shown_proba[r]
                 if some_over[r]:
@@ -403,7 +405,7 @@ class Model:
                     labels=labels,
                 )
                 if evidence and labels:
-                    explained.append((sentence, r, sentences_in))
+                    explained.append((sentence, r, document))
                 sentences.append(sentence)
             results.append(DocumentScore(doc_id, text, model_info, sentences, shown))
             row += len(sentences_in)
@@ -428,7 +430,8 @@ class Model:
         """``{device: [(start, end, weight)]}``: where a device's own feature block points, when
         its share of the log-odds reaches the evidence threshold (the figures of a sentence the
         Unverified_Figures cues flag, the phrases of the article a sentence repeats), the share
-        split evenly among those places. ``document`` holds the article's segmented sentences."""
+        split evenly among those places. ``document`` holds the texts of the article's
+        sentences."""
         found = {}
         for device in sentence.labels:
             share = parts_at.get(device, {}).get(row)
@@ -436,8 +439,7 @@ class Model:
             spans_of = getattr(block, "evidence_spans", None)
             if share is None or share < MIN_WEIGHT or spans_of is None:
                 continue
-            others = [other.text for other in document if other.index != sentence.index]
-            spans = spans_of(sentence.text, others)
+            spans = spans_of(sentence.text, document)
             if spans:
                 found[device] = [(start, end, share / len(spans)) for start, end in spans]
         return found

@@ -64,7 +64,9 @@ _TITLES = (
 _ENDS_WITH_TITLE = re.compile(rf"(?:\A|(?<=[\s(\[\"'“‘]))(?P<title>(?:{_TITLES})\.)\Z")
 # A title after whitespace, followed by whitespace: a candidate for "... left. Mr. Okafor arrived.",
 # a boundary that Bling Fire sometimes misses. _ends_sentence() decides.
-_TITLE_AFTER_SPACE = re.compile(rf"\s(?P<title>(?:{_TITLES})\.)\s")
+# The lookahead (a capital, 1-5 small letters, a full stop) rejects most places at once; trying
+# the 31 titles at every space cost 5% of the segmenter's time.
+_TITLE_AFTER_SPACE = re.compile(rf"\s(?=[A-Z][a-z]{{1,5}}\.\s)(?P<title>(?:{_TITLES})\.)\s")
 _TITLE_WORDS = frozenset(_TITLES.split("|"))
 _CLOSERS = "\"'”’)]"
 _LONGEST_TITLE = max(map(len, _TITLES.split("|"))) + 1
