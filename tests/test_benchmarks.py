@@ -153,3 +153,26 @@ def test_tc_ablation_shows_what_the_v9_span_features_bought(corpus_dir):
     rows = dict(re.findall(r"^\| (v8|v9) \| (0\.\d{4}) \|", out, re.M))
     assert set(rows) == {"v8", "v9"}
     assert 0.5 < float(rows["v8"]) < float(rows["v9"]) < 1
+
+
+@pytest.mark.corpus
+def test_sentence_ablation_runs_its_variants_on_a_subset(corpus_dir):
+    """`sentence_ablation.py` cross-validates each variant; Repetition's own block leaves the
+    any-device figure exactly as it is (a device block changes its device only), the document's
+    words change it."""
+    out = _run_benchmark(
+        "sentence_ablation.py", "--variants", "v9,phrases,v10", "--documents", "60",
+        corpus_dir=corpus_dir,
+    )  # fmt: skip
+    counts = re.match(r"(\d+) sentences, (\d+) articles, 5 folds", out)
+    assert counts and int(counts.group(2)) == 60 and int(counts.group(1)) > 600
+    rows = {
+        name: [float(v) for v in values]
+        for name, *values in re.findall(
+            r"^\| (v9|phrases|v10) \| (0\.\d{4}) \| (0\.\d{4}) \| (0\.\d{4}) \| ", out, re.M
+        )
+    }
+    assert set(rows) == {"v9", "phrases", "v10"}
+    assert rows["phrases"][0] == rows["v9"][0]  # SLC F1
+    assert rows["v10"][0] != rows["v9"][0]
+    assert all(0 < value < 1 for values in rows.values() for value in values)

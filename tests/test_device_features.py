@@ -167,13 +167,13 @@ SLOGANS = [("brighter", "harbour"), ("bread", "bridges"), ("steady", "tides"), (
 
 def repetition_corpus(n_documents: int = 16) -> tuple[pd.DataFrame, np.ndarray]:
     """Pairs of documents with the same opening sentence: in one its slogan comes back (both
-    uses are Repetition), in the other only its words do, in another order (neither is). Words,
-    word counts and places are alike in both classes; only the recurring phrase differs."""
+    uses are Repetition), in the other only its words do, in the other order (neither is). The
+    documents of a pair hold the same words, as often; only the recurring phrase differs."""
     rows, labels = [], []
     for d in range(n_documents):
         place, (first, last) = PLACES[(d // 2) % len(PLACES)], SLOGANS[(d // 2) % len(SLOGANS)]
         repeats = d % 2 == 0
-        second = f"{first} {last}" if repeats else f"{last}, not {first},"
+        second = f"{first} {last}" if repeats else f"{last} {first}"
         sentences = [
             (f"The {place} council promised {first} {last} to everyone.", int(repeats)),
             (f"The ferry to {place} left on time.", 0),

@@ -19,6 +19,7 @@ from proplens import features as features_module
 from proplens.errors import ValidationError
 from proplens.features import (
     WORD_TOKEN_PATTERN,
+    DocumentWords,
     FastCharVectorizer,
     FastWordVectorizer,
     NeighbourWords,
@@ -281,6 +282,55 @@ def test_phrase_recurrence_evidence_is_the_repeated_phrase():
     assert block.evidence_spans(text, [text, text]) == [(0, len(text))]  # all of it, said twice
     with pytest.raises(ValidationError, match="phrase sizes"):
         PhraseRecurrence(sizes=(1, 2)).fit(frame(TEXTS))
+
+
+def test_document_words_equal_vectorising_each_whole_document():
+    """Every sentence gets its document's row: the TF-IDF of the document's text, the
+    vocabulary and document frequencies counted over documents, not sentences."""
+    documents = ["a"] * 3 + ["b"] * 3 + ["c"] * 2
+    sentences = frame(TEXTS, documents)
+    block = DocumentWords(min_df=2, max_df=1.0).fit(sentences)
+    whole = [" ".join(t for t, d in zip(TEXTS, documents, strict=True) if d == k) for k in "abc"]
+    reference = TfidfVectorizer(
+        token_pattern=WORD_TOKEN_PATTERN, min_df=2, max_df=1.0, sublinear_tf=True
+    ).fit(whole)
+    assert block.vectorizer_.vocabulary_ == reference.vocabulary_
+    expected = reference.transform(whole).toarray()[[0, 0, 0, 1, 1, 1, 2, 2]]
+    got = block.transform(sentences).toarray()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    columns = SentenceColumns.from_frame(sentences)
+    assert np.array_equal(block.transform_columns(columns).toarray(), got)
+
+
+def test_document_words_min_df_counts_documents():
+    """A word said in many sentences of one document is still in one document only; with no
+    word in enough documents, the block has no columns rather than failing."""
+    sentences = frame(
+        ["Harbour tolls again.", "Harbour tolls rise.", "Harbour tolls fall.", "Quiet day."],
+        ["a", "a", "a", "b"],
+    )
+    block = DocumentWords(min_df=2, max_df=1.0).fit(sentences)
+    assert block.vectorizer_ is None  # no word is in two documents: a block without columns
+    assert block.transform(sentences).shape == (4, 0)
+    assert len(block.get_feature_names_out()) == 0
+    shared = sentences.assign(text=sentences["text"].str.replace("Quiet day", "Harbour day"))
+    block = DocumentWords(min_df=2, max_df=1.0).fit(shared)
+    assert list(block.get_feature_names_out()) == ["harbour"]
+    rows = block.transform(shared).toarray()
+    assert np.all(rows[:, 0] > 0)  # each of its sentences gets its document's row
+
+
+def test_a_model_trains_on_documents_too_few_for_the_document_block():
+    """Two documents cannot give the document block a vocabulary (min_df 3): the model trains
+    and scores with the block left empty."""
+    from proplens.model import DeviceClassifier
+
+    sentences = frame(TEXTS, ["a"] * 4 + ["b"] * 4)
+    labels = np.array([[0], [1], [0], [0], [1], [1], [0], [0]])
+    model = DeviceClassifier(devices=["Loaded_Language"], threshold_folds=2, min_positive=2)
+    model.fit(sentences, labels)
+    assert model.block_slices_["document"].stop == model.block_slices_["document"].start
+    assert model.predict_all_proba(sentences).shape == (8, 2)
 
 
 def test_sentence_features_clone_and_are_deterministic():

@@ -32,6 +32,7 @@ from proplens.errors import ValidationError
 
 __all__ = [
     "DEVICE_FEATURE_BLOCKS",
+    "DocumentWords",
     "FastCharVectorizer",
     "FastWordVectorizer",
     "SentenceShape",
@@ -963,6 +964,76 @@ class NeighbourWords(TransformerMixin, BaseEstimator):
         return self.vectorizer_.get_feature_names_out()
 
 
+def _document_membership(codes: np.ndarray) -> sparse.csr_matrix:
+    """``(n_documents, n_sentences)`` 0/1 matrix: which sentences each document holds."""
+    n = len(codes)
+    n_documents = int(codes.max()) + 1 if n else 0
+    ones = np.ones(n, dtype=np.float32)
+    return sparse.csr_matrix((ones, (codes, np.arange(n))), shape=(n_documents, n))
+
+
+class DocumentWords(TransformerMixin, BaseEstimator):
+    """TF-IDF of the words of the sentence's whole document: one row per document, given to
+    each of its sentences.
+
+    How an article is written (its register, what it keeps coming back to) says much about how
+    likely any one of its sentences is to use a device, and one sentence's words rarely show it.
+    Documents are the units of the vocabulary and of ``min_df``/``max_df``; each sentence is
+    tokenised once (the tokens the word block shares) and a document's counts are the sum of
+    its sentences' counts. Unsupervised: fitting it on a training fold is honest.
+    """
+
+    def __init__(self, min_df: int = 3, max_df: float = 0.5):
+        self.min_df = min_df
+        self.max_df = max_df
+
+    def fit(self, X: pd.DataFrame, y=None):
+        columns = X if isinstance(X, SentenceColumns) else SentenceColumns.from_frame(X)
+        codes = columns.document_codes()
+        texts: list[list[str]] = [[] for _ in range(int(codes.max()) + 1 if len(codes) else 0)]
+        for code, text in zip(codes.tolist(), columns.text, strict=True):
+            texts[code].append(text)
+        self.vectorizer_ = _word_vectorizer(
+            ngram_range=(1, 1), min_df=self.min_df, max_df=self.max_df
+        )
+        try:
+            self.vectorizer_.fit([" ".join(sentences) for sentences in texts])
+        except ValueError as error:
+            # a retrain on labels from a few documents: no word is in enough of them (or
+            # max_df leaves no room above min_df); the block is left without columns
+            if not any(reason in str(error) for reason in SpanTfidfVectorizer._NOTHING_LEFT):
+                raise
+            self.vectorizer_ = None
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X: pd.DataFrame):
+        return self.transform_columns(SentenceColumns.from_frame(X))
+
+    def transform_columns(self, X: SentenceColumns):
+        check_is_fitted(self, "n_features_in_")
+        vectorizer = self.vectorizer_
+        if vectorizer is None:
+            return sparse.csr_matrix((len(X), 0), dtype=np.float32)
+        if isinstance(vectorizer, FastWordVectorizer):
+            # the word block tokenised these texts with the same pattern already
+            counts = vectorizer._count_tokens(X.tokens(vectorizer.token_pattern))
+        else:
+            counts = vectorizer.count_matrix(X.text)
+        codes = X.document_codes()
+        per_document = _tfidf_weighting(
+            sparse.csr_matrix(_document_membership(codes) @ counts), vectorizer
+        )
+        # (Multiplying each document's row by the weights once and giving the sentences its
+        # logits was tried: no faster in score_many, and the sums would round differently.)
+        return per_document[codes]
+
+    def get_feature_names_out(self, input_features=None):
+        if self.vectorizer_ is None:
+            return np.array([], dtype=object)
+        return self.vectorizer_.get_feature_names_out()
+
+
 def _word_vectorizer(**overrides) -> TfidfVectorizer:
     params = dict(
         ngram_range=(1, 2),
@@ -986,6 +1057,7 @@ def make_sentence_features(
     context_weight: float = 0.35,
     lexicon: bool = True,
     lexicon_weight: float = 0.3,
+    document_weight: float = 1.5,
     mask_entities: bool = True,
     entity_kinds=None,
 ) -> FeatureUnion:
@@ -1045,6 +1117,9 @@ def make_sentence_features(
     blocks.append(("context", NeighbourWords()))
     blocks.append(("shape", SentenceShape()))
     weights = {"context": context_weight}
+    if document_weight:
+        blocks.append(("document", DocumentWords()))
+        weights["document"] = document_weight
     if chars:
         weights["chars"] = chars_weight
     if lexicon:

@@ -1,0 +1,138 @@
+"""Sentence-level devices: what v10's two additions buy, and the variants measured beside them.
+
+5-fold cross-validation grouped by article over the SemEval-2020 training sentences and the 14
+SemEval devices, the folds and protocol of ``proplens train`` (thresholds tuned inside every fit;
+``proplens.evaluation.cross_validate_sentences``). Every added block is unsupervised and fit on
+the training fold. Prints sentence-level any-device F1 (SLC), micro- and macro-F1 and
+Repetition's F1 per variant. Never prints corpus text. About two minutes a variant on 2 cores.
+
+    PROPLENS_DATA=../shared/data python benchmarks/sentence_ablation.py [--variants v9,v10]
+
+``--documents N`` runs on the first N articles only (a smoke run).
+
+Variants:
+
+- ``v9``: the sentence features of v3-v9 (no document words, no Repetition block);
+- ``phrases``: v9 plus Repetition's phrase-recurrence block (``PhraseRecurrence``, 2- and 3-word
+  phrases); ``phrases-3`` and ``phrases-234`` the same with 3-word, or 2- to 4-word, phrases;
+- ``document-W``: v9 plus the words of the sentence's whole document (``DocumentWords``) at
+  weight W (0.6, 1.5 or 3.0);
+- ``v10``: both (document words at 1.5), the shipped features;
+- ``v10+title``: v10 plus the words of the document's first line at weight 0.5 (not shipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy import sparse
+
+from proplens.evaluation import cross_validate_sentences
+from proplens.features import (
+    DocumentWords,
+    MaskedFeatureUnion,
+    PhraseRecurrence,
+    SentenceColumns,
+    _document_membership,
+    _tfidf_weighting,
+    make_sentence_features,
+)
+from proplens.model import DeviceClassifier
+from proplens.training import load_training_data
+
+REPETITION = "Repetition"
+
+
+class TitleWords(DocumentWords):
+    """TF-IDF of the words of the document's first line (its title), given to each sentence."""
+
+    def fit(self, X, y=None):
+        columns = X if isinstance(X, SentenceColumns) else SentenceColumns.from_frame(X)
+        titles = [t for t, i in zip(columns.text, columns.sentence_index, strict=True) if i == 0]
+        super().fit(SentenceColumns(titles, range(len(titles)), [0] * len(titles)))
+        return self
+
+    def transform_columns(self, X: SentenceColumns):
+        vectorizer = self.vectorizer_
+        titles = sparse.diags((np.array(X.sentence_index) == 0).astype(np.float32))
+        counts = titles @ vectorizer._count_tokens(X.tokens(vectorizer.token_pattern))
+        codes = X.document_codes()
+        per_document = _tfidf_weighting(
+            sparse.csr_matrix(_document_membership(codes) @ counts), vectorizer
+        )
+        return per_document[codes]
+
+
+def features(document_weight: float, title_weight: float = 0.0):
+    union = make_sentence_features(document_weight=document_weight)
+    if not title_weight:
+        return union
+    blocks = list(union.transformer_list)
+    blocks.insert(len(blocks) - 1, ("title", TitleWords()))  # the lexicon stays last
+    weights = {**union.transformer_weights, "title": title_weight}
+    return MaskedFeatureUnion(blocks, masker=union.masker, transformer_weights=weights)
+
+
+def variant(document_weight: float = 0.0, sizes=None, title_weight: float = 0.0):
+    def make(devices):
+        blocks = {REPETITION: PhraseRecurrence(sizes=sizes)} if sizes else None
+        return DeviceClassifier(
+            devices=devices,
+            n_jobs=2,
+            features=features(document_weight, title_weight),
+            device_features=blocks,
+        )
+
+    return make
+
+
+VARIANTS = {
+    "v9": variant(),
+    "phrases": variant(sizes=(2, 3)),
+    "phrases-3": variant(sizes=(3,)),
+    "phrases-234": variant(sizes=(2, 3, 4)),
+    "document-0.6": variant(document_weight=0.6),
+    "document-1.5": variant(document_weight=1.5),
+    "document-3.0": variant(document_weight=3.0),
+    "v10": variant(document_weight=1.5, sizes=(2, 3)),
+    "v10+title": variant(document_weight=1.5, sizes=(2, 3), title_weight=0.5),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    parser.add_argument(
+        "--documents", type=int, default=None, help="the first N articles only (a smoke run)"
+    )
+    args = parser.parse_args()
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    data = load_training_data()
+    devices = [d for d in data.devices if d != "Unverified_Figures"]
+    table = data.sentences.assign(
+        devices=[[d for d in found if d in devices] for found in data.sentences["devices"]]
+    )
+    if args.documents:
+        keep = table["document_id"].drop_duplicates().iloc[: args.documents]
+        table = table[table["document_id"].isin(keep)].reset_index(drop=True)
+    print(f"{len(table)} sentences, {table['document_id'].nunique()} articles, 5 folds\n")
+    print("| variant | SLC F1 | micro-F1 | macro-F1 | Repetition F1 | seconds |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        started = time.perf_counter()
+        report, _ = cross_validate_sentences(table, devices, make_estimator=VARIANTS[name])
+        repetition = report.per_device["f1"].get(REPETITION, float("nan"))
+        print(
+            f"| {name} | {report.sentence_f1:.4f} | {report.micro_f1:.4f} | "
+            f"{report.macro_f1:.4f} | {repetition:.3f} | {time.perf_counter() - started:.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
