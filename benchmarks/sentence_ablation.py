@@ -15,9 +15,11 @@ Variants:
 - ``v9``: the sentence features of v3-v9 (no document words, no Repetition block);
 - ``phrases``: v9 plus Repetition's phrase-recurrence block (``PhraseRecurrence``, 2- and 3-word
   phrases); ``phrases-3`` and ``phrases-234`` the same with 3-word, or 2- to 4-word, phrases;
-- ``document-W``: v9 plus the words of the sentence's whole document (``DocumentWords``) at
-  weight W (0.6, 1.5 or 3.0);
-- ``v10``: both (document words at 1.5), the shipped features;
+- ``document-all-W``: v9 plus every word of the sentence's whole document (``DocumentWords``)
+  at weight W (0.6, 1.5 or 3.0);
+- ``document-topK``: the same at weight 1.5 with each document's K most distinctive words only
+  (30, 60 or 120, the shipped number);
+- ``v10``: Repetition's block and the document's top 120 words at 1.5, the shipped features;
 - ``v10+title``: v10 plus the words of the document's first line at weight 0.5 (not shipped).
 """
 
@@ -43,6 +45,7 @@ from proplens.model import DeviceClassifier
 from proplens.training import load_training_data
 
 REPETITION = "Repetition"
+DEFAULT = object()  # the shipped number of terms per document
 
 
 class TitleWords(DocumentWords):
@@ -65,8 +68,10 @@ class TitleWords(DocumentWords):
         return per_document[codes]
 
 
-def features(document_weight: float, title_weight: float = 0.0):
+def features(document_weight: float, title_weight: float = 0.0, max_terms=DEFAULT):
     union = make_sentence_features(document_weight=document_weight)
+    if document_weight and max_terms is not DEFAULT:
+        union.set_params(document__max_terms=max_terms)
     if not title_weight:
         return union
     blocks = list(union.transformer_list)
@@ -75,13 +80,13 @@ def features(document_weight: float, title_weight: float = 0.0):
     return MaskedFeatureUnion(blocks, masker=union.masker, transformer_weights=weights)
 
 
-def variant(document_weight: float = 0.0, sizes=None, title_weight: float = 0.0):
+def variant(document_weight: float = 0.0, sizes=None, title_weight=0.0, max_terms=DEFAULT):
     def make(devices):
         blocks = {REPETITION: PhraseRecurrence(sizes=sizes)} if sizes else None
         return DeviceClassifier(
             devices=devices,
             n_jobs=2,
-            features=features(document_weight, title_weight),
+            features=features(document_weight, title_weight, max_terms),
             device_features=blocks,
         )
 
@@ -93,9 +98,12 @@ VARIANTS = {
     "phrases": variant(sizes=(2, 3)),
     "phrases-3": variant(sizes=(3,)),
     "phrases-234": variant(sizes=(2, 3, 4)),
-    "document-0.6": variant(document_weight=0.6),
-    "document-1.5": variant(document_weight=1.5),
-    "document-3.0": variant(document_weight=3.0),
+    "document-all-0.6": variant(document_weight=0.6, max_terms=None),
+    "document-all-1.5": variant(document_weight=1.5, max_terms=None),
+    "document-all-3.0": variant(document_weight=3.0, max_terms=None),
+    "document-top30": variant(document_weight=1.5, max_terms=30),
+    "document-top60": variant(document_weight=1.5, max_terms=60),
+    "document-top120": variant(document_weight=1.5),
     "v10": variant(document_weight=1.5, sizes=(2, 3)),
     "v10+title": variant(document_weight=1.5, sizes=(2, 3), title_weight=0.5),
 }

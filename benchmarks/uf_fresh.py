@@ -104,6 +104,10 @@ def main() -> None:
 
     import proplens
 
+    # a model scores whole articles, as a user's would be: its features read each sentence's
+    # neighbours and (from v10) the whole document, not only the sampled sentences
+    articles = np.flatnonzero(table.document_id.isin(table.document_id.iloc[fresh_rows]))
+    in_articles = np.searchsorted(articles, fresh_rows)
     for ref in args.models.split(",") if args.models else [None]:
         model = proplens.load_model(ref)
         classifier = model.sentence_model
@@ -111,7 +115,7 @@ def main() -> None:
             print(f"model {model.name}@{model.version}: has no {DEVICE}")
             continue
         j = list(classifier.devices).index(DEVICE) + 1  # column 0 is the any-device label
-        proba = classifier.predict_all_proba(table.iloc[fresh_rows])[:, j]
+        proba = classifier.predict_all_proba(table.iloc[articles])[in_articles, j]
         predicted = proba >= classifier.threshold_vector()[j]
         print(f"model {model.name}@{model.version}:  " + _figures(truth, predicted, hard, reasons))
 

@@ -302,6 +302,25 @@ def test_document_words_equal_vectorising_each_whole_document():
     assert np.array_equal(block.transform_columns(columns).toarray(), got)
 
 
+def test_document_words_keep_each_documents_most_distinctive_terms():
+    """With ``max_terms``, each document's row keeps its largest TF-IDF values only, scaled back
+    to unit length; a document with fewer terms keeps them all."""
+    documents = ["a"] * 3 + ["b"] * 3 + ["c"] * 2
+    sentences = frame(TEXTS, documents)
+    full = DocumentWords(min_df=1, max_df=1.0).fit(sentences).transform(sentences).toarray()
+    top = DocumentWords(min_df=1, max_df=1.0, max_terms=3).fit(sentences)
+    rows = top.transform(sentences).toarray()
+    for row, whole in zip(rows, full, strict=True):
+        kept = np.flatnonzero(row)
+        assert len(kept) == min(3, np.count_nonzero(whole))
+        assert whole[kept].min() >= np.sort(whole)[-3]
+        np.testing.assert_allclose(np.linalg.norm(row), 1.0, rtol=1e-6)
+    wide = DocumentWords(min_df=1, max_df=1.0, max_terms=10_000).fit(sentences)
+    np.testing.assert_allclose(wide.transform(sentences).toarray(), full, rtol=1e-6)
+    with pytest.raises(ValidationError, match="max_terms"):
+        DocumentWords(max_terms=0).fit(sentences)
+
+
 def test_document_words_min_df_counts_documents():
     """A word said in many sentences of one document is still in one document only; with no
     word in enough documents, the block has no columns rather than failing."""

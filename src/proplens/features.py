@@ -972,6 +972,24 @@ def _document_membership(codes: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((ones, (codes, np.arange(n))), shape=(n_documents, n))
 
 
+def _top_terms(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    """Each row's ``k`` largest values (ties broken by column), the row scaled to unit length."""
+    keep = np.zeros(matrix.nnz, dtype=bool)
+    for row in range(matrix.shape[0]):
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        if stop - start <= k:
+            keep[start:stop] = True
+        else:
+            order = np.lexsort((matrix.indices[start:stop], -matrix.data[start:stop]))
+            keep[start + order[:k]] = True
+    rows = _row_ids(np.diff(matrix.indptr))
+    indptr = np.zeros(matrix.shape[0] + 1, dtype=matrix.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]), out=indptr[1:])
+    top = sparse.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
+    _l2_normalize_rows(top)
+    return top
+
+
 class DocumentWords(TransformerMixin, BaseEstimator):
     """TF-IDF of the words of the sentence's whole document: one row per document, given to
     each of its sentences.
@@ -980,14 +998,20 @@ class DocumentWords(TransformerMixin, BaseEstimator):
     likely any one of its sentences is to use a device, and one sentence's words rarely show it.
     Documents are the units of the vocabulary and of ``min_df``/``max_df``; each sentence is
     tokenised once (the tokens the word block shares) and a document's counts are the sum of
-    its sentences' counts. Unsupervised: fitting it on a training fold is honest.
+    its sentences' counts. ``max_terms`` keeps each document's most distinctive words only (its
+    largest TF-IDF values, the row scaled back to unit length): every sentence carries its
+    document's row, and all of it doubled the non-zeros the regressions fit on. Unsupervised:
+    fitting it on a training fold is honest.
     """
 
-    def __init__(self, min_df: int = 3, max_df: float = 0.5):
+    def __init__(self, min_df: int = 3, max_df: float = 0.5, max_terms: int | None = None):
         self.min_df = min_df
         self.max_df = max_df
+        self.max_terms = max_terms
 
     def fit(self, X: pd.DataFrame, y=None):
+        if self.max_terms is not None and self.max_terms < 1:
+            raise ValidationError(f"max_terms must be 1 or more, got {self.max_terms!r}")
         columns = X if isinstance(X, SentenceColumns) else SentenceColumns.from_frame(X)
         codes = columns.document_codes()
         texts: list[list[str]] = [[] for _ in range(int(codes.max()) + 1 if len(codes) else 0)]
@@ -1024,6 +1048,8 @@ class DocumentWords(TransformerMixin, BaseEstimator):
         per_document = _tfidf_weighting(
             sparse.csr_matrix(_document_membership(codes) @ counts), vectorizer
         )
+        if self.max_terms is not None:
+            per_document = _top_terms(per_document, self.max_terms)
         # (Multiplying each document's row by the weights once and giving the sentences its
         # logits was tried: no faster in score_many, and the sums would round differently.)
         return per_document[codes]
@@ -1118,7 +1144,7 @@ def make_sentence_features(
     blocks.append(("shape", SentenceShape()))
     weights = {"context": context_weight}
     if document_weight:
-        blocks.append(("document", DocumentWords()))
+        blocks.append(("document", DocumentWords(max_terms=120)))
         weights["document"] = document_weight
     if chars:
         weights["chars"] = chars_weight
