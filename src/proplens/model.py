@@ -623,10 +623,13 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         features_input = self._feature_input(_check_input(X))
         return {n: self._block_matrix(features_input, n) for n in names if n in present}
 
+    def _block_weight(self, block: str) -> float:
+        return (getattr(self.features_, "transformer_weights", None) or {}).get(block, 1.0)
+
     def _block_matrix(self, X, block: str) -> sparse.csr_matrix:
         """``block_features`` of input already passed through :meth:`_feature_input`."""
         transformer = dict(_blocks(self.features_))[block]
-        weight = (getattr(self.features_, "transformer_weights", None) or {}).get(block, 1.0)
+        weight = self._block_weight(block)
         if isinstance(X, SentenceColumns):
             matrix = transform_block(transformer, X).tocsr()
         else:
@@ -641,9 +644,21 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         blocks = blocks or {}
         logits = np.zeros((len(X), self.coef_.shape[1]), dtype=np.float64)
-        for name, _ in _blocks(self.features_):
+        for name, transformer in _blocks(self.features_):
+            coef = self.coef_[self.block_slices_[name]]
+            grouped = getattr(transformer, "transform_grouped", None)
+            if name not in blocks and grouped is not None:
+                # a block whose rows repeat (one per document): each distinct row is multiplied
+                # once and its logits given to the sentences that share it; row by row the same
+                # arithmetic as the repeated matrix, so the same logits to the last bit
+                columns = X if isinstance(X, SentenceColumns) else SentenceColumns.from_frame(X)
+                matrix, row_of = grouped(columns)
+                weight = self._block_weight(name)
+                matrix = matrix * weight if weight != 1.0 else matrix
+                logits += np.asarray(matrix @ coef)[row_of]
+                continue
             block = blocks[name] if name in blocks else self._block_matrix(X, name)
-            logits += block @ self.coef_[self.block_slices_[name]]
+            logits += block @ coef
         return logits + self.intercept_
 
     def decision_function(
