@@ -159,29 +159,35 @@ def _repetition_by_counting(texts, documents):
     return np.log1p(np.array(rows, dtype=float).reshape(len(texts), 3))
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.lists(
-                st.sampled_from(["Harbour", "harbour's", "bridge-builders", "Élan", "élan",
-                                 "the", "never", "x9", "tidal_flow", "again", "über", "1999"]),
-                max_size=8,
-            ).map(" ".join),
-            st.sampled_from(["a", "b", 7]),
-        ),
-        min_size=1,
-        max_size=12,
-    )
-)  # fmt: skip
-def test_repetition_counts_equal_plain_counting(rows):
-    """The vectorised repetition counts equal counting sentence by sentence, with words made of
-    letters of any script, stopwords, digits, underscores and mixed document ids."""
+def sentences_of_documents(words: list[str], max_words: int):
+    """Hypothesis strategy: 1-12 ``(sentence, document id)`` rows, sentences of up to
+    ``max_words`` of ``words``, document ids of mixed types in any order."""
+    sentence = st.lists(st.sampled_from(words), max_size=max_words).map(" ".join)
+    return st.lists(st.tuples(sentence, st.sampled_from(["a", "b", 7])), min_size=1, max_size=12)
+
+
+def sentence_table(rows) -> tuple[list[str], list, pd.DataFrame]:
+    """The texts, document ids and sentence frame of such rows."""
     texts = [text for text, _ in rows]
     documents = [document for _, document in rows]
     table = pd.DataFrame(
         {"document_id": documents, "sentence_index": range(len(rows)), "text": texts}
     )
+    return texts, documents, table
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sentences_of_documents(
+        ["Harbour", "harbour's", "bridge-builders", "Élan", "élan", "the", "never", "x9",
+         "tidal_flow", "again", "über", "1999"],
+        8,
+    )
+)  # fmt: skip
+def test_repetition_counts_equal_plain_counting(rows):
+    """The vectorised repetition counts equal counting sentence by sentence, with words made of
+    letters of any script, stopwords, digits, underscores and mixed document ids."""
+    texts, documents, table = sentence_table(rows)
     got = features_module._repetition_counts(table)
     np.testing.assert_array_equal(got, _repetition_by_counting(texts, documents))
 
@@ -222,27 +228,16 @@ def _phrases_by_counting(texts, documents, sizes=(2, 3)):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.tuples(
-            st.lists(
-                st.sampled_from(["Harbour", "harbour's", "bridge-builders", "Élan", "the",
-                                 "of", "never", "x9", "again", "1999", "!"]),
-                max_size=9,
-            ).map(" ".join),
-            st.sampled_from(["a", "b", 7]),
-        ),
-        min_size=1,
-        max_size=12,
+    sentences_of_documents(
+        ["Harbour", "harbour's", "bridge-builders", "Élan", "the", "of", "never", "x9", "again",
+         "1999", "!"],
+        9,
     )
 )  # fmt: skip
 def test_phrase_recurrence_equals_plain_counting(rows):
     """The vectorised phrase counts equal counting sentence by sentence, whatever the order of
     the documents' rows, with stopword-only phrases, digits, "!" and mixed document ids."""
-    texts = [text for text, _ in rows]
-    documents = [document for _, document in rows]
-    table = pd.DataFrame(
-        {"document_id": documents, "sentence_index": range(len(rows)), "text": texts}
-    )
+    texts, documents, table = sentence_table(rows)
     got = PhraseRecurrence().fit(table).transform(table).toarray()
     np.testing.assert_allclose(got, _phrases_by_counting(texts, documents))
 
