@@ -39,6 +39,7 @@ from proplens.features import (
     SentenceColumns,
     _document_membership,
     _tfidf_weighting,
+    _word_counts,
     make_sentence_features,
 )
 from proplens.model import DeviceClassifier
@@ -60,7 +61,7 @@ class TitleWords(DocumentWords):
     def transform_columns(self, X: SentenceColumns):
         vectorizer = self.vectorizer_
         titles = sparse.diags((np.array(X.sentence_index) == 0).astype(np.float32))
-        counts = titles @ vectorizer._count_tokens(X.tokens(vectorizer.token_pattern))
+        counts = titles @ _word_counts(vectorizer, X)
         codes = X.document_codes()
         per_document = _tfidf_weighting(
             sparse.csr_matrix(_document_membership(codes) @ counts), vectorizer

@@ -930,6 +930,19 @@ def _neighbour_links(documents) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
 
 
+def _word_counts(vectorizer, X: SentenceColumns) -> sparse.csr_matrix:
+    """Raw counts of a fitted word vectorizer's terms in each sentence of ``X``."""
+    if isinstance(vectorizer, FastWordVectorizer):
+        # the word block tokenised these texts with the same pattern already
+        return vectorizer._count_tokens(X.tokens(vectorizer.token_pattern))
+    return vectorizer.count_matrix(X.text)
+
+
+def _n_documents(codes: np.ndarray) -> int:
+    """How many documents codes from :meth:`SentenceColumns.document_codes` number."""
+    return int(codes.max()) + 1 if len(codes) else 0
+
+
 class NeighbourWords(TransformerMixin, BaseEstimator):
     """TF-IDF of the words of the previous and next sentence of the same document.
 
@@ -954,14 +967,9 @@ class NeighbourWords(TransformerMixin, BaseEstimator):
 
     def transform_columns(self, X: SentenceColumns):
         check_is_fitted(self, "vectorizer_")
-        vectorizer = self.vectorizer_
-        if isinstance(vectorizer, FastWordVectorizer):
-            # the word block tokenised these texts with the same pattern already
-            counts = vectorizer._count_tokens(X.tokens(vectorizer.token_pattern))
-        else:
-            counts = vectorizer.count_matrix(X.text)
         links = _neighbour_links(X.document_id)
-        return _tfidf_weighting(sparse.csr_matrix(links @ counts), vectorizer)
+        counts = _word_counts(self.vectorizer_, X)
+        return _tfidf_weighting(sparse.csr_matrix(links @ counts), self.vectorizer_)
 
     def get_feature_names_out(self, input_features=None):
         return self.vectorizer_.get_feature_names_out()
@@ -970,9 +978,8 @@ class NeighbourWords(TransformerMixin, BaseEstimator):
 def _document_membership(codes: np.ndarray) -> sparse.csr_matrix:
     """``(n_documents, n_sentences)`` 0/1 matrix: which sentences each document holds."""
     n = len(codes)
-    n_documents = int(codes.max()) + 1 if n else 0
     ones = np.ones(n, dtype=np.float32)
-    return sparse.csr_matrix((ones, (codes, np.arange(n))), shape=(n_documents, n))
+    return sparse.csr_matrix((ones, (codes, np.arange(n))), shape=(_n_documents(codes), n))
 
 
 def _top_terms(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
@@ -1017,7 +1024,7 @@ class DocumentWords(TransformerMixin, BaseEstimator):
             raise ValidationError(f"max_terms must be 1 or more, got {self.max_terms!r}")
         columns = X if isinstance(X, SentenceColumns) else SentenceColumns.from_frame(X)
         codes = columns.document_codes()
-        texts: list[list[str]] = [[] for _ in range(int(codes.max()) + 1 if len(codes) else 0)]
+        texts: list[list[str]] = [[] for _ in range(_n_documents(codes))]
         for code, text in zip(codes.tolist(), columns.text, strict=True):
             texts[code].append(text)
         self.vectorizer_ = _word_vectorizer(
@@ -1048,13 +1055,8 @@ class DocumentWords(TransformerMixin, BaseEstimator):
         codes = X.document_codes()
         vectorizer = self.vectorizer_
         if vectorizer is None:
-            n_documents = int(codes.max()) + 1 if len(codes) else 0
-            return sparse.csr_matrix((n_documents, 0), dtype=np.float32), codes
-        if isinstance(vectorizer, FastWordVectorizer):
-            # the word block tokenised these texts with the same pattern already
-            counts = vectorizer._count_tokens(X.tokens(vectorizer.token_pattern))
-        else:
-            counts = vectorizer.count_matrix(X.text)
+            return sparse.csr_matrix((_n_documents(codes), 0), dtype=np.float32), codes
+        counts = _word_counts(vectorizer, X)
         per_document = _tfidf_weighting(
             sparse.csr_matrix(_document_membership(codes) @ counts), vectorizer
         )
