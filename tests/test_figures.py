@@ -3,6 +3,8 @@ the sentence and its neighbours, and the transformer follows the sklearn contrac
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from hypothesis import example, given
@@ -438,6 +440,85 @@ def test_literal_gates_never_drop_a_match_on_any_text(text):
     for name, gated in _gated_patterns().items():
         expected = [m.span() for m in gated.pattern.finditer(text)]
         assert [m.span() for m in gated.finditer(text, lowered, words)] == expected, name
+
+
+_GATE_WORDS = [
+    "May", "march", "Mar.", "Market", "Sept", "sept.", "December", "dec", "4", "12", "1990", "/",
+    "years", "Year", "yearly", "day", "Monday", "today", "min", "minister", "hrs", "three",
+    "24/7", "old", "bold", "Old", "age", "aged", "ages", "page", "percentage", "in his ",
+    "In Her ", "said", "says", "Said", "told", "tolder", "wrote", "reported", "sources",
+    "“", "”", '"', ",", ".", ":", "!", "?", " ", "  ", "-", "\n", "the mayor", "Ana", "one",
+    "twenty", "Ten", "hundreds", "a", "an", "few", "the past", "next", "more",
+]  # fmt: skip
+_words_text = st.lists(st.sampled_from(_GATE_WORDS), max_size=14).map(" ".join) | st.lists(
+    st.sampled_from(_GATE_WORDS), max_size=14
+).map("".join)
+
+
+@given(_words_text)
+@example("Sept 4")
+@example("dec. 12")
+@example("4 of March")
+@example("aged 66")
+@example("ages 18 to 21")
+@example("66 years old")
+@example("In His 60s")
+@example("for 5 hrs")
+@example("a few more days")
+@example("24/7")
+@example("“Yes,” said Ana")
+@example("Ana told reporters: “twenty”")
+@example("The percentage at the market on Monday, said the minister of three, was up.")
+def test_word_gates_never_drop_a_match_on_word_like_text(text):
+    """The gates that check month names, time units and speech verbs as whole words, on text
+    made of those words, of words that hold them ("market", "minister", "percentage") and of
+    the marks around them."""
+    from proplens.figures import _words
+
+    lowered = text.lower()
+    words = _words(lowered)
+    for name, gated in _gated_patterns().items():
+        expected = [m.span() for m in gated.pattern.finditer(text)]
+        assert [m.span() for m in gated.finditer(text, lowered, words)] == expected, name
+
+
+def _assert_speed_devices_change_nothing(text):
+    """The number-word look-aheads and the speaker tag read branch by branch are exactly the
+    plain patterns."""
+    from proplens import figures
+
+    look_aheads = (figures._STARTS_NUMBER_WORD, rf"(?=[\dafnst{figures._NUMBER_WORD_INITIALS}])")
+    for pattern in (
+        figures._CANDIDATE,
+        figures._NON_FIGURE_RE["duration"],
+        figures._NON_FIGURE_V2_RE["duration"],
+    ):
+        plain_source = pattern.pattern
+        for look_ahead in look_aheads:
+            plain_source = plain_source.replace(look_ahead, "")
+        assert plain_source != pattern.pattern  # the look-ahead is there to take out
+        plain = re.compile(plain_source, pattern.flags)
+        assert [m.span() for m in pattern.finditer(text)] == [
+            m.span() for m in plain.finditer(text)
+        ], pattern.pattern[:40]
+    lowered = text.lower()
+    has_tag = figures._has_speaker_tag(text, lowered, figures._words(lowered))
+    assert has_tag == (figures._SPEAKER_TAG.search(text) is not None)
+
+
+@given(_words_text)
+@example("Twenty-one days, said the mayor: “ninety-nine”, a few more hours")
+@example("Ana told reporters: “twenty”")
+def test_speed_devices_change_no_match_on_word_like_text(text):
+    _assert_speed_devices_change_nothing(text)
+
+
+@pytest.mark.corpus
+def test_speed_devices_change_no_match_on_the_corpus(corpus_dir):
+    from proplens.corpus import read_semeval2020
+
+    for text in read_semeval2020(corpus_dir, dedupe=True).sentence_table()["text"]:
+        _assert_speed_devices_change_nothing(text)
 
 
 def test_every_revision_builds_and_revision_3_does_not_exist():

@@ -55,8 +55,16 @@ _MAGNITUDE = r"(?:hundred|thousand|million|billion|trillion)s?"
 # A figure candidate: a digit group not glued to letters (so the digits of "U9tULY" or "x86" are
 # no figures, while "1990s", "$5m", "12bn" and "40%" keep theirs), or a number word.
 _CANDIDATE_DIGITS = rf"(?<![\w@#/])(?:{_NUM})(?:s|m|mm|bn|k|%)?(?![\w/])(?:[\s-]+{_MAGNITUDE}\b)?"
+# The first letters of the number words, as a look-ahead before their alternation: one test of
+# a character class rejects most word starts, where the regex engine would otherwise try the 30
+# words one by one. It changes no match (every alternative starts with one of these letters, and
+# the class is folded like the words), only the time: tests/test_figures.py compares the
+# patterns with and without it.
+_NUMBER_WORD_INITIALS = "".join(sorted({word[0] for word in _NUMBER_WORDS.split("|")}))
+_STARTS_NUMBER_WORD = rf"(?=[{_NUMBER_WORD_INITIALS}])"
 _CANDIDATE = re.compile(
-    rf"{_CANDIDATE_DIGITS}|\b{_WORD_NUMBER}(?:[\s-]+(?:and\s+)?{_WORD_NUMBER})*\b",
+    rf"{_CANDIDATE_DIGITS}"
+    rf"|\b{_STARTS_NUMBER_WORD}{_WORD_NUMBER}(?:[\s-]+(?:and\s+)?{_WORD_NUMBER})*\b",
     re.IGNORECASE,
 )
 # Where a number is something other than a figure (guideline step 2), in order of precedence.
@@ -66,7 +74,8 @@ _NON_FIGURE = {
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b",
     "age": rf"\b(?:\d+|{_WORD_NUMBER})[- ]years?[- ]old\b|\baged? \d+"
     r"|\bin (?:his|her|their) (?:early |late |mid-?)?(?:\d0s|\w+ties)\b",
-    "duration": rf"\b(?:{_NUM}|{_WORD_NUMBER}|a|an|few|several|the past|the last|next)"
+    "duration": rf"\b(?=[\dafnst{_NUMBER_WORD_INITIALS}])"
+    rf"(?:{_NUM}|{_WORD_NUMBER}|a|an|few|several|the past|the last|next)"
     rf"[\s-]+(?:more\s+)?{_UNITS}\b|\b(?:hundreds|thousands|millions) of years\b|\b24/7\b",
     "time": r"\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\.?|p\.?m\.?)|\b\d{1,2}:\d\d\b",
     "ordinal": r"\b\d+(?:st|nd|rd|th)\b|\bNo\.\s?\d+|\b(?:top|number|#)\s?\d+\b"
@@ -132,16 +141,24 @@ _NON_FIGURE_RE = {
     name: re.compile(pattern, re.MULTILINE | (0 if name == "name" else re.IGNORECASE))
     for name, pattern in _NON_FIGURE.items()
 }
-# what a match of each of these must contain (the month abbreviations are in every month name)
-_NON_FIGURE_LITERALS = {
-    "date": [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "/",
-    ],
-    "age": ["old", "age", "in his ", "in her ", "in their "],
-    "duration": [
-        "year", "month", "week", "day", "hour", "min", "second", "decade", "centuries", "night",
-        "hr", "24/7",
-    ],
+# What a match of each of these must contain. Month names and time units stand alone in every
+# match (a word boundary or a space before, a full stop, a space or a boundary after), so they are
+# checked as whole words: as substrings they pass most sentences ("mar" in "market", "min" in
+# "minister", "hr" in "three", "age" in "percentage").
+_MONTH_WORDS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec",
+)  # fmt: skip
+_UNIT_WORDS = (
+    "year", "years", "month", "months", "week", "weeks", "day", "days", "hour", "hours",
+    "minute", "minutes", "second", "seconds", "decade", "decades", "centuries", "night",
+    "nights", "min", "mins", "hr", "hrs",
+)  # fmt: skip
+_NON_FIGURE_GATES = {
+    "date": {"literals": ["/"], "words": _MONTH_WORDS},
+    "age": {"literals": ["in his ", "in her ", "in their "], "words": ["old", "age", "aged"]},
+    "duration": {"literals": ["24/7"], "words": _UNIT_WORDS},
 }  # fmt: skip
 # The identifier pattern has no literal of its own but is the costliest (its "\S+\.com" and
 # "\S*https?://" branches are tried at every character); this finds a piece of each branch.
@@ -152,7 +169,7 @@ _IDENTIFIER_PREFILTER = (
 _NON_FIGURE_GATED = {
     name: _Gated(pattern, prefilter=_IDENTIFIER_PREFILTER)
     if name == "identifier"
-    else _Gated(pattern, _NON_FIGURE_LITERALS.get(name, ()))
+    else _Gated(pattern, **_NON_FIGURE_GATES.get(name, {}))
     for name, pattern in _NON_FIGURE_RE.items()
 }
 NON_FIGURE_KINDS = (*_NON_FIGURE, "one", "reference")
@@ -293,9 +310,12 @@ _IDENTIFIER_WORDS = (
 )  # fmt: skip
 _NON_FIGURE_V2_GATED = {
     **_NON_FIGURE_GATED,
+    # "old", "age(d|s)" and "in his" as above; an apposition (", 66, ") by the prefilter
     "age": _Gated(
         _NON_FIGURE_V2_RE["age"],
-        prefilter=r"old|age|in (?:his|her|their) |,\s\d{1,2},\s",
+        literals=["in his ", "in her ", "in their "],
+        words=["old", "age", "aged", "ages"],
+        prefilter=r",\s\d{1,2},\s",
     ),
     # "1st" holds the word "st"; "No. 5", "# 5"; a number that opens a line ("1) ...", "2. ...")
     "ordinal": _Gated(
@@ -547,11 +567,11 @@ _HEDGE = re.compile(
     re.IGNORECASE,
 )
 # A speaker tag next to a quotation: '..." said Rick', '”, Carlson reported', 'Kerry declared, “'
-_SPEAKER_TAG = re.compile(
+_SPEAKER_TAG_AFTER_MARK = (
     rf"[,”\"!?]\s*(?:(?:{_SPEECH_VERBS})\s+\S+|\S+(?:\s\S+){{0,3}}\s+(?:{_SPEECH_VERBS}))\b"
-    rf"|\b(?:{_SPEECH_VERBS})\b[^.“\"]{{0,40}}[:,]\s*[“\"]",
-    re.IGNORECASE,
 )
+_SPEAKER_TAG_BEFORE_QUOTE = rf"\b(?:{_SPEECH_VERBS})\b[^.“\"]{{0,40}}[:,]\s*[“\"]"
+_SPEAKER_TAG = re.compile(rf"{_SPEAKER_TAG_AFTER_MARK}|{_SPEAKER_TAG_BEFORE_QUOTE}", re.IGNORECASE)
 # The next sentence names the source of *these* figures: "Those figures come from ...".
 _ANAPHORIC_SOURCE = re.compile(
     r"^\W*(?:(?:that|this|these|those|the|both) (?:figures?|numbers?|data|statistics|estimates?|"
@@ -592,6 +612,13 @@ _HEDGE_GATED = _Gated(
     ],
 )  # fmt: skip
 _SPEAKER_TAG_GATED = _Gated(_SPEAKER_TAG, **_SPEECH_WORDS)
+# Whether a sentence has a speaker tag at all is whether either branch has a match; the second
+# ends in a quotation mark, so it is tried only when there is one (trying its 60 verbs at every
+# word boundary cost more than the first branch).
+_SPEAKER_TAG_BRANCHES = (
+    re.compile(_SPEAKER_TAG_AFTER_MARK, re.IGNORECASE).search,
+    re.compile(_SPEAKER_TAG_BEFORE_QUOTE, re.IGNORECASE).search,
+)
 _SIGNATURE_GATED = _Gated(_SIGNATURE, ["(@"])
 
 
@@ -763,9 +790,16 @@ class _Sentence:
 
     def __init__(self, text: str, revision: int):
         self.text = text
-        self.lowered = text.lower()
-        self.words = _words(self.lowered)
         self.revision = revision
+
+    # lazy too: most neighbours are never asked anything (their sentence has no figure)
+    @cached_property
+    def lowered(self) -> str:
+        return self.text.lower()
+
+    @cached_property
+    def words(self) -> frozenset:
+        return _words(self.lowered)
 
     @cached_property
     def _numbers(self) -> list:
@@ -807,10 +841,19 @@ class _Sentence:
 
     @cached_property
     def speaker_tag(self) -> bool:
-        text, lowered, words = self.text, self.lowered, self.words
-        return bool(_SPEAKER_TAG_GATED.search(text, lowered, words)) or bool(
-            _SIGNATURE_GATED.search(text, lowered, words)
+        return _has_speaker_tag(self.text, self.lowered, self.words) or bool(
+            _SIGNATURE_GATED.search(self.text, self.lowered, self.words)
         )
+
+
+def _has_speaker_tag(text: str, lowered: str, words: frozenset) -> bool:
+    """``_SPEAKER_TAG_GATED.search(...) is not None``, branch by branch."""
+    if not _SPEAKER_TAG_GATED.possible(lowered, words):
+        return False
+    after_mark, before_quote = _SPEAKER_TAG_BRANCHES
+    if after_mark(text) is not None:
+        return True
+    return ('"' in text or "“" in text) and before_quote(text) is not None
 
 
 def _opens_quotation(text: str) -> bool:
