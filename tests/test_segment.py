@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from proplens import segment as segment_module
 from proplens.config import data_dir
 from proplens.errors import InputError
-from proplens.segment import Sentence, is_blank_char, segment, segment_many
+from proplens.segment import Sentence, is_blank_char, segment, segment_many, sentence_spans
 
 # Pieces that stress the rules: abbreviations, titles, decimals, quotes, ellipses, line breaks,
 # invisible characters, combining marks, right-to-left script and characters outside the BMP.
@@ -84,6 +84,13 @@ def assert_valid_segmentation(text: str, sentences: list[Sentence]) -> None:
 def test_offsets_slice_back_ordered_disjoint_and_cover_all_content(text):
     """The core contract: exact offsets, order, no overlap, nothing non-blank dropped."""
     assert_valid_segmentation(text, segment(text))
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts)
+def test_sentence_spans_are_the_offsets_of_segment(text):
+    """What the scorer reads instead of the Sentence objects: the same offsets, in order."""
+    assert sentence_spans(text) == [(s.start, s.end) for s in segment(text)]
 
 
 @settings(max_examples=100, deadline=None)
@@ -255,6 +262,8 @@ def test_non_string_input_is_a_user_error():
     """Bytes or None reaching segment() is a caller mistake that should read as one line."""
     with pytest.raises(InputError, match="needs a str"):
         segment(b"bytes are not text")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="needs a str"):
+        sentence_spans(None)  # type: ignore[arg-type]
 
 
 def test_segment_many_matches_segment_per_text():

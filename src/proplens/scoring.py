@@ -30,7 +30,7 @@ from proplens._gc import collector_paused
 from proplens.errors import InputError, ModelError, ValidationError
 from proplens.evidence import MIN_WEIGHT, Evidence, SentenceAttribution
 from proplens.features import SentenceColumns, span_line
-from proplens.segment import segment
+from proplens.segment import segment, sentence_spans
 
 __all__ = [
     "DocumentScore",
@@ -342,8 +342,8 @@ class Model:
         fallback = threshold is None
         # Plain lists rather than a DataFrame: for one article, building and reading a frame
         # cost more than the features (the transformers read SentenceColumns directly).
-        segmented = [segment(text) for text in texts]
-        sizes = [len(sentences) for sentences in segmented]
+        segmented = [sentence_spans(text) for text in texts]
+        sizes = [len(spans) for spans in segmented]
         total = sum(sizes)
         model_info = {"name": self.name, "version": self.version}
         if total == 0:
@@ -351,11 +351,12 @@ class Model:
                 DocumentScore(d, t, model_info, [], shown, note="no sentences: the text is empty")
                 for d, t in zip(ids, texts, strict=True)
             ]
-        every = [sentence for sentences in segmented for sentence in sentences]
+        sentence_texts = [text[start:end] for text, spans in zip(texts, segmented, strict=True)
+                          for start, end in spans]  # fmt: skip
         columns = SentenceColumns(
-            [s.text for s in every],
+            sentence_texts,
             [str(i) for i, size in enumerate(sizes) for _ in range(size)],
-            [s.index for s in every],
+            [index for size in sizes for index in range(size)],
         )
         sentence_model = self.sentence_model
         # Evidence reads the blocks made of the sentence's words; they are computed once and
@@ -383,11 +384,12 @@ class Model:
             explained: list[tuple] = []
         results = []
         row = 0
-        for doc_id, text, sentences_in in zip(ids, texts, segmented, strict=True):
+        for doc_id, text, spans, size in zip(ids, texts, segmented, sizes, strict=True):
             sentences = []
             # what a device block's evidence may read (the phrases the document repeats)
-            document = tuple(found.text for found in sentences_in) if evidence else ()
-            for r, found in enumerate(sentences_in, start=row):
+            document = tuple(sentence_texts[row : row + size]) if evidence else ()
+            for index, (start, end) in enumerate(spans):
+                r = row + index
                 values = shown_proba[r]
                 if some_over[r]:
                     labels = list(compress(shown, shown_over[r]))
@@ -396,10 +398,10 @@ class Model:
                 else:
                     labels = []
                 sentence = SentenceScore(
-                    index=found.index,
-                    start=found.start,
-                    end=found.end,
-                    text=found.text,
+                    index=index,
+                    start=start,
+                    end=end,
+                    text=sentence_texts[r],
                     propaganda=any_proba[r],
                     devices=dict(zip(shown, values, strict=True)),
                     labels=labels,
@@ -408,7 +410,7 @@ class Model:
                     explained.append((sentence, r, document))
                 sentences.append(sentence)
             results.append(DocumentScore(doc_id, text, model_info, sentences, shown))
-            row += len(sentences_in)
+            row += size
         if evidence and explained:
             rows = [r for _, r, _ in explained]
             found = self._attribution.explain_many(

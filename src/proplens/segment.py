@@ -33,7 +33,14 @@ import blingfire
 
 from proplens.errors import InputError
 
-__all__ = ["Sentence", "is_blank_char", "segment", "segment_many", "split_sentences"]
+__all__ = [
+    "Sentence",
+    "is_blank_char",
+    "segment",
+    "segment_many",
+    "sentence_spans",
+    "split_sentences",
+]
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,19 @@ def segment(text: str) -> list[Sentence]:
     """
     if not isinstance(text, str):
         raise InputError(f"segment() needs a str, got {type(text).__name__}")
+    return [
+        Sentence(index=index, start=start, end=end, text=text[start:end])
+        for index, (start, end) in enumerate(sentence_spans(text))
+    ]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` offsets of :func:`segment`'s sentences, without the objects.
+
+    What the scorer calls: a frozen dataclass per sentence costs more than the offsets.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"sentence_spans() needs a str, got {type(text).__name__}")
     working = text
     for noise in _INVISIBLE_NOISE:
         if noise in working:  # str.replace is much faster than str.translate on non-ASCII text
@@ -96,10 +116,7 @@ def segment(text: str) -> list[Sentence]:
     if not _NON_BLANK.search(working):
         return []
     spans = _fix_titles(working, _stripped_pieces(working, _cut_points(working)))
-    return [
-        Sentence(index=index, start=start, end=end, text=text[start:end])
-        for index, (start, end, _line) in enumerate(spans)
-    ]
+    return [(start, end) for start, end, _line in spans]
 
 
 def segment_many(texts: Iterable[str]) -> list[list[Sentence]]:
