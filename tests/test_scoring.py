@@ -156,6 +156,18 @@ def test_score_many_matches_score(default_model, example_text):
         assert [s.labels for s in result.sentences] == [s.labels for s in alone.sentences]
 
 
+def test_scored_sentences_are_the_segmenters_in_every_document_of_a_batch(default_model):
+    """The scorer reads the segmenter's offsets and numbers the sentences itself: each document
+    of a batch gets exactly ``segment()``'s sentences (index, offsets, text), an empty one none."""
+    from proplens.segment import segment
+
+    texts = ["Mr. Okafor left. Dr. Velm stayed!\nTitle line", "", "\ufeffOne. Two? Three…", LOADED]
+    for text, result in zip(texts, default_model.score_many(texts), strict=True):
+        expected = [(s.index, s.start, s.end, s.text) for s in segment(text)]
+        assert [(s.index, s.start, s.end, s.text) for s in result.sentences] == expected
+    assert len(segment(texts[0])) == 3 and segment(texts[1]) == []
+
+
 def test_classify_span(default_model, example_text):
     """Span mode returns one of the devices with probabilities that sum to one."""
     start = example_text.index("spineless bureaucrats")

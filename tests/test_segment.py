@@ -88,13 +88,6 @@ def test_offsets_slice_back_ordered_disjoint_and_cover_all_content(text):
 
 @settings(max_examples=100, deadline=None)
 @given(texts)
-def test_sentence_spans_are_the_offsets_of_segment(text):
-    """What the scorer reads instead of the Sentence objects: the same offsets, in order."""
-    assert sentence_spans(text) == [(s.start, s.end) for s in segment(text)]
-
-
-@settings(max_examples=100, deadline=None)
-@given(texts)
 def test_segmentation_is_deterministic(text):
     """The same text must always give the same sentences (scores and evidence depend on it)."""
     assert segment(text) == segment(text)
