@@ -623,18 +623,19 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         features_input = self._feature_input(_check_input(X))
         return {n: self._block_matrix(features_input, n) for n in names if n in present}
 
-    def _block_weight(self, block: str) -> float:
-        return (getattr(self.features_, "transformer_weights", None) or {}).get(block, 1.0)
+    def _weighted(self, matrix, block: str):
+        """``matrix`` times ``block``'s weight in the feature union, as the union weights it."""
+        weight = (getattr(self.features_, "transformer_weights", None) or {}).get(block, 1.0)
+        return matrix * weight if weight != 1.0 else matrix
 
     def _block_matrix(self, X, block: str) -> sparse.csr_matrix:
         """``block_features`` of input already passed through :meth:`_feature_input`."""
         transformer = dict(_blocks(self.features_))[block]
-        weight = self._block_weight(block)
         if isinstance(X, SentenceColumns):
             matrix = transform_block(transformer, X).tocsr()
         else:
             matrix = transformer.transform(X).tocsr()
-        return matrix * weight if weight != 1.0 else matrix
+        return self._weighted(matrix, block)
 
     def _blockwise_logits(self, X, blocks: dict | None = None) -> np.ndarray:
         # Multiplying each block by its slice of the weights avoids stacking the blocks into one
@@ -653,9 +654,7 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                 # arithmetic as the repeated matrix, so the same logits to the last bit
                 columns = X if isinstance(X, SentenceColumns) else SentenceColumns.from_frame(X)
                 matrix, row_of = grouped(columns)
-                weight = self._block_weight(name)
-                matrix = matrix * weight if weight != 1.0 else matrix
-                logits += np.asarray(matrix @ coef)[row_of]
+                logits += np.asarray(self._weighted(matrix, name) @ coef)[row_of]
                 continue
             block = blocks[name] if name in blocks else self._block_matrix(X, name)
             logits += block @ coef
