@@ -284,6 +284,25 @@ def test_cues_from_plain_lists_equal_the_frame_path():
     assert from_lists[0].any() and following[0] == texts[1] and previous[0] == ""
 
 
+def test_each_sentence_is_read_once_per_call(monkeypatch):
+    """A sentence is also its neighbours' neighbour: its numbers are found once, then kept."""
+    from proplens import figures
+
+    calls = []
+
+    def counted(text, *args, **kwargs):
+        calls.append(text)
+        return find_figures(text, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "find_figures", counted)
+    texts = ["About 300 homes were damaged.", "The 40 shelters filled.", "Officials said so."]
+    from proplens.features import neighbour_lists
+
+    previous, following = neighbour_lists(texts, ["d"] * 3)
+    FigureCues().fit(None).transform_texts(texts, previous, following)
+    assert sorted(calls) == sorted(set(calls)) and texts[0] in calls and texts[1] in calls
+
+
 def _gated_patterns():
     from proplens import figures
 

@@ -14,7 +14,6 @@ still sees the true neighbours), otherwise from the previous/next row of the sam
 from __future__ import annotations
 
 import re
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -784,6 +783,24 @@ def _attribution_spans(text: str, lowered: str, words: frozenset) -> list[tuple[
     )
 
 
+class _lazy:
+    """``functools.cached_property`` without its lock. Python 3.11's takes an RLock on every
+    first access; 3.12 dropped the lock. A ``_Sentence`` lives inside one scoring call, so one
+    thread reads it."""
+
+    def __init__(self, func):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        # stored under the same name: the instance's dict answers every later access directly
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 class _Sentence:
     """What :class:`FigureCues` reads off one sentence, each part worked out when first asked
     for: of a neighbouring sentence the cues need only a few."""
@@ -793,34 +810,34 @@ class _Sentence:
         self.revision = revision
 
     # lazy too: most neighbours are never asked anything (their sentence has no figure)
-    @cached_property
+    @_lazy
     def lowered(self) -> str:
         return self.text.lower()
 
-    @cached_property
+    @_lazy
     def words(self) -> frozenset:
         return _words(self.lowered)
 
-    @cached_property
+    @_lazy
     def _numbers(self) -> list:
         return find_figures(self.text, self.lowered, self.words, revision=self.revision)
 
-    @cached_property
+    @_lazy
     def figures(self) -> list:
         """(start, end, kind), figure kinds only"""
         return [f for f in self._numbers if f[2] in FIGURE_KINDS]
 
-    @cached_property
+    @_lazy
     def others(self) -> list:
         """(start, end, kind), numbers that are no figures"""
         return [f for f in self._numbers if f[2] not in FIGURE_KINDS]
 
-    @cached_property
+    @_lazy
     def attribution(self) -> list:
         """(start, end, pattern name)"""
         return _attribution_spans(self.text, self.lowered, self.words)
 
-    @cached_property
+    @_lazy
     def sourced(self) -> bool:
         if "attribution" in self.__dict__:
             return bool(self.attribution)
@@ -828,18 +845,18 @@ class _Sentence:
         text, lowered, words = self.text, self.lowered, self.words
         return any(g.search(text, lowered, words) for g in _ATTRIBUTION_GATED.values())
 
-    @cached_property
+    @_lazy
     def hedges(self) -> int:
         if not _HEDGE_GATED.possible(self.lowered, self.words):
             return 0
         return len(_HEDGE.findall(self.text))
 
-    @cached_property
+    @_lazy
     def quoted(self) -> np.ndarray:
         """per-character quotation mask"""
         return _quote_mask(self.text)
 
-    @cached_property
+    @_lazy
     def speaker_tag(self) -> bool:
         return _has_speaker_tag(self.text, self.lowered, self.words) or bool(
             _SIGNATURE_GATED.search(self.text, self.lowered, self.words)
