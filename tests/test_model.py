@@ -135,6 +135,9 @@ def test_unannotated_entries_are_left_out_of_the_fit():
     # any-device is defined by the fully annotated device only, so it does not depend on -1 rows
     assert model.oof_proba_.shape == (len(frame), 3)
     assert not np.array_equal(model.coef_[:, 2], complete_model.coef_[:, 2])
+    # the scorer's fallback label is drawn from the devices that define any-device
+    assert model.any_device_devices_ == [model.devices[0]]
+    assert complete_model.any_device_devices_ == list(model.devices)
 
 
 def test_rejects_mismatched_labels():

@@ -28,21 +28,72 @@ def test_one_row_per_sentence_and_offsets_slice_back(default_model, example_text
     assert len(result.to_frame()) == len(result.sentences)
 
 
+#: project-written sentences with figures next to loaded words: the any-device label and
+#: Unverified_Figures meet in them
+FIGURE_TEXT = (
+    "The reckless council wasted 40 million dollars on a useless, shameful bridge.\n"
+    "Thousands of furious residents were betrayed by these corrupt cowards.\n"
+    "Prices in Velm rose by 35 percent last year.\n"
+    "The ferry carried 1,200 passengers, the harbour office said.\n"
+)
+
+
+def expected_labels(sentence, cut: dict, any_device_devices: list[str]) -> set[str]:
+    """The documented rule: devices at or over their thresholds; when the any-device
+    probability reaches its threshold and none of the devices it stands for does, the most
+    likely of those as well."""
+    over = {d for d, p in sentence.devices.items() if p >= cut[d]}
+    if sentence.propaganda >= cut["propaganda"] and not over & set(any_device_devices):
+        over.add(max(any_device_devices, key=sentence.devices.get))
+    return over
+
+
 def test_probabilities_and_labels_follow_thresholds(default_model, example_text):
-    """Probabilities lie in [0, 1]; a device is a label exactly when it reaches its threshold
-    (or, for a flagged sentence with no device over threshold, it is the most likely device)."""
-    result = default_model.score(example_text)
-    thresholds = default_model.thresholds
+    """Probabilities lie in [0, 1]; the labels follow the rule above, with the tuned thresholds
+    and with thresholds a user sets (the fallback holds for both)."""
+    fallbacks = 0
+    for threshold in (None, 0.6, {"Slogans": 0.99}, {"Doubt": 0.05}):
+        cut = dict(default_model.thresholds)
+        if isinstance(threshold, float):
+            cut = dict.fromkeys(cut, threshold)
+        elif threshold:
+            cut.update(threshold)
+        for s in default_model.score(example_text + FIGURE_TEXT, threshold=threshold).sentences:
+            assert 0.0 <= s.propaganda <= 1.0
+            assert set(s.devices) == set(default_model.devices)
+            assert set(s.labels) == expected_labels(s, cut, default_model.any_device_devices)
+            fallbacks += any(s.devices[d] < cut[d] for d in s.labels)
+    assert fallbacks  # the fallback was exercised
+
+
+def test_the_fallback_label_is_a_device_the_any_device_label_stands_for(default_model):
+    """Unverified_Figures is annotated on a sample of the training sentences and is not part
+    of the any-device label: it is never given as a fallback, only by its own threshold."""
+    assert "Unverified_Figures" in default_model.devices
+    assert "Unverified_Figures" not in default_model.any_device_devices
+    assert "Loaded_Language" in default_model.any_device_devices
+    cut = default_model.thresholds
+    for s in default_model.score(FIGURE_TEXT).sentences:
+        if "Unverified_Figures" in s.labels:
+            assert s.devices["Unverified_Figures"] >= cut["Unverified_Figures"]
+
+
+def test_an_any_device_threshold_of_one_turns_the_fallback_off(default_model, example_text):
+    """Exactly the devices at or over their thresholds, nothing added."""
+    cut = default_model.thresholds
+    result = default_model.score(example_text, threshold={"propaganda": 1.0})
     for s in result.sentences:
-        assert 0.0 <= s.propaganda <= 1.0
-        assert set(s.devices) == set(default_model.devices)
-        over = {d for d, p in s.devices.items() if p >= thresholds[d]}
-        if over:
-            assert set(s.labels) == over
-        elif s.propaganda >= thresholds["propaganda"]:
-            assert s.labels == [max(s.devices, key=s.devices.get)]
-        else:
-            assert s.labels == []
+        assert set(s.labels) == {d for d, p in s.devices.items() if p >= cut[d]}
+
+
+def test_one_device_threshold_leaves_the_other_devices_labels_alone(default_model, example_text):
+    """Raising Slogans' threshold can only take Slogans away (and then give the sentence its
+    fallback); a sentence without Slogans keeps exactly its labels."""
+    tuned = default_model.score(example_text + FIGURE_TEXT).sentences
+    raised = default_model.score(example_text + FIGURE_TEXT, threshold={"Slogans": 0.99})
+    for before, after in zip(tuned, raised.sentences, strict=True):
+        if "Slogans" not in before.labels:
+            assert after.labels == before.labels
 
 
 def test_loaded_sentence_scores_higher_than_neutral_one(default_model):
@@ -112,11 +163,15 @@ def test_higher_threshold_never_predicts_more_labels(default_model, example_text
 
 
 def test_devices_restrict_the_output(default_model, example_text):
-    """--devices: only the named devices appear in probabilities and labels."""
-    result = default_model.score(example_text, devices=["Loaded_Language", "Doubt"])
-    for s in result.sentences:
-        assert set(s.devices) == {"Loaded_Language", "Doubt"}
-        assert set(s.labels) <= {"Loaded_Language", "Doubt"}
+    """--devices: only the named devices appear in probabilities and labels, and the labels are
+    the full output's, filtered (a restricted view invents none)."""
+    text = example_text + FIGURE_TEXT
+    full = default_model.score(text).sentences
+    for shown in (["Loaded_Language", "Doubt"], ["Slogans"], ["Unverified_Figures"]):
+        result = default_model.score(text, devices=shown)
+        for s, whole in zip(result.sentences, full, strict=True):
+            assert set(s.devices) == set(shown)
+            assert s.labels == [d for d in whole.labels if d in shown]
 
 
 def test_unknown_device_and_bad_threshold_are_rejected(default_model):

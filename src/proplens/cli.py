@@ -162,7 +162,11 @@ def score(
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
     threshold: Annotated[
-        list[str] | None, typer.Option(help="Overall threshold, or DEVICE=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option(
+            help="Overall threshold, or DEVICE=VALUE (repeatable); propaganda=1 turns the "
+            "fallback label off."
+        ),
     ] = None,
     devices: Annotated[
         str | None, typer.Option(help="Comma-separated devices to report (default all).")

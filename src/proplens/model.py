@@ -393,6 +393,12 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         complete = (Y >= 0).all(axis=0)
         any_device = (Y[:, complete] == 1).any(axis=1) if complete.any() else (Y == 1).any(axis=1)
         targets = np.column_stack([any_device, Y]).astype(np.int8)
+        # the devices whose union the any-device label is (the scorer's fallback picks among them)
+        self.any_device_devices_ = (
+            [d for d, whole in zip(devices, complete, strict=True) if whole]
+            if complete.any()
+            else list(devices)
+        )
         eligible = self._eligible(X)
         fit_targets = np.where(eligible, targets, -1).astype(np.int8)
         self.labels_ = [ANY_DEVICE, *devices]

@@ -8,10 +8,15 @@ the words that pushed each label up, plus a summary and a document profile.
 
 How the document's ``propaganda_score`` is computed: the mean, over its sentences, of the
 any-device probability, i.e. the expected share of sentences that use at least one device. A
-sentence is *flagged* when the any-device probability reaches its threshold or any device does;
-with the tuned thresholds, a flagged sentence whose devices all stay under their thresholds is
-labeled with its most likely device, so that every flagged sentence says which device it most
-resembles (thresholds a user sets are applied exactly, without this fallback).
+sentence is *flagged* when the any-device probability reaches its threshold or any device does.
+When the any-device probability reaches its threshold while none of the devices it stands for
+does, the sentence is labeled with the most likely of those devices, so that every flagged
+sentence says which device it most resembles. The any-device label stands for the devices
+annotated on every training sentence (the 14 SemEval devices); a project device labeled on a
+sample of them, such as Unverified_Figures, is labeled by its own threshold only. Restricting
+the devices shown (``devices=``) filters these labels and changes none of them; to see device
+thresholds applied without the fallback, set the any-device threshold to 1
+(``threshold={"propaganda": 1.0}``).
 """
 
 from __future__ import annotations
@@ -200,6 +205,23 @@ class DocumentScore:
         return pd.DataFrame(rows, columns=[*columns, "labels", "evidence"])
 
 
+def _labels_with_fallback(proba: np.ndarray, cut: np.ndarray, scope: list[int]) -> np.ndarray:
+    """``(n, 1 + k)`` booleans: the labels of each sentence (column 0 unused).
+
+    A device is a label when its probability reaches its threshold. A sentence whose any-device
+    probability reaches its threshold while none of the ``scope`` columns (the devices the
+    any-device label stands for) does gets the most likely of them as well.
+    """
+    labeled = proba >= cut
+    labeled[:, 0] = False
+    if scope:
+        in_scope = proba[:, scope]
+        needs = (proba[:, 0] >= cut[0]) & ~(in_scope >= cut[scope]).any(axis=1)
+        rows = np.flatnonzero(needs)
+        labeled[rows, np.asarray(scope)[in_scope[rows].argmax(axis=1)]] = True
+    return labeled
+
+
 def _check_threshold(threshold) -> None:
     """Per-device thresholds must be numbers in [0, 1] (one overall value is checked on use)."""
     if not isinstance(threshold, Mapping):
@@ -250,6 +272,7 @@ class Model:
         self.metadata = metadata
         self.path = path
         self.devices: list[str] = list(self.sentence_model.labels_[1:])
+        self.any_device_devices: list[str] = self._any_device_devices()
         self._attribution = SentenceAttribution(
             self.sentence_model.features_, self.sentence_model.block_slices_
         )
@@ -274,6 +297,19 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model({self.name}@{self.version}, devices={len(self.devices)})"
+
+    def _any_device_devices(self) -> list[str]:
+        """The devices whose union the any-device probability estimates (the fallback label
+        is one of them). A classifier fitted before it recorded them: the devices annotated on
+        every training sentence, as its card counts them; with no card, every device."""
+        recorded = getattr(self.sentence_model, "any_device_devices_", None)
+        if recorded is not None:
+            return [d for d in self.devices if d in set(recorded)]
+        per_device = (getattr(self.metadata, "metrics", None) or {}).get("per_device") or {}
+        counts = [(per_device.get(d) or {}).get("annotated_sentences") for d in self.devices]
+        if counts and all(isinstance(c, int | float) for c in counts):
+            return [d for d, c in zip(self.devices, counts, strict=True) if c == max(counts)]
+        return list(self.devices)
 
     # -- scoring -------------------------------------------------------------------------------
     def _check_devices(self, devices: Sequence[str] | None) -> list[str]:
@@ -337,9 +373,6 @@ class Model:
         shown = self._check_devices(devices)
         _check_threshold(threshold)
         cut = self.sentence_model.threshold_vector(threshold)
-        # With the tuned thresholds, a sentence the any-device classifier flags is labeled with its
-        # most likely device; thresholds the user sets are obeyed to the letter.
-        fallback = threshold is None
         # Plain lists rather than a DataFrame: for one article, building and reading a frame
         # cost more than the features (the transformers read SentenceColumns directly).
         segmented = [sentence_spans(text) for text in texts]
@@ -370,11 +403,12 @@ class Model:
         # The shown devices' probabilities and threshold tests are sliced out for all sentences
         # at once, so that each sentence only zips them with the device names.
         any_proba = proba[:, 0].tolist()
-        any_over = (proba[:, 0] >= cut[0]).tolist()
         shown_proba = proba[:, shown_columns].tolist()
-        shown_over = proba[:, shown_columns] >= cut[shown_columns]
-        some_over = shown_over.any(axis=1).tolist()
-        shown_over = shown_over.tolist()
+        labeled = _labels_with_fallback(proba, cut, [column[d] for d in self.any_device_devices])[
+            :, shown_columns
+        ]
+        some_labeled = labeled.any(axis=1).tolist()
+        labeled = labeled.tolist()
         if evidence:
             parts_at = {
                 device: dict(zip(rows.tolist(), values.tolist(), strict=True))
@@ -391,12 +425,7 @@ class Model:
             for index, (start, end) in enumerate(spans):
                 r = row + index
                 values = shown_proba[r]
-                if some_over[r]:
-                    labels = list(compress(shown, shown_over[r]))
-                elif fallback and any_over[r] and shown:
-                    labels = [shown[max(range(len(values)), key=values.__getitem__)]]
-                else:
-                    labels = []
+                labels = list(compress(shown, labeled[r])) if some_labeled[r] else []
                 sentence = SentenceScore(
                     index=index,
                     start=start,
