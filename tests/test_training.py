@@ -510,3 +510,26 @@ def test_labels_that_teach_nothing_or_a_missing_corpus_stop_train_first(
     with pytest.raises(DataError, match="nodir: corpus folder not found"):
         train(name="tiny", labels=[spans], corpus_dir=tmp_path / "nodir", models_root=root)
     assert not root.exists()
+
+
+@pytest.mark.parametrize("evaluate", [False, True])
+def test_too_few_labels_to_fit_are_a_one_line_data_error(root, tmp_path, evaluate, capsys):
+    """Four labeled sentences leave no vocabulary to fit (scikit-learn's ValueError): the user
+    gets one line that says so, exit code 3, and nothing is written."""
+    few = tmp_path / "few.csv"
+    few.write_text(
+        f"text,devices\nThe reckless council wrecked everything.,{DEVICE}\n"
+        f"The shameful cowards lied again.,{DEVICE}\n"
+        "The library opened on Tuesday.,none\nThe ferry left at noon.,none\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match="too little training data to fit a model: 4 sentences"):
+        tiny_train(root, [few], evaluate=evaluate)
+    assert not root.exists()
+    options = [] if evaluate else ["--no-cv"]
+    code = main(
+        ["train", "--no-base", "--labels", str(few), "--name", "tiny", "--jobs", "1", *options]
+    )
+    err = capsys.readouterr().err
+    assert code == 3 and "too little training data" in err and "Traceback" not in err
+    assert not root.exists()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -801,6 +802,55 @@ def _comparison_notes(decision: PromotionDecision | None, counts: dict) -> str:
 # Training
 
 
+#: What scikit-learn says when the data are too few to fit on: every term pruned from a
+#: vocabulary, a label with one class, fewer documents than folds.
+_TOO_LITTLE_DATA = (
+    "empty vocabulary",
+    "no terms remain",
+    "max_df corresponds to",
+    "at least 2 classes",
+    "Cannot have number of splits",
+)
+
+
+@contextmanager
+def _enough_data(data: TrainingData) -> Iterator[None]:
+    """Turn scikit-learn's errors about too little data into one line the user can act on."""
+    try:
+        yield
+    except ValueError as error:
+        if not any(sign in str(error) for sign in _TOO_LITTLE_DATA):
+            raise
+        frame = data.sentences
+        raise DataError(
+            f"too little training data to fit a model: {len(frame)} sentences in "
+            f"{frame['document_id'].nunique()} documents ({str(error).splitlines()[0]}); "
+            "label more sentences"
+        ) from None
+
+
+def _fit_and_evaluate(data, evaluate, n_splits, n_jobs, random_state, say):
+    """The final model and, with ``evaluate``, its cross-validated metrics (see :func:`train`)."""
+    metrics: dict = {}
+    cv_seconds = 0.0
+    started = time.perf_counter()
+    if evaluate:
+        # The final fit runs beside the CV folds rather than after them: 5 folds on 2 workers
+        # leave a core idle in the last round, and the final fit's feature extraction is
+        # single-threaded, so in sequence the two waste about a third of the cores' time.
+        say(f"{n_splits}-fold cross-validation grouped by document, the final model alongside")
+        fit = partial(_timed, fit_bundle, data, n_jobs=1, random_state=random_state)
+        final = _in_background(fit) if n_jobs > 1 else None
+        metrics = cross_validate(data, n_jobs=n_jobs, n_splits=n_splits)
+        cv_seconds = time.perf_counter() - started
+        metrics["cv_seconds"] = round(cv_seconds, 1)
+        bundle, fit_seconds = final.result() if final else fit()
+    else:
+        say("fitting the model on all training data")
+        bundle, fit_seconds = _timed(fit_bundle, data, n_jobs=n_jobs, random_state=random_state)
+    return bundle, fit_seconds, metrics, cv_seconds
+
+
 def train(
     *,
     name: str = "ptc-default",
@@ -849,23 +899,11 @@ def train(
     data = load_training_data(
         data_dir, label_files=label_files, taxonomy=taxonomy, labels=labels, base=base
     )
-    metrics: dict = {}
-    cv_seconds = 0.0
     started = time.perf_counter()
-    if evaluate:
-        # The final fit runs beside the CV folds rather than after them: 5 folds on 2 workers
-        # leave a core idle in the last round, and the final fit's feature extraction is
-        # single-threaded, so in sequence the two waste about a third of the cores' time.
-        say(f"{n_splits}-fold cross-validation grouped by document, the final model alongside")
-        fit = partial(_timed, fit_bundle, data, n_jobs=1, random_state=random_state)
-        final = _in_background(fit) if n_jobs > 1 else None
-        metrics = cross_validate(data, n_jobs=n_jobs, n_splits=n_splits)
-        cv_seconds = time.perf_counter() - started
-        metrics["cv_seconds"] = round(cv_seconds, 1)
-        bundle, fit_seconds = final.result() if final else fit()
-    else:
-        say("fitting the model on all training data")
-        bundle, fit_seconds = _timed(fit_bundle, data, n_jobs=n_jobs, random_state=random_state)
+    with _enough_data(data):
+        bundle, fit_seconds, metrics, cv_seconds = _fit_and_evaluate(
+            data, evaluate, n_splits, n_jobs, random_state, say
+        )
     seconds = time.perf_counter() - started
     metrics["fit_seconds"] = round(fit_seconds, 1)
     metrics["train_seconds"] = round(seconds, 1)
