@@ -151,6 +151,49 @@ def test_rest_of_a_multi_file_run_completes(capsys, tmp_path):
     assert "nope.txt" in err
 
 
+def test_a_run_that_reads_nothing_writes_nothing(capsys, tmp_path):
+    """Every input failed: the earlier output file is kept as it was, and the exit code says so."""
+    keep = tmp_path / "keep.json"
+    keep.write_text('{"earlier": "result"}\n', encoding="utf-8")
+    code, _, err = run(capsys, "score", tmp_path / "missing.txt", "-f", "json", "-o", keep)
+    assert code == 2 and "not written" in err and "wrote" not in err
+    assert keep.read_text(encoding="utf-8") == '{"earlier": "result"}\n'
+
+
+def test_json_is_a_list_whenever_several_inputs_are_given(capsys, tmp_path):
+    """The shape follows the command line, not how many inputs could be read."""
+    code, out, _ = run(capsys, "score", EXAMPLE_ARTICLE, tmp_path / "missing.txt", "-f", "json")
+    assert code == 2 and isinstance(json.loads(out), list) and len(json.loads(out)) == 1
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(EXAMPLE_ARTICLE, folder / "a.txt")
+    code, out, _ = run(capsys, "score", folder, "-f", "json")
+    assert code == 0 and isinstance(json.loads(out), list)
+    code, out, _ = run(capsys, "score", EXAMPLE_ARTICLE, "-f", "json")
+    assert code == 0 and isinstance(json.loads(out), dict)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv", ".html", ".txt"])
+def test_the_output_extension_picks_the_format(capsys, tmp_path, suffix):
+    """`-o report.json` writes JSON without `--format`; an explicit `--format` still wins."""
+    target = tmp_path / f"report{suffix}"
+    code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "-o", target)
+    assert code == 0, err
+    written = target.read_text(encoding="utf-8")
+    if suffix == ".json":
+        assert json.loads(written)["summary"]["sentences"] == 19
+    elif suffix == ".jsonl":
+        assert json.loads(written.splitlines()[0])["summary"]["sentences"] == 19
+    elif suffix == ".csv":
+        assert len(list(csv.DictReader(io.StringIO(written)))) == 19
+    elif suffix == ".html":
+        assert written.lstrip().lower().startswith("<!doctype html")
+    else:
+        assert "propaganda score" in written  # the table
+    code, _, _ = run(capsys, "score", EXAMPLE_ARTICLE, "-f", "csv", "-o", target)
+    assert code == 0 and target.read_text(encoding="utf-8").startswith("document,")
+
+
 def test_bad_format_is_rejected(capsys):
     """An unknown output format is a one-line error."""
     code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--format", "xml")

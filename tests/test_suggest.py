@@ -178,3 +178,13 @@ def test_an_invalid_exclude_file_is_named_as_such(tmp_path, monkeypatch, capsys)
     assert code == 3 and "in the --exclude file(s), nothing was suggested" in err
     assert "bad.csv:2: unknown device 'Nope'" in err and "trained" not in err
     assert not out.exists()
+
+
+def test_an_output_not_named_csv_is_refused_before_anything_runs(setup, capsys):
+    """`-o picks.json` would write CSV that `train --labels picks.json` reads as JSON."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs")
+    out = tmp_path / "picks.json"
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "2", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 3 and "must be a .csv file" in err and not out.exists()

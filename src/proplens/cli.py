@@ -152,8 +152,14 @@ def score(
         list[str], typer.Argument(help="Text or HTML files, folders, or - for stdin.")
     ],
     format: Annotated[
-        str, typer.Option("--format", "-f", help="table, json, jsonl, csv or html.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json, jsonl, csv or html (default: from the --output extension, "
+            "else table).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
@@ -186,6 +192,8 @@ def score(
     from proplens.inputs import iter_documents
 
     formats = ("table", "json", "jsonl", "csv", "html")
+    if format is None:
+        format = _FORMAT_OF_SUFFIX.get(output.suffix.lower(), "table") if output else "table"
     if format not in formats:
         raise ValidationError(f"--format must be one of {', '.join(formats)}, got {format!r}")
     if not (math.isfinite(max_size) and max_size > 0):
@@ -212,7 +220,15 @@ def score(
         if document.source == "html":
             result.note = "text extracted from HTML; offsets refer to the extracted text"
         results.append(result)
-    _write_results(results, format, output, min_propaganda)
+    if failures and not results:
+        # nothing was read: an earlier output file stays as it was
+        if output is not None:
+            message = f"proplens: no document could be read; {output} not written"
+            err.print(message, highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_INPUT_ERRORS)
+    # one document given, one object; several (or a folder), a list even if one was read
+    single = len(files) == 1 and (files[0] == "-" or not Path(files[0]).is_dir())
+    _write_results(results, format, output, min_propaganda, single=single)
     if failures:
         raise typer.Exit(EXIT_INPUT_ERRORS)
     if fail_above is not None and any(r.summary["propaganda_score"] > fail_above for r in results):
@@ -256,7 +272,20 @@ def _load_model(reference: str | None, trust: bool):
     return loaded
 
 
-def _write_results(results, format: str, output: Path | None, min_propaganda: float) -> None:
+#: the format ``score --output`` implies when ``--format`` is not given
+_FORMAT_OF_SUFFIX = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+def _write_results(
+    results, format: str, output: Path | None, min_propaganda: float, *, single: bool = True
+) -> None:
     if format == "table":
         # emoji=False: ":fire:" in an article is text, not an emoji code
         if output is None:
@@ -270,7 +299,8 @@ def _write_results(results, format: str, output: Path | None, min_propaganda: fl
             _table(result, min_propaganda, console)
         text = buffer.getvalue()
     elif format == "json":
-        payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
+        one = single and len(results) == 1
+        payload = results[0].to_dict() if one else [r.to_dict() for r in results]
         text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
     elif format == "jsonl":
         text = "".join(r.to_json() + "\n" for r in results)
@@ -280,7 +310,7 @@ def _write_results(results, format: str, output: Path | None, min_propaganda: fl
         from proplens.report import render_html, render_many_html
 
         dicts = [r.to_dict() for r in results]
-        text = render_html(dicts[0]) if len(dicts) == 1 else render_many_html(dicts)
+        text = render_html(dicts[0]) if single and len(dicts) == 1 else render_many_html(dicts)
     if output is None:
         sys.stdout.write(text)
     else:

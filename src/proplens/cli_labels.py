@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from proplens.errors import ValidationError
+
 labels_app = typer.Typer(
     help="Declare devices, and check new labels (with per-device counts) before training.",
     no_args_is_help=True,
@@ -90,6 +92,11 @@ def suggest_command(
     from proplens.labeling import validate_labels
     from proplens.suggest import suggest, write_suggestions
 
+    if out.suffix.lower() != ".csv" and not out.is_dir():
+        # `train --labels` reads a file by its extension: a CSV named .json would not read back
+        raise ValidationError(
+            f"--out {out}: must be a .csv file (the Label Studio tasks are written beside it)"
+        )
     done: list[str] = []
     if exclude:  # an invalid file is named as such, before any model is loaded
         invalid = "the --exclude file(s), nothing was suggested"
