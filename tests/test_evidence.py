@@ -9,7 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from proplens.evidence import MIN_WEIGHT, EvidenceMapper, SentenceAttribution
+from proplens.evidence import (
+    MIN_WEIGHT,
+    EvidenceMapper,
+    SentenceAttribution,
+    words_overlapping,
+)
 from proplens.features import make_sentence_features
 from proplens.model import DeviceClassifier
 
@@ -306,3 +311,20 @@ def test_lexicon_shares_equal_a_plain_reading(words):
     rows, _ = _rows(text)
     _, _, _, shares = ATTRIBUTION.word_shares(text, {"lexicon": rows["lexicon"]}, FULL.coef_, [1])
     np.testing.assert_allclose(shares[:, 0], _lexicon_shares_one_by_one(text), atol=1e-9)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(1, 4)), max_size=30),
+    st.integers(0, 120),
+    st.integers(0, 40),
+)
+def test_words_overlapping_a_place_are_found_as_by_checking_each_word(gaps, start, width):
+    """The binary search returns exactly the words a pass over all of them finds."""
+    starts, ends, position = [], [], 0
+    for gap, length in gaps:  # words in order, never overlapping
+        starts.append(position + gap)
+        ends.append(position + gap + length)
+        position = ends[-1]
+    end = start + width
+    expected = [i for i in range(len(starts)) if starts[i] < end and ends[i] > start]
+    assert list(words_overlapping(starts, ends, start, end)) == expected

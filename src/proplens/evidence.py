@@ -18,6 +18,7 @@ sentence and reported with the offsets and the words of the input.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -318,6 +319,19 @@ def _scatter_add(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     times slower than one ``bincount`` per column)."""
     for j in range(out.shape[1]):
         out[:, j] += np.bincount(rows, weights=values[:, j], minlength=out.shape[0])
+
+
+def words_overlapping(starts: list[int], ends: list[int], start: int, end: int) -> range:
+    """The words (given in order by their ``starts`` and ``ends``) that overlap ``[start, end)``.
+
+    A binary search finds the first, so a long sentence with many figures costs each figure a
+    few steps rather than a pass over all the sentence's words.
+
+    >>> list(words_overlapping([0, 4, 10], [3, 9, 12], 5, 11))
+    [1, 2]
+    """
+    first = bisect_right(ends, start)
+    return range(first, bisect_left(starts, end, lo=first))
 
 
 def _original(position: int, edits, end: bool) -> int:
@@ -635,17 +649,20 @@ class SentenceAttribution:
         """The evidence of one sentence from its :meth:`word_shares` (one column per device)."""
         source, edits, spans, shares = read
         evidence = []
+        word_ends = None  # the words' offsets in ``text``, when a device block points at places
         # plain lists: for a sentence's few dozen words, numpy calls cost more than the work
         for d, device_shares in enumerate(np.asarray(shares, dtype=np.float64).T.tolist()):
             device = devices[d]
             places = []
             for start, end, weight in (extra or {}).get(device, ()):
+                if word_ends is None:
+                    word_starts = [_original(s, edits, False) for s, _ in spans]
+                    word_ends = [_original(e, edits, True) for _, e in spans]
                 # the words inside a place the device's block points at ("12" and "000" of
                 # "12,000") add their shares to it instead of standing alone
-                for i, (s, e) in enumerate(spans):
-                    if _original(s, edits, False) < end and _original(e, edits, True) > start:
-                        weight += device_shares[i]
-                        device_shares[i] = 0.0
+                for i in words_overlapping(word_starts, word_ends, start, end):
+                    weight += device_shares[i]
+                    device_shares[i] = 0.0
                 places.append(Evidence(device, start, end, text[start:end], weight))
             found = [
                 _unmasked(Evidence(device, s, e, source[s:e], w), text, 0, edits)

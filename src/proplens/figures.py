@@ -204,12 +204,29 @@ def _could_be_date(text: str, start: int) -> bool:
     return _LEADING_DIGITS.match(text, start).end() - start <= 2
 
 
+#: (text, where its last "age" starts): the numbers of one sentence are read one after another
+_LAST_AGE: tuple[str | None, int] = (None, -1)
+
+
+def _last_age(lowered: str) -> int:
+    """Where the last "age" of ``lowered`` starts (-1: none), found once per text. Only the last
+    text is remembered, so nothing grows; a tuple is swapped whole, so threads see a pair."""
+    global _LAST_AGE
+    seen, position = _LAST_AGE
+    if seen is not lowered:
+        position = lowered.rfind("age")
+        _LAST_AGE = (lowered, position)
+    return position
+
+
 def _could_be_age(text: str, start: int, end: int, lowered: str) -> bool:
     """May an age match cover the number at ``start``? ("66-year-old", "aged 66", "in her 60s",
     "the voting age from 18 to 21", "Ana Velm, 66, said")"""
     before = lowered[max(0, start - 40) : start]
     # "age" may come after any run of whitespace ("18 to 21 years of age"): the rest of the text
-    if "age" in lowered[max(0, start - 40) :] or "old" in lowered[end : end + 20]:
+    # (its last "age" is looked up once per text: slicing the rest for each number made a long
+    # sentence with many numbers quadratic)
+    if _last_age(lowered) >= max(0, start - 40) or "old" in lowered[end : end + 20]:
         return True
     if "in h" in before or "in t" in before:  # "in his 60s", "in their early twenties"
         return True
