@@ -181,6 +181,29 @@ def test_use_unknown_model_changes_nothing(root):
     assert (root / "current.json").read_text(encoding="utf-8") == before
 
 
+@pytest.mark.parametrize("damage", ["metadata", "artifact"])
+def test_a_model_that_cannot_load_is_not_made_the_default(root, damage, capsys):
+    """`models use` checks what loading checks (metadata, artifact size and hash): a broken
+    version would otherwise fail every later command."""
+    add_model("m")
+    use("m")
+    before = (root / "current.json").read_text(encoding="utf-8")
+    broken = add_model("m")
+    if damage == "metadata":
+        (broken / "metadata.json").write_text("{bad", encoding="utf-8")
+    else:
+        with (broken / "model.joblib").open("ab") as artifact:
+            artifact.write(b"tampered")
+    for ref in ("m@v2", "m"):
+        with pytest.raises(ModelError, match="m@v2 is not made the default"):
+            use(ref)
+    assert (root / "current.json").read_text(encoding="utf-8") == before
+    from proplens.cli import main
+
+    assert main(["models", "use", "m@v2"]) == 4
+    assert "is not made the default" in capsys.readouterr().err
+
+
 def test_pointer_writes_leave_no_temporary_files(root):
     """current.json is replaced atomically and its temporary file is gone afterwards."""
     add_model("m")
@@ -236,6 +259,17 @@ def test_list_models_shows_broken_models(root):
     table = list_models()
     assert len(table) == 1
     assert "not valid JSON" in table.loc[0, "problem"]
+
+
+def test_cli_lists_a_broken_model_with_blanks_not_nan(root, capsys):
+    """The columns a broken version lacks are left blank; the readable rows keep whole numbers."""
+    from proplens.cli import main
+
+    add_model("m")
+    (add_model("m") / "metadata.json").write_text("{", encoding="utf-8")
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower() and "2.0" not in out and " 2 " in out
 
 
 def test_list_models_of_empty_root(root):

@@ -727,6 +727,12 @@ def read_metadata(directory: str | os.PathLike[str]) -> ModelMetadata:
     return ModelMetadata.from_dict(data, source=str(metadata_path))
 
 
+def verify_model_dir(directory: str | os.PathLike[str]) -> ModelMetadata:
+    """Check a model directory as loading it would, without unpickling it or asking for trust:
+    its metadata, its artifact record, the file's size and sha256. Raises :class:`ModelError`."""
+    return _verify_directory(Path(directory))[0]
+
+
 def _verify_directory(directory: Path) -> tuple[ModelMetadata, Path]:
     """Every check except trust: metadata, artifact record, file size and sha256."""
     metadata = read_metadata(directory)

@@ -614,16 +614,15 @@ def models_list() -> None:
     table = Table()
     for column in ("", "model", "created", "labels", "micro F1", "problem"):
         table.add_column(column)
+    # a version whose metadata cannot be read has no date, labels or F1: blank, not "nan"
+    frame = frame.astype(object).where(frame.notna(), None)
     for row in frame.itertuples(index=False):
-        micro = (
-            "" if row.micro_f1 is None or row.micro_f1 != row.micro_f1 else f"{row.micro_f1:.3f}"
-        )
         table.add_row(
             "*" if row.current else "",
             f"{row.name}@{row.version}",
             str(row.created or ""),
-            str(row.labels),
-            micro,
+            "" if row.labels is None else str(int(row.labels)),
+            "" if row.micro_f1 is None else f"{row.micro_f1:.3f}",
             str(row.problem or ""),
         )
     Console().print(table)

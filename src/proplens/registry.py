@@ -31,7 +31,7 @@ import pandas as pd
 
 from proplens import config
 from proplens._atomic import write_text_atomic
-from proplens.artifacts import METADATA_FILENAME, ModelMetadata, read_metadata
+from proplens.artifacts import METADATA_FILENAME, ModelMetadata, read_metadata, verify_model_dir
 from proplens.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -249,6 +249,13 @@ def use(ref: str, root: str | os.PathLike[str] | None = None) -> ModelRef:
     """
     models_root = _root(root)
     target = parse_ref(ref, models_root)
+    try:
+        # a default that cannot load would fail every later command: refuse it now
+        verify_model_dir(target.path)
+    except ModelError as error:
+        raise ModelError(
+            f"{target.name}@{target.version} is not made the default: {error}"
+        ) from None
     try:
         pointer = _read_pointer(models_root)
         previous = _current_in(models_root)
