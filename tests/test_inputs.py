@@ -220,6 +220,28 @@ def test_very_short_html_page_falls_back_to_baseline(tmp_path):
     assert read_document(path).text == "The bridge in Valdmere reopened."
 
 
+def test_an_html_fragment_gives_its_text(tmp_path):
+    """A saved fragment ("<p>...</p>", no <html> or <body>) is read like a whole page."""
+    path = tmp_path / "fragment.html"
+    path.write_text("<p>The bridge in Valdmere reopened &mdash; at last.</p>", encoding="utf-8")
+    assert read_document(path).text == "The bridge in Valdmere reopened \u2014 at last."
+
+
+def test_an_unusable_page_is_one_line_without_the_extractors_log(tmp_path):
+    """trafilatura logs ERROR lines for pages it cannot parse; the CLI shows only its own line."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "empty.html"
+    path.write_text("<html><body></body></html>", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "proplens", "score", str(path)], capture_output=True, text=True
+    )
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2
+    assert lines == [f"proplens: error: {path}: no article text found in the HTML page"]
+
+
 # --- stdin ----------------------------------------------------------------------------------------
 
 

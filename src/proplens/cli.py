@@ -67,6 +67,9 @@ def _main_options(
 ) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # trafilatura logs ERROR lines for pages it cannot use; proplens says so in one line
+        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
 # --- score ----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -157,6 +158,9 @@ def _has_prose(text: str | None) -> bool:
     return bool(text) and any(len(line.split()) >= _MIN_PROSE_WORDS for line in text.splitlines())
 
 
+_DOCUMENT_TAG = re.compile(r"<(?:html|body|!doctype)\b", re.IGNORECASE)
+
+
 def extract_html(html: str, *, name: str) -> str:
     """The article text of an HTML page (navigation, ads, comments and footers removed).
 
@@ -166,6 +170,9 @@ def extract_html(html: str, *, name: str) -> str:
     """
     import trafilatura
 
+    if not _DOCUMENT_TAG.search(html, 0, 4096):
+        # a fragment ("<p>...</p>"): trafilatura parses only whole documents
+        html = f"<html><body>{html}</body></html>"
     try:
         text = trafilatura.extract(
             html,
