@@ -197,6 +197,21 @@ def test_api_misuse_is_a_clear_proplens_error(default_model):
     assert default_model.score("A sentence.", threshold={"Doubt": 0.3}).sentences
     with pytest.raises(InputError, match="expected text"):
         default_model.classify_span(None, 0, 3)
+    for value in ([0.5], "0.5", True):
+        with pytest.raises(ValidationError, match="threshold: expected a number"):
+            default_model.score("A sentence.", threshold=value)
+    for texts in (None, b"bytes"):
+        with pytest.raises(InputError, match="expected a list of texts"):
+            default_model.score_many(texts)
+    with pytest.raises(InputError, match="document_ids"):
+        default_model.score_many(["One.", "Two."], document_ids="xy")
+    from types import MappingProxyType
+
+    as_dict = default_model.score("It is what it is.", threshold={"Doubt": 0.01})
+    as_mapping = default_model.score(
+        "It is what it is.", threshold=MappingProxyType({"Doubt": 0.01})
+    )
+    assert as_mapping.to_dict() == as_dict.to_dict()
 
 
 def test_score_many_matches_score(default_model, example_text):
@@ -235,6 +250,10 @@ def test_classify_span(default_model, example_text):
         default_model.classify_span(example_text, 10, 5)
     with pytest.raises(ValidationError):
         default_model.classify_span(example_text, 0, len(example_text) + 1)
+    with pytest.raises(ValidationError, match="only whitespace"):
+        default_model.classify_span("a    b", 1, 4)
+    with pytest.raises(ValidationError, match="span 2: offsets 1..2 holds only whitespace"):
+        default_model.classify_spans("a \n b", [(0, 1), (1, 2)])
 
 
 def test_classify_spans_gives_each_span_what_classify_span_gives_it(default_model, example_text):

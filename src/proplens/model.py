@@ -98,6 +98,10 @@ def best_micro_thresholds(
     >>> P = np.array([[0.9, 0.2], [0.8, 0.3], [0.1, 0.35], [0.2, 0.34]])
     >>> best_micro_thresholds(Y, P, np.array([0.5, 0.5])).round(3).tolist()
     [0.5, 0.345]
+    >>> Y = np.array([[1, 1], [1, 0], [0, 0], [0, 0]])  # the second label only adds errors
+    >>> P = np.array([[0.9, 0.1], [0.8, 0.9], [0.1, 0.8], [0.2, 0.7]])
+    >>> best_micro_thresholds(Y, P, np.array([0.5, 0.5])).tolist()  # 1.0: flag nothing
+    [0.5, 1.0]
     """
     Y_true = np.asarray(Y_true).astype(bool)
     proba = np.asarray(proba, dtype=float)
@@ -127,7 +131,9 @@ def best_micro_thresholds(
                 changed = True
         if not changed:
             break
-    return thresholds
+    # "flag nothing" is a cut just above 1; stored thresholds stay in [0, 1], as best_threshold's
+    # and every threshold a user may set do
+    return np.clip(thresholds, 0.0, 1.0)
 
 
 def _check_frame(X) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
@@ -222,10 +222,19 @@ def _labels_with_fallback(proba: np.ndarray, cut: np.ndarray, scope: list[int]) 
     return labeled
 
 
-def _check_threshold(threshold) -> None:
-    """Per-device thresholds must be numbers in [0, 1] (one overall value is checked on use)."""
+def _check_threshold(threshold) -> float | dict | None:
+    """``threshold`` as the classifier takes it: None, one number, or ``{label: number}``
+    (any mapping). Per-label values must be numbers in [0, 1]; one overall value is checked for
+    its range on use."""
+    if threshold is None:
+        return None
     if not isinstance(threshold, Mapping):
-        return
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
+            raise ValidationError(
+                "threshold: expected a number in [0, 1] or {device: number}, "
+                f"got {type(threshold).__name__}"
+            )
+        return threshold
     for device, value in threshold.items():
         if (
             isinstance(value, bool)
@@ -235,6 +244,7 @@ def _check_threshold(threshold) -> None:
             raise ValidationError(
                 f"threshold for {device}: must be a number in [0, 1], got {value!r}"
             )
+    return dict(threshold)
 
 
 @dataclass(frozen=True)
@@ -356,9 +366,18 @@ class Model:
         devices: Sequence[str] | None = None,
         evidence: bool = False,
     ) -> list[DocumentScore]:
-        """Score several documents with one feature transform (much faster than one by one)."""
+        """Score several documents with one feature transform (much faster than one by one).
+
+        Unlike :meth:`score`, evidence is off unless ``evidence=True``: probabilities and labels
+        are the same either way, and a batch rarely needs every label explained. Documents
+        without ``document_ids`` are named ``<text 0>``, ``<text 1>``, ...
+        """
         if isinstance(texts, str):  # would be scored letter by letter
             raise InputError("texts: expected a list of texts, got one str (use score() for one)")
+        if isinstance(texts, bytes | bytearray) or not isinstance(texts, Iterable):
+            raise InputError(f"texts: expected a list of texts, got {type(texts).__name__}")
+        if isinstance(document_ids, str | bytes):  # would be split letter by letter
+            raise InputError("document_ids: expected a list of ids, got one str")
         texts = list(texts)
         for position, text in enumerate(texts):
             if not isinstance(text, str):
@@ -371,7 +390,7 @@ class Model:
         if len(ids) != len(texts):
             raise ValidationError(f"{len(ids)} document ids for {len(texts)} texts")
         shown = self._check_devices(devices)
-        _check_threshold(threshold)
+        threshold = _check_threshold(threshold)
         cut = self.sentence_model.threshold_vector(threshold)
         # Plain lists rather than a DataFrame: for one article, building and reading a frame
         # cost more than the features (the transformers read SentenceColumns directly).
@@ -512,6 +531,11 @@ class Model:
                 raise ValidationError(
                     f"{label.format(n=position + 1)} must satisfy 0 <= start < end <= "
                     f"{len(text)}, got {start}..{end}"
+                )
+            if not text[start:end].strip():
+                # nothing to classify: any device the model named would be a guess
+                raise ValidationError(
+                    f"{label.format(n=position + 1)} {start}..{end} holds only whitespace"
                 )
             checked.append((int(start), int(end)))
         spans = checked
