@@ -491,6 +491,8 @@ from proplens import config
 
 workspace = Path(tempfile.mkdtemp(prefix="proplens-notebook-04-"))
 shutil.copy(config.taxonomy_path(), workspace / "taxonomy.toml")
+# what the environment held before, so that the last cell can put it back
+saved_environment = {name: os.environ.get(name) for name in ("PROPLENS_TAXONOMY", "PROPLENS_MODELS")}
 os.environ["PROPLENS_TAXONOMY"] = str(workspace / "taxonomy.toml")
 os.environ["PROPLENS_MODELS"] = str(workspace / "models")
 print("taxonomy:", config.taxonomy_path())
@@ -659,7 +661,11 @@ registry.list_models()[["name", "version", "current"]]""",
         "code",
         """\
 # Leave nothing behind: the temporary taxonomy and models go, the environment is restored.
-del os.environ["PROPLENS_TAXONOMY"], os.environ["PROPLENS_MODELS"]
+for name, value in saved_environment.items():
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 shutil.rmtree(workspace)""",
     ),
 ]

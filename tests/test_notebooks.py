@@ -74,6 +74,16 @@ def test_notebook_runs_top_to_bottom(name, corpus_dir, monkeypatch, tmp_path):
     watched = [config.taxonomy_path(), config.models_dir()] if name.startswith("04") else []
     before = _fingerprint(watched)
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    if name.startswith("04"):
+        # 04 points the environment at its temporary folder and must put back what was there
+        monkeypatch.setenv("PROPLENS_MODELS", str(config.models_dir()))
+        monkeypatch.delenv("PROPLENS_TAXONOMY", raising=False)
+        notebook.cells.append(
+            nbformat.v4.new_code_cell(
+                'import os; print(os.environ.get("PROPLENS_MODELS"), '
+                'os.environ.get("PROPLENS_TAXONOMY"))'
+            )
+        )
     client = NotebookClient(
         notebook,
         timeout=CELL_TIMEOUT,
@@ -103,3 +113,6 @@ def test_notebook_runs_top_to_bottom(name, corpus_dir, monkeypatch, tmp_path):
     )
     assert figures >= 1, "every notebook shows at least one chart"
     assert _fingerprint(watched) == before
+    if name.startswith("04"):
+        restored = notebook.cells[-1].outputs[0]["text"].strip()
+        assert restored == f"{config.models_dir()} None"
