@@ -74,8 +74,10 @@ def test_stdin(capsys, monkeypatch):
 
 def test_fail_above_and_min_propaganda(capsys):
     """`--fail-above` gives exit code 6 when a document scores above it; 1.0 never fails."""
-    code, _, _ = run(capsys, "score", EXAMPLE_ARTICLE, "--fail-above", "0.0", "--format", "json")
+    code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--fail-above", "0.0", "--format", "json")
     assert code == 6
+    assert f"proplens: {EXAMPLE_ARTICLE}: propaganda score 0." in err
+    assert "is above --fail-above 0.0" in err
     code, _, _ = run(capsys, "score", EXAMPLE_ARTICLE, "--fail-above", "1.0", "--format", "json")
     assert code == 0
 
@@ -326,6 +328,27 @@ def test_usage_errors_are_messages_not_tracebacks(capsys, arguments, message):
     code, _, err = run(capsys, *arguments)
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (["=0.3"], "name a device before '='"),
+        (["Doubt=0.3", "Doubt=0.5"], "--threshold Doubt is given twice"),
+        (["0.3", "0.5"], "--threshold overall is given twice"),
+    ],
+)
+def test_threshold_values_that_cannot_be_meant_are_refused(capsys, values, message):
+    """An empty device name or the same label twice (the last silently won) is one line."""
+    options = [part for value in values for part in ("--threshold", value)]
+    code, out, err = run(capsys, "score", EXAMPLE_ARTICLE, "-f", "json", *options)
+    assert code == 3 and out == "" and err.strip().count("\n") == 0 and message in err
+
+
+def test_a_tiny_size_limit_is_stated_in_bytes(capsys):
+    code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--max-size", "0.0001")
+    size = EXAMPLE_ARTICLE.stat().st_size
+    assert code == 2 and f"{size:,} bytes is above the 100 bytes limit" in err
 
 
 @pytest.mark.parametrize(

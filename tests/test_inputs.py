@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import pytest
 
@@ -290,6 +291,18 @@ def test_iter_documents_expands_folders_and_yields_errors(tmp_path):
     assert results[1].id == str(tmp_path / "sub" / "b.md")
     assert "no article text" in str(results[2])
     assert str(results[3]) == f"{missing}: file not found"
+
+
+def test_a_folder_is_scanned_for_every_suffix_a_named_file_may_have(tmp_path):
+    """What `score notes.text` reads, `score folder/` finds too; files without a suffix are
+    read only when named (a folder's README or LICENSE is not an article)."""
+    from proplens.inputs import SUPPORTED_SUFFIXES
+
+    for suffix in SUPPORTED_SUFFIXES:
+        (tmp_path / f"doc{suffix}").write_text(ARTICLE, encoding="utf-8")
+    found = sorted(Path(r.id).name for r in iter_documents([tmp_path]))
+    assert found == sorted(f"doc{suffix}" for suffix in SUPPORTED_SUFFIXES if suffix)
+    assert "doc.text" in found
 
 
 def test_iter_documents_not_recursive(tmp_path):

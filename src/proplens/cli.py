@@ -91,6 +91,11 @@ def _parse_threshold(values: list[str] | None) -> float | dict | None:
             ) from None
         if not 0.0 <= parsed <= 1.0:
             raise ValidationError(f"--threshold {value!r}: must lie in [0, 1]")
+        if sep and not name.strip():
+            raise ValidationError(f"--threshold {value!r}: name a device before '='")
+        # a second value for the same label would silently replace the first
+        if (sep and name in per_device) or (not sep and overall is not None):
+            raise ValidationError(f"--threshold {name or 'overall'} is given twice")
         if sep:
             per_device[name] = parsed
         else:
@@ -234,7 +239,18 @@ def score(
     _write_results(results, format, output, min_propaganda, single=single)
     if failures:
         raise typer.Exit(EXIT_INPUT_ERRORS)
-    if fail_above is not None and any(r.summary["propaganda_score"] > fail_above for r in results):
+    above = [
+        r for r in results if fail_above is not None and r.summary["propaganda_score"] > fail_above
+    ]
+    for result in above:  # a pipeline's log should say which document stopped it
+        err.print(
+            f"proplens: {result.document}: propaganda score "
+            f"{result.summary['propaganda_score']:.4f} is above --fail-above {fail_above}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    if above:
         raise typer.Exit(EXIT_ABOVE_THRESHOLD)
 
 

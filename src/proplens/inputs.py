@@ -43,7 +43,9 @@ SUPPORTED_SUFFIXES = {
     ".html": "html",
     ".htm": "html",
 }
-_FOLDER_SUFFIXES = (".txt", ".html", ".htm", ".md")
+#: what a folder is scanned for: every supported suffix (a file without one, such as README or
+#: LICENSE, is read only when named)
+_FOLDER_SUFFIXES = tuple(suffix for suffix in SUPPORTED_SUFFIXES if suffix)
 
 # Controls allowed in text; any other control character in a decoded file suggests a wrong guess.
 _TEXT_CONTROLS = set("\t\n\r\f\v")
@@ -66,11 +68,12 @@ class Document:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+    # small sizes in bytes: "0.0 MB is above the 0.0001 MB limit" said nothing
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
 def _limit(max_bytes: int) -> str:
-    return f"{max_bytes / 1_000_000:g} MB"
+    return f"{max_bytes / 1_000_000:g} MB" if max_bytes >= 100_000 else f"{max_bytes:,} bytes"
 
 
 def _plausible(text: str) -> bool:
@@ -269,7 +272,8 @@ def iter_documents(
     recursive: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Iterator[Document | InputError]:
-    """Each document named by ``paths``, with folders expanded to their .txt/.html/.htm/.md files.
+    """Each document named by ``paths``, with folders expanded to their .txt/.text/.md/.html/.htm
+    files.
 
     Problems are yielded as :class:`InputError` values instead of raised, so that one bad file does
     not stop a run over many. ``"-"`` means standard input. One path may be given alone.
