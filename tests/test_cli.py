@@ -48,6 +48,12 @@ def test_score_jsonl_csv_and_table(capsys, tmp_path):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 19 + 2
     assert {"document", "start", "end", "propaganda", "labels", "Loaded_Language"} <= set(rows[0])
+    text = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+    records = [e for row in rows[:19] for e in json.loads(row["evidence_json"])]
+    assert records and all(text[e["start"] : e["end"]] == e["text"] for e in records)
+    for row in rows[:19]:  # each record explains one of its sentence's labels
+        labels = set(row["labels"].split(";"))
+        assert {e["device"] for e in json.loads(row["evidence_json"])} <= labels
     code, out, _ = run(capsys, "score", other)
     assert code == 0 and "Officials met on Monday." in out
 

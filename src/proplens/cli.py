@@ -146,6 +146,12 @@ def _csv_rows(results) -> str:
         frame = result.to_frame()
         frame["labels"] = frame["labels"].map(";".join)
         frame["evidence"] = frame["evidence"].map(";".join)
+        # the words alone cannot say which label they explain or where they are: the full
+        # records (device, offsets, text, weight) as JSON, one list per sentence
+        frame["evidence_json"] = [
+            json.dumps([e.to_dict() for e in s.evidence], ensure_ascii=False)
+            for s in result.sentences
+        ]
         if writer is None:
             writer = csv.writer(buffer)
             writer.writerow(frame.columns)
