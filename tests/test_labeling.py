@@ -171,6 +171,13 @@ def test_add_device_writes_the_taxonomy_atomically(tmp_path, monkeypatch):
         add_device("Crowd_Appeal", "again", "again")
     with pytest.raises(ValidationError, match="regex"):
         add_device("Other_Device", "d", "e", requires="(unclosed")
+    with pytest.raises(ValidationError, match="device name None"):
+        add_device(None, "d", "e")
+    with pytest.raises(ValidationError, match="aliases must be a list"):
+        add_device("Other_Device", "d", "e", aliases="abc")
+    with pytest.raises(ValidationError, match="must be text"):
+        add_device("Other_Device", None, "e")
+    assert "Other_Device" not in load_taxonomy()
 
 
 def test_cli_validate_lists_problems_and_exits_non_zero(tmp_path, capsys):

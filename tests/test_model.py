@@ -140,6 +140,14 @@ def test_unannotated_entries_are_left_out_of_the_fit():
     assert complete_model.any_device_devices_ == list(model.devices)
 
 
+@pytest.mark.parametrize("devices", [["Doubt", "Doubt"], ["propaganda", "Doubt"]])
+def test_rejects_repeated_or_reserved_device_names(devices):
+    """A name twice (or the any-device label's) would make one threshold overwrite another."""
+    frame, Y = corpus()
+    with pytest.raises(ValidationError, match="must be distinct"):
+        small_model().set_params(devices=devices).fit(frame, Y)
+
+
 def test_rejects_mismatched_labels():
     """A label matrix with the wrong shape is a one-line ValidationError."""
     frame, Y = corpus()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from proplens.errors import DataError
+from proplens import config
+from proplens.cli import main
+from proplens.errors import DataError, ValidationError
 from proplens.taxonomy import Device, load_taxonomy
 
 SEMEVAL_NAMES = {
@@ -102,3 +104,77 @@ def test_saving_where_it_cannot_be_written_is_a_data_error(tmp_path):
     blocker.write_text("not a folder\n", encoding="utf-8")
     with pytest.raises(DataError, match="cannot write"):
         load_taxonomy().save(blocker / "taxonomy.toml")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("propaganda", "'propaganda' is already the any-device label of every model$"),
+        ("Propaganda", "any-device label of every model \\(as 'propaganda'; case is ignored\\)"),
+        ("none", "'none' is already the label-file word for \"no device\"$"),
+        ("NONE", "label-file word for \"no device\" \\(as 'none'; case is ignored\\)"),
+        ("No_Device", 'label-file word for "no device"'),
+    ],
+)
+def test_with_device_refuses_reserved_words(name, message):
+    """A device "propaganda" would share the model's any-device column name, and a label file
+    reads "none" (any case) as "no device", so such a device could never be labeled."""
+    with pytest.raises(ValidationError, match=message):
+        load_taxonomy().with_device(Device(name, "d", "e"))
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        (Device("Doubting", "d", "e", aliases=("Doubt",)), "'Doubt' is already a device name$"),
+        (
+            Device("Doubting", "d", "e", aliases=("slogans",)),
+            "'slogans' is already a device name \\(as 'Slogans'; case is ignored\\)",
+        ),
+        (
+            Device("Herring", "d", "e", aliases=("Red_Herring",)),
+            "'Red_Herring' is already an alias of Whataboutism,Straw_Men,Red_Herring$",
+        ),
+        (
+            Device("reductio_ad_hitlerum", "d", "e"),
+            "already an alias of Bandwagon,Reductio_ad_hitlerum "
+            "\\(as 'Reductio_ad_hitlerum'; case is ignored\\)",
+        ),
+        (
+            Device("Obfuscation,Intentional_Vagueness,Confusion", "d", "e"),
+            "is already a dropped technique name",
+        ),
+    ],
+)
+def test_with_device_refuses_spellings_taken_in_any_case(device, message):
+    """Label files resolve a spelling to the first device that has it (dropped names first), so a
+    second owner would silently get none of its labels; a spelling differing only in case would
+    split one technique over two devices."""
+    with pytest.raises(ValidationError, match=message):
+        load_taxonomy().with_device(device)
+
+
+def test_with_device_checks_the_aliases_are_names():
+    """A string of aliases would be saved as one alias per letter; an alias holding a label-file
+    separator or None could never be matched (None used to fail with a TypeError on save)."""
+    taxonomy = load_taxonomy()
+    with pytest.raises(ValidationError, match="aliases must be a list of names, got 'abc'"):
+        taxonomy.with_device(Device("Euphemism", "d", "e", aliases="abc"))
+    for alias in ("Soft;Words", " Soft_Words", None):
+        with pytest.raises(ValidationError, match=f"alias {alias!r}: use letters, digits"):
+            taxonomy.with_device(Device("Euphemism", "d", "e", aliases=(alias,)))
+    # the device's own name in another case is a harmless extra spelling
+    added = taxonomy.with_device(Device("Euphemism", "d", "e", aliases=("euphemism", "Soft_Words")))
+    assert added.canonical("Soft_Words") == "Euphemism"
+
+
+@pytest.mark.parametrize("name", ["reductio_ad_hitlerum", "propaganda", "none"])
+def test_labels_add_refuses_an_ambiguous_name_and_writes_nothing(name, tmp_path, capsys):
+    """`proplens labels add` exits with the validation code and one line; the file is unchanged."""
+    taxonomy = tmp_path / "taxonomy.toml"
+    taxonomy.write_text(config.taxonomy_path().read_text(encoding="utf-8"), encoding="utf-8")
+    before = taxonomy.read_text(encoding="utf-8")
+    args = ["labels", "add", name, "--definition", "d", "--example", "e"]
+    assert main([*args, "--taxonomy", str(taxonomy)]) == ValidationError.exit_code
+    assert f"'{name}' is already" in capsys.readouterr().err
+    assert taxonomy.read_text(encoding="utf-8") == before

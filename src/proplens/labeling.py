@@ -708,10 +708,14 @@ def add_device(
     ``requires`` is an optional regex a sentence must match for the device to be possible (the
     model gives other sentences probability 0 and learns from matching sentences only).
     """
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_,-]*", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_,-]*", name):
         raise ValidationError(
             f"device name {name!r}: use letters, digits, '_', ',' and '-' (e.g. Vague_Sourcing)"
         )
+    if isinstance(aliases, str | bytes):  # would be stored as one alias per letter
+        raise ValidationError(f"device {name!r}: aliases must be a list of names, got {aliases!r}")
+    if not isinstance(definition, str) or not isinstance(example, str):
+        raise ValidationError(f"device {name!r}: the definition and the example must be text")
     if not definition.strip() or not example.strip():
         raise ValidationError(f"device {name!r}: give a --definition and an --example")
     if colour is not None and not re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})", colour):

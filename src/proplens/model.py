@@ -389,6 +389,13 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
                 f"y must be an indicator matrix with {len(X)} rows, got shape {Y.shape}"
             )
         devices = list(self.devices)
+        # thresholds_ and the scorer key labels by name: a name twice, or the any-device
+        # label's own, would silently lose a label's threshold
+        repeated = sorted({d for d in devices if devices.count(d) > 1 or d == ANY_DEVICE})
+        if repeated:
+            raise ValidationError(
+                f"devices must be distinct and not {ANY_DEVICE!r}: {', '.join(repeated)}"
+            )
         if len(devices) != Y.shape[1]:
             raise ValidationError(
                 f"y has {Y.shape[1]} label columns but {len(devices)} devices were named"

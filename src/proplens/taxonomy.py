@@ -8,6 +8,7 @@ technique names; :meth:`Taxonomy.canonical` maps them onto the 14 SemEval-2020 c
 from __future__ import annotations
 
 import contextlib
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -18,11 +19,14 @@ from filelock import FileLock
 
 from proplens import config
 from proplens._atomic import write_text_atomic
-from proplens.errors import DataError
+from proplens.errors import DataError, ValidationError
 
 __all__ = ["Device", "Taxonomy", "load_taxonomy", "taxonomy_lock"]
 
 _DEFAULT_COLOUR = "#808080"
+# The spelling rule `proplens labels add` enforces for names; aliases follow it too, so that an
+# alias can never hold a label-file separator (";", "|") or surrounding spaces.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_,-]*")
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,52 @@ class Taxonomy:
         return {d.name: d.features for d in self.devices if d.features}
 
     def with_device(self, device: Device) -> Taxonomy:
-        """A new taxonomy with ``device`` appended (names must stay unique)."""
+        """A new taxonomy with ``device`` appended.
+
+        Its name and each alias must name it alone in a label file, so none may equal, ignoring
+        case, a name, alias or dropped name of the taxonomy, the any-device label of the models
+        (``propaganda``) or a word label files read as "no device" (``none``). Label files match
+        names exactly, but ``reductio_ad_hitlerum`` beside the alias ``Reductio_ad_hitlerum``
+        would split one technique's labels over two devices; raises :class:`ValidationError`.
+        """
         if device.name in self.names:
             raise DataError(f"device {device.name!r} already exists in the taxonomy")
+        # A bare string would be stored as one alias per letter.
+        if not isinstance(device.aliases, tuple):
+            raise ValidationError(
+                f"device {device.name!r}: aliases must be a list of names, got {device.aliases!r}"
+            )
+        taken = self._spellings()
+        for spelling in (device.name, *device.aliases):
+            if not isinstance(spelling, str) or not _NAME.fullmatch(spelling):
+                raise ValidationError(
+                    f"device name or alias {spelling!r}: use letters, digits, '_', ',' and '-' "
+                    "(e.g. Vague_Sourcing)"
+                )
+            if spelling.casefold() in taken:
+                existing, owner = taken[spelling.casefold()]
+                case = "" if existing == spelling else f" (as {existing!r}; case is ignored)"
+                raise ValidationError(f"{spelling!r} is already {owner}{case}")
         return Taxonomy(devices=(*self.devices, device), dropped=self.dropped)
+
+    def _spellings(self) -> dict[str, tuple[str, str]]:
+        """``{casefolded spelling: (spelling, what it already is)}`` for every spelling a new
+        device may not use: names, aliases, dropped names and the reserved words."""
+        # Imported here: labeling imports this module, and model brings in scikit-learn, which
+        # `import proplens` (it imports this module) should not pay for.
+        from proplens.labeling import _NEGATIVE_WORDS
+        from proplens.model import ANY_DEVICE
+
+        taken = {ANY_DEVICE.casefold(): (ANY_DEVICE, "the any-device label of every model")}
+        for word in _NEGATIVE_WORDS:
+            taken[word.casefold()] = (word, 'the label-file word for "no device"')
+        for name in self.dropped:
+            taken[name.casefold()] = (name, "a dropped technique name")
+        for other in self.devices:
+            taken[other.name.casefold()] = (other.name, "a device name")
+            for alias in other.aliases:
+                taken[alias.casefold()] = (alias, f"an alias of {other.name}")
+        return taken
 
     def to_toml(self) -> str:
         return tomli_w.dumps(
