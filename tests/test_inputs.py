@@ -101,6 +101,16 @@ def test_latin1_legacy_file(tmp_path):
     assert read_document(path).text == original
 
 
+@pytest.mark.parametrize("codec", ["koi8_r", "cp1251"])
+def test_cyrillic_legacy_file_is_not_read_as_accented_latin(tmp_path, codec):
+    """KOI8-R or Windows-1251 bytes also decode as cp1252, to accented Latin letters only; the
+    share of accented letters tells them apart from Western text."""
+    original = "Правительство объявило о новых мерах для жителей города.\n"
+    path = tmp_path / "cyrillic.txt"
+    path.write_bytes(original.encode(codec))
+    assert read_document(path).text == original
+
+
 def test_empty_file_is_an_empty_document(tmp_path):
     """A 0-byte file is valid input (zero sentences), not an error."""
     path = tmp_path / "empty.txt"

@@ -85,13 +85,26 @@ def _plausible(text: str) -> bool:
     return controls / len(text) <= _MAX_CONTROL_RATIO
 
 
+#: more accented letters than this share says the bytes were not written in cp1252
+_MAX_ACCENTED_SHARE = 0.3
+
+
 def _looks_latin(text: str) -> bool:
-    return all(
+    """Text in a Latin script: only Latin-1 letters and punctuation, and mostly ASCII letters.
+
+    Cyrillic or Greek bytes (KOI8-R, cp1251, ...) also decode to Latin-1 letters, but nearly all
+    of them accented ("ÒÁ×ÉÔÅÌØ"); French or German news has a few accented letters in a hundred.
+    """
+    if not all(
         ord(char) < _LATIN_CODEPOINT_LIMIT
         or ord(char) in _PUNCTUATION_BLOCK
         or char in _LATIN_SINGLE_BYTE_EXTRAS
         for char in text
-    )
+    ):
+        return False
+    letters = [char for char in text if char.isalpha()]
+    accented = sum(1 for char in letters if not char.isascii())
+    return accented <= _MAX_ACCENTED_SHARE * len(letters)
 
 
 def decode_bytes(data: bytes, *, name: str) -> str:
