@@ -298,6 +298,35 @@ def test_malformed_label_studio_results_are_problems_not_crashes(tmp_path):
     assert read_labels([ok]).frame["devices"].tolist() == [[DEVICE]]
 
 
+def test_conflicts_are_found_across_document_names_and_formats(tmp_path, folder):
+    """One sentence labeled 1 as "a.txt" and 0 as "a" (the same file), or by offsets in one
+    file and by its text in another, is a conflict."""
+    text = (folder / "a.txt").read_text(encoding="utf-8")
+    start = text.index("Its reckless")
+    end = start + len("Its reckless plan will ruin Orlo.")
+    header = "document_id\tstart\tend\tdevice\tlabel\n"
+    names = write(
+        tmp_path / "names.tsv",
+        f"{header}a.txt\t{start}\t{end}\t{DEVICE}\t1\na\t{start}\t{end}\t{DEVICE}\t0\n",
+    )
+    problems = [str(p) for p in validate_labels([names], corpus_dir=folder).problems]
+    assert len(problems) == 1 and "names.tsv:3:" in problems[0]
+    assert "conflicting labels with names.tsv:2" in problems[0]
+    offsets = write(tmp_path / "offsets.tsv", f"{header}a.txt\t{start}\t{end}\t{DEVICE}\t1\n")
+    as_text = write(
+        tmp_path / "text.csv",
+        f"text,devices,annotated\nits  reckless plan will ruin Orlo.,none,{DEVICE}\n",
+    )
+    for files in ([offsets, as_text], [as_text, offsets]):
+        problems = [str(p) for p in validate_labels(files, corpus_dir=folder).problems]
+        assert len(problems) == 1 and "conflicting labels with" in problems[0]
+    agreeing = write(
+        tmp_path / "same.csv", f"text,devices\nIts reckless plan will ruin Orlo.,{DEVICE}\n"
+    )
+    problems = [str(p) for p in validate_labels([offsets, agreeing], corpus_dir=folder).problems]
+    assert len(problems) == 1 and "duplicate of offsets.tsv:2" in problems[0]
+
+
 def test_conflicts_are_found_across_files_with_the_same_name(tmp_path):
     """Two exports both called labels.csv (one per week) are two files: a sentence labeled
     differently on the same line of each is a conflict; the same file given twice is refused."""

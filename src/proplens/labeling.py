@@ -153,6 +153,8 @@ class _Documents:
     def __init__(self, folder: Path | None):
         self.folder = folder
         self._cache: dict[str, tuple[str, bool] | None] = {}
+        # key -> the file it named: "hb" and "hb.txt" are one document for the duplicate checks
+        self.file_of: dict[str, Path] = {}
 
     def get(self, key: str, relative_to: Path) -> tuple[str, bool] | None:
         """``(text, one-sentence-per-line)`` for a document id or path, or None."""
@@ -174,6 +176,7 @@ class _Documents:
                 except UnicodeDecodeError:
                     raise DataError(f"{path}: not valid UTF-8") from None
                 found = (text, _ARTICLE_FILE.match(path.name) is not None)
+                self.file_of[key] = path.resolve()
                 break
         self._cache[key] = found
         return found
@@ -202,6 +205,7 @@ class _Record:
     in_corpus: bool = False
     sentence_index: int = -1
     keyed: bool = False  # identified by document offsets (stand-off) rather than by its text
+    document_file: Path | None = None  # the file a stand-off record's document id named
 
 
 class _Reader:
@@ -303,6 +307,7 @@ class _Reader:
             self.problem(line, f"document {key!r} not found in {where}")
             return
         text, by_lines = document
+        document_file = self.documents.file_of.get(key)
         match = _ARTICLE_FILE.match(Path(key).name)
         if match:  # "article111.txt" and "111" name the same corpus article
             key = match.group(1)
@@ -330,20 +335,22 @@ class _Reader:
             present = {device} if label == "1" else set()
             self.records.append(
                 _Record(key, start, end, text[start:end], present, {device}, line, by_lines,
-                        bounds.index((start, end)), keyed=True)
+                        bounds.index((start, end)), keyed=True, document_file=document_file)
             )  # fmt: skip
         else:
-            spans.setdefault(key, (text, by_lines, []))[2].append((start, end, device, line))
+            spans.setdefault(key, (text, by_lines, [], document_file))[2].append(
+                (start, end, device, line)
+            )
 
     def spans_to_records(self, spans: dict) -> None:
         """Every sentence of each mentioned document, positive where a span overlaps it."""
-        for key, (text, by_lines, rows) in spans.items():
+        for key, (text, by_lines, rows, document_file) in spans.items():
             for index, (start, end) in enumerate(sentence_bounds(text, lines=by_lines)):
                 present = {d for s, e, d, _ in rows if s < end and e > start}
                 first_line = min(line for *_, line in rows)
                 self.records.append(
                     _Record(key, start, end, text[start:end], present, None, first_line, by_lines,
-                            index, keyed=True)
+                            index, keyed=True, document_file=document_file)
                 )  # fmt: skip
 
     # -- Label Studio ---------------------------------------------------------------------
@@ -567,8 +574,8 @@ def validate_labels(
     parts: list[pd.DataFrame] = []
     sources: list[dict] = []
     skipped = 0
-    # sentence key -> device -> (label, "file:line", (file, line))
-    seen: dict[tuple, dict[str, tuple[bool, str, tuple]]] = {}
+    # sentence key -> device -> (label, "file:line", (file, line), given by document offsets?)
+    seen: dict[tuple, dict[str, tuple[bool, str, tuple, bool]]] = {}
     given: set[Path] = set()
     if not paths:
         problems.append(LabelProblem("labels", None, "no label files given"))
@@ -589,18 +596,29 @@ def validate_labels(
             annotated = record.annotated if record.annotated is not None else set(file_devices)
             if not annotated:
                 continue  # a file that names no device at all teaches nothing
-            key = (
-                ("doc", record.document_id, record.start, record.end)
+            # A stand-off record is its document's offsets (the file the id named: "hb" and
+            # "hb.txt" are one document); a sentence given as text is its normalised text. A
+            # stand-off record is also checked against sentences given as text: the same
+            # sentence labeled in two formats. (Two documents that share a sentence's text are
+            # not compared: the corpus holds repeated boilerplate and near-duplicate articles.)
+            text_key = ("text", _normalised(record.text))
+            own_key = (
+                ("doc", record.document_file or record.document_id, record.start, record.end)
                 if record.keyed
-                else ("text", _normalised(record.text))
+                else text_key
             )
             where = f"{path.name}:{record.line}"
             row_key = (path.resolve(), record.line)
-            labels = seen.setdefault(key, {})
+            labels = seen.setdefault(own_key, {})
+            as_text = seen.setdefault(text_key, {}) if record.keyed else labels
             for device in sorted(annotated):
                 value = device in record.devices
-                if device in labels:
-                    other_value, other, other_row = labels[device]
+                found = labels.get(device)
+                if found is None and record.keyed:
+                    other_text = as_text.get(device)
+                    found = other_text if other_text and not other_text[3] else None
+                if found is not None:
+                    other_value, other, other_row, _ = found
                     if other_row == row_key:
                         continue  # several spans of one row cover the same sentence
                     kind = "duplicate of" if other_value == value else "conflicting labels with"
@@ -611,7 +629,8 @@ def validate_labels(
                         )
                     )  # fmt: skip
                 else:
-                    labels[device] = (value, where, row_key)
+                    labels[device] = (value, where, row_key, record.keyed)
+                    as_text.setdefault(device, (value, where, row_key, record.keyed))
             rows.append(
                 {
                     "document_id": record.document_id,
