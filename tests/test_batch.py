@@ -491,3 +491,57 @@ def test_documents_tables_name_their_device_columns(jsonl: Path, tmp_path: Path,
     assert load_documents(output).attrs["devices"] == list(model.devices)
     rates = [c for c in group_report(output).columns if c.endswith(" per 100")]
     assert rates == [f"{device} per 100" for device in model.devices]
+
+
+def test_a_jsonl_without_the_text_column_stops_like_a_csv(tmp_path: Path, model) -> None:
+    """A JSONL whose records all lack --text-column marked every row failed and exited 5, while
+    the same CSV stopped at once: it is now the same one-line error, before anything is written.
+    A record without the field among good ones still fails on its own."""
+    news = tmp_path / "news.jsonl"
+    news.write_text(
+        "\n".join(json.dumps({"id": f"n{n}", "text": _text(n)}) for n in range(3)) + "\n"
+    )
+    output = tmp_path / "out" / "scores.parquet"
+    with pytest.raises(InputError, match=r"no column 'body'.*\(.*: id, text\).*--text-column") as e:
+        score_corpus(news, output, model=model, progress=False, text_column="body")
+    assert e.value.exit_code == 2 and str(e.value).startswith(str(news))
+    assert not output.parent.exists()
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(
+        json.dumps({"id": "a", "body": "Where the text should be."})
+        + "\n"
+        + json.dumps({"id": "b", "text": _text(1)})
+        + "\n"
+    )
+    result = score_corpus(mixed, output, model=model, progress=False)
+    assert (result.scored, result.failed) == (1, 1)
+    errors = pd.read_parquet(documents_path(output)).set_index("document_id")["error"]
+    assert "no 'text' field" in errors["a"]
+
+
+def test_a_run_that_stops_at_once_leaves_nothing_behind(tmp_path: Path, model) -> None:
+    """A duplicate id or a bad --dask address left OUT.parts/ (owner, run.json) and the output's
+    folders behind; --no-resume even emptied an earlier run's parts before stopping. Now nothing
+    new is left, and an earlier run's files stay byte for byte and still resume."""
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(json.dumps(r) for r in _records()[:4]) + "\n")
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(good.read_text() + json.dumps(_records()[0]) + "\n")
+    fresh = tmp_path / "new" / "deeper" / "scores.parquet"
+    stops = [(twice, {}), (twice, {"resume": False}), (good, {"dask": "bogus"})]
+    for source, options in stops:
+        with pytest.raises(InputError, match="duplicate document id|--dask bogus"):
+            score_corpus(source, fresh, model=model, progress=False, **options)
+        assert not (tmp_path / "new").exists(), options
+    output = tmp_path / "scores.parquet"
+    score_corpus(good, output, model=model, progress=False)
+    earlier = {p: p.read_bytes() for p in [output, documents_path(output)]}
+    earlier |= {p: p.read_bytes() for p in parts_path(output).iterdir() if p.name != "owner"}
+    for source, options in [*stops, (twice, {"dask": "bogus", "resume": False})]:
+        with pytest.raises(InputError):
+            score_corpus(source, output, model=model, progress=False, **options)
+        now = {p for p in parts_path(output).iterdir() if p.name != "owner"}
+        assert now == set(earlier) - {output, documents_path(output)}, options
+        assert all(path.read_bytes() == data for path, data in earlier.items()), options
+    again = score_corpus(good, output, model=model, progress=False)
+    assert (again.skipped, again.scored) == (4, 0)

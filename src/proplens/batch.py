@@ -266,11 +266,31 @@ def _check_columns(path: Path, text_column: str) -> None:
 
             columns = list(pd.read_csv(path, nrows=0).columns)
         else:
-            return  # JSONL records may differ; a record without the text column fails on its own
+            _check_records(path, text_column)
+            return
     if text_column not in columns:
         raise InputError(
             f"{path}: no column {text_column!r} (columns: {', '.join(map(str, columns))}); "
             "use --text-column"
+        )
+
+
+def _check_records(path: Path, text_column: str) -> None:
+    """A JSONL file has no header, so its "columns" are the fields its records use. One record
+    without the text field fails on its own, as a null text does; a file where no record has it
+    is a wrong --text-column, as it is for CSV and Parquet. The scan stops at the first record
+    that has the field (the first line of any ordinary file), so only that mistake reads it all.
+    A file with no JSON object at all is left to fail line by line, as before."""
+    first = None
+    for record in _parse_table(path, 1):
+        if isinstance(record, dict):
+            if text_column in record:
+                return
+            first = record if first is None else first
+    if first is not None:
+        raise InputError(
+            f"{path}: no column {text_column!r} in any record (first record's fields: "
+            f"{', '.join(map(str, first)) or 'none'}); use --text-column"
         )
 
 
@@ -806,11 +826,18 @@ class _Parts:
 
     def __init__(self, folder: Path, run: dict[str, Any], resume: bool) -> None:
         self.folder = folder
+        self.run = run
         self.token = secrets.token_hex(16)
-        if folder.exists() and not resume:
-            for file in folder.iterdir():
-                file.unlink()
         folder.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            # Start over only when the first batch is handed out (see numbered): a run that stops
+            # before that (a duplicate id, a bad --dask address) must not have emptied the folder.
+            # Claiming it now already stops workers of a killed run from writing into it.
+            _atomic_write_bytes(folder / _OWNER_FILE, self.token.encode("utf-8"))
+            self.stale = True
+            self.sequence = 0
+            return
+        self.stale = False
         run_file = folder / _RUN_FILE
         if run_file.exists():
             previous = json.loads(run_file.read_text(encoding="utf-8"))
@@ -870,8 +897,20 @@ class _Parts:
     def numbered(self, batches: Iterable[list[_Item]]) -> Iterator[Batch]:
         """Give each batch its part number up front, so whoever scores it can write it."""
         for items in batches:
+            if self.stale:
+                self._start_over()
             yield self.sequence, items
             self.sequence += 1
+
+    def _start_over(self) -> None:
+        """--no-resume: remove the earlier run's files (all but this run's owner token)."""
+        with _writing(self.folder):
+            for file in self.folder.iterdir():
+                if file.name != _OWNER_FILE:
+                    file.unlink()
+            run = json.dumps(self.run, indent=2).encode("utf-8")
+            _atomic_write_bytes(self.folder / _RUN_FILE, run)
+        self.stale = False
 
     def write(self, number: int, sentences: pa.Table, documents: pa.Table) -> None:
         """The driver's fallback, for a batch whose worker could not see the folder."""
@@ -974,6 +1013,31 @@ def _writing(output: Path) -> Iterator[None]:
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         raise ProplensError(f"{output}: cannot write{where} ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def _no_trace_if_stopped(output: Path) -> Iterator[None]:
+    """A run that stops before scoring anything (a duplicate id, a bad --dask address, Ctrl-C)
+    removes what it created: its parts folder while that holds only ``run.json`` and ``owner``,
+    and the output's folders while empty. Folders that were there before are left alone, so
+    an earlier finished or resumable run is never removed; nor is a part, once written."""
+    folder = parts_path(output)
+    created = [path for path in (folder, *output.parents) if not path.exists()]
+    try:
+        yield
+    except BaseException:
+        if folder in created:
+            with contextlib.suppress(OSError):
+                names = {entry.name for entry in folder.iterdir()}
+                if names <= {_OWNER_FILE, _RUN_FILE}:
+                    # The token first: a worker still starting then writes nothing.
+                    for name in (_OWNER_FILE, _RUN_FILE):
+                        with contextlib.suppress(FileNotFoundError):
+                            (folder / name).unlink()
+        for path in created:  # innermost first; rmdir removes only an empty folder
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
 
 
 def _resolve_model(model: Any) -> Any:
@@ -1082,57 +1146,58 @@ def score_corpus(
     for table in (output, documents_path(output)):
         if table.is_dir():
             raise ProplensError(f"{table}: is a folder; give a file name to write")
-    with _writing(output):
-        output.parent.mkdir(parents=True, exist_ok=True)
-    total, items = _count_and_iter(
-        input,
-        text_column=text_column,
-        id_column=id_column,
-        batch_size=batch_size,
-        output=output,
-    )
-    model = _resolve_model(model)
-    devices = list(model.devices)
-    run = {
-        "format": PARTS_FORMAT,
-        "model": getattr(model, "name", type(model).__name__),
-        "version": str(getattr(model, "version", "")),
-        "devices": devices,
-        "text_column": text_column,
-        "id_column": id_column,
-    }
-    with _writing(output), _intact(parts_path(output)):
-        parts = _Parts(parts_path(output), run, resume)
-        done = parts.done() if resume else set()
-    counts = {"skipped": 0, "scored": 0, "failed": 0}
+    with _no_trace_if_stopped(output):
+        with _writing(output):
+            output.parent.mkdir(parents=True, exist_ok=True)
+        total, items = _count_and_iter(
+            input,
+            text_column=text_column,
+            id_column=id_column,
+            batch_size=batch_size,
+            output=output,
+        )
+        model = _resolve_model(model)
+        devices = list(model.devices)
+        run = {
+            "format": PARTS_FORMAT,
+            "model": getattr(model, "name", type(model).__name__),
+            "version": str(getattr(model, "version", "")),
+            "devices": devices,
+            "text_column": text_column,
+            "id_column": id_column,
+        }
+        with _writing(output), _intact(parts_path(output)):
+            parts = _Parts(parts_path(output), run, resume)
+            done = parts.done() if resume else set()
+        counts = {"skipped": 0, "scored": 0, "failed": 0}
 
-    def skip() -> None:
-        counts["skipped"] += 1
+        def skip() -> None:
+            counts["skipped"] += 1
 
-    remaining = None if total is None else max(total - len(done), 0)
-    batches = parts.numbered(_batches(items, done, batch_size, skip))
-    target = parts.target
-    with _progress(progress, remaining) as advance, contextlib.ExitStack() as stack:
-        if dask is not None or workers > 1:
-            # The workers get their own copy; the driver needs only the bytes to ship.
-            model_bytes, model = pickle.dumps(model), None
-        if dask is not None:
-            client = stack.enter_context(dask_client(dask, workers))
-            receipts = _run_dask(client, model_bytes, batches, max_bytes, target)
-        elif workers > 1:
-            receipts = _run_pool(model_bytes, workers, batches, max_bytes, target)
-        else:
-            receipts = _run_serial(model, batches, max_bytes, target)
-        # Workers write their own parts and send back only counts: the driver stays idle, so on a
-        # small machine the cores go to scoring. Tables come back only from a worker that cannot
-        # see the parts folder (a remote cluster without shared storage).
-        for receipt in receipts:
-            if receipt.tables is not None:
-                with _writing(output):
-                    parts.write(receipt.number, *receipt.tables)
-            counts["failed"] += receipt.failed
-            counts["scored"] += receipt.documents - receipt.failed
-            advance(receipt.documents)
+        remaining = None if total is None else max(total - len(done), 0)
+        batches = parts.numbered(_batches(items, done, batch_size, skip))
+        target = parts.target
+        with _progress(progress, remaining) as advance, contextlib.ExitStack() as stack:
+            if dask is not None or workers > 1:
+                # The workers get their own copy; the driver needs only the bytes to ship.
+                model_bytes, model = pickle.dumps(model), None
+            if dask is not None:
+                client = stack.enter_context(dask_client(dask, workers))
+                receipts = _run_dask(client, model_bytes, batches, max_bytes, target)
+            elif workers > 1:
+                receipts = _run_pool(model_bytes, workers, batches, max_bytes, target)
+            else:
+                receipts = _run_serial(model, batches, max_bytes, target)
+            # Workers write their own parts and send back only counts: the driver stays idle, so
+            # on a small machine the cores go to scoring. Tables come back only from a worker that
+            # cannot see the parts folder (a remote cluster without shared storage).
+            for receipt in receipts:
+                if receipt.tables is not None:
+                    with _writing(output):
+                        parts.write(receipt.number, *receipt.tables)
+                counts["failed"] += receipt.failed
+                counts["scored"] += receipt.documents - receipt.failed
+                advance(receipt.documents)
     summary = documents_path(output)
     with _writing(output), _intact(parts.folder):
         parts.consolidate(output, summary, _schemas(devices))
