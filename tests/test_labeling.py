@@ -110,15 +110,26 @@ def test_standoff_spans_label_every_sentence_of_the_document(tmp_path, folder):
 
 
 def test_standoff_offsets_outside_the_text_and_missing_documents(tmp_path, folder):
-    """Offsets past the end, reversed offsets and unknown documents are reported by line."""
+    """Offsets past the end, reversed or empty offsets (inside the document, so "outside" would
+    point at the wrong number) and unknown documents are reported by line."""
     path = write(
         tmp_path / "spans.csv",
-        f"document_id,start,end,device\na.txt,5,999,{DEVICE}\nb.txt,9,3,{DEVICE}\nzz.txt,0,4,{DEVICE}\n",
+        f"document_id,start,end,device\na.txt,5,999,{DEVICE}\nb.txt,9,3,{DEVICE}\nzz.txt,0,4,{DEVICE}\n"
+        f"b.txt,7,7,{DEVICE}\n",
     )
     messages = [str(p) for p in validate_labels([path], corpus_dir=folder).problems]
-    assert any(":2: offsets 5-999 are outside document a.txt" in m for m in messages)
-    assert any(":3: offsets 9-3 are outside" in m for m in messages)
-    assert any(":4: document 'zz.txt' not found" in m for m in messages)
+    assert messages == [
+        f"{path}:2: offsets 5-999 are outside document a.txt (66 characters)",
+        f"{path}:3: end 3 is before start 9",
+        f"{path}:4: document 'zz.txt' not found in {folder}",
+        f"{path}:5: empty span 7-7 (end must be after start)",
+    ]
+    sentence = write(
+        tmp_path / "sentence.tsv",
+        f"document_id\tstart\tend\tdevice\tlabel\na.txt\t0\t0\t{DEVICE}\t1\n",
+    )
+    problems = [str(p) for p in validate_labels([sentence], corpus_dir=folder).problems]
+    assert problems == [f"{sentence}:2: empty span 0-0 (end must be after start)"]
 
 
 def test_sentence_standoff_must_cover_a_whole_sentence(tmp_path, folder):
@@ -157,6 +168,11 @@ def test_label_studio_choices_spans_and_unfinished_tasks(tmp_path):
     tasks[1]["annotations"][0]["result"][0]["value"]["end"] = 500
     bad = write(tmp_path / "bad.json", json.dumps(tasks))
     assert any(":2: span" in str(p) for p in validate_labels([bad]).problems)
+    for end, message in ((greedy, f"empty span {greedy}-{greedy}"), (3, "end 3 is before start")):
+        tasks[1]["annotations"][0]["result"][0]["value"]["end"] = end
+        bad = write(tmp_path / "bad.json", json.dumps(tasks))
+        problems = [str(p) for p in validate_labels([bad]).problems]
+        assert len(problems) == 1 and f"{bad}:2: {message}" in problems[0], problems
 
 
 def test_add_device_writes_the_taxonomy_atomically(tmp_path, monkeypatch):
@@ -515,3 +531,77 @@ def test_label_studio_items_that_are_not_objects_are_problems(tmp_path, monkeypa
     assert not models.exists() or not any(models.rglob("*"))
     ok = write(tmp_path / "ok.json", json.dumps(tasks[4:]))
     assert read_labels([ok]).frame["devices"].tolist() == [[DEVICE]]
+
+
+def test_jsonl_values_of_the_wrong_type_are_named(tmp_path):
+    """JSONL devices given as a string (the docs ask for a list; a string was read like a CSV
+    cell and accepted) and a text that is not a string (reported as "empty text") are each one
+    line saying what is wrong, and the file is refused."""
+    rows = [
+        {"text": "Who could doubt the harbour plan?", "devices": "Doubt"},
+        {"text": 123, "devices": ["Doubt"]},
+        {"text": "What a shameful, greedy decision!", "devices": [DEVICE]},
+    ]
+    path = write(tmp_path / "typed.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    problems = [str(p) for p in validate_labels([path]).problems]
+    assert problems == [
+        f"{path}:1: devices must be a list of device names, got 'Doubt'",
+        f"{path}:2: text must be a string, got 123",
+    ]
+    task = {"data": {"text": 7}, "annotations": [{"result": [{"value": {"choices": [DEVICE]}}]}]}
+    export = write(tmp_path / "typed.json", json.dumps([task]))
+    problems = [str(p) for p in validate_labels([export]).problems]
+    assert problems == [f"{export}:1: data.text must be a string, got 7"]
+    # `train` reads its labels with read_labels, so it now refuses such a file before training
+    only_string = write(tmp_path / "string.jsonl", json.dumps(rows[0]) + "\n")
+    with pytest.raises(ValidationError, match="devices must be a list of device names"):
+        read_labels([only_string])
+
+
+def test_a_folder_or_an_empty_file_is_named_as_such(tmp_path, capsys):
+    """A folder was reported as "label file not found" and a blank CSV as stand-off labels
+    missing their columns: each is one line saying what the path really is."""
+    folder = tmp_path / "labels.csv"
+    folder.mkdir()
+    files = {
+        "zero.csv": "",
+        "blank.tsv": "  \n\n\t\n",
+        "bom.csv": "\ufeff\n",
+        "zero.jsonl": "",
+        "zero.json": " \n",
+    }
+    paths = [write(tmp_path / name, text) for name, text in files.items()]
+    problems = [str(p) for p in validate_labels([folder, *paths]).problems]
+    assert problems == [f"{folder}: is a folder, not a label file"] + [
+        f"{path}: empty file" for path in paths
+    ]
+    assert main(["labels", "validate", str(folder)]) == ValidationError.exit_code
+    err = capsys.readouterr().err
+    assert "is a folder, not a label file" in err and "Traceback" not in err
+
+
+def test_cli_validate_warns_about_a_device_with_one_class(tmp_path, capsys):
+    """Labels with only positives (or only negatives) for a device pass validation, since the
+    base corpus may hold the other class, but `labels validate` warns: trained on them alone the
+    device's regression learns a constant."""
+    positives = write(
+        tmp_path / "positives.csv",
+        "text,devices\nWho could doubt the harbour plan?,Doubt\nCan anyone trust Velm?,Doubt\n",
+    )
+    assert main(["labels", "validate", str(positives)]) == 0
+    captured = capsys.readouterr()
+    assert "Doubt: 2 positive, 0 negative" in captured.out
+    assert captured.err.strip().splitlines() == [
+        "proplens: warning: Doubt: no negative example; a model cannot learn it from these "
+        "labels alone"
+    ]
+    negatives = write(
+        tmp_path / "negatives.csv", "text,devices,annotated\nThe council met.,none,Doubt\n"
+    )
+    assert main(["labels", "validate", str(negatives)]) == 0
+    assert "warning: Doubt: no positive example" in capsys.readouterr().err
+    both = write(
+        tmp_path / "both.csv", "text,devices\nWho could doubt it?,Doubt\nThe council met.,none\n"
+    )
+    assert main(["labels", "validate", str(both)]) == 0
+    assert "warning" not in capsys.readouterr().err

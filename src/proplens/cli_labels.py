@@ -63,8 +63,22 @@ def labels_validate(
     labels = report.labels
     print(f"ok: {len(labels)} labeled sentences in {len(files)} file(s)", end="")
     print(f", {labels.skipped} not labeled yet (skipped)" if labels.skipped else "")
-    for device, count in labels.counts().items():
+    counts = labels.counts()
+    for device, count in counts.items():
         print(f"  {device}: {count['positive']} positive, {count['negative']} negative")
+    for device, count in counts.items():
+        # A warning, not a problem: `train` adds the base corpus, which may hold the other
+        # class for this device. Alone (--no-base, or a device the base does not label) the
+        # device's regression would learn a constant.
+        for kind in ("positive", "negative"):
+            if not count[kind]:
+                err.print(
+                    f"proplens: warning: {device}: no {kind} example; a model cannot learn it "
+                    "from these labels alone",
+                    highlight=False,
+                    soft_wrap=True,
+                    markup=False,
+                )
 
 
 def suggest_command(

@@ -252,7 +252,7 @@ class _Reader:
             else:
                 value = re.split(r"[;|]", text)
         if not isinstance(value, list):
-            self.problem(line, f"devices should be a list of names, got {value!r}")
+            self.problem(line, f"devices must be a list of device names, got {value!r}")
             return set()
         names = set()
         for item in value:
@@ -269,10 +269,19 @@ class _Reader:
     # -- sentence labels ------------------------------------------------------------------
     def sentence_row(self, row: dict, line: int) -> None:
         text = row.get("text")
-        if not isinstance(text, str) or not text.strip():
+        if text is not None and not isinstance(text, str):  # a JSONL number or list
+            self.problem(line, f"text must be a string, got {text!r}")
+            return
+        if text is None or not text.strip():
             self.problem(line, "empty text")
             return
-        devices = self.device_list(row.get("devices"), line)
+        value = row.get("devices")
+        if isinstance(value, str) and self.path.suffix.lower() == ".jsonl":
+            # JSONL has lists: a string would be read as a CSV cell, where "" means "not
+            # labeled yet" and "a;b" two devices, which the docs promise only for CSV/TSV.
+            self.problem(line, f"devices must be a list of device names, got {value!r}")
+            return
+        devices = self.device_list(value, line)
         if devices is None:
             self.skipped += 1
             return
@@ -311,6 +320,9 @@ class _Reader:
         match = _ARTICLE_FILE.match(Path(key).name)
         if match:  # "article111.txt" and "111" name the same corpus article
             key = match.group(1)
+        if end <= start:
+            self.problem(line, _empty_span(start, end))
+            return
         if not 0 <= start < end <= len(text):
             self.problem(
                 line,
@@ -360,7 +372,10 @@ class _Reader:
             return
         data = task["data"]
         text = data.get("text", data.get("sentence"))
-        if not isinstance(text, str) or not text.strip():
+        if text is not None and not isinstance(text, str):
+            self.problem(number, f"data.text must be a string, got {text!r}")
+            return
+        if text is None or not text.strip():
             self.problem(number, "empty text (the task's data.text)")
             return
         for key in ("annotations", "completions"):
@@ -408,6 +423,9 @@ class _Reader:
                 except (KeyError, TypeError, ValueError):
                     self.problem(number, "a labelled span lacks integer start/end")
                     continue
+                if end <= start:
+                    self.problem(number, _empty_span(start, end))
+                    continue
                 if not 0 <= start < end <= len(text):
                     self.problem(
                         number, f"span {start}-{end} is outside the text ({len(text)} characters)"
@@ -426,6 +444,14 @@ class _Reader:
                 _Record(f"{document_id}", start, end, text[start:end], present, annotated,
                         number, False, index)
             )  # fmt: skip
+
+
+def _empty_span(start: int, end: int) -> str:
+    """The problem with offsets that cover no character (the docs require start < end): named
+    as such, since "outside the document" would send the user looking at the wrong number."""
+    if end < start:
+        return f"end {end} is before start {start}"
+    return f"empty span {start}-{end} (end must be after start)"
 
 
 def detect_format(path: Path | str) -> str:
@@ -449,6 +475,12 @@ def detect_format(path: Path | str) -> str:
         header = _header(path)
         return "sentences" if "text" in header else "standoff"
     raise DataError(f"{path}: unknown label format (use .csv, .tsv, .jsonl or .json)")
+
+
+def _is_blank(path: Path) -> bool:
+    """True when the file holds nothing but whitespace (or a byte order mark)."""
+    with open(path, encoding=_LABEL_ENCODING) as handle:
+        return all(not line.strip() for line in handle)
 
 
 def _delimiter(path: Path) -> str:
@@ -492,10 +524,18 @@ def _rows(path: Path, reader: _Reader) -> Iterable[tuple[int, dict]]:
 
 def _read_file(path: Path, taxonomy: Taxonomy, documents: _Documents) -> _Reader:
     reader = _Reader(path, taxonomy, documents)
+    if path.is_dir():
+        reader.problem(None, "is a folder, not a label file")
+        return reader
     if not path.is_file():
         reader.problem(None, "label file not found")
         return reader
     try:
+        # Checked before the format: a blank CSV has no header and would read as stand-off
+        # labels missing their columns.
+        if _is_blank(path):
+            reader.problem(None, "empty file")
+            return reader
         kind = detect_format(path)
     except DataError as exc:
         reader.problem(None, str(exc).removeprefix(f"{path}: "))
