@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proplens.errors import DataError, InputError, ProplensError
+from proplens.errors import DataError, InputError, ProplensError, ValidationError
 from proplens.group_report import bootstrap_ci, group_report
 
 
@@ -81,6 +81,17 @@ def test_writes_the_chart(tmp_path: Path, suffix: str) -> None:
     if suffix == ".html":
         page = data.decode("utf-8")
         assert "<svg" in page and "Valley Times" in page and "bootstrap" in page
+
+
+def test_an_unsupported_output_type_is_an_invalid_value(tmp_path: Path) -> None:
+    """`--out report.pdf` is an option value out of range: exit code 3, like `--format xml`."""
+    from proplens.cli import main
+
+    out = tmp_path / "report.pdf"
+    with pytest.raises(ValidationError, match="write .png, .svg, .html or .csv"):
+        group_report(_documents(tmp_path), by="source", out=out)
+    assert main(["report", str(_documents(tmp_path)), "--by", "source", "--out", str(out)]) == 3
+    assert not out.exists()
 
 
 @settings(max_examples=40, deadline=None)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proplens.errors import DataError, InputError, ProplensError
+from proplens.errors import DataError, InputError, ProplensError, ValidationError
 
 __all__ = ["bootstrap_ci", "format_table", "group_report", "load_documents"]
 
@@ -293,7 +293,7 @@ def _write(table: pd.DataFrame, by: str, out: Path) -> None:
     never leaves a truncated report, nor destroys the one already there."""
     suffix = out.suffix.lower()
     if suffix not in (".png", ".html", ".svg", ".csv"):
-        raise InputError(f"{out}: write .png, .svg, .html or .csv")
+        raise ValidationError(f"{out}: write .png, .svg, .html or .csv")
     if out.is_dir():
         raise ProplensError(f"{out}: is a folder; give a file name to write")
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
