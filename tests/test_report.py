@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proplens.report import render_html, render_many_html
+from proplens.report import paragraph_breaks, render_html, render_many_html
 from proplens.taxonomy import load_taxonomy
 
 # A short fictional news item written for these tests (no corpus text).
@@ -568,3 +568,13 @@ def test_report_renders_without_a_taxonomy_file(sample_result, monkeypatch, tmp_
     spans = flagged_spans(root)
     assert len(spans) == 5
     assert all("--c:#808080" in span.attrs["style"] for span in spans)
+
+
+@given(
+    st.lists(st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", "\u2028", "a", "b."]), max_size=40)
+)
+def test_paragraph_breaks_are_the_whitespace_runs_the_regex_finds(parts):
+    """The linear scan finds what ``\\s*\\n\\s*`` found, on text made of whitespace kinds."""
+    gap = "".join(parts)
+    expected = [m.span() for m in re.finditer(r"\s*\n\s*", gap)]
+    assert list(paragraph_breaks(gap)) == expected
