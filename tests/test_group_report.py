@@ -237,3 +237,85 @@ def test_declared_device_columns_are_the_device_rates(tmp_path: Path) -> None:
         arrow.append_column("position", pa.array(range(9))), parts / "documents-0.parquet"
     )
     pd.testing.assert_frame_equal(group_report(parts), group_report(scored))
+
+
+def _dated(path: Path, dates: list[object]) -> Path:
+    """The documents table of :func:`_documents` cut to ``len(dates)`` rows with these dates."""
+    scored = _documents(path)
+    table = pd.read_parquet(path / "scores.documents.parquet").iloc[: len(dates)]
+    table.assign(date=dates, status="ok").to_parquet(path / "scores.documents.parquet")
+    return scored
+
+
+def test_dates_in_mixed_formats_are_each_read(tmp_path: Path, caplog) -> None:
+    """pandas inferred one format from the first date and turned the others into NaT: three of
+    these four dates were counted in (none), without a word. Each is read on its own."""
+    dates = ["2026-01-05", "2026-01-20T09:00:00Z", "2026-02-02 08:00", "5 Feb 2026"]
+    with caplog.at_level("WARNING", logger="proplens.group_report"):
+        table = group_report(_dated(tmp_path, dates), by="date", freq="M")
+    assert table["date"].tolist() == ["2026-01", "2026-02"]
+    assert table["documents"].tolist() == [2, 2]
+    assert not caplog.records
+
+
+def test_unreadable_dates_are_counted_in_a_warning(tmp_path: Path, caplog) -> None:
+    """Values that are no dates still go to (none), but a warning says how many (a missing or
+    blank date is no date given, not an unreadable one)."""
+    scored = _dated(tmp_path, ["2026-01-05", "next Tuesday", "soon", None, " "])
+    with caplog.at_level("WARNING", logger="proplens.group_report"):
+        table = group_report(scored, by="date", freq="M")
+    assert table["date"].tolist() == ["(none)", "2026-01"]
+    assert table["documents"].tolist() == [4, 1]
+    [record] = caplog.records
+    assert "2 of 3 values could not be read as dates (e.g. 'next Tuesday')" in record.getMessage()
+
+
+def test_dates_bucket_by_the_local_date_written(tmp_path: Path) -> None:
+    """An article of 31 March 23:30 in New York was counted in April: it was converted to UTC.
+    The bucket is the calendar date written in the value, its offset set aside."""
+    dates = ["2026-03-31T23:30:00-05:00", "2026-04-01T00:30:00+02:00", "2026-03-31"]
+    table = group_report(_dated(tmp_path, dates), by="date", freq="M")
+    assert table["date"].tolist() == ["2026-03", "2026-04"]
+    assert table["documents"].tolist() == [2, 1]
+    # A datetime column that carries its zone is bucketed the same way.
+    stamps = pd.to_datetime(["2026-03-31 23:30", "2026-04-01 00:30"]).tz_localize(
+        "America/New_York"
+    )
+    table = group_report(_dated(tmp_path, list(stamps)), by="date", freq="M")
+    assert table["date"].tolist() == ["2026-03", "2026-04"]
+
+
+def test_a_column_without_any_date_is_a_one_line_error(tmp_path: Path) -> None:
+    """A corpus without dates (the column all missing) gave one (none) group under --freq, while
+    a column of non-dates was an error: both are the same error now."""
+    with pytest.raises(InputError, match="--by date --freq M: the column holds no readable dates"):
+        group_report(_dated(tmp_path, [None, None, None]), by="date", freq="M")
+
+
+@pytest.mark.parametrize("freq", ["2M", "ME", "h", "m", ""])
+def test_an_unsupported_freq_is_an_invalid_value(tmp_path: Path, freq: str) -> None:
+    """--freq 2M was accepted and labelled each month (to_period('2M') does not make two-month
+    buckets); only the documented D, W, M, Q, Y are taken, with exit code 3 like --out .pdf."""
+    from proplens.cli import main
+
+    scored = _documents(tmp_path)
+    with pytest.raises(ValidationError, match=f"--freq {freq}: use one of D, W, M, Q, Y"):
+        group_report(scored, by="date", freq=freq)
+    assert main(["report", str(scored), "--by", "date", "--freq", freq]) == 3
+
+
+def test_a_group_of_one_document_has_no_interval(tmp_path: Path) -> None:
+    """One document gave a zero-width 95% interval (0.496 0.496 0.496): a certainty one score
+    cannot give. Its interval is missing: NaN in the table, blank in the CSV and the HTML."""
+    assert all(np.isnan(bootstrap_ci(np.array([0.496]))))
+    scored = _dated(tmp_path, ["2026-01-05", "2026-01-06", "2026-02-01"])
+    table = group_report(scored, by="date", freq="M", out=tmp_path / "r.csv")
+    january, february = table.iloc[0], table.iloc[1]
+    assert january["ci_low"] <= january["mean_score"] <= january["ci_high"]
+    assert february["documents"] == 1 and february["mean_score"] == pytest.approx(0.5)
+    assert np.isnan(february["ci_low"]) and np.isnan(february["ci_high"])
+    assert (tmp_path / "r.csv").read_text().splitlines()[2].startswith("2026-02,1,20,0.5,0.5,,,")
+    group_report(scored, by="date", freq="M", out=tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "NaN" not in page and "<td>0.500</td>\n      <td></td>\n      <td></td>" in page
+    group_report(scored, by="date", freq="M", out=tmp_path / "r.png")  # no error bar, no error

@@ -11,6 +11,7 @@ Reads the per-document table that :func:`proplens.batch.score_corpus` writes
 The interval is a **percentile bootstrap over documents** (2,000 resamples, fixed seed): documents,
 not sentences, are the independent units (sentences of one article share an author and a topic),
 and document scores are bounded and skewed, where a t-interval would be poor for small groups.
+A group of one document has no interval (NaN): resampling one score can only return it.
 Only documents scored without error count.
 
 ``out`` writes a chart comparing the groups: ``.png`` (matplotlib), ``.html`` (the table and an
@@ -23,6 +24,7 @@ import contextlib
 import html
 import io
 import json
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -33,6 +35,8 @@ import pandas as pd
 from proplens.errors import DataError, InputError, ProplensError, ValidationError
 
 __all__ = ["bootstrap_ci", "format_table", "group_report", "load_documents"]
+
+log = logging.getLogger(__name__)
 
 BOOTSTRAP_RESAMPLES = 2000
 MISSING_GROUP = "(none)"
@@ -48,6 +52,9 @@ _BASE_COLUMNS = {
 }
 #: The columns the report computes for each group (besides ``<device> per 100``).
 STATISTICS = ["documents", "sentences", "flagged_share", "mean_score", "ci_low", "ci_high"]
+#: The ``freq`` values the report accepts: one calendar day, week, month, quarter or year.
+#: pandas takes more aliases, but ``to_period("2M")`` labels each month, not pairs of months.
+FREQUENCIES = ("D", "W", "M", "Q", "Y")
 
 
 def load_documents(scored: Path) -> pd.DataFrame:
@@ -161,12 +168,14 @@ def _device_columns(documents: pd.DataFrame) -> list[str]:
 def bootstrap_ci(
     values: np.ndarray, *, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval for the mean of ``values`` (nan, nan when empty)."""
+    """Percentile bootstrap interval for the mean of ``values`` (nan, nan for fewer than two).
+
+    Every resample of a single value is that value: its zero-width interval would claim a
+    certainty one document cannot give, so there is none.
+    """
     values = np.asarray(values, dtype=float)
-    if len(values) == 0:
+    if len(values) < 2:
         return float("nan"), float("nan")
-    if len(values) == 1:
-        return float(values[0]), float(values[0])
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
     tail = (1 - level) / 2
@@ -181,19 +190,60 @@ def _group_keys(documents: pd.DataFrame, by: str, freq: str | None) -> pd.Series
         )
     keys = documents[by]
     if freq is not None:
-        with warnings.catch_warnings():
-            # Dates in mixed or unknown formats are parsed one by one, which pandas announces
-            # with a UserWarning; unreadable ones become missing, as errors="coerce" asks.
-            warnings.simplefilter("ignore", UserWarning)
-            dates = pd.to_datetime(keys, errors="coerce", utc=True).dt.tz_localize(None)
-        if dates.notna().sum() == 0 and keys.notna().any():
+        dates = _local_dates(keys)
+        if dates.notna().sum() == 0:
             raise InputError(f"--by {by} --freq {freq}: the column holds no readable dates")
-        try:
-            periods = dates.dt.to_period(freq)
-        except ValueError:
-            raise InputError(f"--freq {freq}: not a pandas period alias (D, W, M, Q, Y)") from None
-        return periods.astype(str).where(dates.notna(), MISSING_GROUP)
+        given = keys.notna() & ~keys.astype(str).str.strip().eq("")
+        unreadable = keys[given & dates.isna()]
+        if len(unreadable):
+            # Said, not silent: these documents land in the (none) group with the undated ones.
+            log.warning(
+                "--by %s --freq %s: %d of %d values could not be read as dates (e.g. %r); "
+                "their documents are counted in %s",
+                by,
+                freq,
+                len(unreadable),
+                int(given.sum()),
+                unreadable.iloc[0],
+                MISSING_GROUP,
+            )
+        return dates.dt.to_period(freq).astype(str).where(dates.notna(), MISSING_GROUP)
     return keys.astype(object).where(keys.notna(), MISSING_GROUP).astype(str)
+
+
+def _local_dates(keys: pd.Series) -> pd.Series:
+    """``keys`` as naive datetimes at the local time written in each value (NaT if unreadable).
+
+    Each distinct value is parsed on its own: pd.to_datetime on the column infers one format from
+    the first value and makes every value in another format NaT. An offset or zone is dropped, not
+    converted: an article dated 2026-03-31T23:30-05:00 appeared on 31 March where it was
+    published, though it was already April in UTC.
+    """
+    if isinstance(keys.dtype, pd.DatetimeTZDtype):
+        return keys.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(keys):
+        return keys
+    try:
+        parsed = {value: _local_date(value) for value in keys.dropna().unique()}
+    except TypeError:  # unhashable values (lists, arrays) are not dates
+        return pd.Series(pd.NaT, index=keys.index, dtype="datetime64[us]")
+    return pd.to_datetime(keys.map(parsed))
+
+
+def _local_date(value: object) -> pd.Timestamp:
+    """One value as a naive timestamp at its written local time, NaT when it is not a date."""
+    if isinstance(value, str) and not value.strip():
+        return pd.NaT
+    try:
+        with warnings.catch_warnings():
+            # e.g. "13/01/2026" read day first: pandas warns, the date is still the right one
+            warnings.simplefilter("ignore", UserWarning)
+            stamp = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    if stamp is pd.NaT or stamp.tzinfo is None:
+        return stamp
+    return stamp.tz_localize(None)
 
 
 def group_report(
@@ -206,11 +256,15 @@ def group_report(
 ) -> pd.DataFrame:
     """One row per group of documents, sorted by group; writes a chart/table to ``out`` if given.
 
-    ``by`` is any column of the per-document table; with ``freq`` (a pandas period alias such as
-    ``"M"``) the column is read as dates and bucketed (``--by date --freq M``: one group a month).
+    ``by`` is any column of the per-document table; with ``freq`` (one of :data:`FREQUENCIES`,
+    such as ``"M"``) the column is read as dates and bucketed (``--by date --freq M``: one group a
+    month) by the local date written in each value; values that are not dates go to ``(none)``,
+    with a logged warning.
     The first column holds the group, named ``by``, or ``"<by> (group)"`` when ``by`` is also the
     name of a result column (``--by sentences``).
     """
+    if freq is not None and freq not in FREQUENCIES:
+        raise ValidationError(f"--freq {freq}: use one of {', '.join(FREQUENCIES)}")
     documents = load_documents(scored)
     devices = _device_columns(documents)
     if "status" in documents.columns:
@@ -271,7 +325,7 @@ def _figure(table: pd.DataFrame, by: str):
     left.barh(positions, table["mean_score"], xerr=error, color="#4c72b0", capsize=3)
     left.set_yticks(positions, labels)
     left.invert_yaxis()
-    left.set_xlabel("mean propaganda score per document (95% bootstrap CI)")
+    left.set_xlabel("mean propaganda score per document (95% bootstrap CI; none for 1 document)")
     left.set_ylabel(by)
     left.set_title("Propaganda score by group")
     if device_columns:
@@ -332,7 +386,9 @@ def _write_file(table: pd.DataFrame, by: str, out: Path, suffix: str) -> None:
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head><body>"
         f"<h1>Propaganda by {html.escape(by)}</h1>"
         "<p>Mean propaganda score per document with a 95% percentile-bootstrap confidence "
-        "interval over documents; device rates are sentences per 100 sentences.</p>"
-        f"{svg}{table.to_html(index=False, float_format=lambda v: f'{v:.3f}')}</body></html>"
+        "interval over documents (none for a group of one document); device rates are sentences "
+        "per 100 sentences.</p>"
+        f"{svg}{table.to_html(index=False, na_rep='', float_format=lambda v: f'{v:.3f}')}"
+        "</body></html>"
     )
     out.write_text(page, encoding="utf-8")
