@@ -11,6 +11,7 @@ import gc
 import json
 import re
 import time
+import urllib.parse
 
 import httpx
 import pytest
@@ -364,6 +365,12 @@ def test_classify_spans_rejects_bad_spans_with_422(client, spans, fragment):
         (b"{}", "text: Field required"),
         (b'{"text": 42}', "text: Input should be a valid string"),
         (b'{"text": "a", "evidence": "perhaps"}', "evidence"),
+        # mistyped, not coerced: "0.5" and true were applied as 0.5 and 1.0, "yes" as true
+        (b'{"text": "a", "threshold": "0.5"}', "threshold: Input should be a valid number"),
+        (b'{"text": "a", "threshold": true}', "threshold: Input should be a valid number"),
+        (b'{"text": "a", "threshold": {"Doubt": "0.5"}}', "threshold.Doubt: Input should be"),
+        (b'{"text": "a", "evidence": "yes"}', "evidence: Input should be a valid boolean"),
+        (b'{"text": "a", "evidence": 1}', "evidence: Input should be a valid boolean"),
         (b'{"text": "a", "thresold": 0.3}', "thresold: Extra inputs are not permitted"),
         (b'{"text": "a", "threshold": 1.5}', "threshold"),
         (b'{"text": "a", "devices": []}', "devices"),
@@ -383,7 +390,7 @@ def test_malformed_score_requests_are_422_with_a_clear_message(client, body, fra
     [
         (b'{"text": "caf\xe9"}', "application/json", "not valid JSON: not utf-8 text"),
         (b"\xff\xfe{", "application/json", "not valid JSON"),
-        (b'{"text": "caf\xe9"}', "text/plain", "valid dictionary"),
+        (b'{"text": "caf\xe9"}', "text/plain", "Content-Type: application/json, not 'text/plain'"),
     ],
 )
 def test_json_bodies_that_are_not_utf8_are_422(client, path, body, content_type, fragment):
@@ -394,6 +401,63 @@ def test_json_bodies_that_are_not_utf8_are_422(client, path, body, content_type,
     _assert_error(response, 422, fragment)
     assert isinstance(response.json()["detail"], list)
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fragment"),
+    [
+        ("/api/classify-span", {"text": "abc", "start": "1", "end": 2}, "start: Input should be"),
+        ("/api/classify-span", {"text": "abc", "start": 0, "end": 2.0}, "end: Input should be"),
+        (
+            "/api/classify-spans",
+            {"text": "abc", "spans": [{"start": 0, "end": "2"}]},
+            "spans.0.end",
+        ),
+    ],
+)
+def test_mistyped_span_offsets_are_422(client, path, body, fragment):
+    """docs/serve.md: a mistyped field is a 422; "1" was read as offset 1."""
+    _assert_error(client.post(path, json=body), 422, fragment, "valid integer")
+
+
+def test_form_and_text_bodies_are_told_to_send_json(client):
+    """A form or plain-text body is answered with what to change, not "Input should be a valid
+    dictionary" (pydantic's words for the bytes FastAPI hands on)."""
+    response = client.post("/api/score", data={"text": "A sentence."})
+    _assert_error(response, 422, "application/json", "application/x-www-form-urlencoded")
+    response = client.post(
+        "/api/score", content=b"A sentence.", headers={"content-type": "text/plain"}
+    )
+    _assert_error(response, 422, "application/json", "'text/plain'")
+
+
+def test_deeply_nested_json_is_a_one_line_422(client):
+    """JSON nested deeper than the parser goes was FastAPI's 400 "There was an error parsing the
+    body"; it is malformed JSON, a 422 (docs/serve.md), and the server goes on."""
+    for path in ("/api/score", "/api/render"):
+        body = '{"text": "a", "x": ' + "[" * 1_200 + "]" * 1_200 + "}"
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        _assert_error(response, 422, "not valid JSON", "nested too deeply")
+    assert client.post("/api/score", json={"text": ARTICLE}).status_code == 200
+
+
+def test_errors_do_not_echo_large_inputs(client):
+    """A 422 names the problem without sending the request back: a 1.3 MB text with a lone
+    surrogate gave a 1.3 MB error, a megabyte-long device name a megabyte-long line."""
+    text = "Bad \\ud800 here. " + "x" * 1_300_000
+    response = client.post(
+        "/api/score",
+        content='{"text": "' + text + '"}',
+        headers={"content-type": "application/json"},
+    )
+    _assert_error(response, 422, "lone surrogate")
+    assert len(response.content) < 2_000
+    response = client.post("/api/score", json={"text": "a", "evidence": "y" * 100_000})
+    _assert_error(response, 422, "evidence")
+    assert len(response.content) < 2_000 and response.json()["detail"][0]["input"].endswith("…")
+    response = client.post("/api/score", json={"text": "a", "devices": ["Nope" * 100_000] * 3})
+    _assert_error(response, 422, "unknown devices", "'NopeNope")
+    assert len(response.content) < 2_000
 
 
 def test_unknown_devices_are_422(client):
@@ -520,6 +584,78 @@ def test_render_rejects_malformed_results_with_422(client, result):
     """A result that is not the scoring schema gets a 422, not a 500."""
     _assert_error(client.post("/api/render", json=result), 422)
     _assert_error(client.post("/api/report", json=result), 422)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        # labels as a string: the legend showed the devices "D", "o", "u", "b", "t"
+        ('{"sentences": [{"start": 0, "end": 3, "labels": "Doubt"}]}', "labels: Input should"),
+        # NaN and infinities are not JSON: copied into the report, they broke its script's data
+        ('{"sentences": [{"start": 0, "end": 3, "propaganda": NaN}]}', "NaN is not a finite"),
+        ('{"sentences": [{"start": 0, "end": 3, "devices": {"Doubt": Infinity}}]}', "Infinity"),
+        ('{"sentences": [], "profile": {"propaganda_score": -Infinity}}', "-Infinity"),
+        ('{"sentences": [{"start": 0, "end": 3, "propaganda": 1.5}]}', "less than or equal to 1"),
+        ('{"sentences": [{"start": 0, "end": 3, "devices": {"Doubt": "0.5"}}]}', "Doubt"),
+        ('{"sentences": [{"start": "0", "end": 3}]}', "start: Input should be a valid integer"),
+        ('{"sentences": [{"start": 0, "end": 3, "evidence": ["x"]}]}', "evidence.0"),
+        ('{"sentences": [{"start": 0, "end": 3, "labels": [1]}]}', "labels.0"),
+        # without a text the renderer builds one as long as the last offset (30 s, gigabytes)
+        ('{"sentences": [{"start": 0, "end": 300000000}]}', "beyond the longest text"),
+    ],
+)
+def test_render_and_report_refuse_what_is_not_a_scoring_result(client, body, fragment):
+    """docs/serve.md: a render request that is not a scoring result is a 422 (these were 200)."""
+    for path in ("/api/render", "/api/report"):
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        _assert_error(response, 422, fragment)
+
+
+def test_render_and_report_take_the_result_of_any_text_score_takes(small_limit_client):
+    """The page posts the result of /api/score back to /api/render and /api/report, and that JSON
+    is ~20x the text: with one body limit for all, an article of a twentieth of --max-body could
+    not be shown (413). Those two take RESULT_BODY_FACTOR times the limit, and no more."""
+    text = ARTICLE + "\n\n" + ARTICLE
+    assert len(json.dumps({"text": text}).encode()) < 1_000
+    scored = small_limit_client.post("/api/score", json={"text": text})
+    assert scored.status_code == 200
+    assert len(scored.content) > 10 * 1_000
+    for path in ("/api/render", "/api/report"):
+        response = small_limit_client.post(
+            path, content=scored.content, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+    limit = 1_000 * server.RESULT_BODY_FACTOR
+    padded = json.dumps({**scored.json(), "padding": "x" * limit}).encode()
+    response = small_limit_client.post(
+        "/api/report", content=padded, headers={"content-type": "application/json"}
+    )
+    _assert_error(response, 413, "too large", f"{limit:,}")
+    _assert_error(small_limit_client.post("/api/score", content=padded), 413, "1,000 bytes")
+
+
+@pytest.mark.parametrize(
+    ("document", "fallback", "name"),
+    [
+        ("статья.txt", "proplens.report.html", "статья.report.html"),
+        ("uploads/新闻.txt", "proplens.report.html", "新闻.report.html"),
+        ("naïve.txt", "naive.report.html", "naïve.report.html"),
+        ("Ολυμπία 2024.htm", "2024.report.html", "Ολυμπία-2024.report.html"),
+    ],
+)
+def test_report_of_a_non_ascii_document_names_the_file(client, document, fallback, name):
+    """Header values are Latin-1 bytes: a Cyrillic or Chinese name was a 500 (so the page could
+    not analyse an upload named 新闻.txt) and "naïve" went out as raw bytes. The name now goes in
+    RFC 5987's filename*, with an ASCII filename for older clients."""
+    response = client.post("/api/report", json={"document": document, "sentences": []})
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert disposition.isascii()
+    plain, encoded = re.fullmatch(
+        r"attachment; filename=\"([^\"]+)\"; filename\*=UTF-8''(\S+)", disposition
+    ).groups()
+    assert plain == fallback
+    assert urllib.parse.unquote(encoded, errors="strict") == name
 
 
 def test_report_is_a_standalone_download(client):

@@ -31,11 +31,14 @@ import json
 import logging
 import math
 import re
+import sys
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape as escape_html
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 
@@ -79,8 +82,11 @@ except ImportError:
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "RESULT_BODY_FACTOR",
     "ClassifySpanRequest",
     "ClassifySpansRequest",
+    "ResultEvidence",
+    "ResultSentence",
     "ScoreRequest",
     "ScoringResult",
     "create_app",
@@ -105,6 +111,15 @@ _PAGE_SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+#: /api/render and /api/report take a scoring result, not a text, and its JSON is 10-25 times the
+#: size of the text for news prose (every sentence repeats its text and carries a probability for
+#: each device). The page posts the result of /api/score back to them, so they accept bodies this
+#: many times --max-body: otherwise an article of a twentieth of the limit could not be shown.
+RESULT_BODY_FACTOR = 40
+_RESULT_PATHS = frozenset({"/api/render", "/api/report"})
+#: A validation error echoes the offending input in ``detail``; a long one (a whole article) is
+#: cut to this many characters, so the error is not as large as the request.
+MAX_ECHOED_INPUT = 200
 #: uvicorn's default keep-alive timeout is 5 s. Under overload (50 clients, each request waiting
 #: over 5 s for its turn) the load test saw connections closed under queued requests with 5 s and
 #: none with 60 s; 30 s is also a common proxy default.
@@ -124,9 +139,14 @@ _UNION_MEMBER_TAG = re.compile(r"^(?:constrained-)?(?:float|int|str|bool)$|\[")
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-def _valid_unicode(data: Any) -> Any:
+def _valid_unicode(data: Any, *, finite_numbers: bool = False) -> Any:
     """Refuse a body holding a lone surrogate (JSON may spell one, ``"\\ud800"``; Unicode text
-    has none): no UTF-8 answer can carry it back, so it is the request's mistake (422), not 500."""
+    has none): no UTF-8 answer can carry it back, so it is the request's mistake (422), not 500.
+
+    With ``finite_numbers``, also refuse NaN and infinities anywhere (Python's parser reads
+    ``NaN`` and ``Infinity``, which are not JSON): a scoring result holds none, and one copied
+    into a report would make its embedded data invalid JSON.
+    """
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:  # a loop, not recursion: a deeply nested body must not exhaust the stack
         where, value = stack.pop()
@@ -146,13 +166,20 @@ def _valid_unicode(data: Any) -> Any:
                 stack.extend([(f"{name} (the key)", key), (name, item)])
         elif isinstance(value, list):
             stack.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+        elif finite_numbers and isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(
+                f"{where or 'body'}: {json.dumps(value)} is not a finite number "
+                "(a scoring result holds none)"
+            )
     return data
 
 
 class ScoreRequest(BaseModel):
     """``POST /api/score``: the text and the same options as ``proplens score``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: a mistyped field is a 422, not coerced ("0.5" or true as a threshold, "yes" as
+    # evidence); numbers are still numbers, so a threshold of 1 is 1.0.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str = Field(description="The article text; offsets in the answer index this string.")
     threshold: Probability | dict[str, Probability] | None = Field(
@@ -186,7 +213,7 @@ def _check_span(text: str, start: int, end: int, name: str = "span") -> None:
 
 
 class SpanOffsets(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # strict: "1" is not an offset
 
     start: int = Field(ge=0, description="First character of the span (code points, like Python).")
     end: int = Field(ge=0, description="One past the last character of the span.")
@@ -215,7 +242,7 @@ MAX_SPANS_PER_REQUEST = 5_000
 class ClassifySpansRequest(BaseModel):
     """``POST /api/classify-spans``: which device each of several spans of one text shows."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str
     spans: list[SpanOffsets] = Field(min_length=1, max_length=MAX_SPANS_PER_REQUEST)
@@ -232,14 +259,44 @@ class ClassifySpansRequest(BaseModel):
         return self
 
 
+class ResultEvidence(BaseModel):
+    """One evidence span of a scored sentence (``weight`` may be negative: it points away)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    device: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str = ""
+    weight: float = 0.0
+
+
+class ResultSentence(BaseModel):
+    """One sentence of a scoring result, typed so that a string of labels ("Doubt") is not read
+    as five one-letter devices and the report's embedded data stays valid JSON."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    index: int | None = Field(default=None, ge=0)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str = ""
+    propaganda: Probability | None = None
+    devices: dict[str, Probability] = Field(default_factory=dict)
+    labels: list[str] = Field(default_factory=list)
+    evidence: list[ResultEvidence] = Field(default_factory=list)
+
+
 class ScoringResult(BaseModel):
     """``POST /api/render`` and ``/api/report``: a result as returned by ``/api/score``."""
 
-    model_config = ConfigDict(extra="allow")
+    # Other fields are kept (results from newer versions may carry more); those proplens.report
+    # reads are typed, the summary and profile are checked by the renderer itself.
+    model_config = ConfigDict(extra="allow", strict=True)
 
     document: str = "document"
     text: str | None = None
-    sentences: list[dict[str, Any]]
+    sentences: list[ResultSentence]
     summary: dict[str, Any] = Field(default_factory=dict)
     model: dict[str, Any] = Field(default_factory=dict)
     profile: dict[str, Any] = Field(default_factory=dict)
@@ -247,7 +304,7 @@ class ScoringResult(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _unicode_only(cls, data: Any) -> Any:
-        return _valid_unicode(data)
+        return _valid_unicode(data, finite_numbers=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +321,8 @@ def create_app(
     """The FastAPI app serving ``model`` (default: :func:`proplens.load_model`'s current model).
 
     ``max_body_bytes`` bounds every request body, announced or streamed; larger bodies get 413.
+    /api/render and /api/report, which take a scoring result, accept ``RESULT_BODY_FACTOR``
+    times as much.
     ``scoring_threads`` is how many requests are scored at once (the rest wait their turn);
     None shares anyio's default pool of 40 threads (slower under load, kept for comparison).
     ``max_batch``: /api/score requests that wait while another batch is scored are scored
@@ -299,7 +358,11 @@ def create_app(
     app.router.route_class = _JSONBodyRoute  # before the routes are added
     app.state.proplens = service
     _freeze_startup_objects()
-    app.add_middleware(_BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        _BodyLimitMiddleware,
+        max_body_bytes=max_body_bytes,
+        result_body_bytes=max_body_bytes * RESULT_BODY_FACTOR,
+    )
     _add_error_handlers(app)
     _add_page_routes(app, service)
     _add_api_routes(app, service)
@@ -339,10 +402,13 @@ class _Service:
             return
         unknown = [name for name in names if name not in self.model.devices]
         if unknown:
+            # Named as sent, but not a megabyte of them: the answer stays one short line.
+            listed = ", ".join(repr(_short_input(name)) for name in unknown[:5])
+            more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
             raise _RequestError(
                 422,
                 f"unknown device{'s' if len(unknown) > 1 else ''} in {what}: "
-                f"{', '.join(map(repr, unknown))}; see GET /api/devices",
+                f"{listed}{more}; see GET /api/devices",
             )
 
     def score(self, request: ScoreRequest) -> dict:
@@ -431,6 +497,17 @@ class _Service:
     def render_view(self, result: ScoringResult) -> Any:
         from proplens.report import _document_view
 
+        # Without a text the renderer rebuilds one as long as the largest offset: a 40-byte
+        # body with "end": 300000000 took 30 s and gigabytes. No text this server scores is
+        # longer than the body limit (a UTF-8 byte or more per code point).
+        longest = self.max_body_bytes
+        for number, sentence in enumerate(result.sentences):
+            if sentence.end > longest:
+                raise _RequestError(
+                    422,
+                    f"sentences.{number}.end: {sentence.end:,} is beyond the longest text this "
+                    f"server scores ({longest:,} characters)",
+                )
         try:
             return _document_view(
                 result.model_dump(exclude_none=True), anchor="result", taxonomy=self.taxonomy
@@ -554,6 +631,14 @@ if _SERVE_IMPORT_ERROR is None:
                 except UnicodeDecodeError as error:
                     reason = f"not {error.encoding} text, {error.reason}"
                     raise json.JSONDecodeError(reason, "", error.start) from None
+                except RecursionError:
+                    # FastAPI turns anything but a JSONDecodeError into a 400; the parser
+                    # gives no position here, so the answer is a plain one-line 422.
+                    raise StarletteHTTPException(
+                        422,
+                        "request body is not valid JSON: arrays or objects nested too deeply "
+                        f"(the parser stops near {sys.getrecursionlimit():,} levels)",
+                    ) from None
             return self._json
 
     class _JSONBodyRoute(APIRoute):
@@ -592,13 +677,22 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
-        problems = error.errors()
-        # A body sent as another content type is validated as bytes, which the default encoder
-        # decodes as UTF-8 (a UnicodeDecodeError, a 500, for bytes that are not).
-        detail = jsonable_encoder(
-            problems, exclude={"ctx"}, custom_encoder={bytes: _bytes_for_json}
-        )
-        return _error(422, _validation_message(problems), detail=detail)
+        raw = error.errors()
+        problems = [
+            {**problem, "input": _short_input(problem["input"])} if "input" in problem else problem
+            for problem in raw
+        ]
+        detail = jsonable_encoder(problems, exclude={"ctx"})
+        message = _validation_message(problems)
+        if raw and raw[0].get("loc") == ("body",) and isinstance(raw[0].get("input"), bytes):
+            # FastAPI hands a body sent as another content type to the model as bytes, and
+            # pydantic's "Input should be a valid dictionary" does not say what to change.
+            content_type = request.headers.get("content-type", "none")
+            message = (
+                f"the body must be JSON sent as Content-Type: application/json, "
+                f"not {content_type.split(';')[0].strip()!r}"
+            )
+        return _error(422, message, detail=detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -621,19 +715,52 @@ def _validation_message(problems: list[dict]) -> str:
         position = first.get("loc", ())[-1:]
         where = f" (position {position[0]})" if position and isinstance(position[0], int) else ""
         return "request body is not valid JSON" + (f": {reason}{where}" if reason else "")
-    location = ".".join(
+    locations = [_location(problem) for problem in problems]
+    # A value that fits no member of a union fails each of them: a map with one bad value is
+    # told about that value ("threshold.Doubt: ..."), not that it is not a number.
+    chosen = max(
+        (number for number, place in enumerate(locations) if _within(place, locations[0])),
+        key=lambda number: locations[number].count("."),
+    )
+    location = locations[chosen]
+    message = str(problems[chosen].get("msg", "invalid value")).removeprefix("Value error, ")
+    # One problem per field (the union members of one value count once).
+    others = len({place for place in locations if not _within(location, place)})
+    more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
+    prefix = f"{location}: " if location else ""
+    return f"{prefix}{message}{more}"
+
+
+def _within(location: str, field_location: str) -> bool:
+    """Whether ``location`` is ``field_location`` or inside it (``threshold.Doubt``)."""
+    return location == field_location or location.startswith(f"{field_location}.")
+
+
+def _location(problem: dict) -> str:
+    return ".".join(
         str(part)
-        for part in first.get("loc", ())
+        for part in problem.get("loc", ())
         if part != "body" and not _UNION_MEMBER_TAG.search(str(part))
     )
-    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-    prefix = f"{location}: " if location else ""
-    return f"{prefix}{message}{more if len(problems) > 1 else ''}"
 
 
-def _bytes_for_json(value: bytes) -> str:
-    return value.decode("utf-8", errors="replace")
+def _short_input(value: Any) -> Any:
+    """The input a validation error echoes, cut to MAX_ECHOED_INPUT characters of its JSON.
+
+    A body sent as another content type is validated as bytes, decoded here (the default encoder
+    decodes them as UTF-8: a UnicodeDecodeError, a 500, for bytes that are not).
+    """
+    if isinstance(value, bytes):
+        value = value[: 4 * MAX_ECHOED_INPUT].decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value if len(value) <= MAX_ECHOED_INPUT else value[:MAX_ECHOED_INPUT] + "…"
+    if not isinstance(value, dict | list):
+        return value
+    try:
+        encoded = _json_bytes(value).decode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # nested too deeply to encode
+        return f"(a JSON {'object' if isinstance(value, dict) else 'array'})"
+    return value if len(encoded) <= MAX_ECHOED_INPUT else encoded[:MAX_ECHOED_INPUT] + "…"
 
 
 def _add_page_routes(app: FastAPI, service: _Service) -> None:
@@ -746,12 +873,11 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
     )
     async def report(result: ScoringResult) -> Response:
         page = await service.run(service.render_report, result)
-        filename = _report_filename(result.document)
         return Response(
             page,
             media_type="text/html; charset=utf-8",
             headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Content-Disposition": _attachment(result.document),
                 "X-Content-Type-Options": "nosniff",
             },
         )
@@ -786,11 +912,31 @@ def _upload_name(filename: str | None) -> str:
     return PureWindowsPath(PurePosixPath(filename).name).name or "upload"
 
 
-def _report_filename(document: str) -> str:
-    stem = PureWindowsPath(PurePosixPath(document).name).name
+def _report_filename(document: str, *, ascii_only: bool = False) -> str:
+    """``news.report.html`` for ``vale/news.txt``: letters, digits and ``-_.`` of the name.
+
+    ``ascii_only``: accents are dropped (``naïve`` -> ``naive``) and other letters (Cyrillic,
+    CJK) replaced, for the plain ``filename`` parameter of the header.
+    """
+    stem = PurePosixPath(PureWindowsPath(PurePosixPath(document).name).name).stem
+    if ascii_only:
+        stem = "".join(ch for ch in unicodedata.normalize("NFKD", stem) if ch.isascii())
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem).strip(".-")
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
     return f"{stem or 'proplens'}.report.html"
+
+
+def _attachment(document: str) -> str:
+    """The Content-Disposition of the report of ``document``.
+
+    Header values are Latin-1 bytes (Starlette refused "статья", a 500) and browsers read raw
+    non-ASCII bytes there inconsistently, so ``filename`` is ASCII and the name itself goes in
+    RFC 6266's ``filename*``, UTF-8 and percent-encoded as RFC 5987 says.
+    """
+    fallback = _report_filename(document, ascii_only=True)
+    filename = _report_filename(document)
+    if filename == fallback:
+        return f'attachment; filename="{fallback}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _json_response(value: Any) -> Response:
@@ -946,17 +1092,20 @@ class _BodyLimitMiddleware:
 
     A ``Content-Length`` above the limit is refused before reading anything. Otherwise the body is
     read here, counting bytes as they arrive (chunked uploads announce no length), and replayed to
-    the app once complete; the limit is small (megabytes), so holding it in memory is fine.
+    the app once complete; the app parses the whole body anyway, so holding it in memory costs
+    nothing extra. Scoring results (``_RESULT_PATHS``) have their own, larger limit.
     """
 
-    def __init__(self, app: Any, *, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, *, max_body_bytes: int, result_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.result_body_bytes = result_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
             try:
@@ -964,8 +1113,8 @@ class _BodyLimitMiddleware:
             except ValueError:
                 await self._refuse(send, 400, "Content-Length is not a number")
                 return
-            if length > self.max_body_bytes:
-                await self._refuse(send, 413, self._too_large(length))
+            if length > limit:
+                await self._refuse(send, 413, self._too_large(length, limit))
                 return
         chunks, received = [], 0
         while True:
@@ -974,8 +1123,8 @@ class _BodyLimitMiddleware:
                 return  # the client left; nobody is waiting for an answer
             chunk = message.get("body", b"")
             received += len(chunk)
-            if received > self.max_body_bytes:
-                await self._refuse(send, 413, self._too_large(None))
+            if received > limit:
+                await self._refuse(send, 413, self._too_large(None, limit))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -992,10 +1141,18 @@ class _BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    def _too_large(self, length: int | None) -> str:
+    def _limit(self, scope: dict) -> int:
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):  # behind a proxy, as Starlette's routing does
+            path = path[len(root) :]
+        return self.result_body_bytes if path in _RESULT_PATHS else self.max_body_bytes
+
+    @staticmethod
+    def _too_large(length: int | None, limit: int) -> str:
         size = f"{length:,} bytes" if length is not None else "more bytes"
         return (
-            f"request body too large: {size}, limit {self.max_body_bytes:,} bytes "
+            f"request body too large: {size}, limit {limit:,} bytes "
             "(start the server with a larger --max-body)"
         )
 
