@@ -76,6 +76,9 @@ def _cut_points(y_true: np.ndarray, proba: np.ndarray):
     distinct = np.r_[sorted_proba[1:] < sorted_proba[:-1], True]
     lower = np.r_[sorted_proba[1:], 0.0]
     cuts = (sorted_proba + lower) / 2
+    # Half-way between two neighbouring floats rounds to the lower one (5e-324 and 0.0): the cut
+    # must stay above the next lower score, or that score is flagged too.
+    cuts[:-1] = np.maximum(cuts[:-1], np.nextafter(lower[:-1], np.inf))
     return (
         np.r_[np.nextafter(1.0, 2.0), cuts[distinct]],
         np.r_[0, true_positives[distinct]],
