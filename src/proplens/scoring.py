@@ -7,7 +7,8 @@ character offsets into the input, the probability of every device, the devices o
 the words that pushed each label up, plus a summary and a document profile.
 
 How the document's ``propaganda_score`` is computed: the mean, over its sentences, of the
-any-device probability, i.e. the expected share of sentences that use at least one device. A
+any-device probability, i.e. the expected share of sentences that use at least one of the
+devices the any-device label stands for (below). A
 sentence is *flagged* when the any-device probability reaches its threshold or any device does.
 When the any-device probability reaches its threshold while none of the devices it stands for
 does, the sentence is labeled with the most likely of those devices, so that every flagged
