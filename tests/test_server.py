@@ -511,6 +511,18 @@ def test_unknown_route_and_wrong_method_answer_json(client):
     """404 and 405 use the same {"error": ...} shape as every other error."""
     _assert_error(client.get("/api/nothing"), 404)
     _assert_error(client.get("/api/score"), 405)
+    # a trailing slash names no endpoint (it was an empty 307 that dropped the body)
+    _assert_error(
+        client.post("/api/score/", json={"text": "A sentence."}, follow_redirects=False), 404
+    )
+
+
+def test_the_page_and_the_health_check_answer_head(client):
+    """Uptime checkers probe with HEAD: the same status and headers as GET, no body."""
+    for path in ("/", "/healthz"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == get.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
 
 
 def test_server_keeps_serving_after_bad_requests(client, small_limit_client):

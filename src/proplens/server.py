@@ -354,6 +354,9 @@ def create_app(
         summary="Find propaganda and framing devices in news text, sentence by sentence.",
         docs_url=None,  # FastAPI's Swagger UI loads its code from a CDN; /docs is served below
         redoc_url=None,
+        # "/api/score/" is not an endpoint: a 404 says so, where a 307 to "/api/score" made
+        # clients that do not follow redirects with the body fail without a message
+        redirect_slashes=False,
     )
     app.router.route_class = _JSONBodyRoute  # before the routes are added
     app.state.proplens = service
@@ -766,7 +769,10 @@ def _short_input(value: Any) -> Any:
 def _add_page_routes(app: FastAPI, service: _Service) -> None:
     assets = _static_assets()
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    # HEAD too: uptime checkers and proxies probe the page and the health check with it
+    @app.api_route(
+        "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    )
     def index() -> Response:
         return Response(
             assets["index.html"][0], media_type="text/html", headers=_PAGE_SECURITY_HEADERS
@@ -796,6 +802,9 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
     @app.get("/healthz", tags=["service"], summary="Liveness check")
     def healthz() -> dict:
         return {"status": "ok", "model": _model_label(model)}
+
+    # HEAD too (uptime checkers probe with it); one operation in the schema, the GET
+    app.head("/healthz", include_in_schema=False)(healthz)
 
     @app.get("/api/model", tags=["service"], summary="The loaded model")
     def model_info() -> dict:
