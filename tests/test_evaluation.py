@@ -9,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
+from proplens.errors import ValidationError
 from proplens.evaluation import (
     cross_validate_sentences,
     expected_calibration_error,
@@ -40,6 +41,37 @@ def test_ece_is_zero_when_calibrated_and_large_when_not():
     y = rng.uniform(size=20000) < p
     assert expected_calibration_error(y, p) < 0.02
     assert expected_calibration_error(y, np.clip(p + 0.3, 0, 1)) > 0.2
+
+
+@pytest.mark.parametrize(
+    "y, p, bins, message",
+    [
+        ([0, 1], [0.1, 0.9], 0, "bins must be a positive whole number"),
+        ([0, 1], [0.1, 0.9], -1, "bins must be a positive whole number"),
+        ([0, 1], [1.5, 2.0], 10, r"probabilities must lie in \[0, 1\]"),
+        ([0, 1, 1], [0.1, 0.9], 10, "two 1-D arrays of one length"),
+        ([[0, 1]], [[0.1, 0.9]], 10, "two 1-D arrays of one length"),
+    ],
+)
+def test_ece_refuses_arguments_it_cannot_mean(y, p, bins, message):
+    """No bins, probabilities outside [0, 1] or mismatched arrays gave a number (0.0, 1.25) or
+    numpy's IndexError."""
+    with pytest.raises(ValidationError, match=message):
+        expected_calibration_error(y, p, bins=bins)
+
+
+def test_label_metrics_refuses_mismatched_labels_and_reserved_names():
+    Y = np.array([[1, 0], [0, 1]])
+    with pytest.raises(ValidationError, match=r"two \(n, 3\) indicator matrices"):
+        label_metrics(Y, Y, ["a", "b", "c"])
+    with pytest.raises(ValidationError, match="'micro' and 'macro' name the averaged rows"):
+        label_metrics(Y, Y, ["a", "micro"])
+
+
+def test_a_table_without_documents_is_refused_before_any_fold():
+    table = pd.DataFrame({"text": ["One.", "Two."], "devices": [[], []]})
+    with pytest.raises(ValidationError, match="lacks column\\(s\\): document_id"):
+        cross_validate_sentences(table, ["Doubt"])
 
 
 def test_label_metrics_rows():

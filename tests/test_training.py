@@ -531,5 +531,16 @@ def test_too_few_labels_to_fit_are_a_one_line_data_error(root, tmp_path, evaluat
         ["train", "--no-base", "--labels", str(few), "--name", "tiny", "--jobs", "1", *options]
     )
     err = capsys.readouterr().err
-    assert code == 3 and "too little training data" in err and "Traceback" not in err
+    # with CV, the default 5 folds are refused first: each of the 4 sentences is its own document
+    expected = "5 folds for 4 documents: use at most 4" if evaluate else "too little training data"
+    assert code == 3 and expected in err and "Traceback" not in err
     assert not root.exists()
+
+
+def test_more_folds_than_documents_is_a_user_error(root, labels_csv, monkeypatch):
+    """Each block would quietly use one fold per document under an "N-fold" title."""
+    _must_not_train(monkeypatch)
+    data = load_training_data(labels=[labels_csv], base=False)
+    documents = data.sentences["document_id"].nunique()
+    with pytest.raises(ValidationError, match=f"{documents + 1} folds for {documents} documents"):
+        training.cross_validate(data, n_splits=documents + 1, n_jobs=1)

@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
+from proplens.errors import ValidationError
 from proplens.features import span_line
 from proplens.labels import to_indicator
 from proplens.model import DeviceClassifier, SpanClassifier
@@ -38,6 +39,15 @@ def expected_calibration_error(y_true, proba, *, bins: int = 10) -> float:
     """
     y_true = np.asarray(y_true, dtype=float)
     proba = np.asarray(proba, dtype=float)
+    # each of these used to give a number anyway (0.0 for no bins, 1.25 for p = 1.5)
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
+        raise ValidationError(f"bins must be a positive whole number, got {bins!r}")
+    if y_true.ndim != 1 or proba.ndim != 1 or len(y_true) != len(proba):
+        raise ValidationError(
+            f"expected two 1-D arrays of one length, got shapes {y_true.shape} and {proba.shape}"
+        )
+    if not np.all((proba >= 0.0) & (proba <= 1.0)):
+        raise ValidationError("probabilities must lie in [0, 1]")
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(proba, edges[1:-1]), 0, bins - 1)
     total = 0.0
@@ -50,6 +60,15 @@ def expected_calibration_error(y_true, proba, *, bins: int = 10) -> float:
 
 def label_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
     """Per-label precision, recall, F1 and support, plus ``micro`` and ``macro`` rows."""
+    labels = list(labels)
+    width = np.asarray(Y_true).shape[-1] if np.ndim(Y_true) == 2 else None
+    if width != len(labels) or np.shape(Y_pred) != np.shape(Y_true):
+        raise ValidationError(
+            f"expected two (n, {len(labels)}) indicator matrices for {len(labels)} labels, got "
+            f"shapes {np.shape(Y_true)} and {np.shape(Y_pred)}"
+        )
+    if {"micro", "macro"} & set(labels):  # their rows would be overwritten by the averages
+        raise ValidationError("'micro' and 'macro' name the averaged rows, not labels")
     p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, average=None, zero_division=0)
     frame = pd.DataFrame(
         {"precision": p, "recall": r, "f1": f, "support": s}, index=pd.Index(labels, name="device")
@@ -140,6 +159,9 @@ def cross_validate_sentences(
     probability and one probability column per device, plus the thresholded labels).
     """
     started = time.perf_counter()
+    missing = [c for c in ("document_id", "text", "devices") if c not in table.columns]
+    if missing:  # folds group by document_id: without it there is no honest split
+        raise ValidationError(f"sentence table lacks column(s): {', '.join(missing)}")
     make_estimator = make_estimator or (lambda names: DeviceClassifier(devices=names))
     Y = to_indicator(table["devices"].tolist(), devices)
     y_any = Y.any(axis=1).astype(int)

@@ -572,6 +572,13 @@ def cross_validate(
     from proplens.evaluation import expected_calibration_error
 
     _check_splits(n_splits)
+    documents = data.sentences["document_id"].nunique()
+    if n_splits > documents:
+        # each block would quietly use fewer folds (one per document) under an "N-fold" title
+        raise ValidationError(
+            f"{n_splits} folds for {documents} documents: use at most {documents} "
+            "(folds are groups of whole documents)"
+        )
     Y = data.indicator()
     metrics: dict = {"cv": f"{n_splits}-fold GroupKFold by document", "per_device": {}}
     # Every fold of every block, and of the span classifier, goes to one pool of workers.
@@ -586,7 +593,13 @@ def cross_validate(
         tasks += plan.tasks()
         costs += plan.costs()
     span_splits = []
-    if len(data.spans) and data.spans["document_id"].nunique() >= n_splits:
+    if len(data.spans) and data.spans["document_id"].nunique() < n_splits:
+        log.warning(
+            "technique classification not cross-validated: %d folds for %d documents with spans",
+            n_splits,
+            data.spans["document_id"].nunique(),
+        )
+    elif len(data.spans):
         span_splits = span_folds(data.spans, n_splits)
         tasks += [delayed(fit_span_fold)(data.spans, train, test) for train, test in span_splits]
         # a span fold costs about what a sentence fold of 5x its rows costs, one label each
