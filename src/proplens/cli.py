@@ -567,7 +567,9 @@ def evaluate(
     if folds < 2:
         raise ValidationError(f"--folds must be at least 2, got {folds}")
     if out is not None and out.exists() and not out.is_dir():
-        raise InputError(f"{out}: not a folder (--out names a folder for the figures)")
+        raise InputError(
+            f"{out}: not a folder (--out names a folder for metrics.json and per_device.csv)"
+        )
     training = load_training_data(data)
     metrics = cross_validate(training, n_jobs=jobs, n_splits=folds)
     table = Table(title=f"{folds}-fold CV grouped by article")

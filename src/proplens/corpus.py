@@ -5,8 +5,8 @@ This module is an edge of the system: it is the only code that reads the corpus 
 ``docs/architecture.md``):
 
 - documents: ``dict[document_id, text]``, decoded as UTF-8 so that a BOM stays character 0;
-- span table: ``document_id, device, start, end, release`` with canonical device names, spans
-  trimmed of boundary whitespace and clipped to the article;
+- span table: ``document_id, device, start, end, release`` with canonical device names; news
+  spans trimmed of boundary whitespace and clipped to the article (meme spans as released);
 - sentence table (:meth:`Corpus.sentence_table`): one row per sentence with exact offsets and the
   devices of the spans overlapping it.
 
@@ -345,8 +345,9 @@ def read_emnlp2019(
     """The original EMNLP-2019 PTC release: ``<split>/article<ID>.txt`` plus ``.labels.tsv``.
 
     Its texts separate paragraphs with blank lines, so :meth:`Corpus.sentence_table` runs the
-    sentence segmenter inside each line. Untrimmed spans are trimmed; spans past the end of an
-    article are clipped with a warning naming the label file and line.
+    sentence segmenter inside each line. Untrimmed spans are trimmed; a span that runs past the
+    end of its article is clipped to it, or dropped when it starts past it, with a warning naming
+    the label file and line.
     """
     if isinstance(splits, str):
         splits = (splits,)
