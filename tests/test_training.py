@@ -188,6 +188,37 @@ def test_guard_accepts_noise_and_new_devices(tmp_path):
     assert "New_One" in set(decision.comparison["device"])
 
 
+def test_guard_blocks_what_it_cannot_compare(tmp_path):
+    """A device the default has figures for and the new model has none for (its labels in one
+    document), a parent without CV figures, and a model that lost the span classifier: none of
+    them is "no drop"."""
+    parent = _parent(tmp_path / "models", 0.40, 0.02)
+    unmeasured = _candidate(0.40, 0.02)
+    del unmeasured["metrics"]["per_device"]["Doubt"]["f1"]
+    decision = promotion_decision(parent, unmeasured)
+    assert not decision.promote and "no CV figure for 1 device(s)" in decision.message()
+    assert "Doubt" in decision.message()
+
+    blind = save_model(
+        {"stand-in": True},
+        {"name": "blind", "labels": ["Doubt"], "thresholds": {"Doubt": 0.5}, "metrics": {}},
+        tmp_path / "models" / "blind" / "v1",
+    )
+    decision = promotion_decision(blind, _candidate(0.40, 0.02))
+    assert not decision.promote and "blind@v1 has no CV figures" in decision.message()
+
+    with_spans = tmp_path / "spans"
+    spans_parent = _parent(with_spans, 0.40, 0.02)
+    metadata = json.loads((spans_parent / "metadata.json").read_text(encoding="utf-8"))
+    metadata["metrics"]["tc_micro_f1"] = 0.6
+    (spans_parent / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    decision = promotion_decision(spans_parent, _candidate(0.40, 0.02))
+    assert not decision.promote and "cannot classify spans" in decision.message()
+    also_spans = _candidate(0.40, 0.02)
+    also_spans["metrics"]["tc_micro_f1"] = 0.59
+    assert promotion_decision(spans_parent, also_spans).promote
+
+
 def test_guarded_retrain_is_saved_but_not_default_unless_forced(root, labels_csv, monkeypatch):
     """A retrain whose F1 collapses is saved as a new version, the old one stays current; --force
     makes it current anyway."""
@@ -544,3 +575,18 @@ def test_more_folds_than_documents_is_a_user_error(root, labels_csv, monkeypatch
     documents = data.sentences["document_id"].nunique()
     with pytest.raises(ValidationError, match=f"{documents + 1} folds for {documents} documents"):
         training.cross_validate(data, n_splits=documents + 1, n_jobs=1)
+
+
+def test_a_device_labeled_in_one_document_is_a_data_error():
+    """A device with its own feature block, labeled in one document only, cannot be split into
+    folds: scikit-learn's ValueError (a traceback from `train`) becomes one line."""
+    data = TrainingData(
+        sentences=pd.DataFrame({"document_id": ["a", "a"], "text": ["One.", "Two."]}),
+        spans=pd.DataFrame(),
+        devices=["Repetition"],
+    )
+    from sklearn.model_selection import GroupKFold
+
+    message = "too little training data.*2 sentences in 1 documents"
+    with pytest.raises(DataError, match=message), training._enough_data(data):
+        list(GroupKFold(n_splits=1).split([[0], [1]], groups=["a", "a"]))

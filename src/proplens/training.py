@@ -735,6 +735,18 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
     if parent is None:
         return PromotionDecision(True, None, "no current model to compare with")
     before = read_metadata(parent)
+    if not before.metrics.get("per_device"):
+        # a default forced in without CV: nothing to compare with, so nothing may replace it
+        # unnoticed (the next retrain would otherwise always pass)
+        return PromotionDecision(
+            False,
+            before.ref,
+            f"{before.ref} has no CV figures (it was trained without evaluation), so the new "
+            f"model cannot be compared with it; kept {before.ref} as the default",
+            [],
+            None,
+            _BLOCKED_ADVICE,
+        )
     if not metadata.get("metrics", {}).get("per_device"):
         return PromotionDecision(
             False,
@@ -749,6 +761,28 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
     if removed:
         reason = (
             f"the new model lacks {len(removed)} device(s) of {before.ref} ({', '.join(removed)})"
+        )
+        return PromotionDecision(False, before.ref, reason, [], comparison, _BLOCKED_ADVICE)
+    # A device the current default has figures for and the new model has none for (too few
+    # documents to cross-validate it) is not "no drop": it is unmeasured.
+    unmeasured = [
+        row.device
+        for row in comparison.itertuples(index=False)
+        if row.change != "added" and pd.notna(row.f1_before) and pd.isna(row.f1_after)
+    ]
+    if unmeasured:
+        reason = (
+            f"the new model has no CV figure for {len(unmeasured)} device(s) that {before.ref} "
+            f"has ({', '.join(unmeasured)}): their labels span too few documents to evaluate"
+        )
+        return PromotionDecision(False, before.ref, reason, [], comparison, _BLOCKED_ADVICE)
+    if (
+        before.metrics.get("tc_micro_f1") is not None
+        and metadata["metrics"].get("tc_micro_f1") is None
+    ):
+        reason = (
+            f"the new model cannot classify spans (it was trained without span labels), "
+            f"which {before.ref} can"
         )
         return PromotionDecision(False, before.ref, reason, [], comparison, _BLOCKED_ADVICE)
     drops = []
@@ -823,6 +857,7 @@ _TOO_LITTLE_DATA = (
     "max_df corresponds to",
     "at least 2 classes",
     "Cannot have number of splits",
+    "requires at least one train/test split",  # a device block's labels in one document
 )
 
 
