@@ -102,6 +102,15 @@ def test_whole_loop_suggest_label_import_retrain(setup, capsys):
     counts = metadata.training_data["label_counts"][DEVICE]
     assert counts["positive"] + counts["negative"] == 36 + len(labeled)
 
+    # the next round must not write its picks over this round's labels
+    labeled_text = out.read_text(encoding="utf-8")
+    for extra in (["--exclude", str(out)], []):
+        code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "4", "-o", str(out),
+                     *extra])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 3 and ("also an --exclude file" in err or "labeled row(s)" in err)
+        assert out.read_text(encoding="utf-8") == labeled_text
+
 
 def test_label_studio_tasks_come_back_as_labels(setup):
     """The exported task file, once annotated in Label Studio, imports with the device declared."""

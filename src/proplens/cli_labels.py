@@ -111,6 +111,7 @@ def suggest_command(
         raise ValidationError(
             f"--out {out}: must be a .csv file (the Label Studio tasks are written beside it)"
         )
+    _refuse_labeled_output(out, exclude or [])
     done: list[str] = []
     if exclude:  # an invalid file is named as such, before any model is loaded
         invalid = "the --exclude file(s), nothing was suggested"
@@ -132,6 +133,27 @@ def suggest_command(
         f"{len(picks)} sentences for {device}: fill the 'devices' column of {out} "
         f"with {device} or none, then run: proplens train --labels {out}"
     )
+
+
+def _refuse_labeled_output(out: Path, exclude: list[Path]) -> None:
+    """Writing the picks over a file someone has labeled would lose that round's work (repeating
+    the loop's command with ``--exclude picks.csv -o picks.csv`` did)."""
+    import csv
+
+    if not out.is_file():
+        return
+    if any(out.resolve() == path.resolve() for path in exclude):
+        raise ValidationError(f"--out {out} is also an --exclude file; choose another --out")
+    try:
+        with out.open(encoding="utf-8-sig", newline="") as handle:
+            labeled = sum(1 for row in csv.DictReader(handle) if (row.get("devices") or "").strip())
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return  # not a label file we can read: the write's own checks decide
+    if labeled:
+        raise ValidationError(
+            f"--out {out} holds {labeled} labeled row(s); choose another --out, or move it and "
+            "pass it as --exclude"
+        )
 
 
 def register(app: typer.Typer) -> None:
