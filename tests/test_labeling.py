@@ -605,3 +605,16 @@ def test_cli_validate_warns_about_a_device_with_one_class(tmp_path, capsys):
     )
     assert main(["labels", "validate", str(both)]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_dropped_technique_in_a_label_file_is_a_problem(tmp_path):
+    """Obfuscation is dropped by the taxonomy: silently skipped, its row counted as a negative of
+    the file's other devices."""
+    path = write(
+        tmp_path / "dropped.csv",
+        f"text,devices\nWhat a disgraceful plan!,{DEVICE}\n"
+        'Nobody can say what it means.,"Obfuscation,Intentional_Vagueness,Confusion"\n',
+    )
+    messages = [str(p) for p in validate_labels([path]).problems]
+    assert len(messages) == 1 and "dropped.csv:3:" in messages[0]
+    assert "a technique the taxonomy drops" in messages[0]

@@ -231,6 +231,12 @@ class _Reader:
                 f"unknown device {name!r} (declare it in the taxonomy: proplens labels add)",
             )
             return None
+        if canonical is None:
+            # silently skipped, the row would count as a negative of the file's other devices
+            self.problem(
+                line,
+                f"{name!r} is a technique the taxonomy drops (no model learns it); remove it",
+            )
         return canonical
 
     def device_list(self, value, line: int) -> set[str] | None:
