@@ -341,6 +341,10 @@ def test_cli_train_on_new_labels(root, labels_csv, capsys):
     assert main(args) == 0
     assert "kept the current default" in capsys.readouterr().err
     assert current(root).version == "v1"
+    # the card's command reproduces the model: its name and the skipped CV included
+    card = (root / "tiny" / "v2" / "README.md").read_text(encoding="utf-8")
+    assert f"proplens train --name tiny --labels {labels_csv} --no-base --no-cv" in card
+    assert "compared with `tiny@v1` (the default when it was trained)" in card
 
 
 def test_cli_train_notes_go_into_the_model_card(root, labels_csv, tmp_path):

@@ -360,7 +360,11 @@ def render_model_card(metadata: ModelMetadata) -> str:
         f"# {metadata.name} {metadata.version}",
         "",
         f"A proplens model created {metadata.created}"
-        + (f", replacing `{metadata.parent}`." if metadata.parent else "."),
+        + (
+            f", compared with `{metadata.parent}` (the default when it was trained)."
+            if metadata.parent
+            else "."
+        ),
         "It labels English news sentences with propaganda and rhetorical devices using TF-IDF "
         "features and linear scikit-learn models, and points at the words behind each label.",
         "",
@@ -479,8 +483,10 @@ def _render_reproduce(metadata: ModelMetadata) -> list[str]:
     if command:
         lines += ["Then train with:", "", "```", str(command), "```", ""]
     lines.append(
-        "The training-data fingerprints above are `proplens.artifacts.fingerprint_frame` of the "
-        "training tables; matching fingerprints mean the same documents, offsets and labels."
+        "The training-data fingerprints above identify each source: the sha256 of a label file "
+        "as given, and `proplens.artifacts.fingerprint_frame` of the tables read from the corpus "
+        "and the project's labels; matching fingerprints mean the same documents, offsets and "
+        "labels."
     )
     return lines
 

@@ -480,9 +480,12 @@ def train(
     from proplens.training import train as run
 
     notes_text = read_document(notes).text.strip() if notes is not None else ""
-    command = "proplens train" + "".join(f" --labels {p}" for p in labels or [])
+    # what the card gives to reproduce the model: every option that changes the model or its card
+    command = "proplens train" + (f" --name {name}" if name != "ptc-default" else "")
+    command += "".join(f" --labels {p}" for p in labels or [])
     command += f" --corpus {corpus}" if corpus is not None else ""
     command += "" if base else " --no-base"
+    command += "" if cv else " --no-cv"
     command += f" --notes {notes}" if notes is not None else ""
     with _terminate_like_interrupt():
         result = run(
