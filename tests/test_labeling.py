@@ -618,3 +618,16 @@ def test_a_dropped_technique_in_a_label_file_is_a_problem(tmp_path):
     messages = [str(p) for p in validate_labels([path]).problems]
     assert len(messages) == 1 and "dropped.csv:3:" in messages[0]
     assert "a technique the taxonomy drops" in messages[0]
+
+
+def test_a_label_studio_choice_outside_the_tasks_device_is_a_problem(tmp_path):
+    """A task judged for one device whose annotator chose another: like a CSV row whose device
+    is not in its 'annotated' list, a problem (it was a silent negative)."""
+    other = "Doubt" if DEVICE != "Doubt" else "Loaded_Language"
+    tasks = [
+        {"id": 7, "data": {"text": "Boats wait at Pellin.", "device": DEVICE},
+         "annotations": [{"result": [{"type": "choices", "value": {"choices": [other]}}]}]},
+    ]  # fmt: skip
+    path = write(tmp_path / "export.json", json.dumps(tasks))
+    problems = [str(p) for p in validate_labels([path]).problems]
+    assert len(problems) == 1 and f"devices {other} are not among the task's" in problems[0]

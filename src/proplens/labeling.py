@@ -439,6 +439,15 @@ class _Reader:
                     continue
                 for name in self.device_list(value["labels"], number) or set():
                     spans.append((start, end, name))
+        if annotated is not None:
+            # as for a CSV row: a device chosen but not among the task's judged devices would be
+            # dropped, and the sentence counted as a negative of the device it was judged for
+            extra = sorted(({d for *_, d in spans} | choices) - annotated)
+            if extra:
+                self.problem(
+                    number, f"devices {', '.join(extra)} are not among the task's data.device(s)"
+                )
+                return
         if not spans:
             self.records.append(
                 _Record(document_id, 0, len(text), text, choices, annotated, number)
