@@ -332,8 +332,9 @@ grams.groupby("device")["ngram"].apply(", ".join).to_frame("strongest word n-gra
         """\
 ## The most confident mistakes
 
-Out-of-fold decisions that were most confidently wrong: the strongest *false alarms* (high
-probability, not annotated) and *misses* (annotated, low probability), each with the words that
+Out-of-fold decisions that were most confidently wrong, at each fold's tuned thresholds: the
+strongest *false alarms* (flagged, not annotated; ranked by probability) and *misses* (annotated,
+not flagged; ranked by one minus the probability), each with the words that
 raised the score in the fold model that had not seen the article. Some "mistakes" are annotation
 gaps rather than model errors, and a miss with no evidence is a device the words alone do not
 show (a sentence inside a long annotated span, a device carried by context); reading them is the

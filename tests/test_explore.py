@@ -69,14 +69,17 @@ def test_cooccurrence_is_symmetric_with_counts_on_diagonal():
     assert np.diag(matrix).tolist() == [3, 1]
 
 
+THREE = ["Doubt", "Slogans", "Repetition"]  # taxonomy devices: each may be absent from a table
+
+
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sets(st.sampled_from(["A", "B", "C"])), min_size=1, max_size=30))
+@given(st.lists(st.sets(st.sampled_from(THREE)), min_size=1, max_size=30))
 def test_cooccurrence_properties(device_sets):
     """Property: symmetric, diagonal = per-device counts, off-diagonal never above the diagonal."""
     table = pd.DataFrame({"devices": [sorted(s) for s in device_sets]})
-    matrix = explore.cooccurrence(table, ["A", "B", "C"]).to_numpy()
+    matrix = explore.cooccurrence(table, THREE).to_numpy()
     assert (matrix == matrix.T).all()
-    counts = explore.device_counts(table, ["A", "B", "C"]).reindex(["A", "B", "C"]).to_numpy()
+    counts = explore.device_counts(table, THREE).reindex(THREE).to_numpy()
     assert (np.diag(matrix) == counts).all()
     assert (matrix <= np.diag(matrix)[:, None]).all()
 
@@ -262,3 +265,101 @@ def test_a_missing_devices_value_counts_as_no_device():
     assert (lengths["device"] == "(none)").sum() == 2
     shares = explore.document_flagged_share(table).set_index("document_id")
     assert shares["flagged"].to_dict() == {"a": 1, "b": 1}
+
+
+def test_device_subsets_count_and_label_only_the_named_devices():
+    """A subset counts its devices and ignores the others (it raised "unknown device 'Doubt'");
+    '(none)' stays "no device at all", and a name neither in the table nor in the taxonomy is an
+    error (it gave every sentence as '(none)')."""
+    table = _table()
+    assert explore.device_counts(table, ["Slogans"]).to_dict() == {"Slogans": 1}
+    assert explore.cooccurrence(table, ["Slogans"]).to_numpy().tolist() == [[1]]
+    lengths = explore.sentence_lengths(table, ["Slogans"])
+    by_label = lengths.groupby("device")["words"].apply(sorted).to_dict()
+    assert by_label == {"Slogans": [4], "(other)": [2, 4], "(none)": [2]}
+    assert explore.device_counts(table, ["Repetition"]).to_dict() == {"Repetition": 0}
+    for summary in (explore.device_counts, explore.cooccurrence, explore.sentence_lengths):
+        with pytest.raises(ValidationError, match="Nope"):
+            summary(table, ["Nope"])
+    with pytest.raises(ValidationError, match="list of device names"):
+        explore.sentence_lengths(table, "Doubt")
+
+
+def _out_of_fold(proba: list[list[float]], predicted: list[list[str]]) -> pd.DataFrame:
+    """Out-of-fold predictions for `_table()` in the form `cross_validate_sentences` returns."""
+    frame = pd.DataFrame(proba, columns=DEVICES)
+    frame["predicted"] = predicted
+    return frame
+
+
+def test_confident_mistakes_use_the_thresholded_decisions():
+    """A mistake is a predicted-but-unannotated or annotated-but-unpredicted device at the fold's
+    tuned threshold, not p against 0.5: p = 0.08 predicted is no miss, p = 0.3 predicted is a
+    false alarm, p = 0.4 not predicted is no false alarm (the 0.5 rule got all three wrong)."""
+    table = _table()  # devices: [Doubt], [Doubt, Slogans], [], [Doubt]
+    oof = _out_of_fold(
+        [[0.08, 0.01], [0.02, 0.9], [0.4, 0.3], [0.9, 0.0]],
+        [["Doubt"], ["Slogans"], ["Slogans"], ["Doubt"]],
+    )
+    mistakes = explore.confident_mistakes(table, oof, DEVICES)
+    found = list(zip(mistakes.kind, mistakes.device, mistakes.sentence_index, strict=True))
+    # row 1 missed Doubt (p = 0.02), row 2 is a false alarm of Slogans (p = 0.3)
+    assert found == [("miss", "Doubt", 1), ("false alarm", "Slogans", 0)]
+    assert mistakes.confidence.tolist() == pytest.approx([0.98, 0.3])
+    subset = explore.confident_mistakes(table, oof, ["Slogans"])  # other devices are ignored
+    assert list(subset.kind) == ["false alarm"]
+    with pytest.raises(ValidationError, match="predicted"):
+        explore.confident_mistakes(table, oof.drop(columns="predicted"), DEVICES)
+
+
+def test_a_reused_fold_recorder_keeps_only_the_latest_run():
+    """Passing one recorder to a second CV (a notebook cell run twice) replaced, not appended,
+    its models: they grew to 5 and fold_of split 5 ways, so no model matched its rows."""
+    table = _labelled_corpus()
+    recorder = explore.FoldRecorder(
+        lambda names: DeviceClassifier(
+            names, features=make_sentence_features(chars=False), threshold_folds=2
+        )
+    )
+    cross_validate_sentences(table, DEVICES, make_estimator=recorder, n_splits=3)
+    _, oof = cross_validate_sentences(table, DEVICES, make_estimator=recorder, n_splits=2)
+    assert len(recorder.models) == 2
+    folds = recorder.fold_of(table)
+    for k, model in enumerate(recorder.models):
+        rows = np.flatnonzero(folds == k)
+        proba = model.predict_all_proba(table.iloc[rows])
+        assert np.allclose(proba[:, 0], oof["propaganda"].to_numpy()[rows])
+    with pytest.raises(ValidationError, match="not the one"):
+        recorder.fold_of(_labelled_corpus(documents=14))  # doc12, doc13 were in no run
+    recorder.reset()
+    assert recorder.models == []
+
+
+def test_edge_cases_give_results_or_validation_errors():
+    """Empty inputs draw or return empty results, a short names list is a ValidationError,
+    documents without a group are kept, unnamed heatmap axes are labelled (each of these raised
+    IndexError or ValueError, dropped documents, or left the axis labels empty)."""
+    ax = explore.plot_bars(pd.Series([], dtype=float), title="t", xlabel="n", ylabel="device")
+    assert (ax.get_title(), ax.get_xlabel()) == ("t", "n")
+    confusion = explore.span_confusion([], [])
+    assert confusion.empty and confusion.index.name == "gold device"
+    result = {
+        "document": "x.txt",
+        "profile": {"sentences": 1, "flagged_share": 0.0, "propaganda_score": 0.1, "devices": []},
+    }
+    with pytest.raises(ValidationError, match="1 names for 2 results"):
+        explore.profile_frame([result, result], names=["only-one"])
+    profiles = pd.DataFrame(
+        {"sentences": [10] * 6, "propaganda_score": [0.1, 0.3, 0.2, 0.4, 0.6, 0.8]},
+        index=pd.Index(list("uvwxyz"), name="document"),
+    )
+    groups = explore.compare_groups(profiles, [None, np.nan, "x", "x", "y", "y"])
+    assert groups["documents"].to_dict() == {"(none)": 2, "x": 2, "y": 2}
+    assert groups.loc["(none)", "mean_score"] == pytest.approx(0.2)
+    ordered = pd.Series(pd.Categorical(["s", None, "s", "l", "l", "l"], categories=["s", "l"]))
+    assert explore.compare_groups(profiles, ordered)["documents"].to_dict() == {
+        "s": 2, "l": 3, "(none)": 1,
+    }  # fmt: skip
+    ax = explore.plot_heatmap(pd.DataFrame([[1, 2], [3, 4]]), title="h")
+    assert ax.get_xlabel() and ax.get_ylabel()
+    plt.close("all")

@@ -2,8 +2,9 @@
 
 The numbered notebooks in ``notebooks/`` call these functions; anything a notebook computes that is
 worth keeping lives here so that it is tested. Every summary is a pure function returning a pandas
-object; every ``plot_*`` function draws on a matplotlib ``Axes`` it is given (or a new one) and
-returns that ``Axes``, with labelled axes and a title.
+object (those taking ``devices`` read the taxonomy only to tell a rare device from a typo); every
+``plot_*`` function draws on a matplotlib ``Axes`` it is given (or a new one) and returns that
+``Axes``, with labelled axes and a title.
 
 Example::
 
@@ -16,16 +17,16 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_curve
-from sklearn.model_selection import GroupKFold
 
-from proplens.errors import ValidationError
+from proplens.errors import DataError, ValidationError
 from proplens.evidence import EvidenceMapper, SentenceAttribution
-from proplens.labels import to_indicator
+from proplens.labels import _check_devices, to_indicator
+from proplens.taxonomy import load_taxonomy
 
 __all__ = [
     "FoldRecorder",
@@ -53,19 +54,59 @@ def _check_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> No
         raise ValidationError(f"{what} lacks column(s): {', '.join(missing)}")
 
 
-def _device_lists(table: pd.DataFrame) -> list:
-    """The ``devices`` column with a missing value (None, NaN) read as no device."""
-    return [[] if _missing(row) else row for row in table["devices"]]
+def _device_lists(table: pd.DataFrame, column: str = "devices") -> list:
+    """A column of device lists with a missing value (None, NaN) read as no device."""
+    return [[] if _missing(row) else row for row in table[column]]
 
 
 def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
+def _present(device_lists: list) -> list[str]:
+    """The device names that occur in ``device_lists``, in order of first appearance.
+
+    Malformed rows (a string, a number) and names are skipped here: :func:`to_indicator` reports
+    them with their row number.
+    """
+    seen: dict[str, None] = {}
+    for row in device_lists:
+        if isinstance(row, Iterable) and not isinstance(row, str | bytes):
+            seen.update((name, None) for name in row if isinstance(name, str))
+    return list(seen)
+
+
 def _devices_of(table: pd.DataFrame, devices: Sequence[str] | None) -> list[str]:
-    if devices is not None:
-        return list(devices)
-    return sorted({d for row in _device_lists(table) for d in row})
+    """The devices to summarise: all in the table (sorted) or the named ones.
+
+    A named device is known when the table carries it or the taxonomy declares it, so a rare
+    device absent from a small sample counts 0 while a typo is an error, not a column of zeros.
+    """
+    present = _present(_device_lists(table))
+    if devices is None:
+        return sorted(present)
+    names = _check_devices(devices)  # a string or duplicates: the labels module's error
+    unknown = [name for name in names if name not in present]
+    if unknown:
+        try:
+            declared = set(load_taxonomy().names)
+        except DataError:  # no readable taxonomy: only the table's own devices are known
+            declared = set()
+        unknown = [name for name in unknown if name not in declared]
+    if unknown:
+        raise ValidationError(
+            f"unknown device(s): {', '.join(unknown)}; neither in the table nor in the taxonomy"
+        )
+    return names
+
+
+def _indicator(device_lists: list, names: Sequence[str]) -> np.ndarray:
+    """``(n, k)`` indicator of ``names`` only: other devices in the rows are ignored, not errors,
+    so that a subset of devices can be summarised."""
+    names = list(names)
+    named = set(names)
+    others = [name for name in _present(device_lists) if name not in named]
+    return to_indicator(device_lists, [*names, *others])[:, : len(names)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,10 +114,14 @@ def _devices_of(table: pd.DataFrame, devices: Sequence[str] | None) -> list[str]
 
 
 def device_counts(table: pd.DataFrame, devices: Sequence[str] | None = None) -> pd.Series:
-    """Sentences carrying each device, most frequent first (a device absent from all is 0)."""
+    """Sentences carrying each device, most frequent first (a device absent from all is 0).
+
+    ``devices`` (default: every device in the table) may be a subset: only those are counted.
+    A name neither in the table nor in the taxonomy raises :class:`ValidationError`.
+    """
     _check_columns(table, ["devices"], "sentence table")
     names = _devices_of(table, devices)
-    counts = to_indicator(_device_lists(table), names).sum(axis=0)
+    counts = _indicator(_device_lists(table), names).sum(axis=0)
     series = pd.Series(counts, index=pd.Index(names, name="device"), name="sentences")
     return series.sort_values(ascending=False, kind="stable")
 
@@ -94,30 +139,37 @@ def cooccurrence(table: pd.DataFrame, devices: Sequence[str] | None = None) -> p
     """``k x k`` sentence counts: cell (a, b) = sentences carrying both a and b.
 
     The diagonal holds each device's own sentence count, so a row divided by its diagonal reads
-    as "of the sentences with a, the share that also has b".
+    as "of the sentences with a, the share that also has b". ``devices`` as in
+    :func:`device_counts`.
     """
     _check_columns(table, ["devices"], "sentence table")
     names = _devices_of(table, devices)
-    indicator = to_indicator(_device_lists(table), names).astype(np.int64)
+    indicator = _indicator(_device_lists(table), names).astype(np.int64)
     counts = indicator.T @ indicator
     index = pd.Index(names, name="device")
     return pd.DataFrame(counts, index=index, columns=pd.Index(names, name="with device"))
 
 
 def sentence_lengths(table: pd.DataFrame, devices: Sequence[str] | None = None) -> pd.DataFrame:
-    """Long table ``device, words``: one row per (sentence, device), plus ``(none)`` sentences.
+    """Long table ``device, words``: one row per (sentence, device) for the named ``devices``
+    (default: every device in the table, checked as in :func:`device_counts`).
 
-    Length is counted in whitespace-separated words, which is what a reader perceives.
+    A sentence carrying none of them is one row too: ``(none)`` when it has no device at all,
+    ``(other)`` when it only has devices that were not named (only with a subset), so that
+    "(none)" always means plain sentences. Length is counted in whitespace-separated words, which
+    is what a reader perceives.
     """
     _check_columns(table, ["devices", "text"], "sentence table")
-    names = set(_devices_of(table, devices))
+    names = _devices_of(table, devices)
     if table.empty:
         return pd.DataFrame({"device": pd.Series(dtype=object), "words": pd.Series(dtype=int)})
     words = table["text"].str.split().map(len).to_numpy()
+    lists = _device_lists(table)
+    indicator = _indicator(lists, names).astype(bool)
     rows = []
-    for length, found in zip(words, _device_lists(table), strict=True):
-        kept = [d for d in found if d in names]
-        for device in kept or ["(none)"]:
+    for length, found, flags in zip(words, lists, indicator, strict=True):
+        kept = [name for name, flag in zip(names, flags, strict=True) if flag]
+        for device in kept or ["(other)" if len(found) else "(none)"]:
             rows.append((device, int(length)))
     return pd.DataFrame(rows, columns=["device", "words"])
 
@@ -184,10 +236,14 @@ def span_confusion(y_true, y_pred, *, normalize: bool = True) -> pd.DataFrame:
     """Gold device (rows) against predicted device (columns) for technique classification.
 
     With ``normalize`` each row sums to 1: cell (a, b) is the share of gold-``a`` spans the model
-    called ``b``, which makes rare devices as readable as frequent ones.
+    called ``b``, which makes rare devices as readable as frequent ones. No spans give an empty
+    frame.
     """
     labels = sorted(set(np.asarray(y_true)) | set(np.asarray(y_pred)))
-    matrix = confusion_matrix(y_true, y_pred, labels=labels).astype(float)
+    if labels:
+        matrix = confusion_matrix(y_true, y_pred, labels=labels).astype(float)
+    else:  # sklearn refuses empty input; no span is an empty table, not an error
+        matrix = np.zeros((0, 0))
     if normalize:
         totals = matrix.sum(axis=1, keepdims=True)
         matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
@@ -233,6 +289,11 @@ class FoldRecorder:
     """An estimator factory for :func:`proplens.evaluation.cross_validate_sentences` that keeps
     every fold's fitted model, so out-of-fold mistakes can be explained by the model that made them.
 
+    It also records the documents each model was fitted on. ``models`` holds the folds of the
+    latest cross-validation only: a run that starts with a recorder already used (a notebook cell
+    run twice) replaces the earlier models, since mixing two runs' models would explain a sentence
+    with a model trained on its own article. :meth:`reset` empties it by hand.
+
     >>> from proplens.model import DeviceClassifier
     >>> recorder = FoldRecorder(lambda devices: DeviceClassifier(devices))
     >>> # cross_validate_sentences(table, devices, make_estimator=recorder, n_splits=3)
@@ -243,26 +304,79 @@ class FoldRecorder:
     def __init__(self, make_estimator) -> None:
         self.make_estimator = make_estimator
         self.models: list = []
+        self._trained_on: list[frozenset] = []  # the document ids each of ``models`` was fitted on
 
     def __call__(self, devices: Sequence[str]):
-        estimator = self.make_estimator(devices)
-        self.models.append(estimator)
-        return estimator
+        return _RecordedFit(self.make_estimator(devices), self)
+
+    def reset(self) -> None:
+        """Forget the recorded models."""
+        self.models = []
+        self._trained_on = []
+
+    def _record(self, model, table: pd.DataFrame) -> None:
+        _check_columns(table, ["document_id"], "training table")
+        documents = frozenset(table["document_id"])
+        if self._starts_new_run(documents):
+            self.reset()
+        self.models.append(model)
+        self._trained_on.append(documents)
+
+    def _starts_new_run(self, documents: frozenset) -> bool:
+        """Whether a model fitted on ``documents`` cannot be a further fold of the recorded run.
+
+        The held-out documents of one grouped k-fold run are disjoint and, from its second fold
+        on, the training sets together hold all of its documents.
+        """
+        if documents in self._trained_on:  # the same training set again: a repeated split
+            return True
+        if len(self._trained_on) < 2:
+            return False
+        run = frozenset().union(*self._trained_on)
+        if documents - run:  # a document the run has not seen: another table
+            return True
+        held_out = run - documents
+        return any(held_out & (run - trained) for trained in self._trained_on)
 
     def fold_of(self, table: pd.DataFrame) -> np.ndarray:
         """For each row of ``table``, the index of the fold model that did *not* train on it.
 
-        Recomputes the grouped split of :mod:`proplens.evaluation` (``GroupKFold`` by
-        ``document_id``, as many folds as models recorded).
+        Read from the documents each model was fitted on; a row whose document was held out by
+        no recorded model, or by several, raises :class:`ValidationError` (the table is not the
+        one cross-validated, or the run did not finish).
         """
         if len(self.models) < 2:
             raise ValidationError("no cross-validation recorded: pass the recorder to a CV first")
-        fold = np.full(len(table), -1)
-        groups = table["document_id"].to_numpy()
-        splitter = GroupKFold(n_splits=len(self.models))
-        for k, (_, test) in enumerate(splitter.split(np.zeros(len(table)), groups=groups)):
-            fold[test] = k
-        return fold
+        _check_columns(table, ["document_id"], "sentence table")
+        documents = table["document_id"].to_numpy()
+        held_out = np.array([~np.isin(documents, list(trained)) for trained in self._trained_on])
+        counts = held_out.sum(axis=0)
+        wrong = np.flatnonzero(counts != 1)
+        if wrong.size:
+            row = wrong[0]
+            raise ValidationError(
+                f"row {row}: document {documents[row]!r} was held out by {counts[row]} of the "
+                f"{len(self.models)} recorded fold models, not exactly one: this table is not "
+                "the one the recorder's cross-validation ran on"
+            )
+        return held_out.argmax(axis=0)
+
+
+class _RecordedFit:
+    """One fold's estimator as handed to the CV: ``fit`` tells the recorder which documents the
+    model was fitted on and returns the estimator itself; everything else is the estimator's."""
+
+    def __init__(self, estimator, recorder: FoldRecorder) -> None:
+        self._estimator = estimator
+        self._recorder = recorder
+
+    def fit(self, table: pd.DataFrame, *args, **kwargs):
+        fitted = self._estimator.fit(table, *args, **kwargs)
+        self._recorder._record(self._estimator, table)
+        return fitted
+
+    def __getattr__(self, name: str):
+        return getattr(self._estimator, name)
 
 
 def confident_mistakes(
@@ -276,27 +390,35 @@ def confident_mistakes(
     """The out-of-fold (sentence, device) decisions that were most confidently wrong: the ``n``
     strongest false alarms and the ``n`` strongest misses, most confident first.
 
-    A *false alarm* is a device the model gave a high probability to but no annotator marked; a
-    *miss* is an annotated device the model gave a low probability to. ``confidence`` is the
-    probability for false alarms and ``1 - probability`` for misses, so both sort together.
-    With a ``recorder`` (the :class:`FoldRecorder` used in the CV), ``evidence`` lists the words
-    that pushed the fold model's score up. Columns: ``document_id, sentence_index, device, kind,
-    probability, confidence, evidence, text``.
+    ``oof`` is the out-of-fold output of :func:`proplens.evaluation.cross_validate_sentences`;
+    its ``predicted`` column (the decisions at each fold model's tuned thresholds) decides what
+    is a mistake. A *false alarm* is a device the model predicted but no annotator marked; a
+    *miss* is an annotated device the model did not predict. ``confidence`` is the probability
+    the model gave to its wrong decision: the probability for false alarms, ``1 - probability``
+    for misses, so both sort together. It does not depend on the thresholds, so a false alarm
+    just above a low threshold can have a confidence well under 0.5. ``devices`` may be a subset
+    of the CV's devices. With a ``recorder`` (the :class:`FoldRecorder` used in the CV),
+    ``evidence`` lists the words that pushed the fold model's score up. Columns: ``document_id,
+    sentence_index, device, kind, probability, confidence, evidence, text``.
     """
+    devices = _check_devices(devices)
     _check_columns(table, ["document_id", "sentence_index", "text", "devices"], "sentence table")
-    _check_columns(oof, list(devices), "out-of-fold predictions")
+    _check_columns(oof, [*devices, "predicted"], "out-of-fold predictions")
     if len(oof) != len(table):
         raise ValidationError(f"{len(oof)} prediction rows for {len(table)} sentences")
-    truth = to_indicator(table["devices"].tolist(), devices).astype(bool)
+    if n < 0:
+        raise ValidationError(f"n must be 0 or more, got {n}")
+    truth = _indicator(_device_lists(table), devices).astype(bool)
+    predicted = _indicator(_device_lists(oof, "predicted"), devices).astype(bool)
     proba = oof[list(devices)].to_numpy(dtype=float)
-    false_alarm = np.where(~truth, proba, -1.0)
-    miss = np.where(truth, 1.0 - proba, -1.0)
+    false_alarm = np.where(predicted & ~truth, proba, -1.0)
+    miss = np.where(truth & ~predicted, 1.0 - proba, -1.0)
     candidates = []
     for kind, score in (("false alarm", false_alarm), ("miss", miss)):
         flat = np.argsort(-score, axis=None, kind="stable")[:n]
         for position in flat:
             row, column = divmod(int(position), len(devices))
-            if score[row, column] > 0.5:
+            if score[row, column] >= 0:  # -1 marks a decision that was right
                 candidates.append((float(score[row, column]), kind, row, column))
     candidates.sort(key=lambda item: -item[0])
     folds = recorder.fold_of(table) if recorder is not None else None
@@ -355,8 +477,11 @@ def profile_frame(results: Sequence, names: Sequence[str] | None = None) -> pd.D
     """Documents side by side: one row per document, one column per device (share of sentences
     labelled with it), plus ``propaganda_score`` and ``flagged_share``.
 
-    ``results`` are :class:`proplens.DocumentScore` objects or their ``to_dict()`` form.
+    ``results`` are :class:`proplens.DocumentScore` objects or their ``to_dict()`` form;
+    ``names``, if given, replace their document names (one per result).
     """
+    if names is not None and len(names) != len(results):
+        raise ValidationError(f"{len(names)} names for {len(results)} results")
     rows = []
     for position, result in enumerate(results):
         data = result.to_dict(include_text=False) if hasattr(result, "to_dict") else result
@@ -380,11 +505,12 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
     over documents, and the mean share of sentences per device.
 
     ``profiles`` is :func:`profile_frame` output, ``groups`` one group key per row of it (rows
-    come out sorted, in category order for a categorical).
+    come out sorted, in category order for a categorical). Documents without a key (None, NaN)
+    form the group ``(none)``, as in :func:`proplens.group_report.group_report`.
     Documents, not sentences, are resampled: the sentences of one article are not independent
     (see :func:`proplens.group_report.bootstrap_ci`).
     """
-    from proplens.group_report import bootstrap_ci
+    from proplens.group_report import MISSING_GROUP, bootstrap_ci
 
     _check_columns(profiles, ["propaganda_score"], "profiles")
     keys = groups if isinstance(groups, pd.Series) else pd.Series(list(groups), dtype=object)
@@ -392,6 +518,15 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
         raise ValidationError(f"{len(keys)} group keys for {len(profiles)} documents")
     # ``.array`` keeps a categorical's order (short < medium < long) for the rows.
     keys = pd.Series(keys.array, index=profiles.index, name="group")
+    # groupby drops missing keys: their documents would vanish from every group.
+    missing = keys.isna()
+    if missing.any():
+        if isinstance(keys.dtype, pd.CategoricalDtype):
+            if MISSING_GROUP not in keys.cat.categories:
+                keys = keys.cat.add_categories([MISSING_GROUP])
+            keys = keys.fillna(MISSING_GROUP)
+        else:
+            keys = keys.astype(object).where(~missing, MISSING_GROUP)
     share_columns = [c for c in profiles.columns if c not in ("sentences", "propaganda_score")]
     rows = []
     for group, members in profiles.groupby(keys, sort=True, observed=True):
@@ -437,8 +572,9 @@ def plot_heatmap(
     image = ax.imshow(values, cmap=cmap, aspect="auto")
     ax.set_xticks(range(frame.shape[1]), [str(c) for c in frame.columns], rotation=60, ha="right")
     ax.set_yticks(range(frame.shape[0]), [str(i) for i in frame.index])
-    ax.set_xlabel(frame.columns.name or "")
-    ax.set_ylabel(frame.index.name or "")
+    # An unnamed index or columns still gets a label: the module promises labelled axes.
+    ax.set_xlabel(frame.columns.name or "column")
+    ax.set_ylabel(frame.index.name or "row")
     ax.set_title(title)
     colorbar = ax.figure.colorbar(image, ax=ax)
     colorbar.set_label(colorbar_label)
@@ -459,11 +595,16 @@ def plot_bars(
     ax=None,
     horizontal: bool = True,
 ):
-    """Grouped bars of a frame (one group per row, one bar per column) or bars of a series."""
+    """Grouped bars of a frame (one group per row, one bar per column) or bars of a series.
+
+    An empty frame or series (say :func:`device_counts` of a table without devices, or of no
+    devices) gives labelled axes with no bars.
+    """
     ax = _axes(ax)
     kind = "barh" if horizontal else "bar"
-    frame.plot(kind=kind, ax=ax, legend=False)
-    if isinstance(frame, pd.DataFrame) and frame.shape[1] > 1:
+    if not frame.empty:  # pandas raises IndexError when plotting no bars
+        frame.plot(kind=kind, ax=ax, legend=False)
+    if isinstance(frame, pd.DataFrame) and frame.shape[1] > 1 and not frame.empty:
         # Outside the axes: inside, the legend covers the longest bars.
         ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
     ax.set_title(title)
