@@ -37,7 +37,7 @@ import pandas as pd
 
 from proplens import config
 from proplens.errors import DataError, ValidationError
-from proplens.taxonomy import Device, Taxonomy, load_taxonomy, taxonomy_lock
+from proplens.taxonomy import _NAME, Device, Taxonomy, load_taxonomy, taxonomy_lock
 
 __all__ = [
     "LABEL_COLUMNS",
@@ -782,7 +782,7 @@ def add_device(
     ``requires`` is an optional regex a sentence must match for the device to be possible (the
     model gives other sentences probability 0 and learns from matching sentences only).
     """
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_,-]*", name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValidationError(
             f"device name {name!r}: use letters, digits, '_', ',' and '-' (e.g. Vague_Sourcing)"
         )

@@ -24,7 +24,7 @@ from proplens.errors import DataError, ValidationError
 __all__ = ["Device", "Taxonomy", "load_taxonomy", "taxonomy_lock"]
 
 _DEFAULT_COLOUR = "#808080"
-# The spelling rule `proplens labels add` enforces for names; aliases follow it too, so that an
+# The spelling rule for a new device's name (`proplens labels add`) and its aliases, so that an
 # alias can never hold a label-file separator (";", "|") or surrounding spaces.
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_,-]*")
 
