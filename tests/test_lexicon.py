@@ -131,3 +131,31 @@ def test_the_default_features_include_the_lexicon():
     features = make_sentence_features()
     assert "lexicon" in dict(features.transformer_list)
     assert features.transformer_weights["lexicon"] == pytest.approx(0.3)
+
+
+def test_an_unmarked_device_leaves_its_columns_only():
+    """A sentence corrected to have a device no span marks says nothing about which of its words
+    carry it: it is left out of that device's rates and of "any device", and still counts for the
+    other devices (here as a sentence without Doubt)."""
+    frame = _frame()
+    frame["unmarked"] = [[] for _ in range(len(frame))]
+    text = "Nobody believes the shameful report about the doubtful figures."
+    start = text.index("shameful")
+    frame.loc[len(frame)] = ["doc9", 0, text, [(start, start + 8, "Loaded_Language")], ["Doubt"]]
+    frame.loc[len(frame)] = ["doc9", 1, "Doubtful claims again.", [(0, 8, "Doubt")], []]
+    both = SpanLexicon().fit(frame)
+    names = list(both.get_feature_names_out())
+    assert "span_rate_max_Doubt" in names
+    without = frame.copy()
+    without.at[len(frame) - 2, "spans"] = None  # the old behaviour: the whole sentence left out
+    whole = SpanLexicon().fit(without)
+    doubt, loaded = both.devices_.index("Doubt"), both.devices_.index("Loaded_Language")
+    any_ = len(both.devices_)
+    word = both.vocabulary_["shameful"]
+    # Doubt and "any device" are fit exactly as if the sentence were not there ...
+    for column in (doubt, any_):
+        assert both.base_rate_[column] == whole.base_rate_[column]
+        assert both.log_ratio_[word, column] == whole.log_ratio_[word, column]
+    # ... while Loaded_Language counts its span: one more occurrence of "shameful" inside a span
+    assert both.log_ratio_[word, loaded] != whole.log_ratio_[word, loaded]
+    assert both.base_rate_[loaded] != whole.base_rate_[loaded]

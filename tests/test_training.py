@@ -18,7 +18,7 @@ from proplens import config, training
 from proplens.artifacts import read_metadata, save_model
 from proplens.cli import main
 from proplens.errors import DataError, ModelError, ValidationError
-from proplens.labeling import read_labels
+from proplens.labeling import LABEL_COLUMNS, LabelSet, read_labels
 from proplens.model import DeviceClassifier
 from proplens.registry import current, versions
 from proplens.training import (
@@ -292,6 +292,81 @@ def test_new_labels_correct_base_sentences_and_add_new_ones(tmp_path, monkeypatc
     Y = data.indicator()
     assert table["text"].tolist()[1] == "What a shameful plan!"
     assert Y.tolist() == [[0, -1], [1, 1], [-1, 1]]
+
+
+def _corrections(*rows: tuple) -> LabelSet:
+    """Labels of corpus sentences: ``(document_id, start, end, devices, annotated)`` each."""
+    return LabelSet(
+        pd.DataFrame(
+            [
+                {
+                    "document_id": document_id,
+                    "sentence_index": 0,
+                    "start": start,
+                    "end": end,
+                    "text": "(corpus sentence)",
+                    "devices": devices,
+                    "annotated": annotated,
+                    "in_corpus": True,
+                    "source": "corrections.csv",
+                    "line": line,
+                }  # fmt: skip
+                for line, (document_id, start, end, devices, annotated) in enumerate(rows, 1)
+            ],
+            columns=LABEL_COLUMNS,
+        )
+    )
+
+
+def test_a_correction_keeps_the_spans_of_devices_it_did_not_judge():
+    """Correcting one device of a corpus sentence says nothing about its other devices' spans:
+    they stay (the span lexicon learns from them), the corrected device's spans go when it is
+    judged absent, and a device judged present without a span is recorded as unmarked."""
+    text = "What a shameful plan, and who believes it?"
+    shameful = (7, 15, "Loaded_Language")
+    believes = (26, 42, "Doubt")
+    base = pd.DataFrame(
+        {
+            "document_id": ["d1", "d1"],
+            "sentence_index": [0, 1],
+            "start": [0, 50],
+            "end": [42, 90],
+            "text": [text, text],
+            "devices": [["Doubt", "Loaded_Language"], ["Doubt", "Loaded_Language"]],
+            "release": "semeval2020",
+            "unannotated": [[], []],
+            "spans": [[shameful, believes], [shameful, believes]],
+        }
+    )
+    labels = _corrections(("d1", 0, 42, [], ["Doubt"]), ("d1", 50, 90, ["Slogans"], ["Slogans"]))
+    devices = ["Doubt", "Loaded_Language", "Slogans"]
+    table = training._merge_labels(base, labels, devices)
+    assert table["devices"].tolist() == [
+        ["Loaded_Language"],
+        ["Doubt", "Loaded_Language", "Slogans"],
+    ]
+    assert table["spans"].tolist() == [[shameful], [shameful, believes]]
+    assert table["unmarked"].tolist() == [[], ["Slogans"]]
+
+
+def test_a_correction_removes_the_gold_spans_it_overrules():
+    """A sentence judged free of a device no longer gives that device's gold spans to technique
+    classification; spans of other devices, and of other sentences, stay."""
+    spans = pd.DataFrame(
+        {
+            "document_id": ["d1", "d1", "d1", "d2"],
+            "device": ["Doubt", "Loaded_Language", "Doubt", "Doubt"],
+            "start": [30, 7, 60, 30],
+            "end": [42, 15, 70, 42],
+        }
+    )
+    labels = _corrections(("d1", 0, 42, [], ["Doubt"]))
+    kept = training._without_corrected_spans(spans, labels)
+    assert kept[["document_id", "device", "start"]].values.tolist() == [
+        ["d1", "Loaded_Language", 7],
+        ["d1", "Doubt", 60],
+        ["d2", "Doubt", 30],
+    ]
 
 
 def test_default_label_files_skip_companion_files(tmp_path, monkeypatch):

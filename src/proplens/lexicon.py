@@ -16,6 +16,8 @@ cross-validation around it stays honest.
 
 ``fit`` reads a ``spans`` column: per sentence, a list of ``(start, end, device)`` with offsets into
 the sentence's text, or None for a sentence labeled without spans (its words are then left out).
+An optional ``unmarked`` column lists, per sentence, devices it has whose words no span marks (a
+corrected label): its words are left out of those devices' rates and of "any device".
 Prediction needs only the text.
 """
 
@@ -119,11 +121,18 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
         self.devices_ = self._devices_of(X)
         index = {d: j for j, d in enumerate(self.devices_)}
         pattern = re.compile(WORD_TOKEN_PATTERN)
-        has_spans = "spans" in X.columns
+        all_spans = X["spans"].tolist() if "spans" in X.columns else [None] * len(X)
+        unmarked = X["unmarked"].tolist() if "unmarked" in X.columns else None
+        width = len(self.devices_) + 1
         tokens, inside, usable = [], [], []
         for row, text in enumerate(X["text"].tolist()):
-            spans = X["spans"].iat[row] if has_spans else None
-            spans = spans if _has_spans(spans) else None
+            spans = all_spans[row] if _has_spans(all_spans[row]) else None
+            # which columns this sentence's words may be counted in
+            columns = np.full(width, spans is not None)
+            if spans is not None and unmarked is not None and _has_spans(unmarked[row]):
+                gaps = [index[d] for d in unmarked[row] if d in index]
+                columns[gaps] = False
+                columns[-1] = not gaps  # "any device": unknown when one device's words are
             matches = list(pattern.finditer(text))
             tokens.append([m.group().lower() for m in matches])
             flags = np.zeros((len(matches), len(self.devices_) + 1), dtype=bool)
@@ -133,26 +142,34 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
                         flags[k, index[device]] = True
                         flags[k, -1] = True
             inside.append(flags)
-            usable.append(spans is not None)
+            usable.append(columns)
         return tokens, inside, usable
 
     def _fit_rows(self, tokens, inside, usable, rows: Sequence[int]) -> None:
         width = len(self.devices_) + 1
-        rows = [i for i in rows if usable[i] and len(tokens[i])]
+        rows = [i for i in rows if usable[i].any() and len(tokens[i])]
         words = [w for i in rows for w in tokens[i]]
         if not words:
             self.base_rate_ = np.full(width, 1e-3)
             self.vocabulary_, self.log_ratio_ = {}, np.zeros((0, width), dtype=np.float32)
             return
         codes, vocabulary = pd.factorize(pd.Series(words, dtype=object))
-        flags = np.vstack([inside[i] for i in rows]).astype(np.float64)
-        counts = np.bincount(codes)
-        hits = np.zeros((len(vocabulary), width))
-        np.add.at(hits, codes, flags)
+        # counted[k, j]: whether word occurrence k counts towards device j's rates
+        counted = np.repeat(
+            np.vstack([usable[i] for i in rows]), [len(tokens[i]) for i in rows], axis=0
+        )
+        flags = np.vstack([inside[i] for i in rows]) & counted
+        flags, counted = flags.astype(np.float64), counted.astype(np.float64)
+        # per word, summed over its occurrences (a one-hot product: far faster than np.add.at)
+        occurrences = sparse.csr_matrix(
+            (np.ones(len(codes)), (codes, np.arange(len(codes)))),
+            shape=(len(vocabulary), len(codes)),
+        )
+        seen, hits = occurrences @ counted, occurrences @ flags
         # a floor keeps log-ratios finite for a device without spans in this fold
-        base = np.maximum(flags.mean(axis=0), 1e-4)
-        keep = counts >= self.min_count
-        rate = (hits[keep] + self.smoothing * base) / (counts[keep, None] + self.smoothing)
+        base = np.maximum(flags.sum(axis=0) / np.maximum(counted.sum(axis=0), 1), 1e-4)
+        keep = seen.max(axis=1) >= self.min_count
+        rate = (hits[keep] + self.smoothing * base) / (seen[keep] + self.smoothing)
         self.base_rate_ = base
         self.vocabulary_ = {w: k for k, w in enumerate(np.asarray(vocabulary)[keep].tolist())}
         self.log_ratio_ = np.log(rate / base).astype(np.float32)

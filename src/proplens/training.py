@@ -181,26 +181,40 @@ def _merge_labels(table: pd.DataFrame, labels: LabelSet, devices: list[str]) -> 
     present = [set(d) for d in table["devices"]]
     unknown = [set(u) | set(new_devices) for u in table["unannotated"]]
     spans = table["spans"].tolist() if "spans" in table.columns else None
+    unmarked = (
+        [set(u) for u in table["unmarked"]]
+        if "unmarked" in table.columns
+        else [set() for _ in range(len(table))]
+    )
     extra = []
     for row in labels.frame.itertuples(index=False):
         index = position.get((row.document_id, row.start, row.end)) if row.in_corpus else None
         if index is None:
             extra.append(row)
             continue
-        if spans is not None:
-            # the sentence's devices now come from a sentence label: its old spans no longer
-            # say which words carry them
-            spans[index] = None
         for device in row.annotated:
             unknown[index].discard(device)
             if device in row.devices:
                 present[index].add(device)
             else:
                 present[index].discard(device)
+            if spans is None or not isinstance(spans[index], list):
+                continue
+            # A correction speaks for its own devices only: the other devices' spans still say
+            # which words carry them. An absent device loses its spans; a present one keeps
+            # them when it has some, and otherwise its words are unknown ("unmarked"), which the
+            # span lexicon reads as "leave this sentence out of that device's rates".
+            marked = any(d == device for _, _, d in spans[index])
+            if device not in row.devices:
+                spans[index] = [s for s in spans[index] if s[2] != device]
+                unmarked[index].discard(device)
+            elif not marked:
+                unmarked[index].add(device)
     table["devices"] = [sorted(p) for p in present]
     table["unannotated"] = [sorted(u) for u in unknown]
     if spans is not None:
         table["spans"] = spans
+        table["unmarked"] = [sorted(u) for u in unmarked]
     if extra:
         added = pd.DataFrame(
             {
@@ -220,6 +234,34 @@ def _merge_labels(table: pd.DataFrame, labels: LabelSet, devices: list[str]) -> 
         table = table.sort_values(["document_id", "sentence_index"], kind="stable")
         table = table.reset_index(drop=True)
     return table
+
+
+def _without_corrected_spans(spans: pd.DataFrame, labels: LabelSet) -> pd.DataFrame:
+    """The gold spans less those a correction says are not there.
+
+    A label judging a corpus sentence free of a device overrules the corpus: that device's spans
+    touching the sentence are no longer technique-classification examples either.
+    """
+    if len(spans) == 0:
+        return spans
+    absent: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for row in labels.frame.itertuples(index=False):
+        if not row.in_corpus:
+            continue
+        for device in set(row.annotated) - set(row.devices):
+            absent.setdefault((str(row.document_id), device), []).append((row.start, row.end))
+    if not absent:
+        return spans
+    keep = [
+        not any(
+            start < end_ and end > start_
+            for start_, end_ in absent.get((str(document_id), device), ())
+        )
+        for document_id, device, start, end in spans[
+            ["document_id", "device", "start", "end"]
+        ].itertuples(index=False)
+    ]
+    return spans[keep].reset_index(drop=True)
 
 
 def _known_devices(table: pd.DataFrame) -> set[str]:
@@ -300,6 +342,7 @@ def load_training_data(
     if labels is not None and len(labels):
         devices += [d for d in labels.devices if d not in devices]
         table = _merge_labels(table, labels, devices)
+        spans = _without_corrected_spans(spans, labels)
         sources += labels.sources
     gates = {d: g for d, g in taxonomy.gates.items() if d in devices}
     blocks = {d: b for d, b in taxonomy.feature_blocks.items() if d in devices}
