@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from proplens import config, registry
@@ -40,9 +41,13 @@ def add_model(
     f1=None,
     micro_f1=0.4,
     tc_micro_f1=None,
+    metrics=None,
     root: Path | None = None,
 ) -> Path:
-    """Save a tiny stand-in model as the next version of ``name`` (the registry never unpickles)."""
+    """Save a tiny stand-in model as the next version of ``name`` (the registry never unpickles).
+
+    ``metrics`` replaces the whole metrics dict (``micro_f1``, ``f1`` and ``tc_micro_f1`` then
+    play no part)."""
     thresholds = thresholds if thresholds is not None else {label: 0.5 for label in labels}
     f1 = f1 if f1 is not None else {label: 0.3 for label in labels}
     metadata = {
@@ -51,7 +56,9 @@ def add_model(
         "thresholds": thresholds,
         "metrics": {"micro_f1": micro_f1, "per_device": {d: {"f1": v} for d, v in f1.items()}},
     }
-    if tc_micro_f1 is not None:
+    if metrics is not None:
+        metadata["metrics"] = metrics
+    if tc_micro_f1 is not None and metrics is None:
         metadata["metrics"]["tc_micro_f1"] = tc_micro_f1
     directory = next_version_dir(name, root)
     metadata["version"] = directory.name
@@ -261,8 +268,8 @@ def test_list_models_shows_broken_models(root):
     assert "not valid JSON" in table.loc[0, "problem"]
 
 
-def test_cli_lists_a_broken_model_with_blanks_not_nan(root, capsys):
-    """The columns a broken version lacks are left blank; the readable rows keep whole numbers."""
+def test_cli_lists_a_broken_model_with_dashes_not_nan(root, capsys):
+    """The columns a broken version lacks show "-"; the readable rows keep whole numbers."""
     from proplens.cli import main
 
     add_model("m")
@@ -270,6 +277,167 @@ def test_cli_lists_a_broken_model_with_blanks_not_nan(root, capsys):
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert "nan" not in out.lower() and "2.0" not in out and " 2 " in out
+    assert _cells(out, "m@v2")[2:5] == ["-", "-", "-"]
+
+
+# What training records: --no-cv keeps only timings; a CV that saw no positive and no prediction
+# of any device writes micro F1 0.0 and, per device, F1 0.0 over 0 folds (0/0, not a measurement).
+NO_CV_METRICS = {"fit_seconds": 3.1, "train_seconds": 3.2, "promotion": {"promoted": False}}
+UNSEEN = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "folds": 0}
+EMPTY_CV_METRICS = {
+    "cv": "5-fold GroupKFold by document",
+    "micro_f1": 0.0,
+    "macro_f1": 0.0,
+    "per_device": {"Doubt": dict(UNSEEN), "Loaded_Language": dict(UNSEEN)},
+}
+
+
+def _cells(out: str, ref: str) -> list[str]:
+    """The cells of the `models list` row of ``ref``."""
+    line = next(line for line in out.splitlines() if f" {ref} " in line)
+    return [cell.strip() for cell in line.split("│")[1:-1]]
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        NO_CV_METRICS,
+        EMPTY_CV_METRICS,
+        {"micro_f1": None, "per_device": {}},
+        {"micro_f1": float("nan")},
+        {"micro_f1": float("inf")},
+        {"micro_f1": 1.5},
+        {"micro_f1": True},
+    ],
+    ids=["no-cv", "cv-saw-nothing", "null", "nan", "inf", "not-a-proportion", "bool"],
+)
+def test_a_model_without_a_micro_f1_figure_shows_none(root, capsys, metrics):
+    """`models list` showed 0.000 for a CV that measured nothing (and inf or 1.500 for values
+    that are no F1): a model without a figure shows "-", and list_models holds None (NaN)."""
+    from proplens.cli import main
+
+    add_model("m", micro_f1=0.31)
+    add_model("m", metrics=metrics)
+    table = list_models()
+    assert table.loc[0, "micro_f1"] == 0.31 and pd.isna(table.loc[1, "micro_f1"])
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert _cells(out, "m@v1")[4] == "0.310"
+    assert _cells(out, "m@v2")[3:5] == ["2", "-"]
+
+
+def test_a_cv_that_measured_some_devices_keeps_its_micro_f1(root):
+    """Only a CV that saw nothing of every device lacks a micro figure; a real 0.0 stays."""
+    seen = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 4, "folds": 3}
+    add_model("m", metrics={**EMPTY_CV_METRICS, "per_device": {"Doubt": seen, "Slogans": UNSEEN}})
+    assert list_models().loc[0, "micro_f1"] == 0.0
+
+
+def test_diff_of_a_model_without_cv_shows_no_figures(root, capsys):
+    """`models diff` against a model trained without CV, or whose CV saw nothing, printed its
+    micro F1 and per-device F1 as 0.000 and a drop of the whole F1; it shows "-" and says why."""
+    from proplens.cli import main
+
+    add_model("m", f1={"Doubt": 0.2, "Loaded_Language": 0.5}, micro_f1=0.4, tc_micro_f1=0.6)
+    add_model("m", metrics=NO_CV_METRICS)
+    add_model("m", metrics=EMPTY_CV_METRICS)
+    for after in ("m@v2", "m@v3"):
+        table = diff("m@v1", after)
+        assert table.attrs["micro_f1"] == (0.4, None)
+        assert table.attrs["tc_micro_f1"] == (0.6, None)
+        assert table["f1_after"].isna().all() and table["f1_change"].isna().all()
+        assert table["f1_before"].tolist() == [0.2, 0.5]
+        assert main(["models", "diff", "m@v1", after]) == 0
+        out = capsys.readouterr().out
+        assert "0.000" not in out
+        assert f"micro F1: 0.400 -> - ({after}: no cross-validated figure)" in out
+        assert "TC micro F1 (gold spans): 0.600 -> -" in out
+        rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+        assert rows["Doubt"][1:4] == ["0.200", "-", "-"]
+    assert diff("m@v2", "m@v1").attrs["micro_f1"] == (None, 0.4)
+
+
+def test_diff_of_a_device_its_cv_never_saw_shows_no_figure(root):
+    """A device with F1 0.0 over 0 folds has no figure; its neighbours keep theirs."""
+    add_model("m", f1={"Doubt": 0.2, "Loaded_Language": 0.5})
+    seen = {"f1": 0.25, "support": 9, "folds": 5}
+    add_model(
+        "m", metrics={"micro_f1": 0.3, "per_device": {"Doubt": seen, "Loaded_Language": UNSEEN}}
+    )
+    table = diff("m@v1", "m@v2").set_index("device")
+    assert table.loc["Doubt", "f1_change"] == pytest.approx(0.05)
+    assert pd.isna(table.loc["Loaded_Language", "f1_after"])
+    assert pd.isna(table.loc["Loaded_Language", "f1_change"])
+    assert table.attrs["micro_f1"] == (0.4, 0.3)
+
+
+@pytest.mark.parametrize("per_device", [None, [], "Doubt", {"Doubt": 0.3}])
+def test_diff_with_malformed_per_device_figures_is_no_traceback(root, capsys, per_device):
+    """A metadata.json whose per_device is not a map of maps made `models diff` end in an
+    AttributeError traceback; the figures it cannot read are shown as missing."""
+    from proplens.cli import main
+
+    add_model("m")
+    metadata_file = add_model("m") / "metadata.json"  # by hand: saving renders the figures
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    metadata["metrics"] = {"micro_f1": 0.35, "per_device": per_device}
+    metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
+    assert diff("m@v1", "m@v2")["f1_after"].isna().all()
+    assert main(["models", "diff", "m@v1", "m@v2"]) == 0
+    assert "micro F1: 0.400 -> 0.350" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("pointer_text", "reason"),
+    [("{", "not valid JSON"), ('{"name": "m", "version": "v9", "history": []}', "m@v9")],
+)
+def test_cli_list_says_why_no_model_is_current(root, capsys, pointer_text, reason):
+    """A broken or dangling current.json left `models list` without a current mark and without
+    a word; the list still shows, with one warning line on stderr."""
+    from proplens.cli import main
+
+    add_model("m")
+    (root / "current.json").write_text(pointer_text, encoding="utf-8")
+    table = list_models()
+    assert not table["current"].any() and reason in table.attrs["current_problem"]
+    assert main(["models", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert _cells(out, "m@v1")[0] == ""
+    assert err.startswith("proplens: warning: no model is marked current: ")
+    assert reason in err and len(err.splitlines()) == 1
+    use("m@v1")
+    assert list_models().attrs["current_problem"] == ""
+
+
+def test_list_shows_the_bundled_default_when_it_is_the_one_in_use(
+    root, tmp_path, monkeypatch, capsys
+):
+    """An installed wheel scores with its bundled model while the user's models folder is empty:
+    `models list` showed an empty table. It lists the model in use, marked, with its path."""
+    from proplens.cli import main
+
+    bundled = tmp_path / "bundled"
+    add_model("ptc-default", root=bundled)
+    monkeypatch.setattr(config, "bundled_models_dir", lambda: bundled)
+    table = list_models()
+    assert table[["name", "version", "current"]].values.tolist() == [["ptc-default", "v1", True]]
+    assert table.loc[0, "path"] == str(bundled / "ptc-default" / "v1")
+    assert main(["models", "list"]) == 0
+    assert _cells(capsys.readouterr().out, "ptc-default@v1")[0] == "*"
+    add_model("m")
+    assert list_models()["name"].tolist() == ["m", "ptc-default"]
+
+
+def test_cli_list_of_an_empty_models_folder_says_so(root, capsys):
+    """No models at all: one line naming the folder instead of a table with no rows."""
+    from proplens.cli import main
+
+    assert main(["models", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == (
+        f"proplens: warning: no models in {root} (train one with `proplens train`)"
+    )
 
 
 def test_list_models_of_empty_root(root):

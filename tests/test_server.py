@@ -288,6 +288,120 @@ def test_score_file_without_file_is_422(client):
     _assert_error(client.post("/api/score-file", data={"evidence": "true"}), 422, "file")
 
 
+def _upload(text: str = ARTICLE, name: str = "vale.txt") -> dict:
+    return {"file": (name, text.encode("utf-8"), "text/plain")}
+
+
+@pytest.mark.parametrize("field", ["treshold", "device", "evidenc", "document", "text"])
+def test_score_file_refuses_unknown_form_fields(client, field):
+    """A misspelt option (`treshold=0.3`) was ignored and the file scored with the defaults; it
+    is a 422 naming the field, as an unknown field of the JSON endpoints is."""
+    response = client.post("/api/score-file", files=_upload(), data={field: "0.3"})
+    _assert_error(response, 422, f"{field}: Extra inputs are not permitted")
+    assert response.json()["detail"][0]["type"] == "extra_forbidden"
+    as_json = client.post("/api/score", json={"text": ARTICLE, "treshold": 0.3})
+    assert as_json.json()["error"] == "treshold: Extra inputs are not permitted"
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "1", "0", "True", "", '"true"'])
+def test_score_file_reads_evidence_as_strictly_as_the_json_endpoint(client, value):
+    """evidence=yes, 1 or on scored with evidence and an empty value fell back to the default;
+    like /api/score's `"evidence"`, the form field is JSON true or false and nothing else."""
+    response = client.post("/api/score-file", files=_upload(), data={"evidence": value})
+    _assert_error(response, 422, "evidence: ")
+
+
+def test_score_file_evidence_true_and_false_still_work(client):
+    """The page sends evidence=true or evidence=false: both keep working."""
+    with_words = client.post("/api/score-file", files=_upload(), data={"evidence": "true"})
+    without = client.post("/api/score-file", files=_upload(), data={"evidence": "false"})
+    assert with_words.status_code == without.status_code == 200
+    assert any(s["evidence"] for s in with_words.json()["sentences"])
+    assert not any(s["evidence"] for s in without.json()["sentences"])
+
+
+def test_score_file_takes_the_options_of_the_json_endpoint(client):
+    """threshold and devices, written as their JSON, score the file as /api/score scores the same
+    text with them (they used to be ignored)."""
+    options = {"threshold": {"Loaded_Language": 0.05}, "devices": ["Loaded_Language", "Doubt"]}
+    uploaded = client.post(
+        "/api/score-file",
+        files=_upload(),
+        data={key: json.dumps(value) for key, value in options.items()},
+    )
+    sent = client.post("/api/score", json={"text": ARTICLE, "document": "vale.txt", **options})
+    assert uploaded.status_code == sent.status_code == 200
+    assert uploaded.json() == sent.json()
+    assert set(uploaded.json()["summary"]["devices"]) == {"Loaded_Language", "Doubt"}
+    single = client.post("/api/score-file", files=_upload(), data={"threshold": "0.05"})
+    flagged = single.json()["summary"]["flagged"]
+    assert flagged > client.post("/api/score-file", files=_upload()).json()["summary"]["flagged"]
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"threshold": '"0.5"'}, "threshold: Input should be a valid number"),
+        ({"threshold": "1.5"}, "threshold: Input should be less than or equal to 1"),
+        ({"threshold": "NaN"}, "threshold: 'NaN' is not a JSON value"),
+        ({"threshold": '{"Nope": 0.5}'}, "unknown device in threshold: 'Nope'"),
+        ({"devices": "Doubt"}, "devices: 'Doubt' is not a JSON value"),
+        ({"devices": '["Nope"]'}, "unknown device in devices: 'Nope'"),
+        ({"devices": "[]"}, "devices: List should have at least 1 item"),
+    ],
+)
+def test_score_file_options_are_checked_like_the_json_ones(client, data, fragment):
+    """A mistyped option is the 422 /api/score gives for the same value, not a guess."""
+    _assert_error(client.post("/api/score-file", files=_upload(), data=data), 422, fragment)
+
+
+def test_score_file_refuses_a_field_given_twice(client):
+    """Two evidence values or two files: the form kept the last one and said nothing."""
+    twice = client.post("/api/score-file", files=_upload(), data={"evidence": ["false", "true"]})
+    _assert_error(twice, 422, "evidence: given 2 times")
+    two_files = client.post(
+        "/api/score-file",
+        files=[
+            ("file", ("a.txt", b"One.", "text/plain")),
+            ("file", ("b.txt", b"Two.", "text/plain")),
+        ],
+    )
+    _assert_error(two_files, 422, "file: given 2 times; upload one file per request")
+    assert two_files.json()["detail"][0]["input"] == ["(a file: a.txt)", "(a file: b.txt)"]
+
+
+def test_score_file_echoes_a_misplaced_file_by_its_name(client):
+    """A file sent as an option is echoed by name, not as the upload object's internals."""
+    response = client.post(
+        "/api/score-file", files={**_upload(), "evidence": ("e.txt", b"true", "text/plain")}
+    )
+    _assert_error(response, 422, "evidence: ")
+    assert response.json()["detail"][0]["input"] == "(a file: e.txt)"
+
+
+def test_score_file_with_a_very_long_name_is_422_not_500(client):
+    """The file name becomes the document name, which has a limit: over it was a 500."""
+    response = client.post("/api/score-file", files=_upload(name="a" * 600 + ".txt"))
+    _assert_error(response, 422, "file: the file name has 604 characters, more than the 500")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/score?threshold=0.3", {"json": {"text": ARTICLE}}),
+        ("/api/score-file?evidence=false", {"files": _upload()}),
+        ("/api/classify-span?x=1", {"json": {"text": ARTICLE, "start": 0, "end": 9}}),
+    ],
+)
+def test_a_query_string_on_a_post_is_422_not_ignored(client, path, body):
+    """`POST /api/score?threshold=0.3` was scored with the model's thresholds; no endpoint reads
+    a query string, so one is a 422 naming the parameter. GET endpoints still ignore one (a
+    cache-busting `?_=...`)."""
+    name = path.split("?")[1].split("=")[0]
+    _assert_error(client.post(path, **body), 422, f"query.{name}: Extra inputs are not permitted")
+    assert client.get("/api/model?_=1").status_code == 200
+
+
 # ---------------------------------------------------------------------------------------------
 # span classification
 
@@ -530,6 +644,8 @@ def test_server_keeps_serving_after_bad_requests(client, small_limit_client):
     client.post("/api/score", content=b"{", headers={"content-type": "application/json"})
     client.post("/api/score", json={"text": "a", "devices": ["Nope"]})
     client.post("/api/score-file", files={"file": ("x.exe", b"MZ\x00")})
+    client.post("/api/score-file", files={"file": ("x.txt", b"x")}, data={"treshold": "0.3"})
+    client.post("/api/score-file", files={"file": ("x" * 600 + ".txt", b"x")})
     client.post("/api/classify-span", json={"text": "abc", "start": 2, "end": 1})
     client.post("/api/render", json={"sentences": "not a list"})
     small_limit_client.post("/api/score", json={"text": "x" * 5_000})

@@ -635,24 +635,42 @@ def info() -> None:
         print(f"model unavailable: {error}")
 
 
+#: what the models commands show for a value a model does not have (no CV figure, no date)
+_NO_VALUE = "-"
+
+
+def _figure(value, signed: bool = False) -> str:
+    """An F1 or threshold with three decimals; ``_NO_VALUE`` for None or NaN (no figure)."""
+    if value is None or value != value:
+        return _NO_VALUE
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
 @models_app.command("list")
 def models_list() -> None:
-    """All model versions, with the current one marked."""
+    """All model versions, with the current one marked ("-": no figure, e.g. trained with
+    --no-cv)."""
+    from proplens import config
     from proplens.registry import list_models
 
     frame = list_models()
+    if frame.attrs.get("current_problem"):
+        _warn(f"no model is marked current: {frame.attrs['current_problem']}")
+    if frame.empty:
+        _warn(f"no models in {config.models_dir()} (train one with `proplens train`)")
+        return
     table = Table()
     for column in ("", "model", "created", "labels", "micro F1", "problem"):
         table.add_column(column)
-    # a version whose metadata cannot be read has no date, labels or F1: blank, not "nan"
+    # a version without a figure (no CV) or whose metadata cannot be read: "-", not "nan" or 0
     frame = frame.astype(object).where(frame.notna(), None)
     for row in frame.itertuples(index=False):
         table.add_row(
             "*" if row.current else "",
             f"{row.name}@{row.version}",
-            str(row.created or ""),
-            "" if row.labels is None else str(int(row.labels)),
-            "" if row.micro_f1 is None else f"{row.micro_f1:.3f}",
+            str(row.created or _NO_VALUE),
+            _NO_VALUE if row.labels is None else str(int(row.labels)),
+            _figure(row.micro_f1),
             str(row.problem or ""),
         )
     Console().print(table)
@@ -681,13 +699,8 @@ def models_diff(a: str, b: str) -> None:
 
     frame = diff(a, b)
 
-    def number(value, signed: bool = False) -> str:
-        if value is None or value != value:  # None or NaN: the device is not in that model
-            return "-"
-        return f"{value:+.3f}" if signed else f"{value:.3f}"
-
     def threshold(row) -> str:
-        before, after = number(row.threshold_before), number(row.threshold_after)
+        before, after = _figure(row.threshold_before), _figure(row.threshold_after)
         return before if before == after else f"{before} -> {after}"
 
     # a table, not a frame's text: the console wraps long lines, which scrambled the columns;
@@ -697,22 +710,25 @@ def models_diff(a: str, b: str) -> None:
     for column in ("F1 before", "F1 after", "change"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("threshold", no_wrap=True)
+    # "-": the device is not in that model, or the model has no CV figure for it
     for row in frame.itertuples(index=False):
         change = row.change if row.change in ("added", "removed") else None
         table.add_row(
             row.device,
-            number(row.f1_before),
-            number(row.f1_after),
-            change or number(row.f1_change, signed=True),
+            _figure(row.f1_before),
+            _figure(row.f1_after),
+            change or _figure(row.f1_change, signed=True),
             threshold(row),
         )
     Console().print(table)
     micro = frame.attrs.get("micro_f1")
     if micro:
-        print(f"micro F1: {number(micro[0])} -> {number(micro[1])}")
+        unmeasured = [ref for ref, value in zip((a, b), micro, strict=True) if value is None]
+        note = f" ({' and '.join(unmeasured)}: no cross-validated figure)" if unmeasured else ""
+        print(f"micro F1: {_figure(micro[0])} -> {_figure(micro[1])}{note}")
     spans = frame.attrs.get("tc_micro_f1")
     if spans and any(value is not None for value in spans):
-        print(f"TC micro F1 (gold spans): {number(spans[0])} -> {number(spans[1])}")
+        print(f"TC micro F1 (gold spans): {_figure(spans[0])} -> {_figure(spans[1])}")
 
 
 @models_app.command("trust")

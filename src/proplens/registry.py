@@ -327,51 +327,95 @@ def _now() -> str:
 # Listing and comparing
 
 
+def _f1_figure(value: Any) -> float | None:
+    """``value`` as an F1 to show, or None when it is none: missing, not a number, or not a
+    proportion (NaN or a hand-edited value would otherwise be printed as if measured)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None
+
+
 def _metric(metrics: dict[str, Any], key: str = "micro_f1") -> float | None:
-    value = metrics.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return _f1_figure(metrics.get(key))
+
+
+def _per_device(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    per_device = metrics.get("per_device")
+    return per_device if isinstance(per_device, dict) else None
+
+
+def _unseen(scores: Any) -> bool:
+    """Whether a device's CV saw neither a positive nor a prediction of it in any fold.
+
+    Its F1 is then 0/0, which training records as 0.0 (``folds`` counts the folds that had
+    either); shown, that 0.0 would read as a measured failure.
+    """
+    return isinstance(scores, dict) and scores.get("folds") == 0
+
+
+def _micro_f1(metrics: dict[str, Any]) -> float | None:
+    """The cross-validated micro F1, or None when there is none: no CV (``train --no-cv``), or a
+    CV that saw no positive and no prediction of any device (recorded as 0.0, a figure that
+    nothing measured)."""
+    per_device = _per_device(metrics)
+    if per_device is not None and all(_unseen(scores) for scores in per_device.values()):
+        return None  # an empty per_device too: no device was cross-validated
+    return _metric(metrics)
 
 
 def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """One row per model version, oldest first within each name.
 
     Columns: ``name, version, created, labels, micro_f1, current, path, problem``. ``labels`` is
-    the number of devices; ``problem`` is empty for a readable model and otherwise says why its
-    metadata cannot be read (the model still appears, so it can be found and fixed).
+    the number of devices; ``micro_f1`` the cross-validated micro F1, None (NaN in the frame)
+    for a model without one (trained with ``--no-cv``); ``problem`` is empty for a readable
+    model and otherwise says why its metadata cannot be read (the model still appears, so it
+    can be found and fixed). A default model outside ``root`` (the one bundled with an
+    installed wheel) is listed last, so the list always shows what scores.
+
+    ``frame.attrs["current_problem"]`` says why no model is marked current when ``current.json``
+    is broken or names a missing model (empty otherwise).
     """
     models_root = _root(root)
+    problem = ""
     try:
         default = current(models_root)
-    except ModelError:
-        default = None
-    rows = []
-    for ref in _refs(models_root):
-        row: dict[str, Any] = {"name": ref.name, "version": ref.version}
-        try:
-            metadata = read_metadata(ref.path)
-        except ModelError as error:
-            row.update(created=None, labels=None, micro_f1=None, problem=str(error))
-        else:
-            row.update(
-                created=metadata.created,
-                labels=len(metadata.labels),
-                micro_f1=_metric(metadata.metrics),
-                problem="",
-            )
-        row["current"] = default is not None and default.path == ref.path
-        row["path"] = str(ref.path)
-        rows.append(row)
+    except ModelError as error:
+        default, problem = None, str(error)
+    refs = _refs(models_root)
+    if default is not None and default.path not in {ref.path for ref in refs}:
+        refs.append(default)
+    rows = [_list_row(ref, default) for ref in refs]
     columns = ["name", "version", "created", "labels", "micro_f1", "current", "path", "problem"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.attrs["current_problem"] = problem
+    return frame
+
+
+def _list_row(ref: ModelRef, default: ModelRef | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": ref.name, "version": ref.version}
+    try:
+        metadata = read_metadata(ref.path)
+    except ModelError as error:
+        row.update(created=None, labels=None, micro_f1=None, problem=str(error))
+    else:
+        row.update(
+            created=metadata.created,
+            labels=len(metadata.labels),
+            micro_f1=_micro_f1(metadata.metrics),
+            problem="",
+        )
+    row["current"] = default is not None and default.path == ref.path
+    row["path"] = str(ref.path)
+    return row
 
 
 def _device_f1(metadata: ModelMetadata, device: str) -> float | None:
-    scores = metadata.metrics.get("per_device", {}).get(device)
-    if isinstance(scores, dict):
-        value = scores.get("f1")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
+    per_device = _per_device(metadata.metrics)
+    scores = per_device.get(device) if per_device is not None else None
+    if not isinstance(scores, dict) or _unseen(scores):
+        return None
+    return _f1_figure(scores.get("f1"))
 
 
 def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -382,7 +426,8 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     ``a`` and ``b`` are references or model directories (see :func:`resolve`). The two micro F1
     scores are in ``frame.attrs["micro_f1"]`` as ``(before, after)``, and those of technique
     classification on gold spans (None for a model without a span classifier) in
-    ``frame.attrs["tc_micro_f1"]``.
+    ``frame.attrs["tc_micro_f1"]``. Every F1 is None where a model has no figure: trained
+    without CV, or a device its CV never saw (see :func:`list_models`).
     """
     before = read_metadata(resolve(a, root))
     after = read_metadata(resolve(b, root))
@@ -419,7 +464,7 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
             "threshold_before", "threshold_after", "change",
         ],
     )  # fmt: skip
-    frame.attrs["micro_f1"] = (_metric(before.metrics), _metric(after.metrics))
+    frame.attrs["micro_f1"] = (_micro_f1(before.metrics), _micro_f1(after.metrics))
     frame.attrs["tc_micro_f1"] = tuple(_metric(m.metrics, "tc_micro_f1") for m in (before, after))
     return frame
 

@@ -54,6 +54,8 @@ try:
     from fastapi.responses import HTMLResponse, Response
     from fastapi.routing import APIRoute
     from pydantic import BaseModel, ConfigDict, Field, model_validator
+    from pydantic import ValidationError as PydanticValidationError
+    from starlette.datastructures import UploadFile as StarletteUploadFile
     from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as exc:  # the optional "serve" extra is not installed
     _SERVE_IMPORT_ERROR: ImportError | None = exc
@@ -131,6 +133,13 @@ MAX_BATCH_CHARACTERS = 400_000
 # pydantic names the member of a union in an error location ("threshold.constrained-float");
 # readers only need the field name.
 _UNION_MEMBER_TAG = re.compile(r"^(?:constrained-)?(?:float|int|str|bool)$|\[")
+#: /api/score-file's form fields besides ``file``: /api/score's options, each written as the JSON
+#: value it has there (what a misspelt or missing one should look like, for the 422 message).
+SCORE_FILE_OPTIONS = {
+    "evidence": "true or false",
+    "threshold": '0.5, or an object such as {"Doubt": 0.5}',
+    "devices": 'a list such as ["Doubt", "Loaded_Language"]',
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -645,12 +654,27 @@ if _SERVE_IMPORT_ERROR is None:
             return self._json
 
     class _JSONBodyRoute(APIRoute):
-        """Routes that read their JSON body through :class:`_JSONBodyRequest`."""
+        """Routes that read their JSON body through :class:`_JSONBodyRequest`, and refuse a query
+        string on a request with a body: no endpoint reads one, so ``POST
+        /api/score?threshold=0.3`` would be scored with the model's thresholds, not 0.3."""
 
         def get_route_handler(self) -> Any:
             handler = super().get_route_handler()
 
             async def route_handler(request: Request) -> Response:
+                if request.method in _BODY_METHODS and request.query_params:
+                    raise RequestValidationError(
+                        [
+                            {
+                                "type": "extra_forbidden",
+                                "loc": ("query", key),
+                                "msg": "Extra inputs are not permitted (this endpoint reads "
+                                "no query string: options go in the body)",
+                                "input": _short_input(value),
+                            }
+                            for key, value in request.query_params.multi_items()
+                        ]
+                    )
                 return await handler(_JSONBodyRequest(request.scope, request.receive))
 
             return route_handler
@@ -755,6 +779,9 @@ def _short_input(value: Any) -> Any:
     """
     if isinstance(value, bytes):
         value = value[: 4 * MAX_ECHOED_INPUT].decode("utf-8", errors="replace")
+    if isinstance(value, StarletteUploadFile):
+        # a file sent in a text field's place: its name, not the upload object's internals
+        value = f"(a file: {_upload_name(value.filename)})"
     if isinstance(value, str):
         return value if len(value) <= MAX_ECHOED_INPUT else value[:MAX_ECHOED_INPUT] + "…"
     if not isinstance(value, dict | list):
@@ -836,9 +863,22 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
 
     @app.post("/api/score-file", tags=["scoring"], summary="Score an uploaded .txt or .html file")
     async def score_file(
+        request: Request,
         file: Annotated[UploadFile, File(description="A .txt, .html or .htm file.")],
-        evidence: Annotated[bool, Form()] = True,
+        # Declared for the schema (/docs, /openapi.json) only: the values are read from the raw
+        # form, because FastAPI reads an empty value ("evidence=") as an absent one.
+        evidence: Annotated[
+            str | None, Form(description="As in /api/score, as JSON: true (the default) or false.")
+        ] = None,
+        threshold: Annotated[
+            str | None,
+            Form(description='As in /api/score, as JSON: 0.5 or {"Doubt": 0.5}.'),
+        ] = None,
+        devices: Annotated[
+            str | None, Form(description='As in /api/score, as JSON: ["Doubt"].')
+        ] = None,
     ) -> Response:
+        options = _form_options(await request.form())
         name = _upload_name(file.filename)
         suffix = PurePosixPath(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
@@ -849,9 +889,9 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
             )
         data = await file.read()
         text = await service.run(_upload_text, data, name, UPLOAD_SUFFIXES[suffix])
-        request = ScoreRequest(text=text, evidence=evidence, document=name)
+        scoring_request = _score_file_request(text, name, options)
         return Response(
-            await service.run(service.score_json, request), media_type="application/json"
+            await service.run(service.score_json, scoring_request), media_type="application/json"
         )
 
     @app.post("/api/classify-span", tags=["scoring"], summary="Which device a marked span shows")
@@ -890,6 +930,83 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+
+def _form_options(form: Any) -> dict[str, Any]:
+    """/api/score-file's options from its form, as /api/score's JSON body would hold them.
+
+    Checked as the JSON endpoints check theirs: an unknown field (``treshold``) is a 422 rather
+    than ignored, a field given twice too (the form keeps one of them), and each value is read as
+    JSON, so ``evidence=yes`` or ``threshold="0.5"`` is refused by the same strict model.
+    """
+    problems: list[dict[str, Any]] = []
+    options: dict[str, Any] = {}
+    for key in dict.fromkeys(key for key, _ in form.multi_items()):
+        values = form.getlist(key)
+        count, shown = len(values), [_short_input(value) for value in values]
+        if key != "file" and key not in SCORE_FILE_OPTIONS:
+            problems.append(
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("body", key),
+                    "msg": "Extra inputs are not permitted",
+                    "input": shown[0],
+                }
+            )
+        elif count > 1:
+            what = "upload one file per request" if key == "file" else "send each field once"
+            problems.append(_form_problem(key, f"given {count} times; {what}", shown))
+        elif key != "file":
+            try:
+                options[key] = json.loads(values[0], parse_constant=_not_json)
+            except (TypeError, ValueError):  # TypeError: a file sent in an option's place
+                problems.append(
+                    _form_problem(
+                        key,
+                        f"{shown[0]!r} is not a JSON value; write it as /api/score's JSON does: "
+                        f"{SCORE_FILE_OPTIONS[key]}",
+                        shown[0],
+                    )
+                )
+    if problems:
+        raise RequestValidationError(problems)
+    return options
+
+
+def _form_problem(key: str, message: str, value: Any) -> dict[str, Any]:
+    # worded as pydantic words a validator's message; the one-line error drops "Value error, "
+    return {
+        "type": "value_error",
+        "loc": ("body", key),
+        "msg": f"Value error, {message}",
+        "input": value,
+    }
+
+
+def _not_json(constant: str) -> Any:
+    # Python's parser reads NaN and Infinity, which JSON does not have
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _score_file_request(text: str, name: str, options: dict[str, Any]) -> ScoreRequest:
+    """The /api/score request an upload stands for; its mistakes are 422s naming the form field
+    (``text`` and ``document`` come from the file, so they are named ``file``)."""
+    try:
+        return ScoreRequest.model_validate({"text": text, "document": name, **options})
+    except PydanticValidationError as error:
+        problems = []
+        for problem in error.errors(include_url=False):
+            field_name, *inside = problem["loc"] or ("",)
+            if field_name in ("text", "document"):
+                field_name = "file"
+                if problem["type"] == "string_too_long":
+                    limit = problem.get("ctx", {}).get("max_length")
+                    problem["msg"] = (
+                        f"the file name has {len(name):,} characters, more than the {limit:,} "
+                        "a document name may have"
+                    )
+            problems.append({**problem, "loc": ("body", field_name, *inside)})
+        raise RequestValidationError(problems) from None
 
 
 def _upload_text(data: bytes, name: str, kind: str) -> str:
