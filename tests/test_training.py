@@ -197,7 +197,12 @@ def test_guard_blocks_what_it_cannot_compare(tmp_path):
     del unmeasured["metrics"]["per_device"]["Doubt"]["f1"]
     decision = promotion_decision(parent, unmeasured)
     assert not decision.promote and "no CV figure for 1 device(s)" in decision.message()
-    assert "Doubt" in decision.message()
+    assert "the labels of Doubt span too few documents" in decision.message()
+    unseen = _candidate(0.0, None)
+    unseen["metrics"]["per_device"]["Doubt"]["folds"] = 0  # no positive, no prediction: 0/0
+    message = promotion_decision(parent, unseen).message()
+    assert "the CV of Doubt saw no positive sentence and no prediction" in message
+    assert "too few documents" not in message
 
     blind = save_model(
         {"stand-in": True},

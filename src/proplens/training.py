@@ -807,16 +807,25 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
         )
         return PromotionDecision(False, before.ref, reason, [], comparison, _BLOCKED_ADVICE)
     # A device the current default has figures for and the new model has none for (too few
-    # documents to cross-validate it) is not "no drop": it is unmeasured.
+    # documents to cross-validate it, or a CV that saw no positive and no prediction: an F1 of
+    # 0/0) is not "no drop": it is unmeasured.
     unmeasured = [
         row.device
         for row in comparison.itertuples(index=False)
         if row.change != "added" and pd.notna(row.f1_before) and pd.isna(row.f1_after)
     ]
     if unmeasured:
+        per_device = metadata["metrics"].get("per_device") or {}
+        unseen = [d for d in unmeasured if (per_device.get(d) or {}).get("folds") == 0]
+        why = []
+        if len(unseen) < len(unmeasured):
+            few = [d for d in unmeasured if d not in unseen]
+            why.append(f"the labels of {', '.join(few)} span too few documents to evaluate")
+        if unseen:
+            why.append(f"the CV of {', '.join(unseen)} saw no positive sentence and no prediction")
         reason = (
             f"the new model has no CV figure for {len(unmeasured)} device(s) that {before.ref} "
-            f"has ({', '.join(unmeasured)}): their labels span too few documents to evaluate"
+            f"has: {'; '.join(why)}"
         )
         return PromotionDecision(False, before.ref, reason, [], comparison, _BLOCKED_ADVICE)
     if (
