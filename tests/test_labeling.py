@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from proplens import config
 from proplens.cli import main
-from proplens.errors import DataError, ValidationError
+from proplens.errors import DataError, InputError, ValidationError
 from proplens.labeling import add_device, detect_format, read_labels, validate_labels
 from proplens.taxonomy import load_taxonomy
 
@@ -124,6 +124,11 @@ def test_standoff_offsets_outside_the_text_and_missing_documents(tmp_path, folde
         f"{path}:4: document 'zz.txt' not found in {folder}",
         f"{path}:5: empty span 7-7 (end must be after start)",
     ]
+    # looked for in the default folder (no corpus given), a document not found says which option
+    # names another folder
+    defaults = [str(p) for p in validate_labels([path]).problems]
+    assert len(defaults) == 4 and all("not found in" in m for m in defaults)
+    assert all(m.endswith("; name their folder with --corpus") for m in defaults)
     sentence = write(
         tmp_path / "sentence.tsv",
         f"document_id\tstart\tend\tdevice\tlabel\na.txt\t0\t0\t{DEVICE}\t1\n",
@@ -575,7 +580,8 @@ def test_a_folder_or_an_empty_file_is_named_as_such(tmp_path, capsys):
     assert problems == [f"{folder}: is a folder, not a label file"] + [
         f"{path}: empty file" for path in paths
     ]
-    assert main(["labels", "validate", str(folder)]) == ValidationError.exit_code
+    # a folder is an input that cannot be read, as for every command (exit code 2)
+    assert main(["labels", "validate", str(folder)]) == InputError.exit_code
     err = capsys.readouterr().err
     assert "is a folder, not a label file" in err and "Traceback" not in err
 
@@ -631,3 +637,95 @@ def test_a_label_studio_choice_outside_the_tasks_device_is_a_problem(tmp_path):
     path = write(tmp_path / "export.json", json.dumps(tasks))
     problems = [str(p) for p in validate_labels([path]).problems]
     assert len(problems) == 1 and f"devices {other} are not among the task's" in problems[0]
+
+
+def test_a_missing_label_file_exits_like_any_missing_input(tmp_path, capsys, monkeypatch):
+    """A missing label file is an input that cannot be read: exit code 2 and one line, as for
+    `proplens score missing.txt` (it was 3, the code of malformed labels), whichever command
+    reads it. It is still a ValidationError: nothing was trained."""
+    monkeypatch.setenv("PROPLENS_MODELS", str(tmp_path / "models"))
+    missing = tmp_path / "missing.csv"
+    commands = [
+        ["labels", "validate", str(missing)],
+        ["train", "--labels", str(missing), "--no-base", "--no-cv"],
+        ["suggest", "-d", DEVICE, "--from", str(tmp_path), "--exclude", str(missing), "-o",
+         str(tmp_path / "picks.csv")],
+    ]  # fmt: skip
+    for command in commands:
+        assert main(command) == InputError.exit_code == 2, command
+        *progress, error = capsys.readouterr().err.strip().splitlines()
+        assert all(line.endswith("…") for line in progress), progress  # train says what it does
+        assert error.startswith("proplens: error:") and "missing.csv: label file not found" in error
+    assert not (tmp_path / "models").exists() and not (tmp_path / "picks.csv").exists()
+    with pytest.raises(ValidationError, match="missing.csv: label file not found") as raised:
+        read_labels([missing])
+    assert isinstance(raised.value, InputError)
+
+    # with malformed labels in another file, every problem is still listed
+    bad = write(tmp_path / "bad.csv", "text,devices\nOne.,Nope\n")
+    assert main(["labels", "validate", str(missing), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "missing.csv: label file not found" in err and "bad.csv:2: unknown device" in err
+    # malformed labels alone are still a data error
+    assert main(["labels", "validate", str(bad)]) == ValidationError.exit_code == 3
+    capsys.readouterr()
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("proplens.labeling._is_blank", denied)
+    assert main(["labels", "validate", str(bad)]) == 2
+    assert "bad.csv: cannot read (Permission denied)" in capsys.readouterr().err
+
+
+def test_a_sentence_labeled_in_two_files_is_one_row(tmp_path, folder):
+    """A document's sentence labeled for one device in one file and for another in a second is
+    one sentence: as two rows, training would read each as the other's neighbour."""
+    text = (folder / "a.txt").read_text(encoding="utf-8")
+    start = text.index("Its reckless")
+    end = text.index("Orlo.") + len("Orlo.")
+    spans = write(
+        tmp_path / "spans.tsv",
+        f"document_id\tstart\tend\tdevice\na.txt\t{start}\t{start + 12}\t{DEVICE}\n",
+    )
+    picks = write(
+        tmp_path / "picks.csv",
+        "document_id,sentence_index,start,end,text,devices,annotated\n"
+        f"a.txt,1,{start},{end},{text[start:end]},none,Doubt\n",
+    )
+    frame = read_labels([spans, picks], corpus_dir=folder).frame
+    assert frame["text"].tolist() == ["The Velm council met on Monday.", text[start:end]]
+    assert frame["sentence_index"].tolist() == [0, 1]
+    assert frame["annotated"].tolist() == [[DEVICE], ["Doubt", DEVICE]]
+    assert frame["devices"].tolist() == [[], [DEVICE]]
+
+
+def test_sentence_positions_are_checked_and_rows_without_one_go_after(tmp_path):
+    """`sentence_index`, `start` and `end` (what `suggest` writes) must be whole numbers, with
+    both offsets or neither; a row of the document without a position goes after those with one,
+    in file order."""
+    bad = write(
+        tmp_path / "bad.csv",
+        "document_id,sentence_index,start,end,text,devices\n"
+        f"d,two,,,Harbour fees rose.,{DEVICE}\n"
+        f"d,3,10,,Ferries wait.,{DEVICE}\n"
+        f"d,3,-4,9,Boats wait.,{DEVICE}\n"
+        f"d,3,40,12,Orlo waits.,{DEVICE}\n",
+    )
+    problems = [str(p) for p in validate_labels([bad]).problems]
+    assert problems == [
+        f"{bad}:2: sentence_index must be a whole number of at least 0, got 'two'",
+        f"{bad}:3: give both start and end (the sentence's offsets), or neither",
+        f"{bad}:4: start must be a whole number of at least 0, got '-4'",
+        f"{bad}:5: end 12 is before start 40",
+    ]
+    mixed = write(
+        tmp_path / "mixed.csv",
+        "document_id,sentence_index,text,devices\n"
+        f"d,,Added by hand.,none\n"
+        f"d,7,What a shameful plan!,{DEVICE}\n"
+        f"d,2,Fees rose.,none\n"
+        f"e,,Another document.,{DEVICE}\n",
+    )
+    frame = read_labels([mixed]).frame
+    assert frame["sentence_index"].tolist() == [8, 7, 2, 0]

@@ -16,11 +16,11 @@ from tiny_corpus import DEVICE, is_positive, texts_of, write_folder, write_label
 from proplens import config
 from proplens.artifacts import read_metadata
 from proplens.cli import main
-from proplens.labeling import read_labels
+from proplens.labeling import read_labels, sentence_bounds
 from proplens.registry import current
-from proplens.scoring import load_model
+from proplens.scoring import load_model, sentence_frame
 from proplens.suggest import suggest, uncertainty, write_suggestions
-from proplens.training import train
+from proplens.training import load_training_data, train
 
 
 @pytest.fixture
@@ -127,6 +127,9 @@ def test_label_studio_tasks_come_back_as_labels(setup):
     assert len(labels) == 4 and labels.devices == [DEVICE]
     expected = [[DEVICE] if is_positive(t["data"]["text"]) else [] for t in tasks]
     assert labels.frame["devices"].tolist() == expected
+    # each task says where its sentence is in its article, and the label goes back there
+    where = ["document_id", "sentence_index", "start", "end"]
+    assert labels.frame[where].to_dict("records") == picks[where].to_dict("records")
 
 
 def test_a_device_the_model_does_not_know_uses_its_gate(setup, monkeypatch):
@@ -197,3 +200,136 @@ def test_an_output_not_named_csv_is_refused_before_anything_runs(setup, capsys):
     code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "2", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 3 and "must be a .csv file" in err and not out.exists()
+
+
+def _fill(path, *, order=None):
+    """The labeler: the oracle fills every row; ``order`` sorts the rows first (a labeler may)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["devices"] = DEVICE if is_positive(row["text"]) else "none"
+    if order is not None:
+        rows.sort(key=order)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def test_picks_keep_their_place_in_their_article(setup, capsys):
+    """Neighbouring-sentence features read the rows around a sentence, so the picks of one
+    article come back in the article's order at their own offsets, whatever order the file has
+    them in (they were renumbered in file order, each the other's neighbour)."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "unlabeled")
+    out = tmp_path / "picks.csv"
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "24", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    # last sentence of each article first: file order is the reverse of article order
+    rows = _fill(out, order=lambda row: -int(row["sentence_index"]))
+    assert len({row["document_id"] for row in rows}) > 1 and len(rows) > 8
+
+    labels = read_labels([out])
+    table = load_training_data(labels=labels, base=False).sentences
+    assert len(table) == len(rows)
+    for document_id, rows_of_document in table.groupby("document_id", sort=False):
+        text = (folder / document_id).read_text(encoding="utf-8")
+        article = sentence_frame(text)
+        picked = article[article["text"].isin(set(rows_of_document["text"]))]
+        assert rows_of_document["text"].tolist() == picked["text"].tolist()
+        assert rows_of_document["sentence_index"].tolist() == picked["sentence_index"].tolist()
+        assert rows_of_document["start"].tolist() == picked["start"].tolist()
+        assert rows_of_document["end"].tolist() == picked["end"].tolist()
+
+
+def test_files_given_one_by_one_stay_apart(setup):
+    """`--from a.txt --from b.txt` named every sentence's document ".", one document on import."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs", documents=2)
+    picks = suggest(DEVICE, [folder / "story-0.txt", folder / "story-1.txt"], n=12)
+    assert set(picks["document_id"]) == {"story-0.txt", "story-1.txt"}
+
+
+def test_picks_from_corpus_articles_land_on_the_corpus_sentences(setup, monkeypatch):
+    """A pick from a PTC article (`article<ID>.txt`, one sentence per line) is that article's
+    sentence: trained with the base corpus its label sets the corpus row, between its real
+    neighbours, instead of adding a second copy of it as a document of its own."""
+    import random
+
+    from tiny_corpus import sentence
+
+    tmp_path, _ = setup
+    data = tmp_path / "data"
+    articles = data / "ptc-semeval2020" / "train-articles"
+    articles.mkdir(parents=True)
+    rng = random.Random(5)
+    kinds = ["pos", "neg", "neg", "pos", "neg", "neg", "pos", "neg"]
+    lines = {article: [sentence(kind, rng) for kind in kinds] for article in ("7", "8")}
+    lines["7"][2] += " " + sentence("neg", rng)  # one line, two sentences: the line is the unit
+    texts = {article: "\n".join(lines_of) + "\n" for article, lines_of in lines.items()}
+    texts["7"] = "\ufeff" + texts["7"]  # a BOM is character 0 of the corpus's offsets
+    for article, text in texts.items():
+        (articles / f"article{article}.txt").write_text(text, encoding="utf-8")
+    flc = data / "ptc-semeval2020" / "train-task-flc-tc.labels"
+    flc.write_text("7\tLoaded_Language\t1\t9\n", encoding="utf-8")
+    monkeypatch.setenv("PROPLENS_DATA", str(data))
+
+    picks = suggest(DEVICE, [articles], n=16)
+    assert lines["7"][2] in set(picks["text"])
+    for pick in picks.itertuples():
+        text = texts[pick.document_id.removeprefix("article").removesuffix(".txt")]
+        assert (pick.start, pick.end) in sentence_bounds(text, lines=True)
+    out = tmp_path / "picks.csv"
+    write_suggestions(picks, out)
+    rows = _fill(out, order=lambda row: -int(row["sentence_index"]))
+
+    labels = read_labels([out])  # found in the default corpus folder: no --corpus needed
+    assert labels.frame["in_corpus"].all()
+    assert set(labels.frame["document_id"]) == {"7", "8"}
+    table = load_training_data(data, label_files=[], labels=labels).sentences
+    assert len(table) == sum(len(lines_of) for lines_of in lines.values())  # no row added
+    judged = {row["text"]: row["devices"] == DEVICE for row in rows}
+    for row in table.itertuples():
+        text = texts[row.document_id]
+        assert text[row.start : row.end] == row.text
+        if row.text in judged:
+            assert DEVICE not in row.unannotated
+            assert (DEVICE in row.devices) == judged[row.text]
+        else:
+            assert DEVICE in row.unannotated
+    assert table["text"].tolist() == [line for article in ("7", "8") for line in lines[article]]
+
+
+def test_standoff_exclude_files_resolve_in_the_corpus_folder(setup, capsys):
+    """Stand-off labels name documents, not text: `--corpus` says where they are (as for `train`
+    and `labels validate`), and without it a document not found is one line naming the option."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs", documents=2)
+    text = (folder / "story-0.txt").read_text(encoding="utf-8")
+    first = sentence_frame(text).iloc[0]
+    spans = tmp_path / "spans.tsv"  # a span labels every sentence of its document
+    spans.write_text(
+        f"document_id\tstart\tend\tdevice\nstory-0.txt\t{first.start}\t{first.end}\t{DEVICE}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "picks.csv"
+    base = ["suggest", "-d", DEVICE, "--from", str(folder), "-n", "12", "-o", str(out)]
+
+    code = main([*base, "--exclude", str(spans)])
+    err = capsys.readouterr().err
+    assert code == 3 and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "pass --corpus FOLDER" in err and "document 'story-0.txt' not found" in err
+
+    code = main([*base, "--exclude", str(spans), "--corpus", str(folder)])
+    assert code == 0, capsys.readouterr().err
+    with open(out, encoding="utf-8", newline="") as handle:
+        documents = {row["document_id"] for row in csv.DictReader(handle)}
+    assert documents == {"story-1.txt"}  # story-0's sentences are all labeled already
+
+    other = tmp_path / "other.csv"
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder), "--corpus", str(folder), "-o",
+                 str(other)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "needs --exclude FILE" in err and not other.exists()

@@ -50,16 +50,18 @@ def labels_validate(
         typer.Option(help="Folder stand-off labels point into (default: SemEval train articles)."),
     ] = None,
 ) -> None:
-    """Check label files together: list every problem with file and line (exit 3 if any), else
-    print the labeled sentences per device (positive, negative)."""
-    from proplens.errors import ValidationError
-    from proplens.labeling import validate_labels
+    """Check label files together: list every problem with file and line (exit 3 if any; 2 if
+    a file could not be read), else print the labeled sentences per device (positive, negative)."""
+    from proplens.labeling import UNREADABLE, validate_labels
 
     report = validate_labels(files, corpus_dir=corpus)
+    if report.problems and all(problem.kind == UNREADABLE for problem in report.problems):
+        # a mistyped path: one line, like any command given a file that is not there
+        raise report.error("; ".join(str(problem) for problem in report.problems))
     for problem in report.problems:
         err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
     if not report.ok:
-        raise ValidationError(f"{len(report.problems)} problem(s) in {len(files)} file(s)")
+        raise report.error(f"{len(report.problems)} problem(s) in {len(files)} file(s)")
     labels = report.labels
     print(f"ok: {len(labels)} labeled sentences in {len(files)} file(s)", end="")
     print(f", {labels.skipped} not labeled yet (skipped)" if labels.skipped else "")
@@ -98,6 +100,12 @@ def suggest_command(
         list[Path] | None,
         typer.Option(help="Label files whose sentences are already labeled (repeatable)."),
     ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder stand-off --exclude files point into (default: SemEval train articles)."
+        ),
+    ] = None,
     max_similarity: Annotated[
         float, typer.Option(help="Skip a sentence this TF-IDF-similar to one already picked.")
     ] = 0.8,
@@ -106,6 +114,14 @@ def suggest_command(
     from proplens.labeling import validate_labels
     from proplens.suggest import suggest, write_suggestions
 
+    if corpus is not None and not exclude:
+        from proplens.cli import CommandLineError
+
+        # as `train --corpus` without --labels: alone it would be silently ignored
+        raise CommandLineError(
+            f"--corpus {corpus}: names the folder stand-off --exclude files point into, so it "
+            "needs --exclude FILE"
+        )
     if out.suffix.lower() != ".csv" and not out.is_dir():
         # `train --labels` reads a file by its extension: a CSV named .json would not read back
         raise ValidationError(
@@ -114,8 +130,9 @@ def suggest_command(
     _refuse_labeled_output(out, exclude or [])
     done: list[str] = []
     if exclude:  # an invalid file is named as such, before any model is loaded
-        invalid = "the --exclude file(s), nothing was suggested"
-        labels = validate_labels(exclude).raise_for_problems(invalid)
+        report = validate_labels(exclude, corpus_dir=corpus)
+        _refuse_unresolved_exclude(report, corpus)
+        labels = report.raise_for_problems("the --exclude file(s), nothing was suggested")
         done = labels.frame["text"].tolist()
     picks = suggest(
         device,
@@ -132,6 +149,22 @@ def suggest_command(
     print(
         f"{len(picks)} sentences for {device}: fill the 'devices' column of {out} "
         f"with {device} or none, then run: proplens train --labels {out}"
+    )
+
+
+def _refuse_unresolved_exclude(report, corpus: Path | None) -> None:
+    """Stand-off labels name documents, not text: without --corpus they are looked for in the
+    default corpus folder, and a folder of one's own needs saying. One line, not one per row."""
+    from proplens.labeling import CORPUS_HINT, MISSING_DOCUMENT
+
+    missing = [problem for problem in report.problems if problem.kind == MISSING_DOCUMENT]
+    if corpus is not None or not missing:
+        return
+    files = ", ".join(dict.fromkeys(Path(problem.source).name for problem in missing))
+    first = f"{missing[0].source}:{missing[0].line}: {missing[0].message.removesuffix(CORPUS_HINT)}"
+    raise report.error(
+        f"--exclude {files}: {len(missing)} stand-off label(s) name a document not found "
+        f"(first: {first}); pass --corpus FOLDER, the folder they point into"
     )
 
 

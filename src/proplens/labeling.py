@@ -6,7 +6,9 @@ Labels arrive in three forms (``docs/retraining.md`` has examples of each):
   ``"text"`` and ``"devices"``; optional ``document_id`` (sentences of one document, in order) and
   ``annotated`` (the devices the row was judged for). In a CSV, ``devices`` holds device names
   separated by ``;``, ``none`` for "judged, no device", and an empty cell for "not labeled yet"
-  (the row is skipped).
+  (the row is skipped). Optional ``sentence_index``, ``start`` and ``end`` (what ``proplens
+  suggest`` writes) say where the sentence is in its document: it keeps that position, and a
+  sentence found there in a document of the corpus folder is that document's sentence.
 - **stand-off labels** against a folder of documents: rows of ``document_id`` (or ``path``),
   ``start``, ``end``, ``device``. Without a ``label`` column a row is a span: every sentence of a
   mentioned document is labeled for the devices of the file, positive where a span overlaps it.
@@ -36,11 +38,14 @@ from pathlib import Path
 import pandas as pd
 
 from proplens import config
-from proplens.errors import DataError, ValidationError
+from proplens.errors import DataError, InputError, ValidationError
 from proplens.taxonomy import _NAME, Device, Taxonomy, load_taxonomy, taxonomy_lock
 
 __all__ = [
     "LABEL_COLUMNS",
+    "MISSING_DOCUMENT",
+    "UNREADABLE",
+    "LabelFileError",
     "LabelProblem",
     "LabelSet",
     "ValidationReport",
@@ -74,6 +79,22 @@ _LABEL_ENCODING = "utf-8-sig"
 _MESSAGE_PROBLEMS = 3
 
 
+class LabelFileError(InputError, ValidationError):
+    """A label file could not be read at all (missing, a folder, no permission to read it).
+
+    An input that cannot be read, like any other command's (exit code 2, not the 3 of malformed
+    labels); still a :class:`ValidationError`, since nothing was trained or written.
+    """
+
+
+#: :attr:`LabelProblem.kind` of a label file that could not be read at all.
+UNREADABLE = "unreadable"
+#: :attr:`LabelProblem.kind` of a document that stand-off labels name but that is not found.
+MISSING_DOCUMENT = "missing-document"
+#: Ends a MISSING_DOCUMENT message when no corpus folder was given (the default was searched).
+CORPUS_HINT = "; name their folder with --corpus"
+
+
 @dataclass(frozen=True)
 class LabelProblem:
     """One reason a label file cannot be used, with where it is."""
@@ -81,6 +102,7 @@ class LabelProblem:
     source: str
     line: int | None
     message: str
+    kind: str = ""  # UNREADABLE, MISSING_DOCUMENT, or "" for anything wrong inside a file
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
@@ -123,6 +145,16 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def unreadable(self) -> bool:
+        """True when some label file could not be read at all (see :class:`LabelFileError`)."""
+        return any(problem.kind == UNREADABLE for problem in self.problems)
+
+    def error(self, message: str) -> ValidationError:
+        """The error to raise for these problems: a :class:`LabelFileError` when a file could
+        not be read, so that a mistyped path exits like any other missing input."""
+        return (LabelFileError if self.unreadable else ValidationError)(message)
+
     def raise_for_problems(self, where: str = "the labels, nothing was trained") -> LabelSet:
         """The labels, or a one-line :class:`ValidationError` naming the first problems
         (``where`` says which files and what was not done, e.g. for ``suggest --exclude``)."""
@@ -131,7 +163,7 @@ class ValidationReport:
         shown = "; ".join(str(p) for p in self.problems[:_MESSAGE_PROBLEMS])
         more = len(self.problems) - _MESSAGE_PROBLEMS
         tail = f"; ... and {more} more (run `proplens labels validate`)" if more > 0 else ""
-        raise ValidationError(f"{len(self.problems)} problem(s) in {where}: {shown}{tail}")
+        raise self.error(f"{len(self.problems)} problem(s) in {where}: {shown}{tail}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,14 +179,29 @@ def sentence_bounds(text: str, *, lines: bool) -> list[tuple[int, int]]:
     return [(s.start, s.end) for s in segment(text)]
 
 
+def one_sentence_per_line(name: str | Path) -> bool:
+    """True for a PTC article file (``article<ID>.txt``): its sentences are its lines, as in the
+    corpus, so that labels on them land on the corpus's own sentences."""
+    return _ARTICLE_FILE.match(Path(name).name) is not None
+
+
 class _Documents:
     """Documents looked up by id or path under a folder; read as UTF-8 with the BOM kept."""
 
-    def __init__(self, folder: Path | None):
+    def __init__(self, folder: Path | None, *, given: bool = True):
         self.folder = folder
+        self.given = given  # False: the default folder, which stand-off labels may not mean
         self._cache: dict[str, tuple[str, bool] | None] = {}
+        self._bounds: dict[str, list[tuple[int, int]]] = {}
         # key -> the file it named: "hb" and "hb.txt" are one document for the duplicate checks
         self.file_of: dict[str, Path] = {}
+
+    def bounds(self, key: str) -> list[tuple[int, int]]:
+        """The sentence offsets of a document :meth:`get` found (segmenting is not free)."""
+        if key not in self._bounds:
+            text, by_lines = self._cache[key]
+            self._bounds[key] = sentence_bounds(text, lines=by_lines)
+        return self._bounds[key]
 
     def get(self, key: str, relative_to: Path) -> tuple[str, bool] | None:
         """``(text, one-sentence-per-line)`` for a document id or path, or None."""
@@ -175,7 +222,7 @@ class _Documents:
                     text = path.read_bytes().decode("utf-8")
                 except UnicodeDecodeError:
                     raise DataError(f"{path}: not valid UTF-8") from None
-                found = (text, _ARTICLE_FILE.match(path.name) is not None)
+                found = (text, one_sentence_per_line(path))
                 self.file_of[key] = path.resolve()
                 break
         self._cache[key] = found
@@ -206,6 +253,7 @@ class _Record:
     sentence_index: int = -1
     keyed: bool = False  # identified by document offsets (stand-off) rather than by its text
     document_file: Path | None = None  # the file a stand-off record's document id named
+    placed: bool = False  # start/end are offsets into its document, not 0 and len(text)
 
 
 class _Reader:
@@ -218,8 +266,8 @@ class _Reader:
         self.records: list[_Record] = []
         self.skipped = 0
 
-    def problem(self, line: int | None, message: str) -> None:
-        self.problems.append(LabelProblem(str(self.path), line, message))
+    def problem(self, line: int | None, message: str, kind: str = "") -> None:
+        self.problems.append(LabelProblem(str(self.path), line, message, kind))
 
     def device(self, name: str, line: int) -> str | None:
         name = name.strip()
@@ -297,10 +345,72 @@ class _Reader:
             extra = sorted(devices - annotated)
             if extra:
                 self.problem(line, f"devices {', '.join(extra)} are not listed in 'annotated'")
+        position = self.position(row, line)
+        if position is None:
+            return
         document_id = row.get("document_id")
         document_id = str(document_id).strip() if document_id not in (None, "") else ""
-        document_id = document_id or f"{self.name}:{line}"
-        self.records.append(_Record(document_id, 0, len(text), text, devices, annotated, line))
+        record = _Record(
+            document_id or f"{self.name}:{line}", 0, len(text), text, devices, annotated, line
+        )
+        if document_id:
+            self.place(record, *position)
+        self.records.append(record)
+
+    def position(self, values: dict, line: int) -> tuple[int, int, int] | None:
+        """``(sentence_index, start, end)`` of a sentence in its document as a row or task gives
+        them (``suggest`` writes all three), -1 for each one not given; None after a problem."""
+        found = {}
+        for column in ("sentence_index", "start", "end"):
+            value = values.get(column)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                found[column] = -1
+                continue
+            number = _whole_number(value)
+            if number is None:
+                self.problem(line, f"{column} must be a whole number of at least 0, got {value!r}")
+                return None
+            found[column] = number
+        start, end = found["start"], found["end"]
+        if (start < 0) != (end < 0):
+            self.problem(line, "give both start and end (the sentence's offsets), or neither")
+            return None
+        if start >= 0 and end <= start:
+            self.problem(line, _empty_span(start, end))
+            return None
+        return found["sentence_index"], start, end
+
+    def place(self, record: _Record, index: int, start: int, end: int) -> None:
+        """Put a sentence given with its text where its document has it.
+
+        Neighbouring-sentence features read the rows around a sentence, so a sentence picked
+        from an article (``suggest`` writes its index and offsets) keeps its position instead of
+        being numbered in file order. If the document is found (``--corpus``, by default the
+        SemEval-2020 train articles) with this text at these offsets, the sentence is that
+        document's sentence, like a stand-off label: a corpus article's sentence then lands on
+        the corpus row, between its real neighbours.
+        """
+        record.sentence_index = index
+        if start < 0:
+            return
+        record.start, record.end, record.placed = start, end, True
+        key = record.document_id
+        try:
+            document = self.documents.get(key, self.path.parent)
+        except DataError:
+            return  # a file by that name that is not UTF-8: not the document the row came from
+        if document is None or document[0][start:end] != record.text:
+            return
+        try:
+            record.sentence_index = self.documents.bounds(key).index((start, end))
+        except ValueError:
+            return  # the text is there but is no sentence of the document as training splits it
+        match = _ARTICLE_FILE.match(Path(key).name)
+        if match:  # "article111.txt" and "111" name the same corpus article
+            record.document_id = match.group(1)
+        record.in_corpus = document[1]
+        record.keyed = True
+        record.document_file = self.documents.file_of.get(key)
 
     # -- stand-off labels -----------------------------------------------------------------
     def standoff_row(self, row: dict, line: int, spans: dict) -> None:
@@ -319,7 +429,8 @@ class _Reader:
         document = self.documents.get(key, self.path.parent)
         if document is None:
             where = self.documents.folder or self.path.parent
-            self.problem(line, f"document {key!r} not found in {where}")
+            hint = "" if self.documents.given else CORPUS_HINT
+            self.problem(line, f"document {key!r} not found in {where}{hint}", MISSING_DOCUMENT)
             return
         text, by_lines = document
         document_file = self.documents.file_of.get(key)
@@ -448,10 +559,18 @@ class _Reader:
                     number, f"devices {', '.join(extra)} are not among the task's data.device(s)"
                 )
                 return
-        if not spans:
-            self.records.append(
-                _Record(document_id, 0, len(text), text, choices, annotated, number)
-            )
+        position = self.position(data, number)
+        if position is None:
+            return
+        placed = bool(data.get("document_id")) and position != (-1, -1, -1)
+        if not spans or placed:
+            # A task that says where its text is in a document (suggest's tasks) is one sentence
+            # of it; split again, its pieces would be sentences no document has.
+            present = {d for *_, d in spans} | choices
+            record = _Record(document_id, 0, len(text), text, present, annotated, number)
+            if placed:
+                self.place(record, *position)
+            self.records.append(record)
             return
         for index, (start, end) in enumerate(sentence_bounds(text, lines=False)):
             present = {d for s, e, d in spans if s < end and e > start} | choices
@@ -459,6 +578,17 @@ class _Reader:
                 _Record(f"{document_id}", start, end, text[start:end], present, annotated,
                         number, False, index)
             )  # fmt: skip
+
+
+def _whole_number(value) -> int | None:
+    """A count or offset from a CSV cell (text) or a JSON value (a number), or None."""
+    if isinstance(value, bool):  # JSON true is no offset, though Python counts it as 1
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def _empty_span(start: int, end: int) -> str:
@@ -540,10 +670,10 @@ def _rows(path: Path, reader: _Reader) -> Iterable[tuple[int, dict]]:
 def _read_file(path: Path, taxonomy: Taxonomy, documents: _Documents) -> _Reader:
     reader = _Reader(path, taxonomy, documents)
     if path.is_dir():
-        reader.problem(None, "is a folder, not a label file")
+        reader.problem(None, "is a folder, not a label file", UNREADABLE)
         return reader
     if not path.is_file():
-        reader.problem(None, "label file not found")
+        reader.problem(None, "label file not found", UNREADABLE)
         return reader
     try:
         # Checked before the format: a blank CSV has no header and would read as stand-off
@@ -557,6 +687,9 @@ def _read_file(path: Path, taxonomy: Taxonomy, documents: _Documents) -> _Reader
         return reader
     except UnicodeDecodeError:
         reader.problem(None, "not valid UTF-8")
+        return reader
+    except OSError as exc:  # e.g. no permission to read it
+        reader.problem(None, f"cannot read ({exc.strerror or exc})", UNREADABLE)
         return reader
     reader.kind = kind
     try:
@@ -624,7 +757,7 @@ def validate_labels(
         raise DataError(f"{corpus_dir}: corpus folder not found (--corpus, for stand-off labels)")
     taxonomy = taxonomy or load_taxonomy()
     folder = Path(corpus_dir) if corpus_dir is not None else default_corpus_folder()
-    documents = _Documents(folder if folder.is_dir() else None)
+    documents = _Documents(folder if folder.is_dir() else None, given=corpus_dir is not None)
     problems: list[LabelProblem] = []
     parts: list[pd.DataFrame] = []
     sources: list[dict] = []
@@ -632,6 +765,7 @@ def validate_labels(
     # sentence key -> device -> (label, "file:line", (file, line), given by document offsets?)
     seen: dict[tuple, dict[str, tuple[bool, str, tuple, bool]]] = {}
     given: set[Path] = set()
+    places: list[tuple | None] = []  # per row: where in its document, when the row says
     if not paths:
         problems.append(LabelProblem("labels", None, "no label files given"))
     for raw_path in paths:
@@ -700,6 +834,9 @@ def validate_labels(
                     "line": record.line,
                 }
             )
+            placed = record.keyed or record.placed
+            document = record.document_file or record.document_id
+            places.append((document, record.start, record.end, record.text) if placed else None)
         frame = pd.DataFrame(rows, columns=LABEL_COLUMNS)
         if len(frame):
             parts.append(frame)
@@ -716,19 +853,44 @@ def validate_labels(
     if problems:
         return ValidationReport(problems, None)
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LABEL_COLUMNS)
-    frame = _number_sentences(frame)
+    frame = _number_sentences(_one_row_per_sentence(frame, places))
     return ValidationReport([], LabelSet(frame, sources, skipped))
 
 
+def _one_row_per_sentence(frame: pd.DataFrame, places: list[tuple | None]) -> pd.DataFrame:
+    """One row for a sentence of a document labeled in several files, each for other devices
+    (the same device twice is a duplicate or a conflict): as two rows at one position, training
+    would read each as the other's neighbouring sentence."""
+    first: dict[tuple, int] = {}
+    keep: list[int] = []
+    devices, annotated = frame["devices"].tolist(), frame["annotated"].tolist()
+    for row, place in enumerate(places):
+        if place is None or place not in first:
+            if place is not None:
+                first[place] = row
+            keep.append(row)
+            continue
+        into = first[place]
+        devices[into] = sorted({*devices[into], *devices[row]})
+        annotated[into] = sorted({*annotated[into], *annotated[row]})
+    if len(keep) == len(frame):
+        return frame
+    frame = frame.assign(devices=devices, annotated=annotated)
+    return frame.iloc[keep].reset_index(drop=True)
+
+
 def _number_sentences(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give free-standing sentences a position within their document, in file order."""
+    """Give sentences without a position one within their document: in file order, after the
+    positions that other rows of the document were given."""
     if frame.empty:
         return frame
     frame = frame.copy()
     missing = frame["sentence_index"] < 0
+    given = frame[~missing].groupby("document_id")["sentence_index"].max()
+    after = frame.loc[missing, "document_id"].map(given).fillna(-1).astype(int) + 1
     frame.loc[missing, "sentence_index"] = (
-        frame[missing].groupby("document_id", sort=False).cumcount().to_numpy()
-    )
+        after + frame[missing].groupby("document_id", sort=False).cumcount()
+    ).to_numpy()
     frame["sentence_index"] = frame["sentence_index"].astype(int)
     return frame
 

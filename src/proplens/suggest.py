@@ -13,7 +13,9 @@ random order, with the same near-duplicate filter.
 
 The picks are exported as a CSV in the sentence-label format of :mod:`proplens.labeling` (fill the
 ``devices`` column with the device or ``none``) and as a Label Studio task file; either comes back
-with ``proplens train --labels FILE``.
+with ``proplens train --labels FILE``. Both say where each sentence is in its document (document
+id, sentence index, offsets), so that its label comes back to that place: neighbouring-sentence
+features read the sentences around it.
 
 >>> round(uncertainty(np.array([0.5, 0.9, 0.1]), 0.5).tolist()[0], 3)
 0.0
@@ -61,8 +63,15 @@ def _normalised(text: str) -> str:
 
 
 def _sentences(folder: Sequence[str | Path]) -> pd.DataFrame:
-    """The sentence frame of every document under ``folder`` (ids relative to the folder)."""
+    """The sentence frame of every document under ``folder``: ids relative to a folder given, a
+    file's name for a file given.
+
+    A PTC article (``article<ID>.txt``) is split one sentence per line, as the corpus and the
+    label readers split it, so that a pick from a corpus article is one of the corpus's sentences
+    and its label lands on that sentence (with its real neighbours) when training.
+    """
     from proplens.inputs import iter_documents
+    from proplens.labeling import one_sentence_per_line, sentence_bounds
     from proplens.scoring import sentence_frame
 
     frames = []
@@ -74,8 +83,24 @@ def _sentences(folder: Sequence[str | Path]) -> pd.DataFrame:
             try:
                 document_id = Path(document.id).relative_to(base).as_posix()
             except ValueError:
-                document_id = Path(document.id).name
-            frames.append(sentence_frame(document.text, document_id=document_id or base.name))
+                document_id = ""
+            if document_id in ("", "."):  # a file given itself: "." would name every such file
+                document_id = Path(document.id).name or base.name
+            if not one_sentence_per_line(document_id):
+                frames.append(sentence_frame(document.text, document_id=document_id))
+                continue
+            bounds = sentence_bounds(document.text, lines=True)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "document_id": [document_id] * len(bounds),
+                        "sentence_index": range(len(bounds)),
+                        "start": [start for start, _ in bounds],
+                        "end": [end for _, end in bounds],
+                        "text": [document.text[start:end] for start, end in bounds],
+                    }
+                )
+            )
     if not frames:
         raise InputError(f"{', '.join(map(str, folder))}: no documents found")
     return pd.concat(frames, ignore_index=True)
@@ -97,9 +122,11 @@ def suggest(
     ``sources`` are files/folders (``.txt``/``.html``/``.md``) or a sentence frame (columns
     ``document_id, sentence_index, start, end, text``). ``model`` is a loaded
     :class:`proplens.Model`, a model reference, or None for the default model. ``exclude`` holds
-    sentence texts already labeled (compared after normalising case and spacing). Returns a frame
-    with :data:`SUGGESTION_COLUMNS`, most uncertain first; ``devices`` is empty for the labeler
-    to fill and ``annotated`` names ``device``.
+    sentence texts already labeled (compared after normalising case and spacing); for label
+    files, as ``--exclude FILE --corpus FOLDER`` does,
+    ``read_labels(files, corpus_dir=FOLDER).frame["text"]``. Returns a frame with
+    :data:`SUGGESTION_COLUMNS`, most uncertain first; ``devices`` is empty for the labeler to
+    fill and ``annotated`` names ``device``.
     """
     from proplens.scoring import Model, load_model
     from proplens.taxonomy import load_taxonomy
@@ -220,7 +247,10 @@ def write_suggestions(
                 "data": {
                     "text": row.text,
                     "document_id": str(row.document_id),
+                    # where the sentence is, so that its label comes back to its position
                     "sentence_index": int(row.sentence_index),
+                    "start": int(row.start),
+                    "end": int(row.end),
                     "device": row.annotated,
                     "probability": None if row.probability != row.probability else row.probability,
                 },
