@@ -351,6 +351,23 @@ def test_threshold_values_that_cannot_be_meant_are_refused(capsys, values, messa
     assert code == 3 and out == "" and err.strip().count("\n") == 0 and message in err
 
 
+def test_an_overall_threshold_and_device_pairs_combine(capsys):
+    """``--threshold 0.6 --threshold propaganda=1``: every device at 0.6, no fallback, so no
+    label under 0.6; a pair overrides the overall value for its device."""
+    code, out, _ = run(
+        capsys, "score", EXAMPLE_ARTICLE, "-f", "json",
+        "--threshold", "0.6", "--threshold", "propaganda=1", "--threshold", "Doubt=0.01",
+    )  # fmt: skip
+    assert code == 0
+    sentences = json.loads(out)["sentences"]
+    labels = [(d, s["devices"][d]) for s in sentences for d in s["labels"]]
+    assert all(p >= 0.6 for d, p in labels if d != "Doubt")
+    assert ("Doubt" in {d for d, _ in labels}) == any(
+        s["devices"]["Doubt"] >= 0.01 for s in sentences
+    )
+    assert any(s["devices"]["Doubt"] >= 0.01 for s in sentences)
+
+
 def test_a_tiny_size_limit_is_stated_in_bytes(capsys):
     code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--max-size", "0.0001")
     size = EXAMPLE_ARTICLE.stat().st_size

@@ -36,34 +36,71 @@ FIGURE_TEXT = (
     "Prices in Velm rose by 35 percent last year.\n"
     "The ferry carried 1,200 passengers, the harbour office said.\n"
 )
+# Scored alone with the tuned thresholds, v10 flags this sentence by its any-device probability
+# (0.29 over 0.26) while no device reaches its threshold: it is labeled by the fallback.
+FALLBACK_TEXT = "Everyone knows what really happened that night in Orlo."
 
 
-def expected_labels(sentence, cut: dict, any_device_devices: list[str]) -> set[str]:
+def expected_labels(sentence, cut: dict, any_device_devices: list[str], tuned: dict) -> set[str]:
     """The documented rule: devices at or over their thresholds; when the any-device
     probability reaches its threshold and none of the devices it stands for does, the most
-    likely of those as well."""
+    likely of those as well, unless its threshold is not the tuned one."""
     over = {d for d, p in sentence.devices.items() if p >= cut[d]}
     if sentence.propaganda >= cut["propaganda"] and not over & set(any_device_devices):
-        over.add(max(any_device_devices, key=sentence.devices.get))
+        likeliest = max(any_device_devices, key=sentence.devices.get)
+        if cut[likeliest] == tuned[likeliest]:
+            over.add(likeliest)
     return over
 
 
 def test_probabilities_and_labels_follow_thresholds(default_model, example_text):
     """Probabilities lie in [0, 1]; the labels follow the rule above, with the tuned thresholds
-    and with thresholds a user sets (the fallback holds for both)."""
+    and with thresholds a user sets (the fallback holds for both, for devices left as tuned)."""
     fallbacks = 0
-    for threshold in (None, 0.6, {"Slogans": 0.99}, {"Doubt": 0.05}):
-        cut = dict(default_model.thresholds)
+    tuned = dict(default_model.thresholds)
+    for threshold in (None, 0.6, {"Slogans": 0.99}, {"Doubt": 0.05}, tuned):
+        cut = dict(tuned)
         if isinstance(threshold, float):
             cut = dict.fromkeys(cut, threshold)
         elif threshold:
             cut.update(threshold)
-        for s in default_model.score(example_text + FIGURE_TEXT, threshold=threshold).sentences:
+        texts = [example_text + FIGURE_TEXT, FALLBACK_TEXT]
+        for s in (
+            s for r in default_model.score_many(texts, threshold=threshold) for s in r.sentences
+        ):
             assert 0.0 <= s.propaganda <= 1.0
             assert set(s.devices) == set(default_model.devices)
-            assert set(s.labels) == expected_labels(s, cut, default_model.any_device_devices)
+            expected = expected_labels(s, cut, default_model.any_device_devices, tuned)
+            assert set(s.labels) == expected
             fallbacks += any(s.devices[d] < cut[d] for d in s.labels)
     assert fallbacks  # the fallback was exercised
+
+
+def test_a_threshold_set_by_hand_is_a_floor_for_its_device(default_model, example_text):
+    """No label below a threshold the user set: one overall value, or one device's. The
+    fallback sentence, labeled below the tuned threshold of its likeliest device, loses that
+    label when the user sets the device's threshold, and keeps it when the user passes the tuned
+    thresholds themselves."""
+    texts = [example_text + FIGURE_TEXT, FALLBACK_TEXT]
+
+    def sentences(threshold=None):
+        return [
+            s for r in default_model.score_many(texts, threshold=threshold) for s in r.sentences
+        ]
+
+    tuned = sentences()
+    fallback = tuned[-1]
+    cut = default_model.thresholds
+    below = [d for d in fallback.labels if fallback.devices[d] < cut[d]]
+    assert below, "the fallback sentence should be labeled by the fallback"
+    for threshold in (0.6, dict.fromkeys(below, 0.6)):
+        hand_set = set(cut) if isinstance(threshold, float) else set(threshold)
+        value = 0.6
+        scored = sentences(threshold)
+        for s in scored:
+            assert all(s.devices[d] >= value for d in s.labels if d in hand_set), threshold
+        assert not set(below) & set(scored[-1].labels)
+    assert [s.labels for s in sentences(dict(cut))] == [s.labels for s in tuned]
 
 
 def test_the_fallback_label_is_a_device_the_any_device_label_stands_for(default_model):

@@ -76,7 +76,11 @@ def _main_options(
 
 
 def _parse_threshold(values: list[str] | None) -> float | dict | None:
-    """``--threshold 0.4`` (all labels) and/or ``--threshold Doubt=0.3`` (one device)."""
+    """``--threshold 0.4`` (all labels) and/or ``--threshold Doubt=0.3`` (one device).
+
+    Both together give a map with the overall value under :data:`_EVERY_LABEL`, which
+    :func:`_thresholds_for` spreads over the model's labels once the model is loaded.
+    """
     if not values:
         return None
     overall: float | None = None
@@ -103,8 +107,21 @@ def _parse_threshold(values: list[str] | None) -> float | dict | None:
     if overall is not None and not per_device:
         return overall
     if overall is not None:
-        raise ValidationError("give either one overall --threshold or DEVICE=VALUE pairs, not both")
+        return {_EVERY_LABEL: overall, **per_device}
     return per_device
+
+
+#: the key of an overall --threshold given together with DEVICE=VALUE pairs
+_EVERY_LABEL = "*"
+
+
+def _thresholds_for(cut: float | dict | None, model) -> float | dict | None:
+    """``cut`` with an overall value given beside device pairs spread over every label of
+    ``model`` (the pairs win): ``--threshold 0.6 --threshold propaganda=1``."""
+    if not isinstance(cut, dict) or _EVERY_LABEL not in cut:
+        return cut
+    pairs = {label: value for label, value in cut.items() if label != _EVERY_LABEL}
+    return {**dict.fromkeys(model.thresholds, cut[_EVERY_LABEL]), **pairs}
 
 
 def _table(result, min_propaganda: float, console: Console) -> None:
@@ -184,8 +201,9 @@ def score(
     threshold: Annotated[
         list[str] | None,
         typer.Option(
-            help="Overall threshold, or DEVICE=VALUE (repeatable); propaganda=1 turns the "
-            "fallback label off."
+            help="Overall threshold and/or DEVICE=VALUE (repeatable; a pair overrides the "
+            "overall value for its device). No label falls below a threshold you set; "
+            "propaganda=1 turns the fallback label off."
         ),
     ] = None,
     devices: Annotated[
@@ -222,6 +240,7 @@ def score(
     if output is not None:
         _check_not_an_input(output, files)
     loaded = _load_model(model, trust)
+    cut = _thresholds_for(cut, loaded)
     results, failures = [], 0
     for document in iter_documents(files, max_bytes=int(max_size * 1_000_000)):
         if isinstance(document, InputError):

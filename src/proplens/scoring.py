@@ -8,16 +8,19 @@ the words that pushed each label up, plus a summary and a document profile.
 
 How the document's ``propaganda_score`` is computed: the mean, over its sentences, of the
 any-device probability, i.e. the expected share of sentences that use at least one of the
-devices the any-device label stands for (below). A
-sentence is *flagged* when the any-device probability reaches its threshold or any device does.
-When the any-device probability reaches its threshold while none of the devices it stands for
-does, the sentence is labeled with the most likely of those devices, so that every flagged
-sentence says which device it most resembles. The any-device label stands for the devices
+devices the any-device label stands for (below).
+
+A sentence's labels are the devices whose probability reaches their threshold. When the
+any-device probability reaches its threshold while none of the devices it stands for does, the
+sentence is labeled with the most likely of those devices as well (the *fallback*), so that a
+sentence the any-device label flags says which device it most resembles. A threshold the user
+changes is a floor for its device: the fallback never names a device below a threshold set by
+hand (such a sentence gets no fallback label). The any-device label stands for the devices
 annotated on every training sentence (the 14 SemEval devices); a project device labeled on a
-sample of them, such as Unverified_Figures, is labeled by its own threshold only. Restricting
-the devices shown (``devices=``) filters these labels and changes none of them; to see device
-thresholds applied without the fallback, set the any-device threshold to 1
-(``threshold={"propaganda": 1.0}``).
+sample of them, such as Unverified_Figures, is labeled by its own threshold only. A sentence is
+*flagged* when it has a label. Restricting the devices shown (``devices=``) filters these labels
+and changes none of them (the summary counts the labels shown); to see device thresholds applied
+without the fallback, set the any-device threshold to 1 (``threshold={"propaganda": 1.0}``).
 """
 
 from __future__ import annotations
@@ -206,20 +209,29 @@ class DocumentScore:
         return pd.DataFrame(rows, columns=[*columns, "labels", "evidence"])
 
 
-def _labels_with_fallback(proba: np.ndarray, cut: np.ndarray, scope: list[int]) -> np.ndarray:
+def _labels_with_fallback(
+    proba: np.ndarray, cut: np.ndarray, scope: list[int], tuned: np.ndarray | None = None
+) -> np.ndarray:
     """``(n, 1 + k)`` booleans: the labels of each sentence (column 0 unused).
 
     A device is a label when its probability reaches its threshold. A sentence whose any-device
     probability reaches its threshold while none of the ``scope`` columns (the devices the
-    any-device label stands for) does gets the most likely of them as well.
+    any-device label stands for) does gets the most likely of them as well, unless that device's
+    threshold in ``cut`` is not its ``tuned`` one: a threshold the user changed is a floor for
+    that device's labels, never undercut by the fallback.
     """
     labeled = proba >= cut
     labeled[:, 0] = False
     if scope:
-        in_scope = proba[:, scope]
-        needs = (proba[:, 0] >= cut[0]) & ~(in_scope >= cut[scope]).any(axis=1)
+        scope_columns = np.asarray(scope)
+        in_scope = proba[:, scope_columns]
+        needs = (proba[:, 0] >= cut[0]) & ~(in_scope >= cut[scope_columns]).any(axis=1)
         rows = np.flatnonzero(needs)
-        labeled[rows, np.asarray(scope)[in_scope[rows].argmax(axis=1)]] = True
+        likeliest = scope_columns[in_scope[rows].argmax(axis=1)]
+        if tuned is not None:
+            keep = cut[likeliest] == tuned[likeliest]
+            rows, likeliest = rows[keep], likeliest[keep]
+        labeled[rows, likeliest] = True
     return labeled
 
 
@@ -424,9 +436,12 @@ class Model:
         # at once, so that each sentence only zips them with the device names.
         any_proba = proba[:, 0].tolist()
         shown_proba = proba[:, shown_columns].tolist()
-        labeled = _labels_with_fallback(proba, cut, [column[d] for d in self.any_device_devices])[
-            :, shown_columns
-        ]
+        labeled = _labels_with_fallback(
+            proba,
+            cut,
+            [column[d] for d in self.any_device_devices],
+            tuned=self.sentence_model.threshold_vector(),
+        )[:, shown_columns]
         some_labeled = labeled.any(axis=1).tolist()
         labeled = labeled.tolist()
         if evidence:
