@@ -329,11 +329,15 @@ def test_python_m_proplens_exits_with_the_command_code(capsys):
     ],
 )
 def test_usage_errors_are_messages_not_tracebacks(capsys, arguments, message):
-    """Missing arguments, unknown options and unparsable values: a usage line and one error
-    line on stderr, exit code 2, whichever Typer (with or without its own copy of Click)."""
+    """Missing arguments, unknown options and unparsable values: one error line on stderr that
+    says where the help is, exit code 2, whichever Typer (with or without its own copy of
+    Click)."""
     code, _, err = run(capsys, *arguments)
     assert code == 2
     assert message in err and "Traceback" not in err
+    assert err.startswith("proplens: error: ") and err.strip().count("\n") == 0
+    if arguments[0] != "classify-span":  # its START END check is proplens's own, not Click's
+        assert "--help')" in err
 
 
 @pytest.mark.parametrize(
@@ -366,6 +370,14 @@ def test_an_overall_threshold_and_device_pairs_combine(capsys):
         s["devices"]["Doubt"] >= 0.01 for s in sentences
     )
     assert any(s["devices"]["Doubt"] >= 0.01 for s in sentences)
+
+
+def test_min_propaganda_says_it_filters_the_table_only(capsys):
+    code, out, err = run(capsys, "score", EXAMPLE_ARTICLE, "-f", "json", "--min-propaganda", "0.9")
+    assert code == 0 and "--min-propaganda filters the table only" in err
+    assert len(json.loads(out)["sentences"]) == 19  # every sentence of the example
+    code, _, err = run(capsys, "score", EXAMPLE_ARTICLE, "--min-propaganda", "0.9")
+    assert code == 0 and "warning" not in err
 
 
 def test_a_tiny_size_limit_is_stated_in_bytes(capsys):
@@ -602,7 +614,20 @@ def test_classify_span_reads_a_file_of_spans(capsys, tmp_path):
             capsys, "classify-span", EXAMPLE_ARTICLE, answer["start"], answer["end"]
         )
         assert code == 0
-        assert json.loads(alone) == {k: v for k, v in answer.items() if k not in ("start", "end")}
+        assert json.loads(alone) == answer  # offsets included, as in the --spans output
+
+
+def test_classify_span_of_one_span_names_its_offsets(capsys):
+    """One span: its answer carries its offsets, and an error speaks of "span offsets"."""
+    text = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+    start = text.index("spineless bureaucrats")
+    code, out, _ = run(capsys, "classify-span", EXAMPLE_ARTICLE, start, start + 21)
+    answer = json.loads(out)
+    assert code == 0 and (answer["start"], answer["end"]) == (start, start + 21)
+    assert answer["span"] == "spineless bureaucrats" and answer["device"] in answer["probabilities"]
+    blank = text.index("\n\n")
+    code, _, err = run(capsys, "classify-span", EXAMPLE_ARTICLE, blank, blank + 2)
+    assert code == 3 and f"span offsets {blank}..{blank + 2} hold only whitespace" in err
 
 
 @pytest.mark.parametrize(

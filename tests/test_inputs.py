@@ -137,6 +137,16 @@ def test_missing_file(tmp_path):
     assert _one_line(info.value) == f"{path}: file not found"
 
 
+@pytest.mark.parametrize("address", ["https://example.org/news/1", "http://example.org"])
+def test_a_web_address_is_named_as_such(address):
+    """proplens never goes online: a URL is not "file not found" but says what to do instead."""
+    with pytest.raises(InputError) as info:
+        read_document(address)
+    message = _one_line(info.value)
+    assert message.startswith(f"{address}: proplens reads files, not web addresses")
+    assert "proplens score -" in message
+
+
 def test_directory_passed_to_read_document(tmp_path):
     """read_document reads files; folders are iter_documents' job."""
     with pytest.raises(InputError, match="is a folder"):

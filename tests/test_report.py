@@ -360,7 +360,7 @@ def test_header_shows_summary_and_score_method(sample_result):
     }
     assert numbers == {"Sentences": "11", "Flagged": "5 (45%)", "Propaganda score": "0.45"}
     assert "share of sentences with at least one device over its threshold" in html
-    assert "ptc-test v3" in html
+    assert "ptc-test@v3" in html
 
 
 def test_chart_bars_follow_device_counts(sample_result):
@@ -472,7 +472,7 @@ def test_neutral_footer_and_title_override(sample_result):
         "proplens flags rhetorical devices; it does not judge whether claims are true or who is "
         "right." in footer
     )
-    assert "ptc-test v3" in footer
+    assert "ptc-test@v3" in footer
 
 
 def test_explicit_taxonomy_argument_wins(sample_result):

@@ -289,7 +289,7 @@ def test_classify_span(default_model, example_text):
         default_model.classify_span(example_text, 0, len(example_text) + 1)
     with pytest.raises(ValidationError, match="only whitespace"):
         default_model.classify_span("a    b", 1, 4)
-    with pytest.raises(ValidationError, match="span 2: offsets 1..2 holds only whitespace"):
+    with pytest.raises(ValidationError, match="span 2: offsets 1..2 hold only whitespace"):
         default_model.classify_spans("a \n b", [(0, 1), (1, 2)])
 
 

@@ -80,7 +80,7 @@ def test_healthz_names_the_loaded_model(client, model):
     response = client.get("/healthz")
     assert response.status_code == 200
     version = str(model.version).removeprefix("v")  # registry versions read "v4": no "vv4"
-    assert response.json() == {"status": "ok", "model": f"{model.name} v{version}"}
+    assert response.json() == {"status": "ok", "model": f"{model.name}@v{version}"}
 
 
 def test_model_endpoint_describes_the_loaded_model(client, model):

@@ -1218,6 +1218,7 @@ try:  # Typer is a core dependency, but keep the library importable without it.
     import typer
 
     _option = typer.Option
+    _argument = typer.Argument
     _OUTPUT = typer.Option(..., "-o", "--output", help="Sentence table to write (.parquet).")
 except ImportError:  # pragma: no cover
     _OUTPUT = None
@@ -1225,9 +1226,16 @@ except ImportError:  # pragma: no cover
     def _option(*args: Any, **kwargs: Any) -> None:
         return None
 
+    _argument = _option
+
 
 def score_corpus_command(
-    input: str,
+    input: Annotated[
+        str,
+        _argument(
+            metavar="INPUT", help="A folder of .txt/.html files, or a CSV, JSONL or Parquet table."
+        ),
+    ],
     output: Path = _OUTPUT,
     workers: Annotated[
         int, _option(help="Worker processes (with --dask local: the cluster's workers).")
@@ -1280,7 +1288,14 @@ def score_corpus_command(
 
 
 def report_command(
-    scored: Path,
+    scored: Annotated[
+        Path,
+        _argument(
+            metavar="SCORED",
+            help="The sentence table `proplens score-corpus -o` wrote (OUT.parquet), or its "
+            "OUT.parts/ folder.",
+        ),
+    ],
     by: Annotated[
         str, _option(help="Column of the documents table to group by (source, date, ...).")
     ] = "source",

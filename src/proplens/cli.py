@@ -180,7 +180,8 @@ def _csv_rows(results) -> str:
 @app.command()
 def score(
     files: Annotated[
-        list[str], typer.Argument(help="Text or HTML files, folders, or - for stdin.")
+        list[str],
+        typer.Argument(metavar="FILES", help="Text or HTML files, folders, or - for stdin."),
     ],
     format: Annotated[
         str | None,
@@ -237,6 +238,9 @@ def score(
     if devices is not None and not wanted:
         raise ValidationError(f"--devices names no device: {devices!r}")
     cut = _parse_threshold(threshold)
+    if min_propaganda and format != "table":
+        # the other formats are records of every sentence (a report, a table to filter later)
+        _warn(f"--min-propaganda filters the table only; --format {format} lists every sentence")
     if output is not None:
         _check_not_an_input(output, files)
     loaded = _load_model(model, trust)
@@ -387,9 +391,15 @@ def _write_atomic(path: Path, text: str) -> None:
 
 @app.command("classify-span")
 def classify_span(
-    file: Annotated[str, typer.Argument(help="Text or HTML file (or - for stdin).")],
-    start: Annotated[int | None, typer.Argument(help="Start offset (characters).")] = None,
-    end: Annotated[int | None, typer.Argument(help="End offset (exclusive).")] = None,
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="Text or HTML file (or - for stdin).")
+    ],
+    start: Annotated[
+        int | None, typer.Argument(metavar="START", help="Start offset (characters).")
+    ] = None,
+    end: Annotated[
+        int | None, typer.Argument(metavar="END", help="End offset (exclusive).")
+    ] = None,
     spans: Annotated[
         str | None,
         typer.Option(
@@ -402,7 +412,9 @@ def classify_span(
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
 ) -> None:
-    """Which device does FILE[START:END] use, or each span of --spans? (SemEval-2020 TC)."""
+    """Which device does the span FILE[START:END] use, or each span of --spans? (SemEval-2020
+    TC.) The span is taken to use some device: the answer is the device it most resembles,
+    never "none"; to find which sentences use a device, use `proplens score`."""
     from proplens.inputs import read_document, read_stdin
 
     if spans is not None and (start is not None or end is not None):
@@ -412,16 +424,17 @@ def classify_span(
         raise CommandLineError(f"Missing argument '{missing}' (or give --spans FILE)")
     pairs = _read_span_pairs(spans) if spans is not None else [(start, end)]
     document = read_stdin() if file == "-" else read_document(file)
-    predictions = _load_model(model, trust).classify_spans(document.text, pairs)
+    loaded = _load_model(model, trust)
+    if spans is None:  # one span: its errors say "span offsets", not "span 1"
+        predictions = [loaded.classify_span(document.text, start, end)]
+    else:
+        predictions = loaded.classify_spans(document.text, pairs)
     answers = [
-        {"span": document.text[s:e], **prediction.to_dict()}
+        {"start": s, "end": e, "span": document.text[s:e], **prediction.to_dict()}
         for (s, e), prediction in zip(pairs, predictions, strict=True)
     ]
-    if spans is None:  # one span: the object itself, as before --spans existed
-        print(json.dumps(answers[0], ensure_ascii=False, indent=2))
-    else:
-        located = [{"start": s, "end": e, **a} for (s, e), a in zip(pairs, answers, strict=True)]
-        print(json.dumps(located, ensure_ascii=False, indent=2))
+    # one span: the object itself, as before --spans existed; several: a list
+    print(json.dumps(answers[0] if spans is None else answers, ensure_ascii=False, indent=2))
 
 
 def _read_span_pairs(path: str) -> list[tuple[int, int]]:
@@ -696,7 +709,9 @@ def models_list() -> None:
 
 
 @models_app.command("use")
-def models_use(ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")]) -> None:
+def models_use(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME or NAME@VERSION.")],
+) -> None:
     """Make a model version the default."""
     from proplens.registry import use
 
@@ -712,7 +727,14 @@ def models_rollback() -> None:
 
 
 @models_app.command("diff")
-def models_diff(a: str, b: str) -> None:
+def models_diff(
+    a: Annotated[
+        str, typer.Argument(metavar="A", help="The model before: NAME, NAME@VERSION or a folder.")
+    ],
+    b: Annotated[
+        str, typer.Argument(metavar="B", help="The model after: NAME, NAME@VERSION or a folder.")
+    ],
+) -> None:
     """Per-device F1 and thresholds of two model versions side by side."""
     from proplens.registry import diff
 
@@ -751,7 +773,11 @@ def models_diff(a: str, b: str) -> None:
 
 
 @models_app.command("trust")
-def models_trust(path: Path) -> None:
+def models_trust(
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="The model folder (holding model.joblib).")
+    ],
+) -> None:
     """Trust a model directory you got from elsewhere (loading a joblib file can run code)."""
     from proplens.artifacts import trust_model
 
@@ -839,7 +865,12 @@ def main(argv: list[str] | None = None) -> int:
         err.print("proplens: aborted", highlight=False)
         return 130
     except _ClickException as error:
-        error.show()
+        # one line, like every other proplens error, with where to look for the right usage
+        context = getattr(error, "ctx", None)
+        path = context.command_path if context is not None else "proplens"
+        hint = f" (see '{path} --help')"
+        message = f"proplens: error: {error.format_message()}{hint}"
+        err.print(message, highlight=False, soft_wrap=True, markup=False)
         return error.exit_code
     except KeyboardInterrupt:
         err.print("proplens: interrupted", highlight=False)

@@ -212,6 +212,10 @@ def _document(name: str, text: str, source: str, force_html: bool) -> Document:
     return Document(id=name, text=text, source=source)
 
 
+# a web address given where a file belongs ("https://…", "ftp://…")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """Read one file (.txt, .md, .html, .htm or no suffix) as a :class:`Document`.
 
@@ -221,6 +225,11 @@ def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Do
     name = str(path)
     file = Path(path)
     if not file.exists():
+        if _URL.match(name):
+            raise InputError(
+                f"{name}: proplens reads files, not web addresses (it never goes online); save "
+                f"the page and score the file, or pipe it: curl -s '{name}' | proplens score -"
+            )
         raise InputError(f"{name}: file not found")
     if file.is_dir():
         raise InputError(f"{name}: is a folder, not a file")

@@ -201,7 +201,7 @@ def _document_view(result: dict, *, anchor: str, taxonomy: Any) -> _DocumentView
     version = str(model_info.get("version", "?"))
     # registry versions are "v1", "v2", ...; older results may carry a bare number
     version = version if version.startswith("v") else f"v{version}"
-    model = f"{model_info.get('name', 'unknown model')} {version}"
+    model = f"{model_info.get('name', 'unknown model')}@{version}"
     return _DocumentView(
         anchor=anchor,
         name=str(result.get("document") or "untitled document"),

@@ -53,8 +53,9 @@ __all__ = [
 ]
 
 SCORE_METHOD = (
-    "mean over sentences of the any-device probability "
-    "(the expected share of sentences that use at least one device)"
+    "mean over sentences of the any-device probability (the expected share of sentences that "
+    "use at least one of the devices it stands for: the 14 SemEval devices in the shipped model, "
+    "not Unverified_Figures)"
 )
 
 
@@ -203,7 +204,9 @@ class DocumentScore:
             }
             row.update(s.devices)
             row["labels"] = list(s.labels)
-            row["evidence"] = [e.text for e in s.evidence]
+            # each word once: a word that raised two labels is listed once per device in
+            # ``evidence`` of the JSON (and the CSV's evidence_json)
+            row["evidence"] = list(dict.fromkeys(e.text for e in s.evidence))
             rows.append(row)
         columns = ["document", "index", "start", "end", "text", "propaganda", *self.devices]
         return pd.DataFrame(rows, columns=[*columns, "labels", "evidence"])
@@ -551,7 +554,7 @@ class Model:
             if not text[start:end].strip():
                 # nothing to classify: any device the model named would be a guess
                 raise ValidationError(
-                    f"{label.format(n=position + 1)} {start}..{end} holds only whitespace"
+                    f"{label.format(n=position + 1)} {start}..{end} hold only whitespace"
                 )
             checked.append((int(start), int(end)))
         spans = checked

@@ -1109,9 +1109,10 @@ def _replace_non_finite(value: Any) -> Any:
 
 
 def _model_label(model: Any) -> str:
-    """``ptc-default v4``: registry versions already start with "v" (as in proplens.report)."""
+    """``ptc-default@v4``, the reference ``--model`` and ``models use`` take (as in
+    proplens.report); registry versions already start with "v"."""
     version = str(model.version)
-    return f"{model.name} {version if version.startswith('v') else 'v' + version}"
+    return f"{model.name}@{version if version.startswith('v') else 'v' + version}"
 
 
 def _version() -> str:
