@@ -506,3 +506,114 @@ def test_shipped_models_support_the_estimator_api(version):
     assert set(params) == set(DeviceClassifier._get_param_names())
     assert "DeviceClassifier(" in repr(sentences)
     assert clone(sentences).get_params()["tol"] == params["tol"]
+
+
+@pytest.fixture(scope="module")
+def trained_root(tmp_path_factory):
+    """A models root holding tiny@v1, trained (without CV) on the tiny corpus of the retraining
+    tests; copy it before changing anything."""
+    from tiny_corpus import write_labels, write_taxonomy
+
+    from proplens.training import train
+
+    folder = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("PROPLENS_MODELS", str(folder / "models"))
+        write_taxonomy(folder, monkeypatch)
+        labels = write_labels(folder / "seed.csv", documents=6)
+        train(
+            name="tiny", labels=[labels], base=False, evaluate=False, models_root=folder / "models"
+        )
+    return folder / "models"
+
+
+@pytest.fixture
+def trained(trained_root, tmp_path, monkeypatch) -> Path:
+    """A copy of tiny@v1 (its models root with it, so it stays trusted)."""
+    root = tmp_path / "models"
+    shutil.copytree(trained_root, root)
+    monkeypatch.setenv("PROPLENS_MODELS", str(root))
+    return root / "tiny" / "v1"
+
+
+def test_a_trained_model_records_the_thresholds_it_applies(trained):
+    """`proplens train` records each threshold the classifier applies, rounded to 6 decimals;
+    that loads, as does a record to full precision."""
+    from proplens.scoring import load_model
+
+    applied = load_model(trained).thresholds
+    recorded = json.loads((trained / "metadata.json").read_text(encoding="utf-8"))["thresholds"]
+    assert recorded == {device: round(value, 6) for device, value in applied.items()}
+    assert len(applied) >= 2 and any(round(v, 6) != v for v in applied.values())
+    rewrite_metadata(trained, lambda data: data["thresholds"].update(applied))
+    assert load_model(trained).thresholds == applied
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda data: data["thresholds"].update(Crowd_Appeal=0.01),
+            r"metadata.json: thresholds.Crowd_Appeal is 0.01 but the model applies 0\.\d+; "
+            "metadata.json was edited",
+        ),
+        (
+            lambda data: data["thresholds"].pop("Crowd_Appeal"),
+            r"records no threshold for Crowd_Appeal but the model applies 0\.\d+",
+        ),
+        (
+            lambda data: data["thresholds"].update(Doubt=0.5),
+            "records thresholds.Doubt = 0.5 but the model has no such label",
+        ),
+    ],
+    ids=["edited", "missing", "extra"],
+)
+def test_metadata_thresholds_the_model_does_not_apply_are_refused(trained, change, message):
+    """The model card, `models diff` and `/api/model` show metadata.json's thresholds while the
+    scorer applies the classifier's: an edited value loaded silently and changed nothing. Now
+    loading refuses it with one line naming the device and both values."""
+    from proplens.scoring import load_model
+
+    rewrite_metadata(trained, change)
+    with pytest.raises(ModelError, match=message) as refused:
+        load_model(trained)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_cli_refuses_edited_thresholds_with_the_model_exit_code(trained, tmp_path, capsys):
+    """`proplens score --model DIR` with an edited threshold: one error line, exit code 4."""
+    from proplens.cli import main
+
+    rewrite_metadata(trained, lambda data: data["thresholds"].update(Crowd_Appeal=0.01))
+    article = tmp_path / "article.txt"
+    article.write_text(" ".join(SENTENCES) + "\n", encoding="utf-8")
+    code = main(["score", str(article), "--model", str(trained)])
+    err = capsys.readouterr().err
+    assert code == ModelError.exit_code == 4
+    assert err.count("\n") == 1 and "thresholds.Crowd_Appeal is 0.01 but the model applies" in err
+
+
+def test_a_format_1_model_is_checked_as_it_loads(trained):
+    """Format 1 stores the bundle unpickled whole: its thresholds are checked at once."""
+    import joblib
+
+    bundle = dict(load_model_dir(trained)[0])
+    joblib.dump(bundle, trained / "model.joblib", compress=("zlib", 3))
+
+    def as_format_1(data, threshold):
+        data["thresholds"]["Crowd_Appeal"] = threshold
+        data.update(
+            format_version=1,
+            artifact={
+                "file": "model.joblib",
+                "sha256": file_sha256(trained / "model.joblib"),
+                "bytes": (trained / "model.joblib").stat().st_size,
+            },
+        )
+
+    applied = bundle["sentences"].thresholds_["Crowd_Appeal"]
+    rewrite_metadata(trained, lambda data: as_format_1(data, applied))
+    assert isinstance(load_model_dir(trained, trust=True)[0], dict)
+    rewrite_metadata(trained, lambda data: as_format_1(data, 0.01))
+    with pytest.raises(ModelError, match="thresholds.Crowd_Appeal is 0.01"):
+        load_model_dir(trained, trust=True)

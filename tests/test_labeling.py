@@ -461,13 +461,13 @@ def _add_devices_slowly(taxonomy: str, names: list[str], start) -> list[int]:
     from proplens import taxonomy as taxonomy_module
     from proplens.cli import main as cli_main
 
-    save = taxonomy_module.Taxonomy.save
+    write = taxonomy_module.write_text_atomic
 
-    def slow_save(self, path=None):
+    def slow_write(path, text, **options):
         time.sleep(0.05)
-        return save(self, path)
+        return write(path, text, **options)
 
-    taxonomy_module.Taxonomy.save = slow_save
+    taxonomy_module.write_text_atomic = slow_write
     start.wait(timeout=120)  # every worker begins together
     codes = []
     for name in names:

@@ -251,6 +251,86 @@ def test_files_given_one_by_one_stay_apart(setup):
     assert set(picks["document_id"]) == {"story-0.txt", "story-1.txt"}
 
 
+def _binary(path):
+    path.write_bytes(bytes(range(256)) * 8)  # control bytes throughout: "a binary file"
+    return path
+
+
+def test_an_unreadable_file_is_skipped_with_a_warning(setup, capsys):
+    """`suggest --from FOLDER` aborted on a binary .txt in the folder (exit 2, nothing written);
+    like `score` it now names the file on stderr, says how many it skipped, and picks from the
+    other documents."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs", documents=2)
+    _binary(folder / "bad.txt")
+    out = tmp_path / "picks.csv"
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "4", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    warnings = [line for line in captured.err.splitlines() if "warning" in line]
+    assert warnings == [
+        f"proplens: warning: {folder / 'bad.txt'}: looks like a binary file, not text; skipped",
+        "proplens: warning: 1 unreadable document(s) skipped; the picks come from the others",
+    ]
+    with open(out, encoding="utf-8", newline="") as handle:
+        documents = {row["document_id"] for row in csv.DictReader(handle)}
+    assert documents and documents <= {"story-0.txt", "story-1.txt"}
+    assert "4 sentences for Crowd_Appeal" in captured.out
+
+
+def test_many_unreadable_files_are_named_up_to_a_few_then_counted(setup, capsys):
+    """Seven unreadable files: five named, one line for the other two, one with the total."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs", documents=1)
+    for number in range(7):
+        _binary(folder / f"bad-{number}.txt")
+    out = tmp_path / "picks.csv"
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-n", "2", "-o", str(out)])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert code == 0 and len(warnings) == 7 and out.is_file()
+    assert all(
+        line.endswith("looks like a binary file, not text; skipped") for line in warnings[:5]
+    )
+    assert warnings[5:] == [
+        "proplens: warning: 2 more unreadable document(s) skipped",
+        "proplens: warning: 7 unreadable document(s) skipped; the picks come from the others",
+    ]
+
+
+def test_no_readable_document_is_one_error_line_and_nothing_written(setup, capsys):
+    """Only when nothing at all can be read does `suggest` fail: one line, exit 2, no files."""
+    tmp_path, _ = setup
+    folder = tmp_path / "binary"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt"):
+        _binary(folder / name)
+    out = tmp_path / "picks.csv"
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("proplens: error: no document could be read: 2 inputs failed (first: ")
+    assert not list(tmp_path.glob("picks*"))
+    code = main(["suggest", "-d", DEVICE, "--from", str(folder / "a.txt"), "-o", str(out)])
+    binary = f"{folder / 'a.txt'}: looks like a binary file, not text"
+    assert code == 2 and capsys.readouterr().err == f"proplens: error: {binary}\n"
+
+
+def test_the_api_warns_of_unreadable_files_or_hands_them_over(setup):
+    """`suggest()` skips what it cannot read too: a UserWarning each, or the list of errors
+    to ``on_unreadable``."""
+    tmp_path, _ = setup
+    folder = write_folder(tmp_path / "docs", documents=1)
+    _binary(folder / "bad.txt")
+    with pytest.warns(UserWarning, match="bad.txt: looks like a binary file, not text; skipped"):
+        picks = suggest(DEVICE, [folder], n=2)
+    assert set(picks["document_id"]) == {"story-0.txt"}
+    handed: list = []
+    suggest(DEVICE, [folder], n=2, on_unreadable=handed.extend)
+    assert [str(error) for error in handed] == [
+        f"{folder / 'bad.txt'}: looks like a binary file, not text"
+    ]
+
+
 def test_picks_from_corpus_articles_land_on_the_corpus_sentences(setup, monkeypatch):
     """A pick from a PTC article (`article<ID>.txt`, one sentence per line) is that article's
     sentence: trained with the base corpus its label sets the corpus row, between its real

@@ -178,3 +178,81 @@ def test_labels_add_refuses_an_ambiguous_name_and_writes_nothing(name, tmp_path,
     assert main([*args, "--taxonomy", str(taxonomy)]) == ValidationError.exit_code
     assert f"'{name}' is already" in capsys.readouterr().err
     assert taxonomy.read_text(encoding="utf-8") == before
+
+
+def _copy_of_the_shipped_taxonomy(tmp_path, text=None):
+    path = tmp_path / "taxonomy.toml"
+    shipped = config.taxonomy_path().read_bytes().decode("utf-8")
+    path.write_bytes((shipped if text is None else text(shipped)).encode("utf-8"))
+    return path
+
+
+def test_labels_add_keeps_the_hand_written_file_byte_for_byte(tmp_path, capsys):
+    """`labels add` appends its table: the comments written by hand (the field notes, those on
+    Repetition and Unverified_Figures) and the key order stay as they were, byte for byte, and
+    the file reads back as its devices plus the new one, with hard strings intact."""
+    taxonomy = _copy_of_the_shipped_taxonomy(tmp_path)
+    before = taxonomy.read_bytes()
+    comments = [line for line in before.decode().splitlines() if line.lstrip().startswith("#")]
+    assert len(comments) >= 16
+    definition = 'Says "all of Velm" agrees,\nas C:\\ said; naïve – ünïcode\ttab, 40 % (sic).'
+    example = "Everyone's on board: «Velm agrees»\\n, so sign — now."
+    args = ["labels", "add", "Crowd_Appeal", "--definition", definition, "--example", example]
+    code = main([*args, "--requires", r"\bVelm\b", "--taxonomy", str(taxonomy)])
+    assert code == 0, capsys.readouterr().err
+    after = taxonomy.read_bytes()
+    assert after.startswith(before)
+    assert after[len(before) :].startswith(b'\n[[device]]\nname = "Crowd_Appeal"\n')
+    old, new = load_taxonomy(), load_taxonomy(taxonomy)
+    assert new.devices[:-1] == old.devices and new.dropped == old.dropped
+    added = new["Crowd_Appeal"]
+    assert (added.definition, added.example, added.requires) == (definition, example, r"\bVelm\b")
+    assert (added.origin, added.colour, added.aliases) == ("proplens", "#808080", ())
+
+
+@pytest.mark.parametrize(
+    ("ending", "kept"),
+    [
+        (lambda text: text.rstrip("\n"), "figures"),  # the last line lacks its newline
+        (lambda text: text + "# a note at the end, no newline", "# a note at the end"),
+        (lambda text: text.replace("\n", "\r\n"), "\r\n\r\n[[device]]\r\n"),
+    ],
+    ids=["no-trailing-newline", "comment-without-newline", "crlf"],
+)
+def test_labels_add_appends_to_any_ending_of_the_file(ending, kept, tmp_path):
+    """Without a trailing newline (or ending in a comment) the table still starts on a line of
+    its own; CRLF files get CRLF lines. The old bytes are kept and the file parses."""
+    from proplens.labeling import add_device
+
+    taxonomy = _copy_of_the_shipped_taxonomy(tmp_path, ending)
+    before = taxonomy.read_bytes()
+    add_device("Crowd_Appeal", "Claims everyone agrees.", "All of Velm agrees.", path=taxonomy)
+    after = taxonomy.read_bytes()
+    assert after.startswith(before) and kept.encode() in after
+    assert load_taxonomy(taxonomy).names[-2:] == ["Unverified_Figures", "Crowd_Appeal"]
+    assert load_taxonomy(taxonomy)["Crowd_Appeal"].example == "All of Velm agrees."
+
+
+def test_a_file_a_table_cannot_be_appended_to_is_left_as_it_was(tmp_path, monkeypatch):
+    """Devices written as an inline array cannot take a `[[device]]` table after them, and a
+    table that would not read back as the device given is refused too: one DataError each, the
+    file unchanged, no temporary file left."""
+    from proplens import taxonomy as taxonomy_module
+    from proplens.taxonomy import append_device
+
+    inline = tmp_path / "taxonomy.toml"
+    inline.write_text('device = [{name = "Doubt", definition = "d", example = "e"}]\n', "utf-8")
+    with pytest.raises(DataError, match="would not be valid TOML.*nothing was written"):
+        append_device(Device("Crowd_Appeal", "d", "e"), inline)
+    assert inline.read_text(encoding="utf-8").startswith("device = [{")
+
+    shipped = _copy_of_the_shipped_taxonomy(tmp_path)
+    before = shipped.read_bytes()
+    render = taxonomy_module._device_table
+    monkeypatch.setattr(
+        taxonomy_module, "_device_table", lambda device: render(device).replace("#808080", "#000")
+    )
+    with pytest.raises(DataError, match="would not read back as its devices plus the new one"):
+        append_device(Device("Crowd_Appeal", "d", "e"), shipped)
+    assert shipped.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taxonomy.toml"]

@@ -13,7 +13,9 @@ into place only when every file is written and synced, so a crash or a failing e
 leaves a half-written model under the final name. :func:`load_model_dir` checks, in order, that the
 directory and ``metadata.json`` exist and parse, that the format version is one this proplens can
 read, that ``model.joblib`` has the recorded size and sha256, and that the hash is trusted; only
-then does it unpickle.
+then does it unpickle. Once the sentence classifier is unpickled, :func:`check_thresholds` refuses
+it unless ``metadata.json`` records the thresholds it applies (the sha256 does not cover
+``metadata.json``, and the model card, ``models diff`` and ``/api/model`` show what it records).
 
 Threat model
 ------------
@@ -255,9 +257,10 @@ class PackedBundle(Mapping):
     file's sha256 and trust check like everything else in it.
     """
 
-    def __init__(self, parts: dict[str, bytes]):
+    def __init__(self, parts: dict[str, bytes], *, check: Callable[[str, Any], None] | None = None):
         self._parts = dict(parts)
         self._loaded: dict[str, Any] = {}
+        self._check = check  # called with each part once unpickled; raises to refuse it
 
     @classmethod
     def pack(cls, bundle: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,12 +282,15 @@ class PackedBundle(Mapping):
             part = self._parts[key]
             try:
                 with collector_paused():  # an estimator is thousands of objects that all stay
-                    self._loaded[key] = pickle.loads(zlib.decompress(part))
+                    loaded = pickle.loads(zlib.decompress(part))
             except Exception as error:
                 raise ModelError(
                     f"the model's {key!r} part cannot be unpickled: "
                     f"{type(error).__name__}: {_one_line(error)}"
                 ) from None
+            if self._check is not None:
+                self._check(key, loaded)  # a refused part is not kept: every use refuses it
+            self._loaded[key] = loaded
         return self._loaded[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -774,6 +780,55 @@ def _verify_directory(directory: Path) -> tuple[ModelMetadata, Path]:
     return metadata, model_path
 
 
+THRESHOLD_PART = "sentences"
+"""The bundle part whose ``thresholds_`` are recorded in ``metadata.json``."""
+
+# proplens.training records each threshold rounded to 6 decimals; JSON keeps a float exactly, so
+# the tolerance only absorbs arithmetic noise.
+_RECORDED_DECIMALS = 6
+_THRESHOLD_TOLERANCE = 1e-9
+
+
+def check_thresholds(
+    estimator: Any, metadata: ModelMetadata, source: str | os.PathLike[str] = METADATA_FILENAME
+) -> None:
+    """Refuse a fitted classifier whose thresholds are not those ``metadata`` records.
+
+    Scoring applies the classifier's ``thresholds_``; the model card, ``proplens models diff``
+    and ``GET /api/model`` show ``metadata.thresholds``. Both must name the same devices, and each
+    recorded value must equal the applied one, or its rounding to 6 decimals as ``proplens
+    train`` records it, within 1e-9. Raises a one-line :class:`ModelError` naming ``source``, the
+    first device that differs and both values. An estimator without ``thresholds_`` applies no
+    thresholds: there is nothing to compare.
+    """
+    applied = getattr(estimator, "thresholds_", None)
+    if not isinstance(applied, Mapping):
+        return
+    recorded = metadata.thresholds
+    for device in [*recorded, *(name for name in applied if name not in recorded)]:
+        if device not in applied:
+            raise ModelError(
+                f"{source}: records thresholds.{device} = {recorded[device]:.10g} but the model "
+                "has no such label; metadata.json does not describe this model.joblib"
+            )
+        used = float(applied[device])
+        if device not in recorded:
+            raise ModelError(
+                f"{source}: records no threshold for {device} but the model applies "
+                f"{used:.10g}; metadata.json does not describe this model.joblib"
+            )
+        value = recorded[device]
+        if not any(
+            abs(value - candidate) <= _THRESHOLD_TOLERANCE
+            for candidate in (used, round(used, _RECORDED_DECIMALS))
+        ):
+            raise ModelError(
+                f"{source}: thresholds.{device} is {value:.10g} but the model applies "
+                f"{used:.10g}; metadata.json was edited or belongs to another model.joblib "
+                "(to change a threshold, pass --threshold when scoring, or retrain)"
+            )
+
+
 def load_model_dir(
     directory: str | os.PathLike[str], *, trust: bool = False
 ) -> tuple[object, ModelMetadata]:
@@ -784,6 +839,9 @@ def load_model_dir(
     size and sha256; the hash is in a trust file (skipped with ``trust=True``, which you should
     pass only for a model whose source you trust: unpickling can run arbitrary code). Warns with
     :class:`ModelVersionWarning` when the model was saved with another scikit-learn minor version.
+    Once the sentence classifier (:data:`THRESHOLD_PART`) is unpickled (for a bundle, on its
+    first use: a part never used is never unpickled), :func:`check_thresholds` refuses it unless
+    ``metadata.json`` records the thresholds it applies.
     """
     directory = Path(directory)
     metadata, model_path = _verify_directory(directory)
@@ -796,16 +854,26 @@ def load_model_dir(
     mismatch = _library_mismatch(metadata.library_versions)
     if mismatch:
         warnings.warn(f"{directory}: {mismatch}", ModelVersionWarning, stacklevel=2)
+    metadata_path = directory / METADATA_FILENAME
+
+    def check_part(key: str, part: Any) -> None:
+        if key == THRESHOLD_PART:
+            check_thresholds(part, metadata, metadata_path)
+
     try:
         with collector_paused():
             estimator = joblib.load(model_path)
         if PackedBundle.is_packed(estimator):
-            estimator = PackedBundle(estimator["parts"])
+            # checked when the part is first used: unpickling it here would undo the laziness
+            estimator = PackedBundle(estimator["parts"], check=check_part)
     except Exception as error:
         hint = f" ({mismatch})" if mismatch else ""
         raise ModelError(
             f"{model_path}: cannot be unpickled: {type(error).__name__}: {_one_line(error)}{hint}"
         ) from None
+    if not isinstance(estimator, PackedBundle):  # unpickled whole (format 1, a bare estimator)
+        part = estimator.get(THRESHOLD_PART) if isinstance(estimator, Mapping) else estimator
+        check_thresholds(part, metadata, metadata_path)
     return estimator, metadata
 
 

@@ -12,13 +12,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from proplens.errors import ValidationError
+from proplens.errors import InputError, ValidationError
 
 labels_app = typer.Typer(
     help="Declare devices, and check new labels (with per-device counts) before training.",
     no_args_is_help=True,
 )
 err = Console(stderr=True)
+# `suggest` names this many unreadable documents, one line each, and counts the rest in one line.
+_NAMED_UNREADABLE = 5
 
 
 @labels_app.command("add")
@@ -134,6 +136,7 @@ def suggest_command(
         _refuse_unresolved_exclude(report, corpus)
         labels = report.raise_for_problems("the --exclude file(s), nothing was suggested")
         done = labels.frame["text"].tolist()
+    skipped: list[InputError] = []
     picks = suggest(
         device,
         sources,
@@ -142,14 +145,31 @@ def suggest_command(
         trust=trust,
         max_similarity=max_similarity,
         exclude=done,
+        on_unreadable=lambda errors: _warn_unreadable(skipped, errors),
     )
     written = write_suggestions(picks, out, out.with_suffix(".label_studio.json"))
     for path in written:
         err.print(f"wrote {path}", highlight=False)
+    if skipped:
+        _warn(f"{len(skipped)} unreadable document(s) skipped; the picks come from the others")
     print(
         f"{len(picks)} sentences for {device}: fill the 'devices' column of {out} "
         f"with {device} or none, then run: proplens train --labels {out}"
     )
+
+
+def _warn(message: str) -> None:
+    err.print(f"proplens: warning: {message}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _warn_unreadable(skipped: list[InputError], errors: list[InputError]) -> None:
+    """Name each document `suggest` could not read as `score` does, one line each, then count
+    the rest in one line: a folder of many unreadable files should not bury the output."""
+    skipped.extend(errors)
+    for error in errors[:_NAMED_UNREADABLE]:
+        _warn(f"{error}; skipped")
+    if len(errors) > _NAMED_UNREADABLE:
+        _warn(f"{len(errors) - _NAMED_UNREADABLE} more unreadable document(s) skipped")
 
 
 def _refuse_unresolved_exclude(report, corpus: Path | None) -> None:

@@ -39,7 +39,14 @@ import pandas as pd
 
 from proplens import config
 from proplens.errors import DataError, InputError, ValidationError
-from proplens.taxonomy import _NAME, Device, Taxonomy, load_taxonomy, taxonomy_lock
+from proplens.taxonomy import (
+    _NAME,
+    Device,
+    Taxonomy,
+    append_device,
+    load_taxonomy,
+    taxonomy_lock,
+)
 
 __all__ = [
     "LABEL_COLUMNS",
@@ -939,7 +946,9 @@ def add_device(
     aliases: Sequence[str] = (),
     path: Path | str | None = None,
 ) -> Device:
-    """Declare a new device in the taxonomy file (written atomically); returns the device.
+    """Declare a new device in the taxonomy file: its ``[[device]]`` table is appended, and the
+    rest of the file, hand-written comments included, is left as it was (written atomically);
+    returns the device.
 
     ``requires`` is an optional regex a sentence must match for the device to be possible (the
     model gives other sentences probability 0 and learns from matching sentences only).
@@ -971,12 +980,12 @@ def add_device(
         requires=requires,
     )
     # Read, check and write under one lock: two `labels add` at once must not lose a device.
-    with taxonomy_lock(path):
-        taxonomy = load_taxonomy(path)
+    with taxonomy_lock(path) as target:
+        taxonomy = load_taxonomy(target)
         for other in taxonomy.devices:
             if name in other.aliases:
                 raise ValidationError(f"{name!r} is already an alias of {other.name}")
             if name != other.name and name.casefold() == other.name.casefold():
                 raise ValidationError(f"device {name!r} differs only in case from {other.name}")
-        taxonomy.with_device(device).save(path)
+        append_device(device, target)
     return device

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -62,24 +63,33 @@ def _normalised(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _sentences(folder: Sequence[str | Path]) -> pd.DataFrame:
+def _sentences(
+    folder: Sequence[str | Path],
+    on_unreadable: Callable[[list[InputError]], None] | None = None,
+) -> pd.DataFrame:
     """The sentence frame of every document under ``folder``: ids relative to a folder given, a
     file's name for a file given.
 
     A PTC article (``article<ID>.txt``) is split one sentence per line, as the corpus and the
     label readers split it, so that a pick from a corpus article is one of the corpus's sentences
     and its label lands on that sentence (with its real neighbours) when training.
+
+    A document that cannot be read is skipped, as ``proplens score`` skips it: the others still
+    hold sentences worth labeling. Once all are read, the skipped ones go to ``on_unreadable``
+    (by default a :class:`UserWarning`); when none could be read, an :class:`InputError` says so.
     """
     from proplens.inputs import iter_documents
     from proplens.labeling import one_sentence_per_line, sentence_bounds
     from proplens.scoring import sentence_frame
 
     frames = []
+    unreadable: list[InputError] = []
     for path in folder:
         base = Path(path)
         for document in iter_documents([path]):
             if isinstance(document, InputError):
-                raise document
+                unreadable.append(document)
+                continue
             try:
                 document_id = Path(document.id).relative_to(base).as_posix()
             except ValueError:
@@ -102,7 +112,20 @@ def _sentences(folder: Sequence[str | Path]) -> pd.DataFrame:
                 )
             )
     if not frames:
+        if len(unreadable) == 1:  # a mistyped path or an empty folder: its own message
+            raise unreadable[0]
+        if unreadable:
+            raise InputError(
+                f"no document could be read: {len(unreadable)} inputs failed "
+                f"(first: {unreadable[0]})"
+            )
         raise InputError(f"{', '.join(map(str, folder))}: no documents found")
+    if unreadable:
+        if on_unreadable is None:
+            for error in unreadable:
+                warnings.warn(f"{error}; skipped", UserWarning, stacklevel=3)
+        else:
+            on_unreadable(unreadable)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -116,14 +139,17 @@ def suggest(
     max_similarity: float = 0.8,
     exclude: Sequence[str] = (),
     random_state: int = 0,
+    on_unreadable: Callable[[list[InputError]], None] | None = None,
 ) -> pd.DataFrame:
     """The ``n`` sentences of ``sources`` most worth labeling for ``device``.
 
     ``sources`` are files/folders (``.txt``/``.html``/``.md``) or a sentence frame (columns
-    ``document_id, sentence_index, start, end, text``). ``model`` is a loaded
-    :class:`proplens.Model`, a model reference, or None for the default model. ``exclude`` holds
-    sentence texts already labeled (compared after normalising case and spacing); for label
-    files, as ``--exclude FILE --corpus FOLDER`` does,
+    ``document_id, sentence_index, start, end, text``). A file that cannot be read is skipped
+    and passed, with the others skipped, to ``on_unreadable`` (by default each is a
+    :class:`UserWarning`); only when no document can be read is it an :class:`InputError`.
+    ``model`` is a loaded :class:`proplens.Model`, a model reference, or None for the default
+    model. ``exclude`` holds sentence texts already labeled (compared after normalising case and
+    spacing); for label files, as ``--exclude FILE --corpus FOLDER`` does,
     ``read_labels(files, corpus_dir=FOLDER).frame["text"]``. Returns a frame with
     :data:`SUGGESTION_COLUMNS`, most uncertain first; ``devices`` is empty for the labeler to
     fill and ``annotated`` names ``device``.
@@ -140,7 +166,10 @@ def suggest(
         raise ValidationError(
             f"unknown device {device!r}; declare it first with `proplens labels add`"
         )
-    frame = sources.copy() if isinstance(sources, pd.DataFrame) else _sentences(sources)
+    if isinstance(sources, pd.DataFrame):
+        frame = sources.copy()
+    else:
+        frame = _sentences(sources, on_unreadable)
     frame = frame.reset_index(drop=True)
     loaded = model if isinstance(model, Model) else load_model(model, trust=trust)
     sentence_model = loaded.sentence_model

@@ -21,7 +21,7 @@ from proplens import config
 from proplens._atomic import write_text_atomic
 from proplens.errors import DataError, ValidationError
 
-__all__ = ["Device", "Taxonomy", "load_taxonomy", "taxonomy_lock"]
+__all__ = ["Device", "Taxonomy", "append_device", "load_taxonomy", "taxonomy_lock"]
 
 _DEFAULT_COLOUR = "#808080"
 # The spelling rule for a new device's name (`proplens labels add`) and its aliases, so that an
@@ -150,7 +150,10 @@ class Taxonomy:
 
     def save(self, path: Path | str | None = None) -> Path:
         """Write the taxonomy atomically (a temporary sibling renamed over the file; the file's
-        permissions are kept). A read-modify-write holds :func:`taxonomy_lock` around both."""
+        permissions are kept). A read-modify-write holds :func:`taxonomy_lock` around both.
+
+        The whole file is written anew, so the comments of a file edited by hand are lost; to
+        add a device to such a file, use :func:`append_device`."""
         target = Path(path) if path is not None else config.taxonomy_path()
         try:
             write_text_atomic(target, self.to_toml())
@@ -183,15 +186,94 @@ def taxonomy_lock(path: Path | str | None = None) -> Iterator[Path]:
         lock.release()
 
 
+# The key order of a table `append_device` writes: that of the devices in the shipped file.
+_TABLE_KEYS = (
+    "name", "origin", "definition", "example", "colour", "aliases", "features", "requires",
+)  # fmt: skip
+
+
+def append_device(device: Device, path: Path | str | None = None) -> Taxonomy:
+    """Append ``device`` to the taxonomy file as a ``[[device]]`` table; returns the taxonomy
+    the file then holds.
+
+    Every byte already in the file stays as it is (comments written by hand, key order, line
+    endings): the table is added as text at the end, its values escaped by ``tomli_w``. The new
+    text is parsed and must read back as the old devices plus ``device`` before it replaces the
+    file (atomically, as :meth:`Taxonomy.save` writes); otherwise nothing is written and a
+    :class:`DataError` says why. Hold :func:`taxonomy_lock` around a read-check-append.
+    """
+    target = Path(path) if path is not None else config.taxonomy_path()
+    try:
+        # newline="": the text is written back as read, CRLF line endings included
+        with open(target, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise DataError(f"taxonomy file not found: {target}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{target}: not UTF-8 text") from None
+    except OSError as error:
+        raise DataError(f"{target}: cannot read ({error.strerror or error})") from None
+    expected = _taxonomy_from_text(text, target).with_device(device)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if text and not text.endswith("\n"):
+        text += newline  # a last line without its newline would run into the table's header
+    if text.strip() and not text.endswith(f"{newline}{newline}"):
+        text += newline  # a blank line between devices, as in the shipped file
+    updated = text + _device_table(device).replace("\n", newline)
+    try:
+        raw = tomllib.loads(updated)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(
+            f"{target}: with {device.name!r} appended the file would not be valid TOML ({exc}); "
+            "nothing was written, add the device by hand"
+        ) from None
+    appended = _taxonomy_from_toml(raw, target)
+    if appended != expected:
+        raise DataError(
+            f"{target}: with {device.name!r} appended the file would not read back as its "
+            "devices plus the new one (does it end inside a table that is not a [[device]]?); "
+            "nothing was written, add the device by hand"
+        )
+    try:
+        write_text_atomic(target, updated, newline="")
+    except OSError as error:
+        raise DataError(f"{target}: cannot write ({error.strerror or error})") from None
+    return appended
+
+
+def _device_table(device: Device) -> str:
+    """``device`` as a ``[[device]]`` table, one ``key = value`` line per field.
+
+    Each ``key = value`` line is rendered by ``tomli_w``, which escapes quotes, backslashes,
+    newlines and control characters; given the whole table, it may write an inline array
+    (``device = [{...}]``) instead, which cannot follow the file's ``[[device]]`` tables.
+    """
+    fields = device.to_dict()
+    lines = "".join(tomli_w.dumps({key: fields[key]}) for key in _TABLE_KEYS if key in fields)
+    return f"[[device]]\n{lines}"
+
+
 def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
     """Read the taxonomy file; a malformed file raises :class:`DataError` naming the problem."""
     source = Path(path) if path is not None else config.taxonomy_path()
     try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"taxonomy file not found: {source}") from None
+    return _taxonomy_from_text(text, source)
+
+
+def _taxonomy_from_text(text: str, source: Path) -> Taxonomy:
+    """The taxonomy a file's text holds; :class:`DataError` naming ``source`` if malformed."""
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"{source}: not valid TOML ({exc})") from None
+    return _taxonomy_from_toml(raw, source)
+
+
+def _taxonomy_from_toml(raw: dict, source: Path) -> Taxonomy:
+    """The taxonomy of a parsed file; :class:`DataError` naming ``source`` if malformed."""
     devices = []
     for position, entry in enumerate(raw.get("device", []), start=1):
         missing = [key for key in ("name", "definition", "example") if not entry.get(key)]
