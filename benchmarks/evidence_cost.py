@@ -15,7 +15,9 @@ from proplens.corpus import read_semeval2020
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the docstring's first paragraph, on one line and without reST markup
+    description = " ".join(__doc__.split("\n\n")[0].replace("``", "").split())
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     texts = list(read_semeval2020(split="test").documents.values())

@@ -16,7 +16,9 @@ from proplens.corpus import read_semeval2020
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the docstring's first paragraph, on one line and without reST markup
+    description = " ".join(__doc__.split("\n\n")[0].replace("``", "").split())
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--limit", type=int, default=None, help="score only the first N articles")
     parser.add_argument("--model", default=None, help="model name, NAME@VERSION or folder")
     args = parser.parse_args()

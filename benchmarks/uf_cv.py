@@ -28,7 +28,9 @@ HARD_NEGATIVES = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the docstring's first paragraph, on one line and without reST markup
+    description = " ".join(__doc__.split("\n\n")[0].replace("``", "").split())
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--no-block", action="store_true", help="shared features only")
     args = parser.parse_args()
     started = time.perf_counter()

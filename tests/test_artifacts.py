@@ -617,3 +617,25 @@ def test_a_format_1_model_is_checked_as_it_loads(trained):
     rewrite_metadata(trained, lambda data: as_format_1(data, 0.01))
     with pytest.raises(ModelError, match="thresholds.Crowd_Appeal is 0.01"):
         load_model_dir(trained, trust=True)
+
+
+def test_card_reproduce_step_installs_from_a_checkout_at_the_recorded_commit():
+    """proplens is on no package index: the card says to install it from a checkout, at the
+    commit the model records (and says when the checkout had uncommitted changes)."""
+    versions = {"python": "3.11.7", "proplens": "0.1.0", "scikit-learn": "1.9.1"}
+    sha = "0123456789abcdef0123456789abcdef01234567"
+
+    def card(**training) -> str:
+        metadata = ModelMetadata(
+            name="m", version="v1", labels=[], thresholds={}, library_versions=versions,
+            training_data={"sources": [], "fingerprint": "", **training},
+        )  # fmt: skip
+        return render_model_card(metadata)
+
+    recorded = card(source_commit=sha, source_modified=False)
+    assert f"git checkout {sha}\npip install -e . scikit-learn==1.9.1\n" in recorded
+    assert "proplens==" not in recorded and "uncommitted" not in recorded
+    assert "uncommitted changes" in card(source_commit=sha, source_modified=True)
+    unrecorded = card()
+    assert "records no git commit" in unrecorded and "git checkout" not in unrecorded
+    assert "\npip install -e . scikit-learn==1.9.1\n" in unrecorded

@@ -110,7 +110,7 @@ def test_names_that_are_the_rhetoric_are_never_masked():
         ("The WHO and the US agree.", "The Xorganisationx and the Xcountryx agree."),
         ("LET US PRAY", "LET US PRAY"),
         ("WHO IS RESPONSIBLE?", "WHO IS RESPONSIBLE?"),
-        ("TRUMP SLAMS CNN", "Xpersonx SLAMS Xorganisationx"),
+        ("TRUMP MEETS CNN", "Xpersonx MEETS Xorganisationx"),
         ("McTrump and Trumpism, anti-Trump", "McTrump and Trumpism, anti-Xpersonx"),
         ("Putin’s and Putin's men", "Xpersonx’s and Xpersonx's men"),
         ("A Labour Day parade in New Mexico.", "A Labour Day parade in New Mexico."),
@@ -126,8 +126,8 @@ def test_case_and_boundary_rules(text, expected):
 
 
 def test_nationalities_are_masked_only_when_asked():
-    assert mask("Russian hackers", WITH_NATIONALITIES) == "Xnationalityx hackers"
-    assert mask("Russian hackers") == "Russian hackers"
+    assert mask("Russian diplomats", WITH_NATIONALITIES) == "Xnationalityx diplomats"
+    assert mask("Russian diplomats") == "Russian diplomats"
     # a longer name wins over the nationality inside it
     assert mask("Native American tribes", WITH_NATIONALITIES) == "Native American tribes"
 
@@ -177,12 +177,19 @@ def test_edits_map_every_word_back_to_the_input(words):
         assert masked[position] == text[map_to_original(int(position), edits, end=False)]
 
 
+# two listed names (masked) in a neutral sentence; the name-calling is aimed at invented people
+SPAN_TEXT = (
+    "After Vladimir Putin met Emmanuel Macron, a Velm columnist called the Orlo councillors "
+    "traitors."
+)
+
+
 def test_labeled_spans_move_with_the_words_they_cover():
-    text = "Yesterday Vladimir Putin called them traitors again."
-    start = text.index("traitors")
+    text = SPAN_TEXT
+    start, name = text.index("traitors"), text.index("Emmanuel Macron")
     frame = pd.DataFrame(
         {"document_id": ["d"], "sentence_index": [0], "text": [text],
-         "spans": [[(start, start + 8, "Name_Calling,Labeling"), (10, 24, "Doubt")]]}
+         "spans": [[(start, start + 8, "Name_Calling,Labeling"), (name, name + 15, "Doubt")]]}
     )  # fmt: skip
     moved = mask_frame(frame, MASKER)
     new_text = moved["text"].iat[0]
@@ -195,6 +202,8 @@ def test_labeled_spans_move_with_the_words_they_cover():
 # -- features -------------------------------------------------------------------------------------
 
 LOADED = ["reckless", "shameful", "disgraceful", "corrupt"]
+# listed names from several sides, only ever in neutral roles: the loaded words in the positive
+# sentences are aimed at the invented Orlo board
 PEOPLE = ["Putin", "Macron", "Biden", "Modi"]
 COUNTRIES = ["Russia", "France", "Canada", "India"]
 
@@ -205,10 +214,10 @@ def corpus(n_documents: int = 12) -> tuple[pd.DataFrame, np.ndarray]:
         for i in range(4):
             person, country = PEOPLE[(d + i) % 4], COUNTRIES[(d * 3 + i) % 4]
             if i % 2 == 0:
-                text = f"The {LOADED[(d + i) % 4]} {person} betrayed {country} first!"
+                text = f"The {LOADED[(d + i) % 4]} Orlo board met {person} in {country} today!"
                 label = [1]
             else:
-                text = f"{person} visited the harbour of {country} on Tuesday."
+                text = f"The Orlo board met {person} in {country} on Tuesday."
                 label = [0]
             rows.append((f"d{d}", i, text))
             labels.append(label)
@@ -287,7 +296,7 @@ def test_masked_features_pickle_without_the_compiled_regex(masked_model):
 
 
 def test_span_lexicon_learns_from_spans_moved_onto_the_masked_text():
-    text = "Yesterday Vladimir Putin called them traitors again."
+    text = SPAN_TEXT
     start = text.index("traitors")
     frame = pd.DataFrame(
         {"document_id": [f"d{i}" for i in range(4)], "sentence_index": [0] * 4, "text": [text] * 4,
@@ -305,7 +314,7 @@ def test_span_lexicon_learns_from_spans_moved_onto_the_masked_text():
 def test_evidence_shows_the_input_words_around_a_masked_name(masked_model):
     model, _ = masked_model
     mapper = EvidenceMapper.from_features(model.features_)
-    text = "The shameful Obama betrayed Germany first!"
+    text = "The shameful Orlo board met Obama in Germany today!"
     sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
     row = model.block_features(sentence, "words")[0]
     offset = 17
@@ -316,7 +325,7 @@ def test_evidence_shows_the_input_words_around_a_masked_name(masked_model):
         assert text[item.start - offset : item.end - offset] == item.text
         assert "Xpersonx" not in item.text and "Xcountryx" not in item.text
     shown = {item.text for item in evidence}
-    assert "Germany first" in shown  # the model's phrase "xcountryx first", in the input's words
+    assert "Germany today" in shown  # the model's phrase "xcountryx today", in the input's words
     # the scorer's path: offsets into the whole document, words of the input
     document = "Calm day. " + text
     scored = Model({"sentences": model}).score(document, threshold=0.0)
@@ -344,7 +353,7 @@ def test_models_trained_without_masking_read_the_text_unchanged(version):
     assert not hasattr(classifier.features_, "mask_input")
     frame = pd.DataFrame(
         {"document_id": ["a"] * 3, "sentence_index": [0, 1, 2],
-         "text": ["Putin lied to Russia again!", "The FBI met Trump.", "Rain on Tuesday."]}
+         "text": ["Putin spoke to reporters in Geneva.", "The FBI met Trump.", "Rain on Tuesday."]}
     )  # fmt: skip
     assert classifier._feature_input(frame) is frame
     columns = SentenceColumns.from_frame(frame)

@@ -674,3 +674,44 @@ def test_a_device_labeled_in_one_document_is_a_data_error():
     message = "too little training data.*2 sentences in 1 documents"
     with pytest.raises(DataError, match=message), training._enough_data(data):
         list(GroupKFold(n_splits=1).split([[0], [1]], groups=["a", "a"]))
+
+
+def test_source_commit_is_the_checkouts_head_or_nothing(tmp_path, monkeypatch):
+    """Metadata records the git commit of the checkout that trains, and whether the checkout had
+    changes; nothing for an installed package, a folder that is no git repository, or a machine
+    without git."""
+    import subprocess
+
+    repository = tmp_path / "checkout"
+    repository.mkdir()
+    (repository / "a.txt").write_text("one\n", encoding="utf-8")
+
+    def git(*args: str) -> str:
+        identity = ["-c", "user.name=t", "-c", "user.email=t@example.org"]
+        done = subprocess.run(
+            ["git", *identity, "-C", str(repository), *args],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "first")
+    monkeypatch.setattr(config, "checkout_root", lambda: repository)
+    assert training.source_commit() == {
+        "source_commit": git("rev-parse", "HEAD"),
+        "source_modified": False,
+    }
+    (repository / "a.txt").write_text("two\n", encoding="utf-8")
+    assert training.source_commit()["source_modified"] is True
+
+    monkeypatch.setattr(config, "checkout_root", lambda: None)
+    assert training.source_commit() == {}
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.setattr(config, "checkout_root", lambda: plain)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert training.source_commit() == {}
+    monkeypatch.setattr(config, "checkout_root", lambda: repository)
+    monkeypatch.setenv("PATH", str(plain))  # no git
+    assert training.source_commit() == {}

@@ -470,18 +470,40 @@ def _render_training_data(metadata: ModelMetadata) -> list[str]:
 
 
 def _render_reproduce(metadata: ModelMetadata) -> list[str]:
+    # proplens is on no package index: it is installed from a checkout of its repository, at the
+    # commit the model records; the other libraries are pinned to the versions it was saved with
     pins = [
         f"{lib}=={ver}"
         for lib, ver in metadata.library_versions.items()
-        if lib != "python" and ver != "not installed"
+        if lib not in ("python", "proplens") and ver != "not installed"
     ]
+    python = metadata.library_versions.get("python", "?")
+    version = metadata.library_versions.get("proplens", "?")
+    commit = metadata.training_data.get("source_commit")
+    if commit:
+        source = f"The model was trained from commit `{commit}` (proplens {version})"
+        if metadata.training_data.get("source_modified"):
+            source += (
+                " with uncommitted changes in the checkout, so that commit alone may not give "
+                "the same model"
+            )
+        intro = f"{source}. In a clone, use Python {python} and run:"
+        steps = [f"git checkout {commit}"]
+    else:
+        intro = (
+            f"This model records no git commit: use the checkout of proplens {version} that "
+            f"trained it, with Python {python}, and run in it:"
+        )
+        steps = []
     lines = [
         "## How to reproduce",
         "",
-        f"Use Python {metadata.library_versions.get('python', '?')} and install:",
+        "proplens is not published on a package index: install it from a checkout of the "
+        f"project's repository. {intro}",
         "",
         "```",
-        "pip install " + " ".join(pins),
+        *steps,
+        " ".join(["pip install -e .", *pins]),
         "```",
         "",
     ]

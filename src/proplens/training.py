@@ -9,6 +9,8 @@ labels for a subset of sentences: the device is learned from those sentences onl
 from __future__ import annotations
 
 import logging
+import re
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -99,6 +101,37 @@ def default_label_files() -> list[Path]:
     if root is None:
         return []
     return sorted(p for p in (root / "datasets" / "labels").glob("*.tsv") if "." not in p.stem)
+
+
+def source_commit() -> dict[str, object]:
+    """The git commit of the checkout proplens runs from, for the model's metadata.
+
+    ``{"source_commit": sha, "source_modified": bool}``, where ``source_modified`` says whether
+    the checkout differed from that commit (changed or untracked files that git does not ignore);
+    ``{}`` when proplens is an installed package, the checkout is no git repository, or git is
+    missing or fails.
+    """
+    root = config.checkout_root()
+    if root is None:
+        return {}
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30
+        )
+
+    try:
+        head = git("rev-parse", "--verify", "HEAD")
+        sha = head.stdout.strip()
+        if head.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", sha):
+            return {}
+        status = git("status", "--porcelain")
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    found: dict[str, object] = {"source_commit": sha}
+    if status.returncode == 0:
+        found["source_modified"] = bool(status.stdout.strip())
+    return found
 
 
 @dataclass
@@ -1017,6 +1050,7 @@ def train(
     training_data["label_counts"] = counts
     if command:
         training_data["command"] = command
+    training_data.update(source_commit())
     metadata = ModelMetadata(
         name=name,
         version=directory.name,
