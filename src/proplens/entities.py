@@ -183,8 +183,8 @@ class EntityMasker(TransformerMixin, BaseEstimator):
         demonyms ("American", "Russians").
 
     >>> masker = EntityMasker().fit()
-    >>> masker.mask(["Putin told the UN that Labour and the labour market had failed Turkey."])
-    ['Xpersonx told the Xorganisationx that Xpartyx and the labour market had failed Xcountryx.']
+    >>> masker.mask(["Putin met the UN envoy; Labour and the labour market in Turkey came up."])
+    ['Xpersonx met the Xorganisationx envoy; Xpartyx and the labour market in Xcountryx came up.']
     """
 
     def __init__(self, kinds: Sequence[str] | None = None):
