@@ -639,3 +639,22 @@ def test_card_reproduce_step_installs_from_a_checkout_at_the_recorded_commit():
     unrecorded = card()
     assert "records no git commit" in unrecorded and "git checkout" not in unrecorded
     assert "\npip install -e . scikit-learn==1.9.1\n" in unrecorded
+
+
+def test_every_command_that_loads_a_model_takes_trust(trained_root, tmp_path, monkeypatch, capsys):
+    """A model copied from elsewhere loads only with --trust: in score-corpus too, which had no
+    such option (the one way in was `models trust`)."""
+    from proplens.cli import main
+
+    monkeypatch.setenv("PROPLENS_MODELS", str(tmp_path / "empty-models"))
+    downloaded = tmp_path / "downloads" / "tiny" / "v1"
+    shutil.copytree(trained_root / "tiny" / "v1", downloaded)
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "a.txt").write_text("The ferry to Orlo is late again. Nobody knows why.\n")
+    command = ["score-corpus", str(articles), "-o", str(tmp_path / "out.parquet")]
+    command += ["--model", str(downloaded), "--no-progress"]
+    assert main(command) == ModelError.exit_code
+    assert "pass --trust" in capsys.readouterr().err
+    assert main([*command, "--trust"]) == 0
+    assert (tmp_path / "out.parquet").is_file()

@@ -1244,8 +1244,11 @@ def score_corpus_command(
         str | None, _option(help="Score on Dask: 'local', or a scheduler address tcp://HOST:PORT.")
     ] = None,
     model: Annotated[
-        str | None, _option(help="Model name or directory; default: the current default model.")
+        str | None, _option(help="Model folder, NAME or NAME@VERSION; default: the current one.")
     ] = None,
+    trust: Annotated[
+        bool, _option(help="Load a model file this installation did not produce.")
+    ] = False,
     text_column: Annotated[str, _option(help="Text column of a JSONL/CSV/Parquet input.")] = "text",
     id_column: Annotated[str, _option(help="Id column of a table (default ids: FILE:ROW).")] = "id",
     no_resume: Annotated[
@@ -1263,6 +1266,10 @@ def score_corpus_command(
 ) -> None:
     """Score a folder, a JSONL/CSV/Parquet table or a glob; write OUT.parquet and
     OUT.documents.parquet. Rerunning resumes. Exit code 5 when some documents failed."""
+    if trust:  # score_corpus itself loads a named model only if the trust store knows it
+        import proplens
+
+        model = proplens.load_model(model, trust=True)
     result = score_corpus(
         input,
         output,

@@ -90,7 +90,7 @@ def suggest_command(
     sources: Annotated[
         list[Path], typer.Option("--from", help="Folder or file of documents (repeatable).")
     ],
-    n: Annotated[int, typer.Option("-n", help="How many sentences to pick.")] = 50,
+    n: Annotated[int, typer.Option("-n", "--number", help="How many sentences to pick.")] = 50,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="CSV to write (a Label Studio .json goes beside).")
     ] = Path("suggestions.csv"),

@@ -1321,10 +1321,10 @@ def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     model: Annotated[
         str | None,
-        typer.Option(help="Model directory; default: the current default model."),
+        typer.Option(help="Model folder, NAME or NAME@VERSION; default: the current one."),
     ] = None,
     trust: Annotated[
-        bool, typer.Option("--trust", help="Load a model whose checksum is not in the trust store.")
+        bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
     max_body: Annotated[
         int, typer.Option(min=1, help="Largest request body in bytes (larger gets 413).")
