@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import threading
+import time
 import types
 from pathlib import Path
 from typing import Annotated
@@ -605,8 +606,16 @@ def evaluate(
         raise InputError(
             f"{out}: not a folder (--out names a folder for metrics.json and per_device.csv)"
         )
+    # the folds run in a pool and report when all are done: say what is happening meanwhile
+    err.print("[dim]reading training data…[/dim]")
     training = load_training_data(data)
+    began = time.perf_counter()
+    err.print(
+        f"[dim]cross-validating {len(training.devices)} devices, {folds} folds grouped by article, "
+        f"on {jobs} job(s) (about two minutes for the default training data on 2 cores)…[/dim]"
+    )
     metrics = cross_validate(training, n_jobs=jobs, n_splits=folds)
+    err.print(f"[dim]cross-validated in {time.perf_counter() - began:.0f} s[/dim]")
     table = Table(title=f"{folds}-fold CV grouped by article")
     for column in ("device", "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == "device" else "right")
