@@ -586,6 +586,26 @@ def test_rollback_skips_history_entries_whose_directory_was_deleted(root, caplog
     assert (root / "current.json").read_text(encoding="utf-8") == before
 
 
+def test_rollback_never_rolls_back_to_the_current_model(root):
+    """A history whose last entry is the current model (a hand-edited current.json) used to
+    'roll back' to it, changing nothing; that entry is passed over for the one before it."""
+    import json
+
+    for _ in range(2):
+        add_model("m")
+    use("m@v1")
+    use("m@v2")
+    edited = pointer(root)
+    edited["history"].append({"name": "m", "version": "v2"})
+    (root / "current.json").write_text(json.dumps(edited), encoding="utf-8")
+    assert str(rollback()) == "m@v1"
+    use("m@v2")
+    only_itself = {"name": "m", "version": "v2", "history": [{"name": "m", "version": "v2"}]}
+    (root / "current.json").write_text(json.dumps(only_itself), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"no earlier model to roll back to; `proplens models"):
+        rollback()
+
+
 def test_cli_rollback_prints_the_skipped_versions_on_stderr(root, capsys, caplog):
     """`proplens models rollback` told about deleted versions it skipped only through `logging`
     (not shown, or shown as a log record, depending on the process's logging set-up). The CLI

@@ -296,13 +296,20 @@ def rollback(
             raise ModelError(f"{models_root / CURRENT_FILENAME}: malformed history entry {entry!r}")
         ref = f"{entry['name']}@{entry['version']}"
         name, version = _split_ref(ref)
-        if (models_root / name / str(version) / METADATA_FILENAME).is_file():
+        current_ref = f"{pointer.get('name')}@{pointer.get('version')}"
+        if ref == current_ref:
+            # the current model itself (a hand-edited current.json): rolling back to it would
+            # change nothing, so the entry before it is the previous default
+            pass
+        elif (models_root / name / str(version) / METADATA_FILENAME).is_file():
             break
-        gone.append(ref)
+        else:
+            gone.append(ref)
         if not history:
+            deleted = f" ({', '.join(gone)} deleted)" if gone else ""
             raise ModelError(
-                f"{models_root / CURRENT_FILENAME}: no earlier model to roll back to "
-                f"({', '.join(gone)} deleted); `proplens models use NAME@VERSION` picks one "
+                f"{models_root / CURRENT_FILENAME}: no earlier model to roll back to"
+                f"{deleted}; `proplens models use NAME@VERSION` picks one "
                 f"({_available(models_root)})"
             )
     target = parse_ref(ref, models_root)
