@@ -41,6 +41,7 @@ Trust files are plain text, one sha256 per line, ``#`` starts a comment:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -851,6 +852,11 @@ def check_thresholds(
             )
 
 
+def _check_part(key: str, part: Any, *, metadata: ModelMetadata, source: Path) -> None:
+    if key == THRESHOLD_PART:
+        check_thresholds(part, metadata, source)
+
+
 def load_model_dir(
     directory: str | os.PathLike[str], *, trust: bool = False
 ) -> tuple[object, ModelMetadata]:
@@ -877,11 +883,9 @@ def load_model_dir(
     if mismatch:
         warnings.warn(f"{directory}: {mismatch}", ModelVersionWarning, stacklevel=2)
     metadata_path = directory / METADATA_FILENAME
-
-    def check_part(key: str, part: Any) -> None:
-        if key == THRESHOLD_PART:
-            check_thresholds(part, metadata, metadata_path)
-
+    # a partial of a module-level function, not a closure: a loaded model is pickled to the
+    # worker processes of score-corpus, and its bundle's check with it
+    check_part = functools.partial(_check_part, metadata=metadata, source=metadata_path)
     try:
         with collector_paused():
             estimator = joblib.load(model_path)
