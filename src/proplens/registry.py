@@ -290,20 +290,18 @@ def rollback(
         )
     history = list(pointer["history"])
     gone: list[str] = []  # earlier defaults whose directories were deleted since
+    # an entry naming the current model itself (a hand-edited current.json) is passed over:
+    # rolling back to it would change nothing
+    current_ref = f"{pointer.get('name')}@{pointer.get('version')}"
     while True:
         entry = history.pop()
         if not isinstance(entry, dict) or not {"name", "version"} <= entry.keys():
             raise ModelError(f"{models_root / CURRENT_FILENAME}: malformed history entry {entry!r}")
         ref = f"{entry['name']}@{entry['version']}"
         name, version = _split_ref(ref)
-        current_ref = f"{pointer.get('name')}@{pointer.get('version')}"
-        if ref == current_ref:
-            # the current model itself (a hand-edited current.json): rolling back to it would
-            # change nothing, so the entry before it is the previous default
-            pass
-        elif (models_root / name / str(version) / METADATA_FILENAME).is_file():
-            break
-        else:
+        if ref != current_ref:
+            if (models_root / name / str(version) / METADATA_FILENAME).is_file():
+                break
             gone.append(ref)
         if not history:
             deleted = f" ({', '.join(gone)} deleted)" if gone else ""

@@ -213,7 +213,7 @@ class DocumentScore:
 
 
 def _labels_with_fallback(
-    proba: np.ndarray, cut: np.ndarray, scope: list[int], tuned: np.ndarray | None = None
+    proba: np.ndarray, cut: np.ndarray, scope: list[int], tuned: np.ndarray
 ) -> np.ndarray:
     """``(n, 1 + k)`` booleans: the labels of each sentence (column 0 unused).
 
@@ -231,10 +231,8 @@ def _labels_with_fallback(
         needs = (proba[:, 0] >= cut[0]) & ~(in_scope >= cut[scope_columns]).any(axis=1)
         rows = np.flatnonzero(needs)
         likeliest = scope_columns[in_scope[rows].argmax(axis=1)]
-        if tuned is not None:
-            keep = cut[likeliest] == tuned[likeliest]
-            rows, likeliest = rows[keep], likeliest[keep]
-        labeled[rows, likeliest] = True
+        keep = cut[likeliest] == tuned[likeliest]
+        labeled[rows[keep], likeliest[keep]] = True
     return labeled
 
 

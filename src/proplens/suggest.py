@@ -80,7 +80,6 @@ def _sentences(
     """
     from proplens.inputs import iter_documents
     from proplens.labeling import one_sentence_per_line, sentence_bounds
-    from proplens.scoring import sentence_frame
 
     frames = []
     unreadable: list[InputError] = []
@@ -96,10 +95,7 @@ def _sentences(
                 document_id = ""
             if document_id in ("", "."):  # a file given itself: "." would name every such file
                 document_id = Path(document.id).name or base.name
-            if not one_sentence_per_line(document_id):
-                frames.append(sentence_frame(document.text, document_id=document_id))
-                continue
-            bounds = sentence_bounds(document.text, lines=True)
+            bounds = sentence_bounds(document.text, lines=one_sentence_per_line(document_id))
             frames.append(
                 pd.DataFrame(
                     {
