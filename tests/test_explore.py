@@ -363,3 +363,129 @@ def test_edge_cases_give_results_or_validation_errors():
     ax = explore.plot_heatmap(pd.DataFrame([[1, 2], [3, 4]]), title="h")
     assert ax.get_xlabel() and ax.get_ylabel()
     plt.close("all")
+
+
+def test_a_string_in_the_devices_column_is_an_error_everywhere():
+    """devices_per_sentence counted the string "Doubt" as 5 devices and document_flagged_share
+    as a flagged sentence, where every other summary names the row."""
+    table = _table()
+    table["devices"] = [["Doubt"], "Doubt", [], ["Doubt"]]
+    for summary in (explore.devices_per_sentence, explore.document_flagged_share):
+        with pytest.raises(ValidationError, match="row 1: expected a list of device names"):
+            summary(table)
+    with pytest.raises(ValidationError, match="must be a pandas DataFrame, got list"):
+        explore.device_counts([["Doubt"]])  # it raised AttributeError: no attribute 'columns'
+
+
+def test_missing_text_or_document_is_a_validation_error():
+    """A NaN text raised TypeError deep in pandas; a NaN document_id silently dropped the
+    sentence from document_flagged_share (document 'a' showed 1 sentence instead of 2)."""
+    table = _table()
+    table.loc[2, "text"] = np.nan
+    with pytest.raises(ValidationError, match="row 2: text must be a string"):
+        explore.sentence_lengths(table)
+    table = _table()
+    table.loc[0, "document_id"] = np.nan
+    with pytest.raises(ValidationError, match="row 0: document_id is missing"):
+        explore.document_flagged_share(table)
+
+
+def test_curves_check_their_input():
+    """pr_curve raised sklearn's ValueError for unequal lengths, NaN or no input and warned with a
+    meaningless curve when there was no positive; threshold_curve read a NaN probability as never
+    predicted, a label 2 as positive, and raised numpy errors for text or a 2-d grid."""
+    import warnings
+
+    for bad in (([1, 0], [0.1]), ([1, 0], [np.nan, 0.2]), (["a", "b"], [0.1, 0.2])):
+        for curve in (explore.pr_curve, explore.threshold_curve):
+            with pytest.raises(ValidationError):
+                curve(*bad)
+    with pytest.raises(ValidationError, match="row 0: expected 0/1"):
+        explore.threshold_curve([2, 0], [0.3, 0.2])
+    with pytest.raises(ValidationError, match="thresholds"):
+        explore.threshold_curve([1, 0], [0.3, 0.2], thresholds=[[0.1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for y, p in (([0, 0], [0.2, 0.1]), ([], [])):
+            curve = explore.pr_curve(y, p)
+            assert curve.empty and list(curve.columns) == ["precision", "recall"]
+    assert explore.pr_curve([1, 0], [0.9, 0.2])["precision"].max() == 1.0
+    with pytest.raises(ValidationError, match="2 gold devices for 1 predictions"):
+        explore.span_confusion(["A", "B"], ["A"])
+
+
+def test_counts_and_classifiers_are_checked():
+    """top_ngrams raised AttributeError for anything but a fitted classifier and, with n = -1,
+    returned every n-gram but the last; confident_mistakes compared a string n with 0."""
+    from proplens.model import DeviceClassifier
+
+    for thing in (None, object(), DeviceClassifier(DEVICES)):
+        with pytest.raises(ValidationError, match="needs a fitted DeviceClassifier"):
+            explore.top_ngrams(thing)
+    with pytest.raises(ValidationError, match="n must be"):
+        explore.top_ngrams(object(), n=-1)
+    oof = _out_of_fold([[0.1, 0.1]] * 4, [[]] * 4)
+    with pytest.raises(ValidationError, match="n must be"):
+        explore.confident_mistakes(_table(), oof, DEVICES, n="3")
+
+
+def _profile(document: str, shares: dict[str, float], score: float = 0.3) -> dict:
+    devices = [{"device": name, "share": share} for name, share in shares.items()]
+    return {
+        "document": document,
+        "profile": {
+            "sentences": 10,
+            "flagged_share": 0.5,
+            "propaganda_score": score,
+            "devices": devices,
+        },
+    }
+
+
+def test_profiles_keep_unmeasured_devices_apart_from_absent_ones():
+    """A device one result's model lacks was filled with 0.0, as if measured and not found; a
+    malformed result raised KeyError or TypeError."""
+    frame = explore.profile_frame(
+        [_profile("old", {"Doubt": 0.1}), _profile("new", {"Doubt": 0.0, "Slogans": 0.2})]
+    )
+    assert np.isnan(frame.loc["old", "Slogans"]) and frame.loc["new", "Doubt"] == 0.0
+    for bad in ([{"document": "x"}], ["text"], None):
+        with pytest.raises(ValidationError):
+            explore.profile_frame(bad)
+
+
+def test_compare_groups_skips_text_columns_and_checks_scores():
+    """A text column added to the profiles to group by raised TypeError from pandas' mean; a NaN
+    score gave a mean without it but a NaN interval; a string of keys was split into letters."""
+    profiles = explore.profile_frame(
+        [_profile(name, {"Doubt": share}) for name, share in (("w", 0.1), ("x", 0.3))]
+    )
+    profiles["outlet"] = ["Harbour Herald", "Valley Post"]  # invented names
+    table = explore.compare_groups(profiles, profiles["outlet"])
+    assert "outlet" not in table.columns and table.loc["Valley Post", "Doubt"] == 0.3
+    scores = profiles.assign(propaganda_score=[0.2, np.nan])
+    with pytest.raises(ValidationError, match="document 'x': propaganda_score nan"):
+        explore.compare_groups(scores, ["a", "a"])
+    with pytest.raises(ValidationError, match="one key per document"):
+        explore.compare_groups(profiles, "ab")
+
+
+def test_plots_refuse_text_and_draw_empty_or_missing_values_quietly():
+    """Text values raised deep matplotlib/pandas errors, a missing column a KeyError; an empty or
+    all-NaN heatmap warned (singular limits, All-NaN slice)."""
+    import warnings
+
+    with pytest.raises(ValidationError, match="plot_heatmap needs numbers"):
+        explore.plot_heatmap(pd.DataFrame({"a": ["x"]}), title="t")
+    with pytest.raises(ValidationError, match="plot_bars needs numbers"):
+        explore.plot_bars(pd.Series(["a"]), title="t", xlabel="x", ylabel="y")
+    with pytest.raises(ValidationError, match="lacks column"):
+        explore.plot_boxes(
+            pd.DataFrame({"device": ["a"]}), group="device", value="words", title="t", xlabel="x"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = explore.plot_heatmap(pd.DataFrame(), title="empty")
+        assert ax.get_title() == "empty" and ax.get_xlabel()
+        explore.plot_heatmap(pd.DataFrame({"a": [np.nan]}), title="nan")
+    plt.close("all")

@@ -49,6 +49,8 @@ __all__ = [
 
 
 def _check_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    if not isinstance(table, pd.DataFrame):
+        raise ValidationError(f"{what} must be a pandas DataFrame, got {type(table).__name__}")
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValidationError(f"{what} lacks column(s): {', '.join(missing)}")
@@ -100,6 +102,13 @@ def _devices_of(table: pd.DataFrame, devices: Sequence[str] | None) -> list[str]
     return names
 
 
+def _all_devices(table: pd.DataFrame) -> np.ndarray:
+    """``(n, k)`` indicator of every device in the table, so that a malformed row (a string,
+    a number) raises the labels module's error naming the row instead of being counted."""
+    lists = _device_lists(table)
+    return to_indicator(lists, _present(lists))
+
+
 def _indicator(device_lists: list, names: Sequence[str]) -> np.ndarray:
     """``(n, k)`` indicator of ``names`` only: other devices in the rows are ignored, not errors,
     so that a subset of devices can be summarised."""
@@ -129,7 +138,9 @@ def device_counts(table: pd.DataFrame, devices: Sequence[str] | None = None) -> 
 def devices_per_sentence(table: pd.DataFrame) -> pd.Series:
     """How many sentences carry 0, 1, 2, ... devices (index: number of devices)."""
     _check_columns(table, ["devices"], "sentence table")
-    counts = pd.Series(_device_lists(table), dtype=object).map(len).value_counts().sort_index()
+    # From the indicator, not len(): a string row is an error, not len("Doubt") = 5 devices.
+    per_row = _all_devices(table).sum(axis=1)
+    counts = pd.Series(per_row, dtype=np.int64).value_counts().sort_index()
     counts.index.name = "devices in sentence"
     counts.name = "sentences"
     return counts
@@ -163,6 +174,9 @@ def sentence_lengths(table: pd.DataFrame, devices: Sequence[str] | None = None) 
     names = _devices_of(table, devices)
     if table.empty:
         return pd.DataFrame({"device": pd.Series(dtype=object), "words": pd.Series(dtype=int)})
+    for row, text in enumerate(table["text"]):
+        if not isinstance(text, str):  # NaN, None, a number: no length to count
+            raise ValidationError(f"row {row}: text must be a string, got {text!r}")
     words = table["text"].str.split().map(len).to_numpy()
     lists = _device_lists(table)
     indicator = _indicator(lists, names).astype(bool)
@@ -177,7 +191,10 @@ def sentence_lengths(table: pd.DataFrame, devices: Sequence[str] | None = None) 
 def document_flagged_share(table: pd.DataFrame) -> pd.DataFrame:
     """One row per document: ``sentences``, ``flagged`` (any device), ``share`` flagged."""
     _check_columns(table, ["document_id", "devices"], "sentence table")
-    flagged = pd.Series([bool(len(row)) for row in _device_lists(table)], index=table.index)
+    missing = np.flatnonzero(table["document_id"].isna().to_numpy())
+    if missing.size:  # groupby would drop these sentences from every document's count
+        raise ValidationError(f"row {missing[0]}: document_id is missing")
+    flagged = pd.Series(_all_devices(table).any(axis=1), index=table.index)
     frame = (
         pd.DataFrame({"document_id": table["document_id"], "flagged": flagged})
         .groupby("document_id", sort=True)["flagged"]
@@ -192,6 +209,29 @@ def document_flagged_share(table: pd.DataFrame) -> pd.DataFrame:
 # a model's quality
 
 
+def _binary_scores(y_true, proba) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` as booleans and ``proba`` as floats, 1-d and of one length; anything else (text,
+    a NaN probability, a label other than 0/1) is a :class:`ValidationError`."""
+    try:
+        y = np.asarray(y_true, dtype=float)
+        p = np.asarray(proba, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValidationError(f"y_true and proba must be numbers ({error})") from None
+    if y.shape != p.shape or y.ndim != 1:
+        raise ValidationError(
+            f"y_true and proba must be 1-d of equal length, got {y.shape}, {p.shape}"
+        )
+    wrong = np.flatnonzero(~np.isin(y, (0.0, 1.0)))
+    if wrong.size:
+        raise ValidationError(
+            f"y_true row {wrong[0]}: expected 0/1 or a boolean, got {y[wrong[0]]}"
+        )
+    missing = np.flatnonzero(np.isnan(p))
+    if missing.size:  # NaN >= t is False: the sentence would silently count as never predicted
+        raise ValidationError(f"proba row {missing[0]} is NaN")
+    return y.astype(bool), p
+
+
 def threshold_curve(y_true, proba, thresholds: Sequence[float] | None = None) -> pd.DataFrame:
     """Precision, recall and F1 if the label were predicted at each threshold.
 
@@ -199,14 +239,17 @@ def threshold_curve(y_true, proba, thresholds: Sequence[float] | None = None) ->
     ``threshold, precision, recall, f1, predicted``. Precision is 1 where nothing is predicted
     (no false positive can be made), so the curve stays defined at high thresholds.
     """
-    y = np.asarray(y_true).astype(bool)
-    p = np.asarray(proba, dtype=float)
-    if y.shape != p.shape or y.ndim != 1:
-        raise ValidationError(
-            f"y_true and proba must be 1-d of equal length, got {y.shape}, {p.shape}"
-        )
+    y, p = _binary_scores(y_true, proba)
     # Log-spaced by default: tuned thresholds of rare devices sit well below 0.1.
-    grid = np.geomspace(0.001, 0.99, 150) if thresholds is None else np.asarray(thresholds, float)
+    if thresholds is None:
+        grid = np.geomspace(0.001, 0.99, 150)
+    else:
+        try:
+            grid = np.asarray(thresholds, dtype=float)
+        except (TypeError, ValueError) as error:
+            raise ValidationError(f"thresholds must be numbers ({error})") from None
+        if grid.ndim != 1 or np.isnan(grid).any():
+            raise ValidationError(f"thresholds must be a 1-d list of numbers, got {thresholds!r}")
     predicted = p[None, :] >= grid[:, None]
     true_positive = (predicted & y[None, :]).sum(axis=1)
     n_predicted = predicted.sum(axis=1)
@@ -227,8 +270,15 @@ def threshold_curve(y_true, proba, thresholds: Sequence[float] | None = None) ->
 
 
 def pr_curve(y_true, proba) -> pd.DataFrame:
-    """The precision-recall curve as a frame ``precision, recall`` (sklearn's exact curve)."""
-    precision, recall, _ = precision_recall_curve(np.asarray(y_true).astype(int), proba)
+    """The precision-recall curve as a frame ``precision, recall`` (sklearn's exact curve).
+
+    With no positive in ``y_true`` (a device absent from a sample, or no sentences) there is no
+    curve: the frame is empty, where sklearn would warn and draw recall 1 everywhere.
+    """
+    y, p = _binary_scores(y_true, proba)
+    if not y.any():
+        return pd.DataFrame({"precision": pd.Series(dtype=float), "recall": pd.Series(dtype=float)})
+    precision, recall, _ = precision_recall_curve(y.astype(int), p)
     return pd.DataFrame({"precision": precision, "recall": recall})
 
 
@@ -239,6 +289,8 @@ def span_confusion(y_true, y_pred, *, normalize: bool = True) -> pd.DataFrame:
     called ``b``, which makes rare devices as readable as frequent ones. No spans give an empty
     frame.
     """
+    if len(y_true) != len(y_pred):
+        raise ValidationError(f"{len(y_true)} gold devices for {len(y_pred)} predictions")
     labels = sorted(set(np.asarray(y_true)) | set(np.asarray(y_pred)))
     if labels:
         matrix = confusion_matrix(y_true, y_pred, labels=labels).astype(float)
@@ -265,7 +317,13 @@ def top_ngrams(classifier, n: int = 10, *, skip_stopwords: bool = True) -> pd.Da
     """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+    _check_count(n)
     model = getattr(classifier, "sentence_model", classifier)
+    if not all(hasattr(model, name) for name in ("features_", "coef_", "labels_")):
+        raise ValidationError(
+            "top_ngrams needs a fitted DeviceClassifier or a loaded Model, got "
+            f"{type(classifier).__name__}" + (" (not fitted)" if hasattr(model, "fit") else "")
+        )
     vocabulary = EvidenceMapper.from_features(model.features_).vocabulary
     names = np.empty(len(vocabulary), dtype=object)
     for gram, column in vocabulary.items():
@@ -283,6 +341,12 @@ def top_ngrams(classifier, n: int = 10, *, skip_stopwords: bool = True) -> pd.Da
         for rank, column in enumerate(positive, start=1):
             rows.append((label, rank, names[column], float(weights[column])))
     return pd.DataFrame(rows, columns=["device", "rank", "ngram", "weight"])
+
+
+def _check_count(n) -> None:
+    # bool is an int; a negative n would slice [:-1], every n-gram but the last
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValidationError(f"n must be a whole number, 0 or more, got {n!r}")
 
 
 class FoldRecorder:
@@ -406,8 +470,7 @@ def confident_mistakes(
     _check_columns(oof, [*devices, "predicted"], "out-of-fold predictions")
     if len(oof) != len(table):
         raise ValidationError(f"{len(oof)} prediction rows for {len(table)} sentences")
-    if n < 0:
-        raise ValidationError(f"n must be 0 or more, got {n}")
+    _check_count(n)
     truth = _indicator(_device_lists(table), devices).astype(bool)
     predicted = _indicator(_device_lists(oof, "predicted"), devices).astype(bool)
     proba = oof[list(devices)].to_numpy(dtype=float)
@@ -478,26 +541,37 @@ def profile_frame(results: Sequence, names: Sequence[str] | None = None) -> pd.D
     labelled with it), plus ``propaganda_score`` and ``flagged_share``.
 
     ``results`` are :class:`proplens.DocumentScore` objects or their ``to_dict()`` form;
-    ``names``, if given, replace their document names (one per result).
+    ``names``, if given, replace their document names (one per result). A device that some
+    results' model does not have (results of two models, or scored with ``devices=``) is NaN for
+    the others, not 0: it was not measured there, which is not the same as not found.
     """
+    if isinstance(results, str | bytes | dict) or not isinstance(results, Iterable):
+        raise ValidationError(f"results must be a list of scored documents, got {results!r:.60}")
+    results = list(results)
     if names is not None and len(names) != len(results):
         raise ValidationError(f"{len(names)} names for {len(results)} results")
     rows = []
     for position, result in enumerate(results):
         data = result.to_dict(include_text=False) if hasattr(result, "to_dict") else result
-        profile = data["profile"]
-        row = {
-            "document": names[position] if names is not None else data["document"],
-            "sentences": profile["sentences"],
-            "propaganda_score": profile["propaganda_score"],
-            "flagged_share": profile["flagged_share"],
-        }
-        row.update({entry["device"]: entry["share"] for entry in profile["devices"]})
+        try:
+            profile = data["profile"]
+            row = {
+                "document": names[position] if names is not None else data["document"],
+                "sentences": profile["sentences"],
+                "propaganda_score": profile["propaganda_score"],
+                "flagged_share": profile["flagged_share"],
+            }
+            row.update({entry["device"]: entry["share"] for entry in profile["devices"]})
+        except (KeyError, TypeError, IndexError):
+            raise ValidationError(
+                f"result {position}: expected a DocumentScore or its to_dict() form, "
+                f"got {type(result).__name__}"
+            ) from None
         rows.append(row)
     if not rows:  # no result: an empty frame with the columns every profile has
         columns = ["document", "sentences", "propaganda_score", "flagged_share"]
         return pd.DataFrame(columns=columns).set_index("document")
-    return pd.DataFrame(rows).set_index("document").fillna(0.0)
+    return pd.DataFrame(rows).set_index("document")
 
 
 def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataFrame:
@@ -508,11 +582,22 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
     come out sorted, in category order for a categorical). Documents without a key (None, NaN)
     form the group ``(none)``, as in :func:`proplens.group_report.group_report`.
     Documents, not sentences, are resampled: the sentences of one article are not independent
-    (see :func:`proplens.group_report.bootstrap_ci`).
+    (see :func:`proplens.group_report.bootstrap_ci`). Only numeric columns are averaged: a text
+    column added to the profiles (an outlet, a country to group by) is left out.
     """
     from proplens.group_report import MISSING_GROUP, bootstrap_ci
 
     _check_columns(profiles, ["propaganda_score"], "profiles")
+    if isinstance(groups, str | bytes) or not isinstance(groups, Iterable):
+        raise ValidationError(f"groups must hold one key per document, got {groups!r:.60}")
+    scores = pd.to_numeric(profiles["propaganda_score"], errors="coerce")
+    unscored = np.flatnonzero(scores.isna().to_numpy())
+    if unscored.size:  # a NaN score would give a mean without it but a NaN interval
+        document = profiles.index[unscored[0]]
+        value = profiles["propaganda_score"].iloc[unscored[0]]
+        value = float(value) if isinstance(value, float) else value  # nan, not np.float64(nan)
+        raise ValidationError(f"document {document!r}: propaganda_score {value!r} is not a number")
+    profiles = profiles.assign(propaganda_score=scores)
     keys = groups if isinstance(groups, pd.Series) else pd.Series(list(groups), dtype=object)
     if len(keys) != len(profiles):
         raise ValidationError(f"{len(keys)} group keys for {len(profiles)} documents")
@@ -527,7 +612,12 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
             keys = keys.fillna(MISSING_GROUP)
         else:
             keys = keys.astype(object).where(~missing, MISSING_GROUP)
-    share_columns = [c for c in profiles.columns if c not in ("sentences", "propaganda_score")]
+    share_columns = [
+        column
+        for column in profiles.columns
+        if column not in ("sentences", "propaganda_score")
+        and pd.api.types.is_numeric_dtype(profiles[column])
+    ]
     rows = []
     for group, members in profiles.groupby(keys, sort=True, observed=True):
         low, high = bootstrap_ci(members["propaganda_score"].to_numpy(), seed=seed)
@@ -546,6 +636,18 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
 
 # --------------------------------------------------------------------------------------------
 # plotting
+
+
+def _numbers(frame, what: str) -> np.ndarray:
+    """The values of a frame or series as floats, or a :class:`ValidationError` (text cells)."""
+    if not isinstance(frame, pd.DataFrame | pd.Series):
+        raise ValidationError(
+            f"{what} needs a pandas DataFrame or Series, got {type(frame).__name__}"
+        )
+    try:
+        return frame.to_numpy(dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValidationError(f"{what} needs numbers ({error})") from None
 
 
 def _axes(ax):
@@ -567,8 +669,11 @@ def plot_heatmap(
     annotate: bool = True,
 ):
     """A labelled heatmap of a square or rectangular frame (rows on y, columns on x)."""
+    values = _numbers(frame, "plot_heatmap")
     ax = _axes(ax)
-    values = frame.to_numpy(dtype=float)
+    if values.size == 0:  # imshow of nothing warns about singular limits: labelled, empty axes
+        ax.set(title=title, xlabel=frame.columns.name or "column", ylabel=frame.index.name or "row")
+        return ax
     image = ax.imshow(values, cmap=cmap, aspect="auto")
     ax.set_xticks(range(frame.shape[1]), [str(c) for c in frame.columns], rotation=60, ha="right")
     ax.set_yticks(range(frame.shape[0]), [str(i) for i in frame.index])
@@ -579,7 +684,8 @@ def plot_heatmap(
     colorbar = ax.figure.colorbar(image, ax=ax)
     colorbar.set_label(colorbar_label)
     if annotate and values.size <= 400:
-        middle = np.nanmax(values) / 2 if values.size else 0
+        # nanmax of no finite value warns: an all-NaN frame has no middle to speak of
+        middle = np.nanmax(values) / 2 if np.isfinite(values).any() else 0
         for (i, j), value in np.ndenumerate(values):
             colour = "black" if value > middle else "white"
             ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7, color=colour)
@@ -600,6 +706,7 @@ def plot_bars(
     An empty frame or series (say :func:`device_counts` of a table without devices, or of no
     devices) gives labelled axes with no bars.
     """
+    _numbers(frame, "plot_bars")  # pandas raises "no numeric data to plot" deep inside
     ax = _axes(ax)
     kind = "barh" if horizontal else "bar"
     if not frame.empty:  # pandas raises IndexError when plotting no bars
@@ -630,6 +737,7 @@ def plot_boxes(
     """
     import inspect
 
+    _check_columns(long, [group, value], "plot_boxes table")
     ax = _axes(ax)
     order = long.groupby(group)[value].median().sort_values().index
     data = [long.loc[long[group] == key, value].to_numpy() for key in order]
