@@ -578,3 +578,65 @@ def test_paragraph_breaks_are_the_whitespace_runs_the_regex_finds(parts):
     gap = "".join(parts)
     expected = [m.span() for m in re.finditer(r"\s*\n\s*", gap)]
     assert list(paragraph_breaks(gap)) == expected
+
+
+def _numbers(root: _Node) -> dict[str, str]:
+    return {
+        dt.text(): dd.text()
+        for div in root.find_all("dl", "numbers")[0].find_all("div")
+        for dt, dd in [(div.find_all("dt")[0], div.find_all("dd")[0])]
+    }
+
+
+def test_empty_document_shows_no_score_rather_than_zero():
+    """The scorer gives an empty text a propaganda_score of 0.0; printed as "0.00" and "0 (0%)"
+    that reads as "nothing found" when nothing was read, so the header says n/a."""
+    result = {
+        "document": "empty.txt",
+        "model": {"name": "ptc-test", "version": "3"},
+        "summary": {"sentences": 0, "flagged": 0, "propaganda_score": 0.0, "devices": {}},
+        "profile": {"sentences": 0, "flagged_share": 0.0, "propaganda_score": 0.0},
+        "sentences": [],
+        "text": "",
+    }
+    numbers = _numbers(parse(render_html(result)))
+    assert numbers == {"Sentences": "0", "Flagged": "0", "Propaganda score": "n/a"}
+
+
+def test_header_says_what_the_scores_do_not_mean(sample_result):
+    """Next to the numbers (not only in the footer), the reader learns they are a model's
+    estimates of rhetoric that can be wrong, not a judgement of truth; the chart's and panel's
+    bare numbers say what they are."""
+    root = parse(render_html(sample_result))
+    (header,) = root.find_all("header", "doc-header")
+    caveat = header.find_all("p", "caveat")[0].text()
+    assert "can miss a device or flag a plain sentence" in caveat
+    assert "does not judge whether the claims are true" in caveat
+    assert "strongest sentences (device probability)" in root.find_all("ul", "chart")[0].text()
+    (chart_title,) = [h for h in root.find_all("h2") if "Devices in this document" in h.text()]
+    assert "share of all sentences" in chart_title.text()
+    (panel,) = root.find_all("aside")
+    assert "log-odds" in panel.text()
+
+
+RTL_PARAGRAPHS = [
+    ["عنوان المقال"],
+    ["هؤلاء الخونة دمروا بلادنا إلى الأبد!", "قال الوزير إن 40,000 شخص غادروا."],
+    ['The spineless traitors said "שלום" and left.', "English again."],
+]
+
+
+def test_right_to_left_paragraphs_are_laid_out_right_to_left():
+    """An Arabic paragraph is dir="rtl" (the page is lang="en", so it would be laid out left to
+    right, its sentences in the wrong order); every sentence is its own bidi run (dir="auto")."""
+    result = build_result(RTL_PARAGRAPHS, {1: {"Loaded_Language": (0.8, ["الأبد"])}})
+    paragraphs = article_of(parse(render_html(result))).find_all("p")
+    assert [p.attrs.get("dir") for p in paragraphs] == ["rtl", "rtl", None]
+    spans = [span for p in paragraphs for span in p.find_all("span", "s")]
+    assert len(spans) == 5 and all(span.attrs["dir"] == "auto" for span in spans)
+    # A paragraph led by digits or punctuation takes the direction of its first letter.
+    led = build_result([["«40,000» غادروا المدينة."], ["2,000 people left."]], {})
+    assert [p.attrs.get("dir") for p in article_of(parse(render_html(led))).find_all("p")] == [
+        "rtl",
+        None,
+    ]

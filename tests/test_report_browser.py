@@ -14,9 +14,9 @@ from proplens.report import render_html
 from proplens.taxonomy import load_taxonomy
 
 try:  # tests/ is not a package, so the sibling module is importable by its bare name
-    from test_report import build_result
+    from test_report import RTL_PARAGRAPHS, SAMPLE_PARAGRAPHS, build_result
 except ImportError:  # pragma: no cover - when tests/ becomes a package
-    from tests.test_report import build_result
+    from tests.test_report import RTL_PARAGRAPHS, SAMPLE_PARAGRAPHS, build_result
 
 pytestmark = pytest.mark.browser
 
@@ -177,3 +177,78 @@ def test_example_article_report_in_the_browser(browser, default_model, example_t
     page.screenshot(path=str(_screenshot_path("example-report.png")), full_page=True)
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     context.close()
+
+
+def _report_page(browser, tmp_path, result, width: int = 1280, height: int = 900):
+    path = tmp_path / "report.html"
+    path.write_text(render_html(result), encoding="utf-8")
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(path.as_uri())
+    return page
+
+
+def test_printing_keeps_the_colours_and_the_legend(open_report):
+    """Browsers print no backgrounds unless the page asks: the chart bars, the swatches and the
+    highlights would vanish, and with the legend hidden no colour could be told apart."""
+    page = open_report()
+    page.emulate_media(media="print")
+    for selector in (".bar", ".swatch", ".s.flagged"):
+        adjust = page.eval_on_selector(
+            selector,
+            "el => { const style = getComputedStyle(el);"
+            " return style.printColorAdjust || style.webkitPrintColorAdjust; }",
+        )
+        assert adjust == "exact", selector
+    legend = page.locator(".legend")
+    assert legend.is_visible()
+    assert legend.evaluate("el => getComputedStyle(el).position") == "static"
+    assert page.locator(".legend-item").first.is_visible()
+    assert page.locator("#panel").is_hidden()
+
+
+def _many_device_result() -> dict:
+    """Forty sentences, each of the taxonomy's devices flagged once: a legend of many rows."""
+    names = [device.name for device in load_taxonomy().devices]
+    paragraphs = [SAMPLE_PARAGRAPHS[1], SAMPLE_PARAGRAPHS[2]] * 5
+    labelled = {2 * number + 1: {name: (0.7, [])} for number, name in enumerate(names)}
+    return build_result(paragraphs, labelled)
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_strongest_links_land_below_the_sticky_legend(browser, tmp_path, width):
+    """A "strongest" link scrolls its sentence to the top of the window; the sticky legend (four
+    rows at 800 px) covered it, as it covered the sentence the bottom sheet scrolls to."""
+    page = _report_page(browser, tmp_path, _many_device_result(), width, 700)
+    link = page.locator('.strongest a[href="#doc-1-s9"]')
+    link.click()
+    page.wait_for_timeout(100)
+    legend_bottom = page.eval_on_selector(".legend", "el => el.getBoundingClientRect().bottom")
+    assert legend_bottom > 100  # several rows: the fixed scroll margin was too small
+    top = page.eval_on_selector("#doc-1-s9", "el => el.getBoundingClientRect().top")
+    assert top >= legend_bottom
+    if width < 1000:  # the bottom sheet scrolls the chosen sentence up too
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator('.s[data-index="13"]').click()
+        legend_bottom = page.eval_on_selector(".legend", "el => el.getBoundingClientRect().bottom")
+        top = page.eval_on_selector("#doc-1-s13", "el => el.getBoundingClientRect().top")
+        assert top >= legend_bottom
+    page.context.close()
+
+
+def test_right_to_left_sentence_keeps_its_punctuation_in_its_highlight(browser, tmp_path):
+    """In an Arabic paragraph the first sentence is on the right, and a flagged sentence's final
+    full stop is drawn inside its highlight (laid out left to right, it was drawn apart)."""
+    result = build_result(RTL_PARAGRAPHS, {2: {"Unverified_Figures": (0.8, ["40,000"])}})
+    page = _report_page(browser, tmp_path, result, 900)
+    first = page.locator('.s[data-index="1"]').bounding_box()
+    flagged = page.locator('.s[data-index="2"]')
+    assert flagged.evaluate("el => el.getClientRects().length") == 1
+    box = flagged.bounding_box()
+    assert first["x"] > box["x"]  # read right to left: the first sentence is on the right
+    stop = flagged.evaluate(
+        """el => { const range = document.createRange(); const node = el.lastChild;
+                   range.setStart(node, node.length - 1); range.setEnd(node, node.length);
+                   return range.getBoundingClientRect().toJSON(); }"""
+    )
+    assert box["x"] - 1 <= stop["x"] and stop["x"] + stop["width"] <= box["x"] + box["width"] + 1
+    page.context.close()

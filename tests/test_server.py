@@ -691,6 +691,23 @@ def test_render_returns_the_highlighted_article(client):
     assert 'class="legend"' in html and 'class="doc-data"' in html
 
 
+def test_render_fragment_says_what_the_scores_do_not_mean(client):
+    """The page's result states, next to its numbers, that they are a model's fallible estimates
+    of rhetoric and no judgement of truth, as the standalone report does; and an empty text
+    gets no score of 0.00, which would read as "nothing found"."""
+    result = client.post("/api/score", json={"text": ARTICLE}).json()
+    html = client.post("/api/render", json=result).json()["html"]
+    assert "can miss a device or flag a plain sentence" in html
+    assert "does not judge whether the claims are true" in html
+    assert "strongest sentences (device probability)" in html
+    assert "their share of all sentences" in html
+    empty = client.post("/api/score", json={"text": ""}).json()
+    assert empty["summary"]["propaganda_score"] == 0.0
+    html = client.post("/api/render", json=empty).json()["html"]
+    assert re.search(r"<dt>Propaganda score</dt><dd>n/a</dd>", html)
+    assert re.search(r"<dt>Flagged</dt><dd>0</dd>", html)
+
+
 def test_render_escapes_document_text(client, model):
     """Markup in the article is shown as text, never executed in the page."""
     text = 'The mayor wrote <script>alert("x")</script> in a memo. Nothing else happened.'

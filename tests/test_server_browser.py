@@ -264,3 +264,44 @@ def test_page_talks_only_to_its_own_server(open_page, base_url):
         if not url.startswith(LOCAL_SCHEMES) and urlsplit(url).netloc != own_host
     ]
     assert offending == []
+
+
+def test_a_failed_analysis_removes_the_previous_result(open_page, tmp_path):
+    """After a refusal, the last result and its downloads are gone: left under the error, they
+    read as the result of the text now in the box."""
+    page = open_page()
+    _analyze(page)
+    assert page.locator("#downloads").is_visible()
+    pdf = tmp_path / "paper.pdf"
+    pdf.write_bytes(b"%PDF-1.7")
+    page.set_input_files("#file", str(pdf))
+    page.click("#analyze")
+    expect(page.locator("#status")).to_contain_text("unsupported file type")
+    expect(page.locator("#analyze")).to_be_enabled()
+    assert page.locator("#result .doc").count() == 0
+    assert page.locator("#downloads").is_hidden()
+    open_page.errors[:] = [text for text in open_page.errors if "status of 415" not in text]
+
+
+def test_no_answer_from_the_server_is_said_plainly(open_page):
+    """A request that gets no answer (server stopped) gives one line that says so, not the
+    browser's "Failed to fetch"."""
+    page = open_page()
+    page.route("**/api/score", lambda route: route.abort("connectionrefused"))
+    page.fill("#text", "The council met on Tuesday.")
+    page.click("#analyze")
+    expect(page.locator("#status")).to_have_text(
+        "Could not analyze: no answer from the server (is proplens serve still running?)"
+    )
+    assert page.locator("#status").get_attribute("role") == "alert"
+    open_page.errors[:] = [
+        text for text in open_page.errors if "ERR_CONNECTION_REFUSED" not in text
+    ]
+
+
+def test_footer_names_the_model_and_the_proplens_version(open_page, model):
+    """The footer names the model as the result and the report do (name@version), and the
+    proplens version, so that a screenshot says what produced it."""
+    page = open_page()
+    expected = f"Model: {model.name}@{model.version} \u00b7 proplens {proplens.__version__}."
+    expect(page.locator("#model-line")).to_contain_text(expected)

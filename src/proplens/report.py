@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -194,6 +195,10 @@ def _document_view(result: dict, *, anchor: str, taxonomy: Any) -> _DocumentView
     if flagged_share is None and sentence_count:
         flagged_share = flagged_count / sentence_count
     score = profile.get("propaganda_score", summary.get("propaganda_score"))
+    if sentence_count == 0:
+        # The scorer reports 0.0 for a text without sentences; shown as a number, that reads as
+        # "no propaganda found" when nothing was read at all.
+        flagged_share = score = None
     if sentences and flagged_count == 0:
         notes.append("No sentence reached a device threshold.")
 
@@ -407,24 +412,46 @@ def _article_markup(
     sentence (a headline the segmenter merged, say) becomes ``<br>`` so no span crosses a ``<p>``.
     """
     paragraphs: list[list[str]] = [[]]
+    starts = [0]  # where each paragraph begins in ``text``
 
-    def add_gap(gap: str) -> None:
+    def add_gap(gap: str, offset: int) -> None:
         position = 0
         for start, end in paragraph_breaks(gap):
             paragraphs[-1].append(str(escape(gap[position:start])))
             paragraphs.append([])
+            starts.append(offset + end)
             position = end
         paragraphs[-1].append(str(escape(gap[position:])))
 
     cursor = 0
     for sentence in sentences:
-        add_gap(text[cursor : sentence["start"]])
+        add_gap(text[cursor : sentence["start"]], cursor)
         paragraphs[-1].append(_sentence_markup(text, sentence, styles, anchor))
         cursor = sentence["end"]
-    add_gap(text[cursor:])
+    add_gap(text[cursor:], cursor)
 
-    html = "".join(f"<p>{''.join(parts)}</p>\n" for parts in paragraphs if "".join(parts).strip())
+    # A paragraph whose first letter is Arabic or Hebrew is laid out right to left; every sentence
+    # span is dir="auto" (its own direction, isolated), so its punctuation stays in its highlight.
+    # (The paragraph's direction is decided here because dir="auto" on the <p> would skip the
+    # sentence spans, which carry a dir of their own, and find no letter at all.)
+    html = "".join(
+        f"<p{_direction(text, start, stop)}>{''.join(parts)}</p>\n"
+        for parts, start, stop in zip(paragraphs, starts, [*starts[1:], len(text)], strict=True)
+        if "".join(parts).strip()
+    )
     return Markup(html)
+
+
+def _direction(text: str, start: int, stop: int) -> str:
+    """`` dir="rtl"`` when the first strong character of ``text[start:stop]`` is right-to-left
+    (as the Unicode bidi algorithm picks a paragraph's direction), else nothing."""
+    for position in range(start, min(stop, len(text))):
+        kind = unicodedata.bidirectional(text[position])
+        if kind == "L":
+            return ""
+        if kind in ("R", "AL"):
+            return ' dir="rtl"'
+    return ""
 
 
 def paragraph_breaks(gap: str) -> Iterator[tuple[int, int]]:
@@ -459,7 +486,9 @@ def _sentence_markup(
     labels = [label for label in sentence["labels"] if label in styles]
     if not labels:
         body = _escape_lines(text[start:end])
-        return f'<span class="s" id="{anchor}-s{index}" data-index="{index}">{body}</span>'
+        return (
+            f'<span class="s" id="{anchor}-s{index}" data-index="{index}" dir="auto">{body}</span>'
+        )
 
     probabilities = sentence["devices"]
     labels.sort(key=lambda name: -float(probabilities.get(name, 0.0)))
@@ -479,7 +508,7 @@ def _sentence_markup(
         )
         chips = f'<span class="chips" aria-hidden="true">{dots}</span>'
     return (
-        f'<span class="s flagged" id="{anchor}-s{index}" data-index="{index}" '
+        f'<span class="s flagged" id="{anchor}-s{index}" data-index="{index}" dir="auto" '
         f'data-devices="{escape("|".join(labels))}" '
         f'style="--c:{strongest.colour};--t:{strongest.tint}" tabindex="0" role="button" '
         f'aria-haspopup="dialog" title="{escape(tooltip)}">{body}{chips}</span>'

@@ -43,8 +43,16 @@
     );
   }
 
+  // fetch() itself fails only when no answer came (server stopped, connection lost); its
+  // "Failed to fetch" says neither.
+  function send(url, options) {
+    return fetch(url, options).catch(function () {
+      throw new Error("no answer from the server (is proplens serve still running?)");
+    });
+  }
+
   function postJson(url, payload) {
-    return fetch(url, {
+    return send(url, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(payload)
@@ -57,7 +65,7 @@
       var data = new FormData();
       data.append("file", file, file.name);
       data.append("evidence", evidenceBox.checked ? "true" : "false");
-      return fetch("api/score-file", { method: "POST", body: data });
+      return send("api/score-file", { method: "POST", body: data });
     }
     return postJson("api/score", {
       text: textBox.value,
@@ -82,6 +90,18 @@
     htmlLink.href = htmlUrl;
     htmlLink.download = stem + ".report.html";
     downloads.hidden = false;
+  }
+
+  // A failed analysis must not leave the previous result (and its downloads) on screen under
+  // the error, where it reads as the result of the text now in the box.
+  function clearResult() {
+    closePanelIfOpen();
+    result.textContent = "";
+    downloads.hidden = true;
+    objectUrls.forEach(function (url) { URL.revokeObjectURL(url); });
+    objectUrls = [];
+    jsonLink.href = "#";
+    htmlLink.href = "#";
   }
 
   function closePanelIfOpen() {
@@ -119,6 +139,7 @@
         if (title) title.focus({ preventScroll: true });
       })
       .catch(function (error) {
+        clearResult();
         say("Could not analyze: " + error.message, true);
       })
       .then(function () { analyzeButton.disabled = false; });
@@ -139,7 +160,10 @@
       var line = document.getElementById("model-line");
       var version = String(info.version); // registry versions already read "v4"
       if (version.charAt(0) !== "v") version = "v" + version;
-      line.insertBefore(document.createTextNode("Model: " + info.name + " " + version + ". "), line.firstChild);
+      // written as the results and the report write it: ptc-default@v10 · proplens 0.1.0
+      var text = "Model: " + info.name + "@" + version +
+        (info.proplens_version ? " \u00b7 proplens " + info.proplens_version : "") + ". ";
+      line.insertBefore(document.createTextNode(text), line.firstChild);
     })
     .catch(function () { /* the footer line is optional */ });
   updateFileNote();

@@ -28,6 +28,18 @@
     return node;
   }
 
+  // The legend sticks to the top of the window: a sentence scrolled to the top (a "strongest"
+  // link, the bottom sheet) must land below it, however many rows the legend wraps to.
+  function clearOfLegend(target) {
+    var section = target.closest(".doc");
+    var legend = section && section.querySelector(".legend");
+    if (legend && getComputedStyle(legend).position === "sticky") {
+      target.style.scrollMarginTop = Math.ceil(legend.getBoundingClientRect().height) + 12 + "px";
+    } else {
+      target.style.scrollMarginTop = "";
+    }
+  }
+
   function openPanel(span) {
     var section = span.closest(".doc");
     var data = dataFor(section);
@@ -68,7 +80,9 @@
     }
     row[3].forEach(function (item) {
       var li = el("li");
-      li.appendChild(el("strong", "", item[1]));
+      var words = el("strong", "", item[1]);
+      words.dir = "auto";
+      li.appendChild(words);
       li.appendChild(document.createTextNode(" \u2014 " + devices[item[0]].label + " "));
       li.appendChild(el("span", "w", (item[2] >= 0 ? "+" : "") + item[2].toFixed(2)));
       panelEvidence.appendChild(li);
@@ -80,6 +94,7 @@
     panelTitle.focus({ preventScroll: true });
     if (window.matchMedia("(max-width: 999px)").matches) {
       // The bottom sheet covers the lower part of the screen: keep the sentence above it.
+      clearOfLegend(span);
       span.scrollIntoView({ block: "start" });
     }
   }
@@ -110,6 +125,12 @@
 
   document.addEventListener("click", function (event) {
     var target = event.target;
+    var link = target.closest("a[href^='#']");
+    if (link) {
+      var linked = document.getElementById(decodeURIComponent(link.getAttribute("href").slice(1)));
+      if (linked) clearOfLegend(linked); // the browser then scrolls to it
+      return;
+    }
     var legendItem = target.closest(".legend-item");
     if (legendItem) {
       var pressed = legendItem.getAttribute("aria-pressed") === "true";
