@@ -6,6 +6,7 @@ import json
 import re
 import time
 from html.parser import HTMLParser
+from importlib import resources
 
 import pytest
 from hypothesis import given, settings
@@ -281,6 +282,37 @@ def test_highlight_uses_colour_of_strongest_device(sample_result):
     assert slogan_sentence.attrs["data-devices"] == "Slogans|Flag-Waving"
     assert len(slogan_sentence.find_all("i", "chip")) == 2
     assert "Slogans 83%" in slogan_sentence.attrs["title"]
+
+
+def test_lines_reach_the_contrast_graphics_need_on_white(sample_result):
+    """Underlines and evidence underlines are drawn in each device's ink: its colour darkened,
+    hue kept, to WCAG's 3:1 against white. The taxonomy's yellow, lime and cyan were 1.3-1.8:1,
+    barely visible as a 3 px line; fills (swatches, bars, tints) keep the taxonomy's colour."""
+    from proplens.report import LINE_CONTRAST, _contrast_with_white, _ink, _rgb
+
+    taxonomy = load_taxonomy()
+    pale = [d.colour for d in taxonomy.devices if _contrast_with_white(_rgb(d.colour)) < 2]
+    assert pale, "the shipped palette has pale colours; this test is about them"
+    for colour in [d.colour for d in taxonomy.devices] + ["#ffffff", "#fff", "#000000"]:
+        ink = _ink(colour)
+        assert _contrast_with_white(_rgb(ink)) >= LINE_CONTRAST
+        red, green, blue = _rgb(colour)
+        ink_red, ink_green, ink_blue = _rgb(ink)
+        if max(red, green, blue):  # same hue: every channel scaled by one factor
+            factor = max(ink_red, ink_green, ink_blue) / max(red, green, blue)
+            for channel, inked in ((red, ink_red), (green, ink_green), (blue, ink_blue)):
+                assert abs(channel * factor - inked) <= 2
+    assert _ink("#2356A8") == "#2356a8"  # dark enough already: unchanged
+    root = parse(render_html(sample_result))
+    for span in flagged_spans(root):
+        style = span.attrs["style"]
+        colour = re.search(r"--c:(#[0-9a-fA-F]+)", style).group(1)
+        assert f"--u:{_ink(colour)}" in style
+    for mark in root.find_all("mark", "ev"):
+        ink = re.search(r"--m:(#[0-9a-fA-F]+)", mark.attrs["style"]).group(1)
+        assert _contrast_with_white(_rgb(ink)) >= LINE_CONTRAST
+    css = resources.files("proplens").joinpath("templates", "report.css").read_text()
+    assert "border-bottom: 3px solid var(--u, var(--c))" in css
 
 
 def test_evidence_marks_cover_the_evidence_words(sample_result):

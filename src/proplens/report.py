@@ -52,12 +52,14 @@ _DEFAULT_SCORE_METHOD = (
 
 @dataclass(frozen=True)
 class _DeviceStyle:
-    """How one device is drawn: colour, a 20 % tint for backgrounds, and its definition."""
+    """How one device is drawn: colour (fills next to a label: bars, swatches), a 22 % tint for
+    backgrounds, an ink for lines on white (underlines, borders), and its definition."""
 
     name: str
     label: str
     colour: str
     tint: str
+    ink: str
     definition: str
 
 
@@ -325,6 +327,7 @@ def _device_styles(result: dict, names: list[str], taxonomy: Any) -> dict[str, _
             label=_display_name(name),
             colour=colour,
             tint=_tint(colour),
+            ink=_ink(colour),
             definition=definition,
         )
     return styles
@@ -335,12 +338,45 @@ def _display_name(name: str) -> str:
     return name.replace("_", " ").replace(",", ", ")
 
 
-def _tint(colour: str, alpha: float = 0.22) -> str:
+def _rgb(colour: str) -> tuple[int, int, int]:
     digits = colour.lstrip("#")
     if len(digits) == 3:
         digits = "".join(ch * 2 for ch in digits)
     red, green, blue = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
+    return red, green, blue
+
+
+def _tint(colour: str, alpha: float = 0.22) -> str:
+    red, green, blue = _rgb(colour)
     return f"rgba({red},{green},{blue},{alpha})"
+
+
+def _contrast_with_white(rgb: tuple[float, float, float]) -> float:
+    """WCAG 2 contrast ratio of an sRGB colour (0-255 channels) against white."""
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+              for c in rgb]  # fmt: skip
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+#: WCAG 2.1's minimum contrast for graphics that carry meaning (1.4.11, non-text contrast)
+LINE_CONTRAST = 3.0
+
+
+def _ink(colour: str) -> str:
+    """``colour`` darkened, hue kept, until a line of it on white reaches :data:`LINE_CONTRAST`.
+
+    The taxonomy's palette is chosen for fills and tints; several of its colours (yellow, lime,
+    cyan, light grey) are barely visible as a 2-3 px underline on a white page (contrast 1.3-2.7).
+    Lines use this ink instead; a colour dark enough already is returned unchanged."""
+    rgb = _rgb(colour)
+    if _contrast_with_white(rgb) >= LINE_CONTRAST:
+        return colour.lower() if len(colour) == 7 else "#{:02x}{:02x}{:02x}".format(*rgb)
+    for step in range(1, 101):  # darken in 1 % steps: the lightest shade that passes
+        shade = tuple(round(c * (1 - step / 100)) for c in rgb)
+        if _contrast_with_white(shade) >= LINE_CONTRAST:
+            return "#{:02x}{:02x}{:02x}".format(*shade)
+    return "#000000"
 
 
 def _device_counts(summary: dict, profile: dict, sentences: list[dict]) -> dict[str, int]:
@@ -393,7 +429,7 @@ def _top_evidence(profile: dict, styles: dict[str, _DeviceStyle]) -> list[dict]:
                 "text": str(item.get("text", "")),
                 "count": int(item.get("count", 1)),
                 "device": style.label if style else device,
-                "colour": style.colour if style else _FALLBACK_COLOUR,
+                "colour": style.ink if style else _FALLBACK_COLOUR,
             }
         )
     return items
@@ -510,7 +546,8 @@ def _sentence_markup(
     return (
         f'<span class="s flagged" id="{anchor}-s{index}" data-index="{index}" dir="auto" '
         f'data-devices="{escape("|".join(labels))}" '
-        f'style="--c:{strongest.colour};--t:{strongest.tint}" tabindex="0" role="button" '
+        f'style="--c:{strongest.colour};--t:{strongest.tint};--u:{strongest.ink}" '
+        'tabindex="0" role="button" '
         f'aria-haspopup="dialog" title="{escape(tooltip)}">{body}{chips}</span>'
     )
 
@@ -557,7 +594,7 @@ def _evidence_markup(
         pieces.append(
             f'<mark class="ev" data-device="{escape(devices[0])}" '
             f'data-devices="{escape("|".join(devices))}" '
-            f'style="--m:{styles[devices[0]].colour}">{fragment}</mark>'
+            f'style="--m:{styles[devices[0]].ink}">{fragment}</mark>'
         )
     return "".join(pieces)
 

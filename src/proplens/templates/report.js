@@ -53,7 +53,9 @@
 
     panelTitle.textContent = "Sentence " + (Number(span.getAttribute("data-index")) + 1);
     panelSentence.textContent = span.textContent;
-    panelSentence.style.setProperty("--c", span.style.getPropertyValue("--c") || "#999");
+    // the panel's border is a line on white: the device's ink, as the sentence's underline
+    panelSentence.style.setProperty(
+      "--c", span.style.getPropertyValue("--u") || span.style.getPropertyValue("--c") || "#999");
     panelProb.textContent = "Propaganda probability: " + percent(row[0]);
 
     panelDevices.textContent = "";
