@@ -97,3 +97,25 @@ def test_bad_chunks_are_one_line_errors() -> None:
     model = StreamingDeviceClassifier(DEVICES)
     with pytest.raises(DataError, match="shape"):
         model.partial_fit(["one", "two"], np.zeros((2, 3)))
+
+
+def test_missing_texts_and_string_labels_are_refused_not_learned() -> None:
+    """A null or NaN text was learned as the sentence 'None' / 'nan'; a devices value written as
+    a string ('Doubt' instead of ['Doubt']) was read letter by letter, so its label was lost
+    without a word; one string given to predict_proba was scored letter by letter."""
+    good = _chunks(1, 20, seed=6)[0]
+    for text in (None, float("nan")):
+        chunk = good.copy()
+        chunk.loc[3, "text"] = text
+        with pytest.raises(DataError, match=r"chunk 0: .*text 3 is a"):
+            train_streaming([chunk], DEVICES, n_features=2**10)
+    chunk = good.copy()
+    chunk["devices"] = chunk["devices"].astype(object)
+    chunk.at[5, "devices"] = "Doubt"
+    with pytest.raises(DataError, match=r"chunk 0: row 5: 'devices' must be a list.*'Doubt'"):
+        train_streaming([chunk], DEVICES, n_features=2**10)
+    chunk.at[5, "devices"] = None  # none is no device, as before
+    model = train_streaming([chunk], DEVICES, n_features=2**10)
+    assert model.n_seen_ == 20
+    with pytest.raises(DataError, match="not one string"):
+        model.predict_proba("allegedly a shameful budget")

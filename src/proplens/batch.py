@@ -37,9 +37,12 @@ from __future__ import annotations
 import contextlib
 import glob as globlib
 import json
+import logging
 import os
 import pickle
 import secrets
+import signal
+import stat
 import sys
 import threading
 import time
@@ -76,13 +79,22 @@ _RUN_FILE = "run.json"
 #: of the device count columns, so that ``proplens report`` tells them from other columns.
 DEVICES_METADATA_KEY = "proplens.devices"
 _OWNER_FILE = "owner"  # the token of the run now writing into the parts folder
+_ROW_GROUP_ROWS = 65_536  # rows per row group of the two consolidated tables
 _DASK_PLUGIN = "proplens-model"
+
+log = logging.getLogger(__name__)
 
 
 class FailedDocumentsError(ProplensError):
     """Some documents could not be scored; the others were written."""
 
     exit_code = 5
+
+
+class TerminatedError(ProplensError):
+    """The command was stopped by SIGTERM (``timeout``, ``kill``, a job scheduler)."""
+
+    exit_code = 128 + signal.SIGTERM
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,9 @@ class BatchResult:
     output: Path  # the sentence table
     summary: Path  # the per-document table
     seconds: float
+    #: documents earlier runs scored into OUT.parts/ that are not in this input: kept in the
+    #: parts, left out of the two tables (which hold exactly the input's documents)
+    left_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,7 @@ class _Item:
     text: str | None = None
     path: str | None = None
     error: str | None = None
+    where: str | None = None  # "TABLE: row N" ("line N" for JSONL), for messages
 
 
 def documents_path(output: Path) -> Path:
@@ -146,6 +162,11 @@ def _count_and_iter(
     """
     path = Path(source)
     own = _own_files(output) if output is not None else set()
+    if str(source) == "-":
+        raise InputError(
+            "-: score-corpus does not read standard input; save it as a .jsonl/.csv table "
+            "or a folder of files (proplens score - reads one document from it)"
+        )
     if path.is_dir():
         files = _folder_files(path)
         if not files:
@@ -215,7 +236,26 @@ def _file_items(files: list[Path], base: Path | None, start: int = 0) -> Iterato
             document_id = relative.as_posix()
         else:
             source, document_id = None, str(file)
-        yield _Item(start + offset, document_id, source=source, path=str(file))
+        # A file name that is not UTF-8 (caf\xe9.txt written on a Latin-1 system) reaches Python
+        # with surrogate escapes, which Parquet cannot hold: its id shows the bytes as \xNN.
+        yield _Item(
+            start + offset,
+            _printable(document_id),
+            source=None if source is None else _printable(source),
+            path=str(file),
+        )
+
+
+def _printable(text: str) -> str:
+    r"""``text`` as valid Unicode: bytes of a non-UTF-8 file name (surrogate escapes) as ``\xNN``,
+    any other lone surrogate as ``\udNNN``; valid text is returned unchanged."""
+    if _valid_unicode(text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _mixed_items(
@@ -223,13 +263,17 @@ def _mixed_items(
 ) -> Iterator[_Item]:
     position = 0
     seen: dict[str, str] = {}
+    # Default ids are FILE:ROW; two tables of one name (a glob such as dumps/*/data.jsonl) would
+    # give equal ids, so those are told apart by their path as matched.
+    names = [t.name for t in targets if t.suffix.lower() in TABLE_SUFFIXES]
     for target in targets:
         if target.suffix.lower() in TABLE_SUFFIXES:
-            rows = _table_items(target, text_column, id_column, batch_size, position)
+            label = target.name if names.count(target.name) == 1 else str(target)
+            rows = _table_items(target, text_column, id_column, batch_size, position, label)
         else:
             rows = _file_items([target], base=None, start=position)
         for item in rows:
-            where = f"{target}: row {item.position - position + 1}"
+            where = item.where or f"{target}: row {item.position - position + 1}"
             if item.document_id in seen:
                 raise InputError(
                     f"{where}: duplicate document id {item.document_id!r} "
@@ -262,9 +306,7 @@ def _check_columns(path: Path, text_column: str) -> None:
         if kind == "parquet":
             columns = pq.ParquetFile(path).schema_arrow.names
         elif kind == "csv":
-            import pandas as pd
-
-            columns = list(pd.read_csv(path, nrows=0).columns)
+            columns = list(_read_csv(path, nrows=0).columns)
         else:
             _check_records(path, text_column)
             return
@@ -282,7 +324,7 @@ def _check_records(path: Path, text_column: str) -> None:
     that has the field (the first line of any ordinary file), so only that mistake reads it all.
     A file with no JSON object at all is left to fail line by line, as before."""
     first = None
-    for record in _parse_table(path, 1):
+    for _, record in _parse_table(path, 1):
         if isinstance(record, dict):
             if text_column in record:
                 return
@@ -308,10 +350,45 @@ def _count_table_rows(path: Path, kind: str) -> int:
     if kind == "jsonl":
         with path.open("rb") as handle:
             return sum(1 for line in handle if line.strip())
-    import pandas as pd
 
     # Quoted CSV fields may span lines, so only a parse gives the row count; read just one column.
-    return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[0], chunksize=100_000))
+    return sum(len(chunk) for chunk in _read_csv(path, usecols=[0], chunksize=100_000))
+
+
+def _read_csv(path: Path, **options: Any) -> Any:
+    """pandas.read_csv, refusing a row with more fields than the header: pandas would otherwise
+    take the extra leading fields as an index and shift every column (ids read as text)."""
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            reader = pd.read_csv(path, index_col=False, **options)
+        except pd.errors.ParserWarning:
+            raise DataError(f"{path}: a row has more fields than the header") from None
+    if "chunksize" not in options:
+        return reader
+    return _checked_chunks(path, reader)
+
+
+def _checked_chunks(path: Path, reader: Any) -> Iterator[Any]:
+    import warnings
+
+    import pandas as pd
+
+    with reader:
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                try:
+                    frame = next(reader)
+                except StopIteration:
+                    return
+                except pd.errors.ParserWarning:
+                    raise DataError(f"{path}: a row has more fields than the header") from None
+            yield frame
 
 
 def _cell(value: Any) -> str | None:
@@ -328,24 +405,40 @@ def _cell(value: Any) -> str | None:
 
 
 def _table_items(
-    path: Path, text_column: str, id_column: str, batch_size: int, start: int
+    path: Path,
+    text_column: str,
+    id_column: str,
+    batch_size: int,
+    start: int,
+    label: str | None = None,
 ) -> Iterator[_Item]:
-    for row, record in enumerate(_table_records(path, batch_size)):
+    # A JSONL row is named by its line number (blank lines are skipped, so the n-th record is
+    # not always on line n): the default id, the errors and the file then agree.
+    unit = "line" if TABLE_SUFFIXES[path.suffix.lower()] == "jsonl" else "row"
+    for row, (number, record) in enumerate(_table_records(path, batch_size)):
         position = start + row
-        default_id = f"{path.name}:{row + 1}"
+        default_id = _printable(f"{label or path.name}:{number}")
+        where = _printable(f"{path}: {unit} {number}")
         if isinstance(record, str):  # an unreadable JSONL line: its parse error
-            yield _Item(position, default_id, error=record)
+            yield _Item(position, default_id, error=f"{where}: {record}", where=where)
             continue
-        document_id = _cell(record.get(id_column)) or default_id
-        source, date = _cell(record.get("source")), _cell(record.get("date"))
+        cells = {name: _cell(record.get(name)) for name in (id_column, "source", "date")}
+        invalid = [name for name, value in cells.items() if not _valid_unicode(value)]
+        if invalid:  # a lone surrogate ("\ud800" in JSON) cannot be written to Parquet
+            error = f"{where}: the {invalid[0]!r} field is not valid Unicode (a lone surrogate)"
+            yield _Item(position, default_id, error=error, where=where)
+            continue
+        document_id = cells[id_column] or default_id
+        # An empty CSV cell is no source or date, as a null is in JSONL and Parquet.
+        source, date = cells["source"] or None, cells["date"] or None
         text = record.get(text_column)
         error = None
         if text_column not in record:
-            error = f"{path}: row {row + 1}: no {text_column!r} field"
+            error = f"{where}: no {text_column!r} field"
         elif _cell(text) is None:
-            error = f"{path}: row {row + 1}: the text is missing (null)"
+            error = f"{where}: the text is missing (null)"
         elif not isinstance(text, str):
-            error = f"{path}: row {row + 1}: the text is a {type(text).__name__}, not a string"
+            error = f"{where}: the text is a {type(text).__name__}, not a string"
         yield _Item(
             position,
             document_id,
@@ -353,26 +446,44 @@ def _table_items(
             date=date,
             text=None if error else text,
             error=error,
+            where=where,
         )
 
 
-def _table_records(path: Path, batch_size: int) -> Iterator[dict[str, Any] | str]:
+def _valid_unicode(text: str | None) -> bool:
+    r"""False for a string Arrow cannot write: one holding a lone surrogate (JSON "\ud800")."""
+    if text is None:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _table_records(path: Path, batch_size: int) -> Iterator[tuple[int, dict[str, Any] | str]]:
     with _reading(path):
         yield from _parse_table(path, batch_size)
 
 
-def _parse_table(path: Path, batch_size: int) -> Iterator[dict[str, Any] | str]:
+def _parse_table(path: Path, batch_size: int) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(row number, record) for each row; the number is the line for JSONL, else the row (1-based,
+    header not counted). An unreadable JSONL line is yielded as the reason, a string."""
     kind = TABLE_SUFFIXES[path.suffix.lower()]
     chunk = max(batch_size * 8, 1024)
     if kind == "parquet":
+        row = 0
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk):
-            yield from batch.to_pylist()
+            for record in batch.to_pylist():
+                row += 1
+                yield row, record
     elif kind == "csv":
-        import pandas as pd
-
-        reader = pd.read_csv(path, chunksize=chunk, dtype=str, keep_default_na=False)
+        row = 0
+        reader = _read_csv(path, chunksize=chunk, dtype=str, keep_default_na=False)
         for frame in reader:
-            yield from frame.to_dict("records")
+            for record in frame.to_dict("records"):
+                row += 1
+                yield row, record
     else:
         with path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
@@ -381,12 +492,12 @@ def _parse_table(path: Path, batch_size: int) -> Iterator[dict[str, Any] | str]:
                 try:
                     record = json.loads(line)
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    yield f"{path}: line {number}: not valid JSON ({type(exc).__name__})"
+                    yield number, f"not valid JSON ({type(exc).__name__})"
                     continue
                 if not isinstance(record, dict):
-                    yield f"{path}: line {number}: not a JSON object"
+                    yield number, "not a JSON object"
                     continue
-                yield record
+                yield number, record
 
 
 # --- scoring one batch (runs in the workers) ------------------------------------------------------
@@ -436,6 +547,9 @@ def _read(item: _Item, max_bytes: int) -> tuple[str | None, str | None]:
     if item.error is not None:
         return None, item.error
     if item.path is not None:
+        if not _regular_or_missing(item.path):
+            # A FIFO or device named like a document would block the read (a FIFO forever).
+            return None, f"{item.path}: not a regular file"
         found = next(iter_documents([item.path], recursive=False, max_bytes=max_bytes))
         if isinstance(found, InputError):
             return None, _one_line(found)
@@ -445,12 +559,24 @@ def _read(item: _Item, max_bytes: int) -> tuple[str | None, str | None]:
         size = len(text.encode("utf-8", errors="surrogatepass"))
         if size > max_bytes:
             return None, (
-                f"{item.document_id}: {size / 1e6:.1f} MB is above the "
+                f"{item.where or item.document_id}: {size / 1e6:.1f} MB is above the "
                 f"{max_bytes / 1e6:g} MB limit (use --max-size)"
             )
     if not text.strip("\ufeff \t\r\n\f\v"):
-        return None, f"{item.document_id}: empty document (no text to score)"
+        return None, f"{item.where or item.document_id}: empty document (no text to score)"
+    if not _valid_unicode(text):
+        return None, (
+            f"{item.where or item.document_id}: the text is not valid Unicode (a lone surrogate)"
+        )
     return text, None
+
+
+def _regular_or_missing(path: str) -> bool:
+    """True for a regular file (after symlinks) or a path that is gone (reading it then says so)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def _score_texts(model: Any, texts: list[str], ids: list[str]) -> list[Any]:
@@ -461,7 +587,9 @@ def _score_texts(model: Any, texts: list[str], ids: list[str]) -> list[Any]:
         results: list[Any] = []
         for text, document_id in zip(texts, ids, strict=True):
             try:
-                results.append(model.score_many([text], document_ids=[document_id])[0])
+                results.append(
+                    model.score_many([text], document_ids=[document_id], evidence=False)[0]
+                )
             except Exception as exc:
                 results.append(exc)
         return results
@@ -503,7 +631,7 @@ def score_batch(
             document_rows[name].append(value)
         if number in errors:
             document_rows["status"].append("failed")
-            document_rows["error"].append(errors[number])
+            document_rows["error"].append(_printable(errors[number]))
             for name in ["sentences", "flagged", "propaganda_score", *devices]:
                 document_rows[name].append(None)
             continue
@@ -634,9 +762,28 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="proplens-parent-watch", daemon=True).start()
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT back from this thread (and processes it starts) until the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _init_worker(model_bytes: bytes) -> None:
     """Process-pool initializer: unpickle the model once for the life of the worker."""
     global _WORKER_MODEL
+    # Ctrl-C reaches every process of the terminal's process group. The driver stops the run; a
+    # worker interrupted too printed tracebacks and, caught holding the pool's queue lock, could
+    # leave the driver waiting for it forever.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # blocked at start (see _run_pool); now ignored
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _one_thread_per_worker()
     if os.name == "posix":  # a dead parent shows as a changed parent pid on POSIX only
         _exit_with_parent()
@@ -715,6 +862,8 @@ def _run_pool(
 
     # spawn, not fork: the driver runs a progress-bar thread, and forking a threaded process can
     # deadlock; spawn also behaves the same on Linux, macOS and Windows.
+    from concurrent.futures.process import BrokenProcessPool
+
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(model_bytes,)
@@ -724,13 +873,32 @@ def _run_pool(
             done, rest = wait(pending, return_when=FIRST_COMPLETED)
             return set(done), set(rest)
 
-        yield from _bounded(
-            lambda batch: pool.submit(_score_in_worker, *batch, max_bytes, target),
-            wait_first,
-            lambda future: future.result(),
-            batches,
-            in_flight=2 * workers,
-        )
+        def submit(batch: Batch) -> Future:
+            # submit() starts a worker when none is idle. One started while SIGINT is blocked
+            # keeps it blocked from its first instruction (the mask survives fork and exec), so
+            # a Ctrl-C during its imports cannot interrupt it; _init_worker then ignores SIGINT.
+            # The driver's own Ctrl-C waits until submit returns, then stops the run as usual.
+            with _sigint_deferred():
+                return pool.submit(_score_in_worker, *batch, max_bytes, target)
+
+        try:
+            yield from _bounded(
+                submit,
+                wait_first,
+                lambda future: future.result(),
+                batches,
+                in_flight=2 * workers,
+            )
+        except BrokenProcessPool:
+            raise ProplensError(
+                "a worker process ended abruptly (killed, or out of memory); the batches finished "
+                "so far are kept: rerun the same command to resume (with fewer --workers if "
+                "memory is short)"
+            ) from None
+        except BaseException:
+            # Interrupted: batches not started yet are dropped, not scored before stopping.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 #: Dask settings for the LocalCluster that ``--dask local`` starts. By default every worker runs a
@@ -843,11 +1011,17 @@ class _Parts:
             previous = json.loads(run_file.read_text(encoding="utf-8"))
             if not isinstance(previous, dict):
                 raise ValueError(f"{_RUN_FILE} is not a JSON object")
-            if previous != run:
+            # Parts of an older proplens record no sha256: the name and version then decide.
+            compared = (
+                run if "sha256" in previous else {k: v for k, v in run.items() if k != "sha256"}
+            )
+            if previous != compared:
+                what = f"model {previous.get('model')} {previous.get('version')}"
+                if previous.get("sha256", run.get("sha256")) != run.get("sha256"):
+                    what += f" (a model file with sha256 {str(previous['sha256'])[:12]}…)"
                 raise InputError(
-                    f"{folder}: was started with model {previous.get('model')} "
-                    f"{previous.get('version')} and other settings; rerun with --no-resume "
-                    "to start over"
+                    f"{folder}: was started with {what} and other settings; rerun with "
+                    "--no-resume to start over"
                 )
         else:
             _atomic_write_bytes(run_file, json.dumps(run, indent=2).encode("utf-8"))
@@ -924,50 +1098,92 @@ class _Parts:
         _atomic_write_table(documents, self.folder / _part_name("documents", number))
 
     def consolidate(
-        self, output: Path, summary: Path, schemas: tuple[pa.Schema, pa.Schema]
-    ) -> None:
-        """Write the sorted sentence and document tables, one group of overlapping parts at a time.
+        self,
+        output: Path,
+        summary: Path,
+        schemas: tuple[pa.Schema, pa.Schema],
+        positions: dict[str, int],
+    ) -> int:
+        """Write the sorted sentence and document tables, one group of overlapping parts at a time,
+        and return how many documents of the parts were left out as not in this run's input.
+
+        ``positions`` maps each document id of this run's input to its position in it. The tables
+        hold exactly those documents, in that order: parts an earlier run wrote for documents no
+        longer in the input (a deleted file, another input scored into the same output) stay in
+        the folder but not in the tables, and a document scored earlier takes its place in the
+        input as it is now (a file added before it shifts it).
 
         Parts cover runs of input positions; only parts from different runs can overlap, so each
         group is small and memory stays bounded by a few parts, not by the corpus.
         """
         spans = []
+        left_out = 0
         for part in self._documents_parts():
-            positions = pq.read_table(part, columns=["position"]).column("position")
-            if len(positions):
-                spans.append((pc.min(positions).as_py(), pc.max(positions).as_py(), part))
+            ids = pq.read_table(part, columns=["document_id"]).column("document_id").to_pylist()
+            current = [positions[i] for i in ids if i in positions]
+            left_out += len(ids) - len(current)
+            if current:
+                spans.append((min(current), max(current), self._number(part)))
         spans.sort(key=lambda span: span[0])
         groups: list[list[int]] = []
         high = None
-        for low, top, part in spans:
+        for low, top, number in spans:
             if high is None or low > high:
                 groups.append([])
                 high = top
             else:
                 high = max(high, top)
-            groups[-1].append(self._number(part))
+            groups[-1].append(number)
         sentence_schema, document_schema = schemas
         final = [(sentence_schema, output, "sentence"), (document_schema, summary, "document")]
-        for schema, target, kind in final:
-            temporary = target.with_name(target.name + ".tmp")
-            keys = [("position", "ascending")]
-            if kind == "sentence":
-                keys.append(("sentence_index", "ascending"))
-            public = schema.remove(schema.get_field_index("position"))
-            try:
+        temporaries = [target.with_name(target.name + ".tmp") for _, target, _ in final]
+        try:
+            for (schema, _, kind), temporary in zip(final, temporaries, strict=True):
+                keys = [("position", "ascending")]
+                if kind == "sentence":
+                    keys.append(("sentence_index", "ascending"))
+                public = schema.remove(schema.get_field_index("position"))
                 with pq.ParquetWriter(temporary, public) as writer:
+                    # Groups follow each other in input order, so consecutive ones are gathered
+                    # into row groups of about _ROW_GROUP_ROWS rows: one row group per batch made
+                    # thousands of tiny ones, whose metadata the writer holds until it closes
+                    # (+130 MB for 100,000 documents in batches of 32) and readers wade through.
+                    pending: list[pa.Table] = []
+                    rows = 0
                     for group in groups:
                         tables = []
                         for number in group:
                             name = _part_name(f"{kind}s", number)
-                            tables.append(pq.read_table(self.folder / name, schema=schema))
+                            table = pq.read_table(self.folder / name, schema=schema)
+                            tables.append(_in_input(table, positions))
                         merged = pa.concat_tables(tables).sort_by(keys).drop(["position"])
-                        writer.write_table(merged)
+                        pending.append(merged)
+                        rows += merged.num_rows
+                        if rows >= _ROW_GROUP_ROWS:
+                            writer.write_table(pa.concat_tables(pending))
+                            pending, rows = [], 0
+                    if pending:
+                        writer.write_table(pa.concat_tables(pending))
+            # Both tables are complete before either replaces the last run's: a failure while
+            # writing the second (a full disk) no longer leaves a new sentence table next to an
+            # old documents table.
+            for (_, target, _), temporary in zip(final, temporaries, strict=True):
                 os.replace(temporary, target)
-            except BaseException:  # interrupted or failed: leave no half-written table behind
+        except BaseException:  # interrupted or failed: leave no half-written table behind
+            for temporary in temporaries:
                 with contextlib.suppress(OSError):
                     temporary.unlink()
-                raise
+            raise
+        return left_out
+
+
+def _in_input(table: pa.Table, positions: dict[str, int]) -> pa.Table:
+    """The rows of a part whose document is in the input, with its position there."""
+    ids = pc.unique(table.column("document_id")).to_pylist()
+    index = pc.index_in(table.column("document_id"), value_set=pa.array(ids, pa.string()))
+    current = pc.take(pa.array([positions.get(i) for i in ids], pa.int64()), index)
+    table = table.set_column(table.schema.get_field_index("position"), "position", current)
+    return table.filter(pc.is_valid(current))
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
@@ -1038,6 +1254,13 @@ def _no_trace_if_stopped(output: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 path.rmdir()
         raise
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
 
 
 def _resolve_model(model: Any) -> Any:
@@ -1139,6 +1362,19 @@ def score_corpus(
         raise ValidationError(f"--batch-size must be at least 1, got {batch_size}")
     if max_bytes <= 0:
         raise ValidationError(f"--max-size must be above 0 megabytes, got {max_bytes / 1e6:g}")
+    if dask is None or dask == "local":
+        # Each worker holds its own copy of the model (about 400 MB) and scoring is CPU-bound:
+        # workers beyond the CPUs add no speed, only memory (--workers 100 on two cores started
+        # up to 100 model copies).
+        usable = _usable_cpus()
+        if workers > usable:
+            log.warning(
+                "--workers %d is more than the %d CPU(s) this process may use; using %d",
+                workers,
+                usable,
+                usable,
+            )
+            workers = usable
     began = time.perf_counter()
     output = Path(output)
     if output.suffix != ".parquet":
@@ -1166,16 +1402,27 @@ def score_corpus(
             "text_column": text_column,
             "id_column": id_column,
         }
+        # Name and version alone would let a model retrained or copied under the same name mix
+        # its scores with the first one's; a saved model's file hash tells them apart.
+        artifact = getattr(getattr(model, "metadata", None), "artifact", None) or {}
+        if artifact.get("sha256"):
+            run["sha256"] = artifact["sha256"]
         with _writing(output), _intact(parts_path(output)):
             parts = _Parts(parts_path(output), run, resume)
             done = parts.done() if resume else set()
         counts = {"skipped": 0, "scored": 0, "failed": 0}
+        positions: dict[str, int] = {}  # every input document: what the tables will hold
 
         def skip() -> None:
             counts["skipped"] += 1
 
+        def listed(items: Iterator[_Item]) -> Iterator[_Item]:
+            for item in items:
+                positions[item.document_id] = item.position
+                yield item
+
         remaining = None if total is None else max(total - len(done), 0)
-        batches = parts.numbered(_batches(items, done, batch_size, skip))
+        batches = parts.numbered(_batches(listed(items), done, batch_size, skip))
         target = parts.target
         with _progress(progress, remaining) as advance, contextlib.ExitStack() as stack:
             if dask is not None or workers > 1:
@@ -1188,6 +1435,9 @@ def score_corpus(
                 receipts = _run_pool(model_bytes, workers, batches, max_bytes, target)
             else:
                 receipts = _run_serial(model, batches, max_bytes, target)
+            # Closed on the way out even when Ctrl-C lands in this loop rather than inside the
+            # generator: the worker pool then shuts down now, not at interpreter exit.
+            receipts = stack.enter_context(contextlib.closing(receipts))
             # Workers write their own parts and send back only counts: the driver stays idle, so
             # on a small machine the cores go to scoring. Tables come back only from a worker that
             # cannot see the parts folder (a remote cluster without shared storage).
@@ -1200,7 +1450,7 @@ def score_corpus(
                 advance(receipt.documents)
     summary = documents_path(output)
     with _writing(output), _intact(parts.folder):
-        parts.consolidate(output, summary, _schemas(devices))
+        left_out = parts.consolidate(output, summary, _schemas(devices), positions)
     return BatchResult(
         documents=counts["scored"] + counts["skipped"] + counts["failed"],
         scored=counts["scored"],
@@ -1209,6 +1459,7 @@ def score_corpus(
         output=output,
         summary=summary,
         seconds=time.perf_counter() - began,
+        left_out=left_out,
     )
 
 
@@ -1227,6 +1478,29 @@ except ImportError:  # pragma: no cover
         return None
 
     _argument = _option
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(output: Path) -> Iterator[None]:
+    """Stop on SIGTERM as on Ctrl-C: a one-line message, worker processes shut down, half-written
+    tables removed and (before the first batch) the new parts folder too. Python's default is to
+    die at once, which left all of that behind and said nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+        raise TerminatedError(
+            f"terminated (SIGTERM); the batches finished so far are kept in {parts_path(output)}: "
+            "rerun the same command to resume"
+        )
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def score_corpus_command(
@@ -1270,22 +1544,29 @@ def score_corpus_command(
         import proplens
 
         model = proplens.load_model(model, trust=True)
-    result = score_corpus(
-        input,
-        output,
-        workers=workers,
-        dask=dask,
-        model=model,
-        text_column=text_column,
-        id_column=id_column,
-        resume=not no_resume,
-        progress=not no_progress and sys.stderr.isatty(),
-        batch_size=batch_size,
-        max_bytes=int(max_size * 1_000_000),
+    with _stop_on_sigterm(output):
+        result = score_corpus(
+            input,
+            output,
+            workers=workers,
+            dask=dask,
+            model=model,
+            text_column=text_column,
+            id_column=id_column,
+            resume=not no_resume,
+            progress=not no_progress and sys.stderr.isatty(),
+            batch_size=batch_size,
+            max_bytes=int(max_size * 1_000_000),
+        )
+    earlier = (
+        f", {result.left_out} scored earlier but not in this input left out"
+        if result.left_out
+        else ""
     )
     print(
         f"{result.documents} documents: {result.scored} scored, {result.skipped} already done, "
-        f"{result.failed} failed ({result.seconds:.1f} s) -> {result.output}, {result.summary}"
+        f"{result.failed} failed{earlier} ({result.seconds:.1f} s) -> {result.output}, "
+        f"{result.summary}"
     )
     if result.failed:
         raise FailedDocumentsError(

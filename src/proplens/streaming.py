@@ -90,11 +90,21 @@ class StreamingDeviceClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _texts(X) -> list[str]:
+        if isinstance(X, str):  # iterating it would give one "sentence" per character
+            raise DataError("streaming classifier: give a list of sentences, not one string")
         if isinstance(X, pd.DataFrame):
             if "text" not in X.columns:
                 raise DataError("streaming classifier: the DataFrame has no 'text' column")
             X = X["text"]
-        return [str(text) for text in X]
+        texts = list(X)
+        for row, text in enumerate(texts):
+            # str() made a missing text the word "None" or "nan", learned as a sentence.
+            if not isinstance(text, str):
+                raise DataError(
+                    f"streaming classifier: text {row} is a {type(text).__name__} "
+                    f"({text!r}), not a string"
+                )
+        return texts
 
     def _targets(self, y, n: int) -> np.ndarray:
         y = np.asarray(y)
@@ -171,6 +181,19 @@ class StreamingDeviceClassifier(ClassifierMixin, BaseEstimator):
         return sum(h.coef_.size for h in [*self.heads_, self.any_head_])
 
 
+def _device_names(names, chunk: int, row: int) -> list:
+    """A row's device names: a list (tuple, set, array) of them; None or NaN for none. A string
+    is refused: iterated letter by letter, its device was silently lost."""
+    if names is None or (isinstance(names, float) and np.isnan(names)):
+        return []
+    if isinstance(names, str) or not hasattr(names, "__iter__"):
+        raise DataError(
+            f"chunk {chunk}: row {row}: 'devices' must be a list of device names, got "
+            f"{type(names).__name__} {names!r}"
+        )
+    return list(names)
+
+
 def train_streaming(
     chunks: Iterable[pd.DataFrame],
     devices: list[str],
@@ -200,10 +223,13 @@ def train_streaming(
             raise DataError(f"chunk {number}: missing column(s) {', '.join(sorted(missing))}")
         targets = np.zeros((len(chunk), len(devices)), dtype=np.int64)
         for row, names in enumerate(chunk["devices"]):
-            for name in names if names is not None else ():
+            for name in _device_names(names, number, row):
                 if name in index:
                     targets[row, index[name]] = 1
-        model.partial_fit(chunk["text"], targets)
+        try:
+            model.partial_fit(chunk["text"], targets)
+        except DataError as error:
+            raise DataError(f"chunk {number}: {error}") from None
         seen = seen or len(chunk) > 0
     if not seen:
         raise DataError("train_streaming: the chunks held no sentences")
