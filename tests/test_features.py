@@ -520,3 +520,166 @@ def test_span_classifier_fits_two_spans_at_the_document_edges():
     frame = _span_rows("Liars. Heroes", ["Liars", "Heroes"])
     model = SpanClassifier().fit(frame, ["Name_Calling", "Flag-Waving"])
     assert list(model.predict(frame)) == ["Name_Calling", "Flag-Waving"]
+
+
+# --- equivalences the fast paths rely on ----------------------------------------------------
+
+#: characters that stress whitespace splitting and word boundaries: every kind of whitespace
+#: str.split() knows, word characters of several scripts, digits, marks and punctuation
+_CHUNK_ALPHABET = (
+    " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\u200b\ufeff\x00aAzZ_éİıß0٣¹½-'’!?%.,;\"“”()#@\u0301\u0307😀"
+)
+_CHUNK_TEXTS = st.text(alphabet=_CHUNK_ALPHABET, max_size=40) | st.lists(
+    st.sampled_from(["one", "two", "hundreds", "Mr.", "al-Assad", "don't", "7%", " ", "\n", "-"]),
+    max_size=12,
+).map("".join)
+_CHUNK_PATTERNS = [
+    WORD_TOKEN_PATTERN,
+    r"\d|%|\b(?:one|two|three|hundred|hundreds)\b",
+    r"(?u)\b\w\w+\b",
+    r"[a-z]+(?:-[a-z]+)*",
+    r"\d+(?:[.,]\d+)*%?",
+    r"(?:o|t)(?:ne|wo)+?",
+]
+
+
+def test_no_whitespace_is_a_word_character():
+    """``\\w`` and ``\\d`` match no character ``str.split()`` splits on (every code point checked):
+    what lets a pattern built of them keep to whitespace chunks."""
+    spaces = [c for c in map(chr, range(0x110000)) if c.isspace()]
+    assert features_module._whitespace() == "".join(spaces)
+    assert not [c for c in spaces if re.match(r"[\w\d]", c)]
+
+
+@pytest.mark.parametrize("pattern", _CHUNK_PATTERNS)
+def test_chunk_patterns_are_recognised(pattern):
+    assert features_module.matches_within_chunks(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"\w+\s\w+", r".", r"[^a]", r"\S+", r"\w*", r"\b", r"(?i)one", r"(?i:one)", r"^\w", r"\w$",
+     r"a(?=b)", r"(?<=a)b", r"(a)\1", r"[\x00-\x7f]", r"\Ba", r"[", r"\W"],
+)  # fmt: skip
+def test_other_patterns_are_not(pattern):
+    assert not features_module.matches_within_chunks(pattern)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CHUNK_TEXTS)
+def test_chunk_patterns_find_in_chunks_what_they_find_in_the_text(text):
+    """A recognised pattern's matches in a text are its matches in the text's whitespace chunks,
+    one chunk after the other (a pattern that spans whitespace is not recognised, and differs)."""
+    for pattern in _CHUNK_PATTERNS:
+        regex = re.compile(pattern)
+        chunks = text.split()
+        assert regex.findall(text) == [m for chunk in chunks for m in regex.findall(chunk)]
+        assert (regex.search(text) is None) == all(regex.search(c) is None for c in chunks)
+    spanning = re.compile(r"\w \w")  # not recognised: its match spans a space
+    assert spanning.findall("a b") and not spanning.findall("a") + spanning.findall("b")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_CHUNK_TEXTS, max_size=6))
+def test_word_tokens_from_chunks_equal_tokens_from_texts(texts):
+    """The shared word tokens, taken from the whitespace chunks, are the tokens ``re.findall``
+    finds in each lower-cased text, numbered alike."""
+    columns = SentenceColumns(texts, ["d"] * len(texts), list(range(len(texts))))
+    got = columns.tokens(WORD_TOKEN_PATTERN)
+    findall = re.compile(WORD_TOKEN_PATTERN).findall
+    want = features_module.Tokens([findall(text.lower()) for text in texts])
+    assert got.words == want.words
+    assert got.ids.tolist() == want.ids.tolist() and got.ids.dtype == want.ids.dtype
+    assert got.lengths.tolist() == want.lengths.tolist()
+    assert got.lengths.dtype == want.lengths.dtype
+
+
+def test_row_cache_returns_the_computed_rows_and_keeps_to_its_size():
+    """Rows come back as computed, whatever the cache held; it never holds more than its size,
+    and when full starts again from the batch at hand (or empty if that does not fit)."""
+    calls = []
+
+    def compute(words):
+        calls.append(list(words))
+        indptr = np.cumsum([0] + [len(w) for w in words])
+        indices = np.array([ord(c) % 50 for w in words for c in w], dtype=np.int32)
+        data = np.array([float(ord(c)) for w in words for c in w], dtype=np.float32)
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(words), 50))
+
+    cache = features_module._RowCache(4)
+    steps = [  # (batch, words computed, words cached afterwards)
+        (["ab", "c"], ["ab", "c"], 2),
+        (["c", "def", ""], ["def", ""], 4),
+        (["ghij", "ab"], ["ghij"], 2),  # full: the batch's two words stay
+        (["k", "l", "m", "n", "o"], ["k", "l", "m", "n", "o"], 0),  # more than fits
+        (["k", "ab", "ghij"], ["k", "ab", "ghij"], 3),
+        (["ghij"], None, 3),
+        ([], None, 3),
+    ]
+    for words, computed, size in steps:
+        calls.clear()
+        lengths, indices, data = cache.rows(words, compute)
+        assert lengths.tolist() == [len(w) for w in words]
+        assert indices.tolist() == [ord(c) % 50 for w in words for c in w]
+        assert data.tolist() == [float(ord(c)) for w in words for c in w]
+        assert indices.dtype == np.int32 and data.dtype == np.float32
+        assert calls == ([computed] if computed else [])
+        assert len(cache) == size
+
+
+def test_unseen_word_rows_equal_the_rows_computed_afresh():
+    fast = FastCharVectorizer(**CHAR_PARAMS).fit(TEXTS)
+    words = ["zorblat", "velmora", "glimmerfax!", "q"]
+    fresh = fast._ngram_rows(words)
+    for _ in range(2):  # computed, then cached
+        lengths, indices, data = fast._unseen_word_rows(words)
+        assert lengths.tolist() == np.diff(fresh.indptr).tolist()
+        assert indices.tolist() == fresh.indices.tolist() and data.tolist() == fresh.data.tolist()
+
+
+def test_dense_csr_equals_scipy():
+    rng = np.random.default_rng(3)
+    dense = rng.choice([0.0, 0.0, 1.5, -2.0, np.nan, 1e-300], size=(40, 7))
+    dense[5] = 0.0
+    for matrix in (dense, np.zeros((0, 7)), np.zeros((3, 0)), np.zeros((4, 5))):
+        got, want = features_module._dense_csr(matrix), sparse.csr_matrix(matrix)
+        assert got.shape == want.shape
+        for name in ("data", "indices", "indptr"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+
+
+@pytest.mark.parametrize("canonical", [True, False])
+def test_sparse_product_equals_scipy(canonical):
+    """The same arrays as scipy's product, in the kernel's order of indices, for canonical and
+    for unsorted, duplicated input."""
+    rng = np.random.default_rng(5)
+    a = sparse.random(30, 40, density=0.15, format="csr", dtype=np.float32, random_state=rng)
+    b = sparse.random(40, 60, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    if not canonical:
+        a = sparse.csr_matrix(
+            (np.r_[a.data, a.data[:5]], np.r_[a.indices, a.indices[:5]],
+             np.r_[a.indptr[:-1], a.indptr[-1] + 5]), shape=a.shape,
+        )  # fmt: skip
+        a.indices[: a.indptr[1]] = a.indices[: a.indptr[1]][::-1].copy()
+    for left, right in ((a, b), (a[:0], b), (sparse.csr_matrix((3, 40), dtype=np.float32), b)):
+        got, want = features_module._sparse_product(left, right), sparse.csr_matrix(left @ right)
+        assert got.shape == want.shape
+        for name in ("data", "indices", "indptr"):
+            x, y = getattr(got, name), getattr(want, name)
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["Jobs", "jobs", "take", "back", "control", "the", "!"]),
+                         max_size=8).map(" ".join), max_size=6))  # fmt: skip
+def test_sentences_saying_counts_each_phrase_once_per_sentence(document):
+    findall = re.compile(WORD_TOKEN_PATTERN).findall
+    want: dict = {}
+    for text in document:
+        words = [w.lower() for w in findall(text)]
+        for phrase in {tuple(words[i : i + n]) for n in (2, 3) for i in range(len(words) - n + 1)}:
+            want[phrase] = want.get(phrase, 0) + 1
+    features_module._sentences_saying.cache_clear()
+    assert dict(features_module._sentences_saying(tuple(document), (2, 3))) == want

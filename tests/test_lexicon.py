@@ -159,3 +159,47 @@ def test_an_unmarked_device_leaves_its_columns_only():
     # ... while Loaded_Language counts its span: one more occurrence of "shameful" inside a span
     assert both.log_ratio_[word, loaded] != whole.log_ratio_[word, loaded]
     assert both.base_rate_[loaded] != whole.base_rate_[loaded]
+
+
+def _random_lexicon(rng, values, words: int = 30, devices: int = 3) -> SpanLexicon:
+    lexicon = SpanLexicon()
+    lexicon.devices_ = [f"D{d}" for d in range(devices)]
+    lexicon.vocabulary_ = {f"w{i}": i for i in range(words)}
+    lexicon.log_ratio_ = rng.choice(values, size=(words, devices + 1)).astype(np.float32)
+    return lexicon
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ranked_features_equal_the_plain_computation_bit_for_bit(seed, monkeypatch):
+    """The features picked by rank equal, to the last bit, those computed from the ratios
+    themselves (``_features_reference``, the computation before ranks): ties, unknown words,
+    repeated words, sentences shorter and far longer than ``_TOP``, ratios below and above 1."""
+    rng = np.random.default_rng(seed)
+    values = [-3.0, -0.7, -0.1, 0.0, 0.2, 0.2000001, 1.3, 4.0] if seed % 2 else rng.normal(size=9)
+    lexicon = _random_lexicon(rng, values)
+    vocabulary = [f"w{i}" for i in range(45)]  # a third of the words unknown
+    sizes = rng.choice([0, 1, 2, 3, 4, 7, 60], size=400)
+    texts = [" ".join(rng.choice(vocabulary[: rng.integers(1, 46)], size=n)) for n in sizes]
+    columns = SentenceColumns(texts, ["d"] * len(texts), list(range(len(texts))))
+    tokens = columns.tokens(WORD_TOKEN_PATTERN)
+    fast = lexicon._features_from_ids(tokens.words, tokens.ids, tokens.lengths)
+    monkeypatch.setattr(SpanLexicon, "_ranked_ratios", lambda self: None)
+    plain = lexicon._features_from_ids(tokens.words, tokens.ids, tokens.lengths)
+    assert fast.tobytes() == plain.tobytes()
+    assert np.isfinite(fast).all() and (fast != 0).any()
+
+
+def test_rank_tables_follow_refits_and_stay_out_of_pickles():
+    import pickle
+
+    rng = np.random.default_rng(1)
+    lexicon = _random_lexicon(rng, [0.0, 1.0, 2.0])
+    first = lexicon._ranked_ratios()
+    assert lexicon._ranked_ratios() is first  # built once
+    lexicon.log_ratio_ = lexicon.log_ratio_ + np.float32(1)  # as a refit replaces it
+    assert lexicon._ranked_ratios() is not first
+    assert "_ranked" in vars(lexicon)
+    assert "_ranked" not in vars(pickle.loads(pickle.dumps(lexicon)))
+    lexicon.log_ratio_[0, 0] = np.nan  # no smoothing and a word never counted for a device
+    lexicon.log_ratio_ = lexicon.log_ratio_.copy()
+    assert lexicon._ranked_ratios() is None

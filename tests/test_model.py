@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -310,3 +312,29 @@ def test_centring_for_the_solver_leaves_the_model_nearly_unchanged(monkeypatch):
     # 72 sentences: the intercept's penalty weighs more here than on a real corpus
     assert difference.max() < 0.05 and difference.mean() < 0.01
     assert centred.predict(frame).tolist() == raw.predict(frame).tolist()
+
+
+_GATE_TEXTS = st.lists(
+    st.text(alphabet=" \t\n\x85\u2028\u3000\xa0aeno tw-'%7٣İHUNDRED.,!", max_size=30)
+    | st.lists(st.sampled_from(["one", "One", "twenty", "hundreds", "-two", "x5", " ", "\n"]),
+               max_size=8).map("".join),
+    min_size=1, max_size=5,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_GATE_TEXTS)
+def test_gate_on_whitespace_chunks_equals_the_search_of_each_text(texts):
+    """A gate pattern that keeps to whitespace chunks is matched chunk by chunk (and cached per
+    chunk); it flags exactly the sentences a search of the whole lower-cased text flags. A
+    pattern that may span whitespace is searched in the whole text."""
+    from proplens.features import SentenceColumns, matches_within_chunks
+
+    patterns = [r"\d|%|\b(?:one|two|twenty|hundred|hundreds)\b", r"one\s+hundred|\bn"]
+    assert matches_within_chunks(patterns[0]) and not matches_within_chunks(patterns[1])
+    model = DeviceClassifier(devices=["A", "B"], gates={"A": patterns[0], "B": patterns[1]})
+    columns = SentenceColumns(texts, ["d"] * len(texts), list(range(len(texts))))
+    eligible = model._eligible(columns)
+    for column, pattern in zip((1, 2), patterns, strict=True):
+        regex = re.compile(pattern)
+        assert eligible[:, column].tolist() == [regex.search(t.lower()) is not None for t in texts]

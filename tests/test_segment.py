@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -178,12 +179,35 @@ def test_title_after_a_sentence_starts_the_next_sentence():
 
 @pytest.mark.parametrize("title", segment_module._TITLES.split("|"))
 def test_every_title_starts_the_next_sentence(title):
-    """Each listed title is found after a sentence end (the title pattern's quick lookahead
-    admits every one of them, "Messrs." and "Mlle." included)."""
+    """Each listed title is found after a sentence end (each is a capital and 1-5 small letters,
+    as the quick lookahead of the search it replaces required, "Messrs." and "Mlle." included)."""
+    assert re.fullmatch(r"[A-Z][a-z]{1,5}", title)
     text = f"The vote ended. {title}. Haldor Vik resigned."
-    found = [m.group("title") for m in segment_module._TITLE_AFTER_SPACE.finditer(text)]
+    starts = segment_module._titles_after_space(text)
+    found = [text[start : text.index(".", start) + 1] for start in starts]
     assert found == [f"{title}."]
     assert texts_of(text) == ["The vote ended.", f"{title}. Haldor Vik resigned."]
+
+
+#: the search _titles_after_space replaces: a title between whitespace, with a quick lookahead
+_TITLE_AFTER_SPACE = re.compile(
+    rf"\s(?=[A-Z][a-z]{{1,5}}\.\s)(?P<title>(?:{segment_module._TITLES})\.)\s"
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Mr.", "Mrs.", "Ms", "Messrs.", "Sens.", "Sen.", "Dr", ".", " ", "  ",
+                         "\n", "\t", "\xa0", "\u2028", "A", "a", "s", "Mme.", "(", "x."]),
+        max_size=14,
+    ).map("".join)
+)  # fmt: skip
+def test_titles_after_space_are_those_the_regex_finds(text):
+    """Where the titles are found equals the starts of group "title" of the regex that takes
+    the whitespace on both sides (so a title right after another's closing space is not one)."""
+    want = [m.start("title") for m in _TITLE_AFTER_SPACE.finditer(text)]
+    assert segment_module._titles_after_space(text) == want
 
 
 def test_stacked_titles_stay_together():

@@ -12,9 +12,10 @@ honest; the supervised steps (classifiers, thresholds) live in :mod:`proplens.mo
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter
 from functools import lru_cache
 from itertools import chain, repeat
 
@@ -119,13 +120,78 @@ _STOPWORDS = frozenset(
 _LENGTH_EDGES = np.array([3, 6, 10, 15, 20, 25, 30, 40, 50, 70])
 _ALL_CAPS = re.compile(r"\b[A-Z]{3,}\b")
 # three capitals in a row, which most sentences lack, searched first: a scan with no word
-# boundary to test at every place (the two searches cost 30% less than _ALL_CAPS alone)
-_THREE_CAPITALS = re.compile(r"[A-Z]{3}")
+# boundary to test at every place (the two searches cost 30% less than _ALL_CAPS alone). Written
+# with a set first, the engine skips to the next capital in one C loop (a third faster).
+_THREE_CAPITALS = re.compile(r"[A-Z][A-Z]{2}")
 
 
 @lru_cache(maxsize=8)
 def _token_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
+
+
+@lru_cache(maxsize=1)
+def _whitespace() -> str:
+    """Every character ``str.split()`` splits on (``str.isspace``)."""
+    return "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+def _keeps_to_chunks(items) -> bool:
+    """Whether the parsed regex ``items`` consume only characters that are not whitespace, and
+    look around only with ``\\b`` (see :func:`matches_within_chunks`)."""
+    from re import _constants as c
+
+    def class_item(op, av) -> bool:  # one item of a [...] set
+        if op is c.LITERAL:
+            return not chr(av).isspace()
+        if op is c.RANGE:
+            return not any(av[0] <= ord(space) <= av[1] for space in _whitespace())
+        # \d and \w hold no whitespace (a test checks every code point); NEGATE, \s, ... do
+        return op is c.CATEGORY and av in (c.CATEGORY_DIGIT, c.CATEGORY_WORD)
+
+    for op, av in items:
+        if op is c.LITERAL:
+            ok = not chr(av).isspace()
+        elif op is c.IN:
+            ok = all(class_item(o, a) for o, a in av)
+        elif op is c.BRANCH:
+            ok = all(_keeps_to_chunks(branch.data) for branch in av[1])
+        elif op is c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            ok = not add_flags and not del_flags and _keeps_to_chunks(sub.data)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            ok = _keeps_to_chunks(av[2].data)
+        elif op is c.ATOMIC_GROUP:
+            ok = _keeps_to_chunks(av.data)
+        else:  # \b only: ., NOT_LITERAL, anchors, look-arounds and back-references are out
+            ok = op is c.AT and av is c.AT_BOUNDARY
+        if not ok:
+            return False
+    return True
+
+
+@lru_cache(maxsize=32)
+def matches_within_chunks(pattern: str) -> bool:
+    """Whether the matches of ``pattern`` (compiled without flags) in any text are exactly its
+    matches in the text's ``str.split()`` chunks, one chunk after the other.
+
+    True when the pattern cannot match the empty string, consumes only characters that are not
+    whitespace (literals, sets without negation, ``\\d``, ``\\w``) and looks around only with
+    ``\\b``: a match then never spans whitespace, and at a chunk's edge ``\\b`` sees whitespace
+    in the text and the end of the string in the chunk, neither of them a word character; a
+    search that starts inside a chunk therefore runs as it would in the chunk alone, and one
+    that starts on whitespace fails at once. ``WORD_TOKEN_PATTERN`` is such a pattern. Anything
+    else (``.``, ``\\s``, negated sets, anchors, look-arounds, flags) gives False.
+    """
+    try:
+        from re import _constants, _parser
+
+        parsed = _parser.parse(pattern)
+        if parsed.state.flags & ~_constants.SRE_FLAG_UNICODE:
+            return False
+        return parsed.getwidth()[0] >= 1 and _keeps_to_chunks(parsed.data)
+    except Exception:  # an invalid pattern, or a Python whose regex parser has changed
+        return False
 
 
 class Tokens:
@@ -145,9 +211,47 @@ class Tokens:
         ids, distinct = pd.factorize(tokens)
         self.words = distinct.tolist()
         self.ids = ids.astype(np.int64, copy=False)
+        self._content: list[tuple[str, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+    def content_words(self) -> list[tuple[str, ...]]:
+        """:func:`_content_words` of each distinct token, computed once (two blocks read them)."""
+        if self._content is None:
+            self._content = list(map(_content_words, self.words))
+        return self._content
+
+    def split_further(self, findall) -> Tokens:
+        """The tokens ``findall`` finds in each document, when these tokens are the documents'
+        whitespace-split chunks and ``findall``'s pattern keeps to chunks
+        (:func:`matches_within_chunks`): a document's tokens are then its chunks' tokens, one
+        chunk after the other, so each distinct chunk is searched once, not every text.
+
+        The result equals ``Tokens([findall(document) for document in documents])``: the same
+        token sequence, numbered in order of first appearance.
+        """
+        per_chunk = list(map(findall, self.words))
+        counts = np.fromiter(map(len, per_chunk), dtype=np.int64, count=len(per_chunk))
+        ends = np.cumsum(counts)
+        total = int(ends[-1]) if len(ends) else 0
+        flat = np.fromiter(chain.from_iterable(per_chunk), dtype=object, count=total)
+        codes, distinct = pd.factorize(flat)  # one code per distinct token of the chunks
+        # every chunk occurrence stands for its chunk's run of codes
+        sizes = counts[self.ids]
+        done = np.cumsum(sizes)
+        n_tokens = int(done[-1]) if len(done) else 0
+        stream = codes[np.repeat(ends[self.ids] - done, sizes) + np.arange(n_tokens)]
+        # each document's tokens: those of its chunks, from the first chunk's first token
+        bounds = np.r_[0, done][np.r_[0, np.cumsum(self.lengths)]]
+        found = Tokens.__new__(Tokens)
+        found.lengths = np.diff(bounds).astype(np.int64, copy=False)
+        # renumbered in order of first appearance in the documents, as the constructor does
+        ids, order = pd.factorize(stream)
+        found.words = distinct[order].tolist()
+        found.ids = ids.astype(np.int64, copy=False)
+        found._content = None
+        return found
 
 
 class SentenceColumns:
@@ -204,6 +308,10 @@ class SentenceColumns:
         if found is None:
             if pattern is None:
                 found = Tokens([text.split() for text in self.lowered()])
+            elif matches_within_chunks(pattern):
+                # the same tokens, from the whitespace chunks the char block splits anyway:
+                # a regex over each distinct chunk costs a fifth of one over every text
+                found = self.tokens(None).split_further(_token_regex(pattern).findall)
             else:
                 findall = _token_regex(pattern).findall
                 found = Tokens([findall(text) for text in self.lowered()])
@@ -297,7 +405,7 @@ def _repetition_counts(frame) -> np.ndarray:
     # words of a text are those of its tokens: each distinct token, shared with the word blocks,
     # is searched once instead of every text.
     tokens = columns.tokens(WORD_TOKEN_PATTERN)
-    per_token = list(map(_content_words, tokens.words))
+    per_token = tokens.content_words()
     n = len(tokens)
     out = np.zeros((n, 3))
     # the content words of every distinct token, one after the other, numbered by pandas'
@@ -357,21 +465,22 @@ class SentenceShape(TransformerMixin, BaseEstimator):
         length = np.zeros((len(texts), len(_LENGTH_EDGES) + 1))
         length[np.arange(len(texts)), bins] = 1.0
         index = np.array(X.sentence_index, dtype=np.int64)
-        shape = np.array(
-            [
-                (
-                    "!" in text,
-                    "?" in text,
-                    '"' in text or "“" in text or "”" in text,
-                    _THREE_CAPITALS.search(text) is not None and _ALL_CAPS.search(text) is not None,
-                )
-                for text in texts
-            ],
-            dtype=float,
-        ).reshape(len(texts), 4)
+        # each test runs over all texts in C (map), not as a Python loop per sentence
+        n = len(texts)
+
+        def containing(char: str) -> np.ndarray:
+            return np.fromiter(map(operator.contains, texts, repeat(char)), dtype=bool, count=n)
+
+        shape = np.zeros((n, 4))
+        shape[:, 0] = containing("!")
+        shape[:, 1] = containing("?")
+        shape[:, 2] = containing('"') | containing("“") | containing("”")
+        capitals = np.fromiter(map(bool, map(_THREE_CAPITALS.search, texts)), dtype=bool, count=n)
+        for row in np.flatnonzero(capitals).tolist():
+            shape[row, 3] = _ALL_CAPS.search(texts[row]) is not None
         position = np.c_[index == 0, np.log1p(index) / 4]
         dense = np.hstack([length, np.log1p(n_words)[:, None] / 4, shape, position])
-        return sparse.csr_matrix(np.hstack([dense, _repetition_counts(X)]))
+        return _dense_csr(np.hstack([dense, _repetition_counts(X)]))
 
     def get_feature_names_out(self, input_features=None):
         names = [f"length_bin_{i}" for i in range(len(_LENGTH_EDGES) + 1)]
@@ -390,11 +499,13 @@ def _sentences_saying(document: tuple[str, ...], sizes: tuple[int, ...]) -> dict
     """``{phrase: number of sentences of document saying it}`` for phrases of ``sizes`` words.
     Cached: evidence asks it once for each sentence of the same document."""
     findall = _token_regex(WORD_TOKEN_PATTERN).findall
-    counts: dict[tuple, int] = {}
+    counts: Counter[tuple] = Counter()
     for text in document:
-        words = [word.lower() for word in findall(text)]
-        for phrase in {tuple(words[i : i + n]) for n in sizes for i in range(len(words) - n + 1)}:
-            counts[phrase] = counts.get(phrase, 0) + 1
+        words = list(map(str.lower, findall(text)))
+        phrases: set[tuple] = set()
+        for n in sizes:  # the runs of n words: the words zipped with the n - 1 words after each
+            phrases.update(zip(*(words[k:] for k in range(n)), strict=False))
+        counts.update(phrases)  # once per sentence
     return counts
 
 
@@ -467,13 +578,14 @@ class PhraseRecurrence(TransformerMixin, BaseEstimator):
         out[:, 3] = n_after > 0
         out[:, 4] = np.log1p(most)
         out[:, 5] = recurring / np.maximum(phrases_in, 1)
-        return sparse.csr_matrix(out)
+        return _dense_csr(out)
 
     def _phrases(self, tokens: Tokens) -> tuple[np.ndarray, np.ndarray]:
         """``(phrase code, sentence row)`` of every phrase with a content word; a code stands for
         one sequence of tokens (codes of different sizes never coincide)."""
         ids, row = tokens.ids, _row_ids(tokens.lengths)
-        content = _content_flags(tokens.words)[ids]
+        per_token = tokens.content_words()
+        content = np.fromiter(map(bool, per_token), dtype=bool, count=len(per_token))[ids]
         width = len(tokens.words)
         codes, rows = [], []
         offset = 0
@@ -501,11 +613,11 @@ class PhraseRecurrence(TransformerMixin, BaseEstimator):
         said_in = _sentences_saying(tuple(document), tuple(self.sizes))
         found = [(m.start(), m.end()) for m in _token_regex(WORD_TOKEN_PATTERN).finditer(text)]
         words = [text[start:end].lower() for start, end in found]
-        content = _content_flags(words)
+        content = _content_flags(words).tolist()  # a list: slices of it cost less than numpy's
         spans: list[list[int]] = []
         for size in self.sizes:
             for i in range(len(words) - size + 1):
-                if content[i : i + size].any() and said_in.get(tuple(words[i : i + size]), 0) > 1:
+                if any(content[i : i + size]) and said_in.get(tuple(words[i : i + size]), 0) > 1:
                     spans.append([found[i][0], found[i + size - 1][1]])
         merged: list[list[int]] = []
         for start, end in sorted(spans):
@@ -528,13 +640,13 @@ class PhraseRecurrence(TransformerMixin, BaseEstimator):
 # --- fast vectorizers: same output as TfidfVectorizer, vectorised transform -----------------
 
 #: How many distinct words unseen in training keep their character n-gram row, per vectorizer
-#: (least recently used ones go first). A row is a pure function of the word and the fitted
-#: vocabulary, so caching it changes no output; at about 500 bytes a row, the cap bounds the
-#: cache to about 15 MB (measured with tracemalloc).
+#: (when full, the cache starts again from the words of the batch at hand). A row is a pure
+#: function of the word and the fitted vocabulary, so caching it changes no output; at about 500
+#: bytes a row, the cap bounds the cache to about 15 MB (measured with tracemalloc).
 UNSEEN_WORD_CACHE_SIZE = 30_000
 
 # Look-up tables built from fitted attributes on first use; never pickled (see __getstate__).
-_TRANSIENT_ATTRIBUTES = ("_word_codes", "_unseen_rows")
+_TRANSIENT_ATTRIBUTES = ("_word_codes", "_unseen_rows", "_bigram_lookup")
 
 
 def _l2_normalize_rows(matrix) -> None:
@@ -571,6 +683,56 @@ def _tfidf_weighting(counts: sparse.csr_matrix, vectorizer: TfidfVectorizer) -> 
     elif vectorizer.norm is not None:
         counts = normalize(counts, norm=vectorizer.norm, copy=False)
     return counts
+
+
+def _dense_csr(dense: np.ndarray) -> sparse.csr_matrix:
+    """``sparse.csr_matrix(dense)`` of a 2-D array (the same arrays: the non-zeros row by row,
+    int32 indices), built directly rather than through scipy's COO conversion."""
+    if dense.size >= 2**31:  # scipy would choose int64 indices
+        return sparse.csr_matrix(dense)
+    rows, columns = np.nonzero(dense)
+    indptr = np.zeros(dense.shape[0] + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=dense.shape[0]), out=indptr[1:])
+    return sparse.csr_matrix(
+        (dense[rows, columns], columns.astype(np.int32), indptr), shape=dense.shape
+    )
+
+
+try:  # scipy's kernel of a CSR product (a private module, stable for years)
+    from scipy.sparse._sparsetools import csr_matmat as _CSR_MATMAT
+except ImportError:  # pragma: no cover - another scipy: the public product serves
+    _CSR_MATMAT = None
+
+
+def _sparse_product(a: sparse.csr_matrix, b: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``sparse.csr_matrix(a @ b)``: the same arrays, from the kernel scipy's product calls.
+
+    Scipy first runs a pass that counts the product's non-zeros, to size its output; the sum of
+    the lengths of the rows of ``b`` that the entries of ``a`` pick is a bound that costs far
+    less (the chars block's product takes a quarter less time). The output keeps the kernel's
+    order of indices within each row, which the products with the weights add in.
+    """
+    index_arrays = (a.indptr, a.indices, b.indptr, b.indices)
+    if (
+        _CSR_MATMAT is None
+        or a.shape[1] != b.shape[0]
+        or a.dtype != b.dtype
+        or any(array.dtype != np.int32 for array in index_arrays)
+    ):
+        return sparse.csr_matrix(a @ b)
+    bound = int(np.diff(b.indptr).astype(np.int64)[a.indices].sum())
+    if bound >= 2**31:  # scipy would use int64 indices
+        return sparse.csr_matrix(a @ b)
+    rows, columns = a.shape[0], b.shape[1]
+    indptr = np.empty(rows + 1, dtype=np.int32)
+    indices = np.empty(bound, dtype=np.int32)
+    data = np.empty(bound, dtype=a.dtype)
+    _CSR_MATMAT(
+        rows, columns, a.indptr, a.indices, a.data, b.indptr, b.indices, b.data,
+        indptr, indices, data,
+    )  # fmt: skip
+    nnz = int(indptr[-1])
+    return sparse.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(rows, columns))
 
 
 def _row_ids(lengths: np.ndarray) -> np.ndarray:
@@ -657,7 +819,8 @@ class FastWordVectorizer(_WordCodesMixin, TfidfVectorizer):
         # make the model file many times larger.
         if hasattr(self, "stop_words_"):
             del self.stop_words_
-        self.__dict__.pop("_word_codes", None)
+        for name in _TRANSIENT_ATTRIBUTES:
+            self.__dict__.pop(name, None)
         unigrams, bigrams = {}, {}
         for term, column in self.vocabulary_.items():
             (bigrams if " " in term else unigrams)[term] = column
@@ -672,6 +835,13 @@ class FastWordVectorizer(_WordCodesMixin, TfidfVectorizer):
         order = np.argsort(keys)
         self.bigram_keys_ = keys[order]
         self.bigram_columns_ = np.array(list(bigrams.values()), dtype=np.int64)[order]
+
+    def _bigram_index(self) -> pd.Index:
+        """``bigram_keys_`` (distinct) as a pandas Index, which hashes them on first use."""
+        index = self.__dict__.get("_bigram_lookup")
+        if index is None:
+            index = self._bigram_lookup = pd.Index(self.bigram_keys_)
+        return index
 
     def count_matrix(self, raw_documents) -> sparse.csr_matrix:
         """Raw n-gram counts ``(n_documents, n_features)``."""
@@ -695,9 +865,10 @@ class FastWordVectorizer(_WordCodesMixin, TfidfVectorizer):
             same_doc = rows[1:] == rows[:-1]
             both = same_doc & (ids[1:] >= 0) & (ids[:-1] >= 0)
             keys = ids[:-1][both] * len(self.word_index_) + ids[1:][both]
-            where = np.searchsorted(self.bigram_keys_, keys)
-            where = np.minimum(where, len(self.bigram_keys_) - 1)
-            hit = self.bigram_keys_[where] == keys
+            # each key's position in bigram_keys_ (-1: none), from a hash table: a binary
+            # search of the sorted keys took 5x as long
+            where = self._bigram_index().get_indexer(keys)
+            hit = where >= 0
             row_parts.append(rows[:-1][both][hit])
             col_parts.append(self.bigram_columns_[where[hit]])
         row = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
@@ -715,35 +886,74 @@ class FastWordVectorizer(_WordCodesMixin, TfidfVectorizer):
         return _tfidf_weighting(self._count_tokens(columns.tokens(self.token_pattern)), self)
 
 
-class _BoundedCache:
-    """A thread-safe mapping that keeps at most ``size`` items, dropping the least recently used."""
+class _RowCache:
+    """A thread-safe cache of sparse rows (int32 indices, float32 data) by word, holding the rows
+    of at most ``size`` words.
+
+    The rows sit one after the other in flat arrays (with room to grow, so that new rows are
+    copied in rather than the arrays rebuilt), and a batch takes all of its rows with a few
+    array operations rather than a look-up and a small array per word. When a batch's new words
+    would take it past ``size``, the cache starts afresh with that batch's words: keeping the
+    least recently used order cost more per batch than the rows it saved.
+    """
 
     def __init__(self, size: int):
         self.size = size
-        self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._row_of: dict[str, int] = {}
+        self._rows = self._nnz = 0
+        self._indptr = np.zeros(1, dtype=np.int64)
+        self._indices = np.zeros(0, dtype=np.int32)
+        self._data = np.zeros(0, dtype=np.float32)
+
+    def _append(self, lengths: np.ndarray, indices: np.ndarray, data: np.ndarray) -> int:
+        """Store rows after the others (growing the arrays to twice the need when full); the
+        number of the first."""
+        first, nnz = self._rows, self._nnz
+        rows, end = first + len(lengths), nnz + len(indices)
+        if rows + 1 > len(self._indptr):
+            self._indptr = np.resize(self._indptr, 2 * (rows + 1))
+        if end > len(self._indices):
+            self._indices = np.resize(self._indices, 2 * end)
+            self._data = np.resize(self._data, 2 * end)
+        self._indptr[first + 1 : rows + 1] = nnz + np.cumsum(lengths)
+        self._indices[nnz:end] = indices
+        self._data[nnz:end] = data
+        self._rows, self._nnz = rows, end
+        return first
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._row_of)
 
-    def get_many(self, keys) -> list:
-        """The cached value of each key, None where there is none."""
+    def rows(self, words: list[str], compute) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(lengths, indices, data)`` of the rows of ``words`` (distinct), one row after the
+        other. ``compute(words)`` returns the rows of words not cached yet, as a CSR matrix."""
         with self._lock:
-            items = self._items
-            found = [items.get(key) for key in keys]
-            for key, value in zip(keys, found, strict=True):
-                if value is not None:
-                    items.move_to_end(key)
+            ids = np.fromiter(
+                map(self._row_of.get, words, repeat(-1)), dtype=np.int64, count=len(words)
+            )
+            missing = np.flatnonzero(ids < 0).tolist()
+            if missing:
+                fresh = compute([words[i] for i in missing])
+                first = self._append(np.diff(fresh.indptr), fresh.indices, fresh.data)
+                ids[missing] = np.arange(first, first + len(missing))
+            starts = self._indptr[ids]
+            lengths = self._indptr[ids + 1] - starts
+            gather = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+                lengths.sum()
+            )
+            found = lengths, self._indices[gather], self._data[gather]
+            if missing and len(self._row_of) + len(missing) <= self.size:
+                self._row_of.update((words[i], first + k) for k, i in enumerate(missing))
+            elif missing:  # full: start again from this batch's rows, just gathered
+                self._clear()
+                if len(words) <= self.size:
+                    self._append(*found)
+                    self._row_of = {word: row for row, word in enumerate(words)}
         return found
-
-    def put_many(self, pairs) -> None:
-        with self._lock:
-            items = self._items
-            for key, value in pairs:
-                items[key] = value
-                items.move_to_end(key)
-            while len(items) > self.size:
-                items.popitem(last=False)
 
 
 class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
@@ -790,28 +1000,13 @@ class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
         rows.sum_duplicates()
         return rows
 
-    def _unseen_word_rows(self, words: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(indices, data)`` of ``_ngram_rows(words)``'s rows, through the bounded cache."""
+    def _unseen_word_rows(self, words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(lengths, indices, data)`` of ``_ngram_rows(words)``'s rows, one after the other,
+        through the bounded cache (see :data:`UNSEEN_WORD_CACHE_SIZE`)."""
         cache = self.__dict__.get("_unseen_rows")
         if cache is None:
-            cache = self._unseen_rows = _BoundedCache(UNSEEN_WORD_CACHE_SIZE)
-        found = cache.get_many(words)
-        missing = [word for word, row in zip(words, found, strict=True) if row is None]
-        if missing:
-            computed = self._ngram_rows(missing)
-            fresh = {
-                word: (
-                    computed.indices[computed.indptr[i] : computed.indptr[i + 1]].copy(),
-                    computed.data[computed.indptr[i] : computed.indptr[i + 1]].copy(),
-                )
-                for i, word in enumerate(missing)
-            }
-            cache.put_many(fresh.items())
-            found = [
-                row if row is not None else fresh[word]
-                for word, row in zip(words, found, strict=True)
-            ]
-        return found
+            cache = self._unseen_rows = _RowCache(UNSEEN_WORD_CACHE_SIZE)
+        return cache.rows(words, self._ngram_rows)
 
     def count_matrix(self, raw_documents) -> sparse.csr_matrix:
         check_is_fitted(self, "word_ngrams_")
@@ -840,9 +1035,9 @@ class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
         index_parts, data_parts = [full.indices[gather]], [full.data[gather]]
         if unseen:
             rows = self._unseen_word_rows([tokens.words[i] for i in unseen])
-            lengths = np.concatenate([lengths, [len(i) for i, _ in rows]])
-            index_parts += [i for i, _ in rows]
-            data_parts += [d for _, d in rows]
+            lengths = np.concatenate([lengths, rows[0]])
+            index_parts.append(rows[1])
+            data_parts.append(rows[2])
         indptr = np.zeros(len(codes) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         table = sparse.csr_matrix(
@@ -852,7 +1047,7 @@ class FastCharVectorizer(_WordCodesMixin, TfidfVectorizer):
         words = _count_csr(
             _row_ids(tokens.lengths), position[tokens.ids], (len(tokens), len(codes))
         )
-        return sparse.csr_matrix(words @ table)
+        return _sparse_product(words, table)
 
     def transform(self, raw_documents):
         if isinstance(raw_documents, str):
@@ -969,7 +1164,7 @@ class NeighbourWords(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "vectorizer_")
         links = _neighbour_links(X.document_id)
         counts = _word_counts(self.vectorizer_, X)
-        return _tfidf_weighting(sparse.csr_matrix(links @ counts), self.vectorizer_)
+        return _tfidf_weighting(_sparse_product(links, counts), self.vectorizer_)
 
     def get_feature_names_out(self, input_features=None):
         return self.vectorizer_.get_feature_names_out()
@@ -1058,7 +1253,7 @@ class DocumentWords(TransformerMixin, BaseEstimator):
             return sparse.csr_matrix((_n_documents(codes), 0), dtype=np.float32), codes
         counts = _word_counts(vectorizer, X)
         per_document = _tfidf_weighting(
-            sparse.csr_matrix(_document_membership(codes) @ counts), vectorizer
+            _sparse_product(_document_membership(codes), counts), vectorizer
         )
         if self.max_terms is not None:
             per_document = _top_terms(per_document, self.max_terms)

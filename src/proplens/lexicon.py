@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns, Tokens
+from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns, Tokens, _dense_csr
 
 __all__ = ["SpanLexicon", "sentence_spans"]
 
@@ -64,6 +65,37 @@ def sentence_spans(sentences: pd.DataFrame, spans: pd.DataFrame) -> list[list[tu
                 clipped = (max(span_start, start) - start, min(span_end, end) - start, device)
                 out[row].append(clipped)
     return out
+
+
+def _top_ranks(ranks: np.ndarray, starts: np.ndarray, group: np.ndarray) -> list[np.ndarray]:
+    """The ``_TOP`` largest ``ranks`` of each row and group of columns, largest first (a rank
+    that occurs twice counts twice), -1 where a group has fewer columns.
+
+    ``ranks`` is ``(rows x words)`` with ranks >= 0; ``starts`` are where the groups of words
+    start and ``group`` is each word's group. Each step takes the groups' largest rank, counts
+    its occurrences, gives it that many of the places still free and strikes it out.
+    """
+    none = ranks.dtype.type(-1)
+    shape = (ranks.shape[0], len(starts))
+    top = [np.full(shape, -1, dtype=ranks.dtype) for _ in range(_TOP)]
+    filled = np.zeros(shape, dtype=np.int64)
+    for step in range(_TOP):
+        largest = np.maximum.reduceat(ranks, starts, axis=1)
+        last = step + 1 == _TOP
+        if last:
+            count = _TOP  # whatever is left fills the remaining places
+        else:
+            hit = ranks == np.take(largest, group, axis=1)
+            count = np.add.reduceat(hit, starts, axis=1, dtype=np.int64)
+        for place in range(step, _TOP):
+            top[place] = np.where((filled <= place) & (place < filled + count), largest, top[place])
+        if last:
+            break
+        filled += count
+        if (filled >= _TOP).all():
+            break
+        ranks = np.where(hit, none, ranks)
+    return top
 
 
 def _has_spans(value) -> bool:
@@ -192,18 +224,54 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
             return out
         # one dict look-up per distinct word of the batch
         lookup = self.vocabulary_.get
-        entry = np.array([lookup(w, -1) for w in words], dtype=np.int64)[ids]
+        entry = np.fromiter(map(lookup, words, repeat(-1)), dtype=np.int64, count=len(words))[ids]
         rows = np.repeat(np.arange(n), lengths)
         known = entry >= 0
         n_known = np.bincount(rows[known], minlength=n)
         rows = rows[known]  # sentence order: each sentence's words are contiguous
         if len(rows) == 0:
             return out
-        # (columns x words), so that every reduction below runs along contiguous memory. Gathers
-        # use np.take: ``a[:, index]`` returns a column-major array, and an elementwise operation
-        # between arrays of different layouts, or a reduction across the layout, is several times
-        # slower than one over a single contiguous layout.
-        values = np.exp(np.take(self.log_ratio_.T, entry[known], axis=1).astype(np.float64))
+        entry = entry[known]
+        ranked = self._ranked_ratios()
+        if ranked is None:  # a NaN ratio (no smoothing): NaN spreads as numpy spreads it
+            return self._features_reference(entry, rows, n_known, lengths, out)
+        ranks, ratio_of_rank = ranked
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        present = rows[starts]
+        group = np.repeat(np.arange(len(present)), np.diff(np.r_[starts, len(rows)]))
+        # (columns x words), so that every reduction runs along contiguous memory (np.take, as
+        # ``a[:, index]`` returns a column-major array); the largest ratios are found by their
+        # ranks, small integers that are quicker to compare, then looked up
+        top = _top_ranks(np.take(ranks, entry, axis=1), starts, group)
+        columns = np.arange(width)[:, None]
+        tops = [np.where(t >= 0, ratio_of_rank[columns, np.maximum(t, 0)], -np.inf).T for t in top]
+        # Each unknown word stands for a ratio of 1, up to _TOP of them. The _TOP largest of the
+        # known tops and those ones, largest first: the known tops above 1, then the ones, then
+        # the other known tops (a top equal to 1 may swap places with a one: the same values).
+        ones = np.minimum(lengths[present] - n_known[present], _TOP)[:, None]
+        above = sum((t > 1.0).astype(np.int64) for t in tops)
+        largest = []
+        for place in range(_TOP):
+            after_ones = tops[0]
+            for k in range(1, _TOP):
+                after_ones = np.where(place - ones == k, tops[k], after_ones)
+            value = np.where(place < above + ones, 1.0, after_ones)
+            largest.append(np.where(place < above, tops[place], value))
+        # the mean of the first min(words, _TOP), added in order: numpy's sum of fewer than
+        # eight values (as over the sorted candidates before) adds them one after the other
+        counted = np.minimum(lengths[present], _TOP)[:, None]
+        sums = largest[0]
+        for place in range(1, _TOP):
+            sums = sums + np.where(place < counted, largest[place], 0.0)
+        out[present, :width] = np.log(largest[0])
+        out[present, width:] = np.log(sums / counted)
+        return out
+
+    def _features_reference(self, entry, rows, n_known, lengths, out) -> np.ndarray:
+        """The features straight from the ratios, for a lexicon with NaN ratios (tests compare
+        the fast path against it). ``entry`` and ``rows`` are the known words' own."""
+        width = len(self.devices_) + 1
+        values = np.exp(np.take(self.log_ratio_.T, entry, axis=1).astype(np.float64))
         present, starts = np.unique(rows, return_index=True)
         group = np.repeat(np.arange(len(present)), np.diff(np.r_[starts, len(rows)]))
         # The _TOP largest known ratios of each sentence and column: take the group maximum,
@@ -230,13 +298,43 @@ class SpanLexicon(TransformerMixin, BaseEstimator):
         out[present, width:] = np.log(sums / counted[:, None])
         return out
 
+    def _ranked_ratios(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(ranks, ratio_of_rank)``: per column of ``log_ratio_``, each word's rank among the
+        column's distinct ratios ``exp(log_ratio_)`` (equal ratios, equal ranks; ``(columns x
+        words)``), and the ratio of each rank; None if a ratio is NaN. Built from the fitted
+        ratios on first use (again after a refit) and never pickled."""
+        cached = self.__dict__.get("_ranked")
+        if cached is None or cached[0] is not self.log_ratio_:
+            # the same float64 ratios as an exp of the words' own log-ratios: exp acts on each
+            # value alone
+            ratios = np.ascontiguousarray(np.exp(self.log_ratio_.T.astype(np.float64)))
+            table = None
+            if not np.isnan(ratios).any():
+                ranks = np.empty(ratios.shape, dtype=np.int64)
+                distinct = []
+                for column, values in enumerate(ratios):
+                    found, ranks[column] = np.unique(values, return_inverse=True)
+                    distinct.append(found)
+                ratio_of_rank = np.zeros((len(distinct), max(map(len, distinct))))
+                for column, found in enumerate(distinct):
+                    ratio_of_rank[column, : len(found)] = found
+                small = np.int16 if ratio_of_rank.shape[1] < 2**15 else np.int32
+                table = (ranks.astype(small), ratio_of_rank)
+            cached = self._ranked = (self.log_ratio_, table)
+        return cached[1]
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the base class may return __dict__ itself
+        state.pop("_ranked", None)
+        return state
+
     def transform(self, X: pd.DataFrame):
         return self.transform_columns(SentenceColumns.from_frame(X))
 
     def transform_columns(self, X: SentenceColumns):
         check_is_fitted(self, "log_ratio_")
         tokens = X.tokens(WORD_TOKEN_PATTERN)
-        return sparse.csr_matrix(self._features_from_ids(tokens.words, tokens.ids, tokens.lengths))
+        return _dense_csr(self._features_from_ids(tokens.words, tokens.ids, tokens.lengths))
 
     def get_feature_names_out(self, input_features=None):
         names = [*self.devices_, "any"]

@@ -28,6 +28,7 @@ from proplens.features import (
     add_neighbour_columns,
     make_sentence_features,
     make_span_features,
+    matches_within_chunks,
     neighbour_lists,
     transform_block,
 )
@@ -165,6 +166,26 @@ def _gate_regex(pattern: str) -> re.Pattern:
 @lru_cache(maxsize=32)
 def _lower_gate_regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
+
+
+#: How many distinct whitespace chunks (words with their punctuation) keep their gate result,
+#: per gate pattern (least recently used ones go first): a few MB at most.
+GATE_CHUNK_CACHE_SIZE = 30_000
+
+
+@lru_cache(maxsize=8)
+def _chunk_gate(pattern: str):
+    """Whether ``pattern`` matches a chunk, cached per chunk; None for a pattern that may match
+    across whitespace (see :func:`proplens.features.matches_within_chunks`)."""
+    if not matches_within_chunks(pattern):
+        return None
+    search = _lower_gate_regex(pattern).search
+
+    @lru_cache(maxsize=GATE_CHUNK_CACHE_SIZE)
+    def matches(chunk: str) -> bool:
+        return search(chunk) is not None
+
+    return matches
 
 
 # scikit-learn's linear models and model selection are imported where a model is fit: a saved
@@ -583,15 +604,25 @@ class DeviceClassifier(ClassifierMixin, BaseEstimator):
         eligible = np.ones((len(X), len(labels)), dtype=bool)
         for device, pattern in (self.gates or {}).items():
             if device in labels:
+                column = labels.index(device)
                 if pattern == pattern.lower() and isinstance(X, SentenceColumns):
                     # A pattern without capitals matches case-insensitively exactly where it
                     # matches the lower-cased text, which the word features have lower-cased
                     # already; a case-sensitive search is 2-3x faster than re.IGNORECASE.
-                    texts, search = X.lowered(), _lower_gate_regex(pattern).search
+                    texts, chunk_matches = X.lowered(), _chunk_gate(pattern)
+                    if chunk_matches is not None:
+                        # a pattern that keeps to whitespace chunks matches a text where it
+                        # matches one of its chunks; chunks recur from sentence to sentence,
+                        # and a cached chunk costs a fraction of a search (half the time in all)
+                        eligible[:, column] = [
+                            any(map(chunk_matches, text.split())) for text in texts
+                        ]
+                        continue
+                    search = _lower_gate_regex(pattern).search
                 else:
                     texts = X.text if isinstance(X, SentenceColumns) else X["text"].tolist()
                     search = _gate_regex(pattern).search
-                eligible[:, labels.index(device)] = [search(text) is not None for text in texts]
+                eligible[:, column] = [search(text) is not None for text in texts]
         return eligible
 
     def _fit_all(self, matrix, targets, tol: float):
