@@ -303,6 +303,13 @@ score_corpus(sys.argv[1], Path(sys.argv[2]), batch_size=1, progress=False,
 """
 
 
+def _many_documents(path: Path, count: int) -> Path:
+    """A JSONL table of ``count`` short documents with ids d0000, d0001, ..."""
+    records = [{"id": f"d{n:04d}", "text": _text(n)} for n in range(count)]
+    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    return path
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("workers", "dask"), [(1, ""), (2, ""), (2, "local")], ids=["serial", "workers", "dask"]
@@ -313,9 +320,7 @@ def test_kill_9_mid_run_then_resume_scores_each_document_once(
     """A run killed by SIGKILL loses only work in flight, its worker processes end with it, and
     the rerun ends with every document exactly once (workers write their own parts)."""
     psutil = pytest.importorskip("psutil")
-    source = tmp_path / "many.jsonl"
-    records = [{"id": f"d{n:04d}", "text": _text(n)} for n in range(600)]
-    source.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    source = _many_documents(tmp_path / "many.jsonl", 600)
     output = tmp_path / "scores.parquet"
     process = subprocess.Popen(
         [sys.executable, "-c", _KILL_SCRIPT, str(source), str(output), str(workers), dask]
@@ -336,7 +341,7 @@ def test_kill_9_mid_run_then_resume_scores_each_document_once(
     result = score_corpus(source, output, model=model, progress=False, batch_size=50)
     assert result.skipped >= 20 and result.skipped + result.scored == 600
     sentences, documents = _read(output)
-    assert documents["document_id"].tolist() == [r["id"] for r in records]
+    assert documents["document_id"].tolist() == [f"d{n:04d}" for n in range(600)]
     assert not sentences.duplicated(["document_id", "sentence_index"]).any()
     assert (
         sentences.groupby("document_id").size() == documents.set_index("document_id")["sentences"]
@@ -641,9 +646,7 @@ def test_ctrl_c_or_sigterm_stops_a_worker_run_in_one_line(
     once with one line and exit 130 / 143; no process is left and the rerun completes the
     output with each document once. SIGTERM used to kill the driver silently (exit -15)."""
     psutil = pytest.importorskip("psutil")
-    source = tmp_path / "many.jsonl"
-    records = [{"id": f"d{n:04d}", "text": _text(n)} for n in range(400)]
-    source.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    source = _many_documents(tmp_path / "many.jsonl", 400)
     output = tmp_path / "scores.parquet"
     process = subprocess.Popen(
         [sys.executable, "-c", _CTRL_C_SCRIPT, str(source), str(output)],
@@ -681,7 +684,7 @@ def test_ctrl_c_or_sigterm_stops_a_worker_run_in_one_line(
     assert not list(parts.glob("*.tmp*"))
     assert result.skipped >= 10 and result.skipped + result.scored == 400
     _, documents = _read(output)
-    assert documents["document_id"].tolist() == [r["id"] for r in records]
+    assert documents["document_id"].tolist() == [f"d{n:04d}" for n in range(400)]
 
 
 def test_workers_beyond_the_cpus_are_not_started(
