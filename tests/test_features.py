@@ -671,6 +671,22 @@ def test_sparse_product_equals_scipy(canonical):
             assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
 
 
+def test_sparse_product_falls_back_when_scipys_kernel_changes(monkeypatch):
+    """The kernel is scipy's private API: a scipy whose kernel takes other arguments, or has none,
+    gets the public product, with the same matrix."""
+    rng = np.random.default_rng(6)
+    a = sparse.random(20, 30, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    b = sparse.random(30, 10, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    want = sparse.csr_matrix(a @ b).toarray()
+
+    def changed_kernel(*arguments):
+        raise TypeError("csr_matmat() takes 12 positional arguments")
+
+    for kernel in (changed_kernel, None):
+        monkeypatch.setattr(features_module, "_CSR_MATMAT", kernel)
+        assert np.array_equal(features_module._sparse_product(a, b).toarray(), want)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(["Jobs", "jobs", "take", "back", "control", "the", "!"]),
                          max_size=8).map(" ".join), max_size=6))  # fmt: skip

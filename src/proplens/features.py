@@ -727,10 +727,13 @@ def _sparse_product(a: sparse.csr_matrix, b: sparse.csr_matrix) -> sparse.csr_ma
     indptr = np.empty(rows + 1, dtype=np.int32)
     indices = np.empty(bound, dtype=np.int32)
     data = np.empty(bound, dtype=a.dtype)
-    _CSR_MATMAT(
-        rows, columns, a.indptr, a.indices, a.data, b.indptr, b.indices, b.data,
-        indptr, indices, data,
-    )  # fmt: skip
+    try:
+        _CSR_MATMAT(
+            rows, columns, a.indptr, a.indices, a.data, b.indptr, b.indices, b.data,
+            indptr, indices, data,
+        )  # fmt: skip
+    except (TypeError, ValueError):  # a scipy whose private kernel takes other arguments
+        return sparse.csr_matrix(a @ b)
     nnz = int(indptr[-1])
     return sparse.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(rows, columns))
 
