@@ -608,21 +608,25 @@ def _sigint_disposition() -> object:
     return signal.getsignal(signal.SIGINT)
 
 
-def test_pool_workers_ignore_ctrl_c() -> None:
+def test_pool_workers_ignore_ctrl_c(tmp_path: Path) -> None:
     """Ctrl-C reaches every process of the terminal's group: workers printed tracebacks and, one
     of them interrupted holding the pool's queue lock, once left the driver waiting forever
     after 'proplens: interrupted'. Workers now leave stopping to the driver."""
+    import hashlib
     import multiprocessing
     import pickle
     from concurrent.futures import ProcessPoolExecutor
 
     from proplens.batch import _init_worker
 
+    model_file = tmp_path / "model.pkl"
+    model_file.write_bytes(pickle.dumps(None))
+    digest = hashlib.sha256(model_file.read_bytes()).hexdigest()
     with ProcessPoolExecutor(
         1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(pickle.dumps(None),),
+        initargs=(str(model_file), digest),
     ) as pool:
         assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
 
@@ -733,6 +737,29 @@ def test_a_worker_that_dies_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(ProplensError, match="worker process ended abruptly.*rerun") as raised:
         list(_run_pool(pickle.dumps(_ExitOnUnpickle()), 1, batches, 1000, parts.target))
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.slow
+def test_an_unguarded_script_with_workers_stops_instead_of_hanging(tmp_path: Path) -> None:
+    """A script calling score_corpus(workers=2) at top level runs the call again in every spawned
+    worker. The worker now stops at once saying why, and the driver, which used to block for
+    ever writing the model into the dead worker's pipe, ends with one line and exit 1."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(_text(len(name)), encoding="utf-8")
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from proplens.batch import score_corpus\n"
+        f"score_corpus({str(folder)!r}, Path({str(tmp_path / 'o.parquet')!r}), workers=2,\n"
+        "             progress=False)\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 1
+    assert 'must call it under `if __name__ == "__main__":`' in run.stderr
+    assert "could not start" in run.stderr
 
 
 def test_a_rerun_on_another_input_holds_only_that_input(tmp_path: Path, model) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import glob as globlib
+import hashlib
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ import secrets
 import signal
 import stat
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -775,8 +777,9 @@ def _sigint_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _init_worker(model_bytes: bytes) -> None:
-    """Process-pool initializer: unpickle the model once for the life of the worker."""
+def _init_worker(model_path: str, sha256: str) -> None:
+    """Process-pool initializer: unpickle the model once for the life of the worker, from the
+    file the driver wrote (``model_path``) and only if it still has the driver's ``sha256``."""
     global _WORKER_MODEL
     # Ctrl-C reaches every process of the terminal's process group. The driver stops the run; a
     # worker interrupted too printed tracebacks and, caught holding the pool's queue lock, could
@@ -787,6 +790,10 @@ def _init_worker(model_bytes: bytes) -> None:
     _one_thread_per_worker()
     if os.name == "posix":  # a dead parent shows as a changed parent pid on POSIX only
         _exit_with_parent()
+    with open(model_path, "rb") as file:
+        model_bytes = file.read()
+    if hashlib.sha256(model_bytes).hexdigest() != sha256:
+        raise ProplensError(f"{model_path}: the model file changed after the driver wrote it")
     _WORKER_MODEL = pickle.loads(model_bytes)
 
 
@@ -862,11 +869,40 @@ def _run_pool(
 
     # spawn, not fork: the driver runs a progress-bar thread, and forking a threaded process can
     # deadlock; spawn also behaves the same on Linux, macOS and Windows.
+    context = multiprocessing.get_context("spawn")
+    # The model reaches the workers as a file, not as initializer bytes: spawn writes a worker's
+    # arguments into a pipe whose reading end the driver holds open until the write is done, so
+    # a worker that died while starting (an unguarded script, a failed import) left the driver
+    # blocked for ever on the pipe's full buffer. A path fits in the buffer.
+    handle, model_path = tempfile.mkstemp(prefix="proplens-model-", suffix=".pkl")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(model_bytes)
+        yield from _run_pool_on(
+            model_path, hashlib.sha256(model_bytes).hexdigest(), workers, batches, max_bytes,
+            target, context,
+        )  # fmt: skip
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(model_path)
+
+
+def _run_pool_on(
+    model_path: str,
+    sha256: str,
+    workers: int,
+    batches: Iterable[Batch],
+    max_bytes: int,
+    target: _Target,
+    context: Any,
+) -> Iterator[_Receipt]:
     from concurrent.futures.process import BrokenProcessPool
 
-    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(model_bytes,)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(model_path, sha256),
     ) as pool:
 
         def wait_first(pending: set[Future]) -> tuple[set, set]:
@@ -891,9 +927,10 @@ def _run_pool(
             )
         except BrokenProcessPool:
             raise ProplensError(
-                "a worker process ended abruptly (killed, or out of memory); the batches finished "
-                "so far are kept: rerun the same command to resume (with fewer --workers if "
-                "memory is short)"
+                "a worker process ended abruptly (killed, out of memory, or it could not start: "
+                'from a script, call score_corpus under `if __name__ == "__main__":`); the '
+                "batches finished so far are kept: rerun the same command to resume (with fewer "
+                "--workers if memory is short)"
             ) from None
         except BaseException:
             # Interrupted: batches not started yet are dropped, not scored before stopping.
@@ -1328,6 +1365,28 @@ def _progress(enabled: bool, total: int | None) -> Iterator[Callable[[int], None
         yield lambda n: progress.advance(task, n)
 
 
+_UNGUARDED_SCRIPT = (
+    "score_corpus was called while a worker process was starting: workers start by importing "
+    "the main script, so a script that scores with workers must call it under "
+    '`if __name__ == "__main__":`'
+)
+
+
+def _refuse_while_a_worker_starts() -> None:
+    """Stop a worker that runs ``score_corpus`` while it imports an unguarded main script.
+
+    A "spawn" worker imports the script that started the run (as ``__mp_main__``); a call at
+    the script's top level then runs again inside the worker, which waited on the output folder
+    the driver holds, so the worker never started and the driver waited for it for ever. Failing
+    here ends the worker at once: the driver sees a worker that could not start and says why."""
+    import multiprocessing
+
+    # what multiprocessing itself checks before it starts a process (a private attribute, set
+    # while a spawned process imports the main script; absent elsewhere)
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ProplensError(_UNGUARDED_SCRIPT)
+
+
 def score_corpus(
     input: str | Path,
     output: Path,
@@ -1356,6 +1415,7 @@ def score_corpus(
         result = score_corpus("articles/", Path("scores.parquet"), workers=2)
         print(result.scored, result.failed)
     """
+    _refuse_while_a_worker_starts()
     if workers < 1:
         raise ValidationError(f"--workers must be at least 1, got {workers}")
     if batch_size < 1:
