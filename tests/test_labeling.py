@@ -34,6 +34,11 @@ def folder(tmp_path) -> Path:
     return docs
 
 
+def _problems(paths, corpus_dir=None) -> list[str]:
+    """What ``validate_labels`` reports for ``paths``, one message per problem."""
+    return [str(p) for p in validate_labels(paths, corpus_dir=corpus_dir).problems]
+
+
 def test_csv_sentences_read_with_defaults(tmp_path):
     """A CSV of text + devices: 'none' is a negative, an empty cell is skipped, the file's devices
     are what each row is labeled for."""
@@ -117,7 +122,7 @@ def test_standoff_offsets_outside_the_text_and_missing_documents(tmp_path, folde
         f"document_id,start,end,device\na.txt,5,999,{DEVICE}\nb.txt,9,3,{DEVICE}\nzz.txt,0,4,{DEVICE}\n"
         f"b.txt,7,7,{DEVICE}\n",
     )
-    messages = [str(p) for p in validate_labels([path], corpus_dir=folder).problems]
+    messages = _problems([path], corpus_dir=folder)
     assert messages == [
         f"{path}:2: offsets 5-999 are outside document a.txt (66 characters)",
         f"{path}:3: end 3 is before start 9",
@@ -126,14 +131,14 @@ def test_standoff_offsets_outside_the_text_and_missing_documents(tmp_path, folde
     ]
     # looked for in the default folder (no corpus given), a document not found says which option
     # names another folder
-    defaults = [str(p) for p in validate_labels([path]).problems]
+    defaults = _problems([path])
     assert len(defaults) == 4 and all("not found in" in m for m in defaults)
     assert all(m.endswith("; name their folder with --corpus") for m in defaults)
     sentence = write(
         tmp_path / "sentence.tsv",
         f"document_id\tstart\tend\tdevice\tlabel\na.txt\t0\t0\t{DEVICE}\t1\n",
     )
-    problems = [str(p) for p in validate_labels([sentence], corpus_dir=folder).problems]
+    problems = _problems([sentence], corpus_dir=folder)
     assert problems == [f"{sentence}:2: empty span 0-0 (end must be after start)"]
 
 
@@ -172,11 +177,11 @@ def test_label_studio_choices_spans_and_unfinished_tasks(tmp_path):
     assert labels.frame["text"].tolist()[1:] == ["Tolls went up again.", text[21:]]
     tasks[1]["annotations"][0]["result"][0]["value"]["end"] = 500
     bad = write(tmp_path / "bad.json", json.dumps(tasks))
-    assert any(":2: span" in str(p) for p in validate_labels([bad]).problems)
+    assert any(":2: span" in problem for problem in _problems([bad]))
     for end, message in ((greedy, f"empty span {greedy}-{greedy}"), (3, "end 3 is before start")):
         tasks[1]["annotations"][0]["result"][0]["value"]["end"] = end
         bad = write(tmp_path / "bad.json", json.dumps(tasks))
-        problems = [str(p) for p in validate_labels([bad]).problems]
+        problems = _problems([bad])
         assert len(problems) == 1 and f"{bad}:2: {message}" in problems[0], problems
 
 
@@ -290,7 +295,7 @@ def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path):
 def test_a_sentence_file_without_a_devices_column_is_a_problem(tmp_path):
     """A misnamed column ('label' for 'devices') must not read as "every row not labeled yet"."""
     path = write(tmp_path / "misnamed.csv", f"text,label\nWhat a disgraceful plan!,{DEVICE}\n")
-    problems = [str(p) for p in validate_labels([path]).problems]
+    problems = _problems([path])
     assert problems == [f"{path}:1: missing column 'devices' (device names, 'none', or empty)"]
 
 
@@ -313,7 +318,7 @@ def test_malformed_label_studio_results_are_problems_not_crashes(tmp_path):
     ):
         tasks.append(task({"value": value}))
     path = write(tmp_path / "odd.json", json.dumps(tasks))
-    problems = [str(p) for p in validate_labels([path]).problems]
+    problems = _problems([path])
     assert [p.split(":")[1] for p in problems] == ["1", "2", "3", "4"]
     ok = write(tmp_path / "ok.json", json.dumps(tasks[4:]))
     assert read_labels([ok]).frame["devices"].tolist() == [[DEVICE]]
@@ -330,7 +335,7 @@ def test_conflicts_are_found_across_document_names_and_formats(tmp_path, folder)
         tmp_path / "names.tsv",
         f"{header}a.txt\t{start}\t{end}\t{DEVICE}\t1\na\t{start}\t{end}\t{DEVICE}\t0\n",
     )
-    problems = [str(p) for p in validate_labels([names], corpus_dir=folder).problems]
+    problems = _problems([names], corpus_dir=folder)
     assert len(problems) == 1 and "names.tsv:3:" in problems[0]
     assert "conflicting labels with names.tsv:2" in problems[0]
     offsets = write(tmp_path / "offsets.tsv", f"{header}a.txt\t{start}\t{end}\t{DEVICE}\t1\n")
@@ -339,12 +344,12 @@ def test_conflicts_are_found_across_document_names_and_formats(tmp_path, folder)
         f"text,devices,annotated\nits  reckless plan will ruin Orlo.,none,{DEVICE}\n",
     )
     for files in ([offsets, as_text], [as_text, offsets]):
-        problems = [str(p) for p in validate_labels(files, corpus_dir=folder).problems]
+        problems = _problems(files, corpus_dir=folder)
         assert len(problems) == 1 and "conflicting labels with" in problems[0]
     agreeing = write(
         tmp_path / "same.csv", f"text,devices\nIts reckless plan will ruin Orlo.,{DEVICE}\n"
     )
-    problems = [str(p) for p in validate_labels([offsets, agreeing], corpus_dir=folder).problems]
+    problems = _problems([offsets, agreeing], corpus_dir=folder)
     assert len(problems) == 1 and "duplicate of offsets.tsv:2" in problems[0]
 
 
@@ -359,9 +364,9 @@ def test_conflicts_are_found_across_files_with_the_same_name(tmp_path):
         week2 / "labels.csv",
         f"text,devices\nWhat a disgraceful plan!,none\nShameful greed at the port.,{DEVICE}\n",
     )
-    problems = [str(p) for p in validate_labels([one, two]).problems]
+    problems = _problems([one, two])
     assert len(problems) == 1 and "conflicting labels with labels.csv:2" in problems[0]
-    twice = [str(p) for p in validate_labels([one, one]).problems]
+    twice = _problems([one, one])
     assert len(twice) == 1 and "given more than once" in twice[0]
 
 
@@ -413,7 +418,7 @@ def test_a_file_without_a_labeled_sentence_is_a_problem(tmp_path, capsys):
     }
     for name, text in files.items():
         path = write(tmp_path / name, text)
-        problems = [str(p) for p in validate_labels([path]).problems]
+        problems = _problems([path])
         assert len(problems) == 1 and f"{name}: no labeled sentence" in problems[0], problems
     assert main(["labels", "validate", str(tmp_path / "none.csv")]) == ValidationError.exit_code
     assert "add an 'annotated' column" in capsys.readouterr().err
@@ -447,7 +452,7 @@ def test_label_studio_annotations_or_result_not_a_list_are_problems(tmp_path):
          "annotations": [{"result": [{"value": {"choices": [DEVICE]}}]}]},
     ]  # fmt: skip
     path = write(tmp_path / "odd.json", json.dumps(tasks))
-    problems = [str(p) for p in validate_labels([path]).problems]
+    problems = _problems([path])
     assert [p.split(":")[1] for p in problems] == ["1", "2", "3"]
     assert "'annotations' should be a list" in problems[0]
     assert "result should be a list" in problems[2]
@@ -518,7 +523,7 @@ def test_label_studio_items_that_are_not_objects_are_problems(tmp_path, monkeypa
         {"id": 5, "data": {"text": "The harbour opens at six."}, "annotations": [good]},
     ]  # fmt: skip
     path = write(tmp_path / "export.json", json.dumps(tasks))
-    problems = [str(p) for p in validate_labels([path]).problems]
+    problems = _problems([path])
     assert problems == [
         f"{path}:1: annotations[0] should be an annotation object, got 'oops'",
         f"{path}:2: annotations[1] should be an annotation object, got 3",
@@ -548,14 +553,14 @@ def test_jsonl_values_of_the_wrong_type_are_named(tmp_path):
         {"text": "What a shameful, greedy decision!", "devices": [DEVICE]},
     ]
     path = write(tmp_path / "typed.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
-    problems = [str(p) for p in validate_labels([path]).problems]
+    problems = _problems([path])
     assert problems == [
         f"{path}:1: devices must be a list of device names, got 'Doubt'",
         f"{path}:2: text must be a string, got 123",
     ]
     task = {"data": {"text": 7}, "annotations": [{"result": [{"value": {"choices": [DEVICE]}}]}]}
     export = write(tmp_path / "typed.json", json.dumps([task]))
-    problems = [str(p) for p in validate_labels([export]).problems]
+    problems = _problems([export])
     assert problems == [f"{export}:1: data.text must be a string, got 7"]
     # `train` reads its labels with read_labels, so it now refuses such a file before training
     only_string = write(tmp_path / "string.jsonl", json.dumps(rows[0]) + "\n")
@@ -576,7 +581,7 @@ def test_a_folder_or_an_empty_file_is_named_as_such(tmp_path, capsys):
         "zero.json": " \n",
     }
     paths = [write(tmp_path / name, text) for name, text in files.items()]
-    problems = [str(p) for p in validate_labels([folder, *paths]).problems]
+    problems = _problems([folder, *paths])
     assert problems == [f"{folder}: is a folder, not a label file"] + [
         f"{path}: empty file" for path in paths
     ]
@@ -621,7 +626,7 @@ def test_a_dropped_technique_in_a_label_file_is_a_problem(tmp_path):
         f"text,devices\nWhat a disgraceful plan!,{DEVICE}\n"
         'Nobody can say what it means.,"Obfuscation,Intentional_Vagueness,Confusion"\n',
     )
-    messages = [str(p) for p in validate_labels([path]).problems]
+    messages = _problems([path])
     assert len(messages) == 1 and "dropped.csv:3:" in messages[0]
     assert "a technique the taxonomy drops" in messages[0]
 
@@ -635,7 +640,7 @@ def test_a_label_studio_choice_outside_the_tasks_device_is_a_problem(tmp_path):
          "annotations": [{"result": [{"type": "choices", "value": {"choices": [other]}}]}]},
     ]  # fmt: skip
     path = write(tmp_path / "export.json", json.dumps(tasks))
-    problems = [str(p) for p in validate_labels([path]).problems]
+    problems = _problems([path])
     assert len(problems) == 1 and f"devices {other} are not among the task's" in problems[0]
 
 
@@ -712,7 +717,7 @@ def test_sentence_positions_are_checked_and_rows_without_one_go_after(tmp_path):
         f"d,3,-4,9,Boats wait.,{DEVICE}\n"
         f"d,3,40,12,Orlo waits.,{DEVICE}\n",
     )
-    problems = [str(p) for p in validate_labels([bad]).problems]
+    problems = _problems([bad])
     assert problems == [
         f"{bad}:2: sentence_index must be a whole number of at least 0, got 'two'",
         f"{bad}:3: give both start and end (the sentence's offsets), or neither",

@@ -862,10 +862,24 @@ def _bounded(
             yield result(future)
 
 
+@contextlib.contextmanager
+def _model_file(model_bytes: bytes) -> Iterator[str]:
+    """``model_bytes`` in a private temporary file (mode 0600), removed when the block ends."""
+    handle, path = tempfile.mkstemp(prefix="proplens-model-", suffix=".pkl")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(model_bytes)
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def _run_pool(
     model_bytes: bytes, workers: int, batches: Iterable[Batch], max_bytes: int, target: _Target
 ) -> Iterator[_Receipt]:
     import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn, not fork: the driver runs a progress-bar thread, and forking a threaded process can
     # deadlock; spawn also behaves the same on Linux, macOS and Windows.
@@ -874,36 +888,16 @@ def _run_pool(
     # arguments into a pipe whose reading end the driver holds open until the write is done, so
     # a worker that died while starting (an unguarded script, a failed import) left the driver
     # blocked for ever on the pipe's full buffer. A path fits in the buffer.
-    handle, model_path = tempfile.mkstemp(prefix="proplens-model-", suffix=".pkl")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(model_bytes)
-        yield from _run_pool_on(
-            model_path, hashlib.sha256(model_bytes).hexdigest(), workers, batches, max_bytes,
-            target, context,
-        )  # fmt: skip
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(model_path)
-
-
-def _run_pool_on(
-    model_path: str,
-    sha256: str,
-    workers: int,
-    batches: Iterable[Batch],
-    max_bytes: int,
-    target: _Target,
-    context: Any,
-) -> Iterator[_Receipt]:
-    from concurrent.futures.process import BrokenProcessPool
-
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(model_path, sha256),
-    ) as pool:
+    sha256 = hashlib.sha256(model_bytes).hexdigest()
+    with (
+        _model_file(model_bytes) as model_path,
+        ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(model_path, sha256),
+        ) as pool,
+    ):
 
         def wait_first(pending: set[Future]) -> tuple[set, set]:
             done, rest = wait(pending, return_when=FIRST_COMPLETED)
