@@ -187,9 +187,11 @@ from 5-fold CV with all features): most of all for the rare devices and in span 
 per-device table below puts the shipped model's F1 next to this notebook's; read this notebook
 for the shape of the errors, the model card for the model's quality.
 
-Folds group sentences by article ID. A few near-duplicate stories sit in the training split under
-different IDs (`PROVENANCE.md` in the data folder lists them) and can fall on both sides of a
-fold, which flatters the scores slightly; the shipped model's evaluation shares this.""",
+Folds group sentences by article ID. Some stories sit in the training split more than once, as
+a report and its rewrite under different IDs, and can fall on both sides of a fold, which
+flatters the scores; the shipped model's card shares this. `group_by="story"` (and
+`proplens evaluate --group-by story`) keeps related articles in one fold; the README gives the
+shipped model's figures both ways.""",
     ),
     ("code", SETUP),
     (

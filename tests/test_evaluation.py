@@ -14,6 +14,7 @@ from proplens.evaluation import (
     cross_validate_sentences,
     expected_calibration_error,
     label_metrics,
+    span_folds,
 )
 from proplens.model import DeviceClassifier, best_threshold
 
@@ -137,3 +138,65 @@ def test_cross_validation_never_shares_an_article_between_folds():
         "per_device",
         "sentence_ece",
     }
+
+
+def _paired_corpus():
+    """Ten articles of the tiny corpus, each with a story paragraph it shares with one other."""
+    table = _tiny_corpus()
+    places = ["harbour", "orchard", "quarry", "airfield", "market"]
+    extra = pd.DataFrame(
+        [
+            (f"doc{d}", 3, f"The {places[d // 2]} story: crews worked through the night to clear "
+             f"the {places[d // 2]} road before the morning buses arrived.", [])
+            for d in range(10)
+        ],
+        columns=table.columns,
+    )  # fmt: skip
+    return pd.concat([table, extra], ignore_index=True)
+
+
+@pytest.mark.parametrize("group_by", ["article", "story"])
+def test_story_folds_keep_related_articles_together(group_by):
+    """group_by="story" keeps articles sharing a passage on one side of every split; by article
+    (the control) the pairs are split, so the check can fail."""
+    table = _paired_corpus()
+    RecordingClassifier.seen = []
+    from proplens.features import make_sentence_features
+
+    report, _ = cross_validate_sentences(
+        table,
+        ["Loaded_Language", "Doubt"],
+        make_estimator=lambda names: RecordingClassifier(
+            devices=names, features=make_sentence_features(chars=False), threshold_folds=2,
+            min_positive=1,
+        ),
+        n_splits=5,
+        group_by=group_by,
+    )  # fmt: skip
+    pairs_split = [
+        pair
+        for trained_on in RecordingClassifier.seen
+        for pair in range(5)
+        if (f"doc{2 * pair}" in trained_on) != (f"doc{2 * pair + 1}" in trained_on)
+    ]
+    assert (pairs_split == []) == (group_by == "story")
+    assert report.to_dict()["cv"] == f"5-fold GroupKFold by {group_by}"
+
+
+def test_an_unknown_grouping_is_refused():
+    with pytest.raises(ValidationError, match="group_by must be one of article, story"):
+        cross_validate_sentences(_tiny_corpus(), ["Doubt"], group_by="sentence")
+    with pytest.raises(ValidationError, match="group_by must be one of article, story"):
+        span_folds(pd.DataFrame({"document_id": ["a"], "document": ["x"]}), 2, "sentence")
+
+
+def test_span_folds_by_story_keep_the_spans_of_related_articles_together():
+    story = "Crews worked through the night to clear the harbour road before the morning buses."
+    documents = {f"d{i}": f"Article {i} of the day. " + (story if i < 2 else f"Topic {i} only.")
+                 for i in range(6)}  # fmt: skip
+    frame = pd.DataFrame({"document_id": [f"d{i}" for i in range(6) for _ in range(2)]})
+    frame["document"] = frame["document_id"].map(documents)
+    for group_by, together in (("story", True), ("article", False)):
+        folds = span_folds(frame, 5, group_by)
+        fold_of = {frame["document_id"][i]: n for n, (_, test) in enumerate(folds) for i in test}
+        assert (fold_of["d0"] == fold_of["d1"]) == together

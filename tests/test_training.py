@@ -715,3 +715,33 @@ def test_source_commit_is_the_checkouts_head_or_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "checkout_root", lambda: repository)
     monkeypatch.setenv("PATH", str(plain))  # no git
     assert training.source_commit() == {}
+
+
+def test_cv_by_story_keeps_a_copied_article_in_its_originals_fold(root, labels_csv):
+    """`evaluate --group-by story`: an article whose text is another's copy is always in the same
+    fold as it, so no fold is tested on sentences it was trained on."""
+    data = load_training_data(labels=[labels_csv], base=False)
+    sentences = data.sentences
+    original, copy = sorted(sentences["document_id"].unique())[:2]
+    # the copy gets the original's sentences (and labels), as a reprinted story would
+    is_copy, is_original = sentences["document_id"] == copy, sentences["document_id"] == original
+    assert is_copy.sum() == is_original.sum()
+    for column in ("text", "devices"):
+        sentences.loc[is_copy, column] = sentences.loc[is_original, column].to_numpy()
+    blocks: list = []
+    metrics = training.cross_validate(
+        data, n_jobs=1, n_splits=3, group_by="story", blocks_out=blocks
+    )
+    assert metrics["cv"] == "3-fold GroupKFold by story"
+    fold_of = dict(zip(sentences["document_id"].iloc[blocks[0].rows], blocks[0].fold, strict=True))
+    assert fold_of[original] == fold_of[copy]
+    assert len(set(fold_of.values())) == 3
+    with pytest.raises(ValidationError, match="group_by must be one of article, story"):
+        training.cross_validate(data, n_jobs=1, n_splits=3, group_by="topic")
+
+
+def test_cli_evaluate_refuses_an_unknown_grouping_in_one_line(capsys):
+    assert main(["evaluate", "--group-by", "topic", "--data", "nowhere"]) == 3
+    assert capsys.readouterr().err.strip() == (
+        "proplens: error: --group-by must be one of article, story, got 'topic'"
+    )

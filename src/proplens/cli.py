@@ -596,12 +596,22 @@ def evaluate(
     ] = None,
     folds: Annotated[int, typer.Option(help="Number of folds (grouped by article).")] = 5,
     jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            help="What a fold keeps whole: article, or story (articles that share much of "
+            "their text, such as a report and its rewrite, kept in one fold: stricter)."
+        ),
+    ] = "article",
 ) -> None:
     """Grouped k-fold cross-validation on the SemEval-2020 training articles."""
+    from proplens.evaluation import GROUPINGS
     from proplens.training import cross_validate, load_training_data
 
     if folds < 2:
         raise ValidationError(f"--folds must be at least 2, got {folds}")
+    if group_by not in GROUPINGS:
+        raise ValidationError(f"--group-by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
     if out is not None and out.exists() and not out.is_dir():
         raise InputError(
             f"{out}: not a folder (--out names a folder for metrics.json and per_device.csv)"
@@ -611,12 +621,13 @@ def evaluate(
     training = load_training_data(data)
     began = time.perf_counter()
     err.print(
-        f"[dim]cross-validating {len(training.devices)} devices, {folds} folds grouped by article, "
-        f"on {jobs} job(s) (about two minutes for the default training data on 2 cores)…[/dim]"
+        f"[dim]cross-validating {len(training.devices)} devices, {folds} folds grouped by "
+        f"{group_by}, on {jobs} job(s) (about two minutes for the default training data on 2 "
+        "cores)…[/dim]"
     )
-    metrics = cross_validate(training, n_jobs=jobs, n_splits=folds)
+    metrics = cross_validate(training, n_jobs=jobs, n_splits=folds, group_by=group_by)
     err.print(f"[dim]cross-validated in {time.perf_counter() - began:.0f} s[/dim]")
-    table = Table(title=f"{folds}-fold CV grouped by article")
+    table = Table(title=f"{folds}-fold CV grouped by {group_by}")
     for column in ("device", "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == "device" else "right")
     for device, row in metrics["per_device"].items():

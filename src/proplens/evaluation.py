@@ -2,7 +2,8 @@
 
 Every supervised step (classifier weights, decision thresholds) is fit inside each training fold:
 :class:`proplens.model.DeviceClassifier` tunes its thresholds on an inner grouped split of the
-training fold only. An article's sentences never straddle folds.
+training fold only. An article's sentences never straddle folds. With ``group_by="story"``,
+articles that share much of their text (:mod:`proplens.stories`) never straddle folds either.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from proplens.errors import ValidationError
 from proplens.features import span_line
 from proplens.labels import to_indicator
 from proplens.model import DeviceClassifier, SpanClassifier
+from proplens.stories import story_groups
 
 __all__ = [
     "EvaluationReport",
     "cross_validate_sentences",
     "cross_validate_spans",
     "expected_calibration_error",
+    "fold_groups",
     "label_metrics",
     "span_frame",
 ]
+
+#: What a fold keeps whole: each article, or each story (related articles together).
+GROUPINGS = ("article", "story")
 
 
 def expected_calibration_error(y_true, proba, *, bins: int = 10) -> float:
@@ -96,6 +102,7 @@ class EvaluationReport:
     folds: int = 5
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    grouped_by: str = "article"
 
     @property
     def micro_f1(self) -> float:
@@ -108,7 +115,7 @@ class EvaluationReport:
     def to_dict(self) -> dict:
         devices = self.per_device.drop(index=["micro", "macro"])
         out = {
-            "cv": f"{self.folds}-fold GroupKFold by article",
+            "cv": f"{self.folds}-fold GroupKFold by {self.grouped_by}",
             "sentence_f1": round(self.sentence_f1, 4),
             "sentence_precision": round(self.sentence_precision, 4),
             "sentence_recall": round(self.sentence_recall, 4),
@@ -145,6 +152,17 @@ def _folds(groups: np.ndarray, n_splits: int):
     return list(GroupKFold(n_splits=n_splits).split(np.zeros(len(groups)), groups=groups))
 
 
+def fold_groups(document_ids, texts, group_by: str = "article") -> np.ndarray:
+    """The CV group of each row: its document id, or its story (``group_by="story"``, see
+    :func:`proplens.stories.story_groups`; ``texts`` are then the rows' texts, whose documents
+    are compared)."""
+    if group_by not in GROUPINGS:
+        raise ValidationError(f"group_by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
+    if group_by == "story":
+        return story_groups(document_ids, texts)
+    return np.asarray(document_ids)
+
+
 def cross_validate_sentences(
     table: pd.DataFrame,
     devices: Sequence[str],
@@ -152,8 +170,10 @@ def cross_validate_sentences(
     make_estimator: Callable[[Sequence[str]], DeviceClassifier] | None = None,
     n_splits: int = 5,
     progress: Callable[[int], None] | None = None,
+    group_by: str = "article",
 ) -> tuple[EvaluationReport, pd.DataFrame]:
-    """Grouped k-fold CV of a :class:`DeviceClassifier` on a sentence table.
+    """Grouped k-fold CV of a :class:`DeviceClassifier` on a sentence table, folds grouped by
+    article or, with ``group_by="story"``, by story (:func:`fold_groups`).
 
     Returns the report and the out-of-fold predictions (one row per sentence: ``propaganda``
     probability and one probability column per device, plus the thresholded labels).
@@ -162,10 +182,10 @@ def cross_validate_sentences(
     missing = [c for c in ("document_id", "text", "devices") if c not in table.columns]
     if missing:  # folds group by document_id: without it there is no honest split
         raise ValidationError(f"sentence table lacks column(s): {', '.join(missing)}")
+    groups = fold_groups(table["document_id"].to_numpy(), table["text"], group_by)
     make_estimator = make_estimator or (lambda names: DeviceClassifier(devices=names))
     Y = to_indicator(table["devices"].tolist(), devices)
     y_any = Y.any(axis=1).astype(int)
-    groups = table["document_id"].to_numpy()
     proba = np.zeros((len(table), len(devices) + 1))
     predicted = np.zeros((len(table), len(devices) + 1), dtype=np.int8)
     for fold, (train, test) in enumerate(_folds(groups, n_splits)):
@@ -187,6 +207,7 @@ def cross_validate_sentences(
         sentence_ece=expected_calibration_error(y_any, proba[:, 0]),
         folds=n_splits,
         seconds=time.perf_counter() - started,
+        grouped_by=group_by,
     )
     oof = pd.DataFrame(proba, columns=["propaganda", *devices], index=table.index)
     oof["predicted"] = [
@@ -219,18 +240,35 @@ def cross_validate_spans(
     *,
     make_estimator: Callable[[], SpanClassifier] | None = None,
     n_splits: int = 5,
+    group_by: str = "article",
 ) -> tuple[float, pd.DataFrame, np.ndarray]:
     """Grouped CV of technique classification on gold spans: micro-F1 (= accuracy), per device."""
-    folds = span_folds(frame, n_splits)
+    folds = span_folds(frame, n_splits, group_by)
     predicted = np.empty(len(frame), dtype=object)
     for train, test in folds:
         predicted[test] = fit_span_fold(frame, train, test, make_estimator)
     return span_scores(frame["device"].to_numpy(), predicted)
 
 
-def span_folds(frame: pd.DataFrame, n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The (train, test) positions of :func:`cross_validate_spans`, grouped by document."""
-    return _folds(frame["document_id"].to_numpy(), n_splits)
+def span_folds(
+    frame: pd.DataFrame, n_splits: int = 5, group_by: str = "article"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) positions of :func:`cross_validate_spans`, grouped by document or, with
+    ``group_by="story"``, by story (the documents' texts compared, see :func:`fold_groups`)."""
+    ids = frame["document_id"].to_numpy()
+    if group_by == "story":
+        # one row per document with its whole text: the stories of the documents with spans
+        first = frame.drop_duplicates("document_id")
+        story = dict(
+            zip(
+                first["document_id"],
+                fold_groups(first["document_id"], first["document"], "story"),
+                strict=True,
+            )
+        )
+        return _folds(np.array([story[d] for d in ids], dtype=object), n_splits)
+    fold_groups(ids, (), group_by)  # checks group_by
+    return _folds(ids, n_splits)
 
 
 def fit_span_fold(frame: pd.DataFrame, train, test, make_estimator=None) -> np.ndarray:

@@ -27,7 +27,7 @@ from sklearn.model_selection import GroupKFold
 
 from proplens import config
 from proplens.errors import DataError, ModelError, ValidationError
-from proplens.evaluation import fit_span_fold, span_folds, span_frame, span_scores
+from proplens.evaluation import fit_span_fold, fold_groups, span_folds, span_frame, span_scores
 from proplens.features import add_neighbour_columns
 from proplens.labeling import LabelSet, read_labels
 from proplens.labels import to_indicator
@@ -533,6 +533,7 @@ def _plan_block(
     n_splits: int,
     random_state: int,
     features=None,
+    stories: dict | None = None,
 ) -> _BlockPlan | None:
     device_features = data.device_features(devices)
     table = data.sentences
@@ -543,6 +544,8 @@ def _plan_block(
     columns = [data.devices.index(d) for d in devices]
     Y = data.indicator()[np.ix_(rows, columns)]
     groups = table["document_id"].to_numpy()
+    if stories is not None:  # related articles in one fold (see proplens.stories)
+        groups = np.array([stories[str(d)] for d in groups], dtype=object)
     k = min(n_splits, len(np.unique(groups)))
     if k < 2:
         return None
@@ -635,8 +638,12 @@ def cross_validate(
     n_splits: int = 5,
     progress=None,
     blocks_out: list | None = None,
+    group_by: str = "article",
 ) -> dict:
     """Grouped k-fold CV figures of the model :func:`fit_bundle` would train, as a metrics dict.
+
+    Folds keep each document whole, or with ``group_by="story"`` each story: articles that
+    share much of their text (:mod:`proplens.stories`) in one fold, sentence and span folds alike.
 
     Each device is evaluated on the sentences it was annotated on (see :func:`annotation_blocks`);
     ``per_device`` records precision, recall, F1, support and the standard deviation of F1 over
@@ -648,19 +655,27 @@ def cross_validate(
     from proplens.evaluation import expected_calibration_error
 
     _check_splits(n_splits)
-    documents = data.sentences["document_id"].nunique()
+    stories = None
+    if group_by == "story":
+        sentences = data.sentences
+        keys = fold_groups(sentences["document_id"].to_numpy(), sentences["text"], "story")
+        stories = dict(zip(sentences["document_id"].astype(str), keys, strict=True))
+    else:
+        fold_groups((), (), group_by)  # checks group_by
+    unit = "story" if stories else "document"
+    documents = len(set(stories.values())) if stories else data.sentences["document_id"].nunique()
     if n_splits > documents:
         # each block would quietly use fewer folds (one per document) under an "N-fold" title
         raise ValidationError(
-            f"{n_splits} folds for {documents} documents: use at most {documents} "
-            "(folds are groups of whole documents)"
+            f"{n_splits} folds for {documents} {'stories' if stories else 'documents'}: use at "
+            f"most {documents} (folds are groups of whole {'stories' if stories else 'documents'})"
         )
     Y = data.indicator()
-    metrics: dict = {"cv": f"{n_splits}-fold GroupKFold by document", "per_device": {}}
+    metrics: dict = {"cv": f"{n_splits}-fold GroupKFold by {unit}", "per_device": {}}
     # Every fold of every block, and of the span classifier, goes to one pool of workers.
     plans = []
     for devices, rows in annotation_blocks(Y, data.devices):
-        plan = _plan_block(data, devices, rows, n_splits=n_splits, random_state=0)
+        plan = _plan_block(data, devices, rows, n_splits=n_splits, random_state=0, stories=stories)
         if plan is not None:
             plans.append(plan)
     tasks: list = []
@@ -676,7 +691,7 @@ def cross_validate(
             data.spans["document_id"].nunique(),
         )
     elif len(data.spans):
-        span_splits = span_folds(data.spans, n_splits)
+        span_splits = span_folds(data.spans, n_splits, group_by)
         tasks += [delayed(fit_span_fold)(data.spans, train, test) for train, test in span_splits]
         # a span fold costs about what a sentence fold of 5x its rows costs, one label each
         costs += [5 * len(train) for train, _ in span_splits]
