@@ -5,7 +5,10 @@ figures"), through the same path ``proplens train`` uses (``cross_validate_block
 are tuned inside each training fold; the device's feature block (taxonomy ``features``) sees the
 true neighbouring sentences of the full articles. Prints figures only, never corpus text.
 
-    PROPLENS_DATA=../shared/data python benchmarks/uf_cv.py [--no-block]
+    PROPLENS_DATA=../shared/data python benchmarks/uf_cv.py [--no-block] [--group-by story]
+
+``--group-by story`` keeps related stories (articles sharing much of their text,
+``proplens.stories``) in one fold.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ def main() -> None:
     description = " ".join(__doc__.split("\n\n")[0].replace("``", "").split())
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--no-block", action="store_true", help="shared features only")
+    parser.add_argument(
+        "--group-by",
+        default="article",
+        choices=("article", "story"),
+        help="what a fold keeps whole",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     data = load_training_data()
@@ -39,7 +48,7 @@ def main() -> None:
         data.feature_blocks = {}
     column = data.devices.index(DEVICE)
     rows = np.flatnonzero(data.indicator()[:, column] >= 0)
-    block = cross_validate_block(data, [DEVICE], rows, n_jobs=2)
+    block = cross_validate_block(data, [DEVICE], rows, n_jobs=2, group_by=args.group_by)
     scores = _device_scores(block, 0)
 
     labels = pd.read_csv(
@@ -61,7 +70,10 @@ def main() -> None:
         round(_f1(truth[block.fold == n], predicted[block.fold == n])[2], 3)
         for n in np.unique(block.fold)
     ]
-    print(f"features: {'shared only' if args.no_block else 'shared + device block'}")
+    print(
+        f"features: {'shared only' if args.no_block else 'shared + device block'}; folds "
+        f"grouped by {args.group_by}"
+    )
     print(
         f"P {scores['precision']:.3f}  R {scores['recall']:.3f}  F1 {scores['f1']:.3f}  "
         f"fold std {scores['f1_fold_std']:.3f}  folds {folds}"

@@ -736,6 +736,12 @@ def test_cv_by_story_keeps_a_copied_article_in_its_originals_fold(root, labels_c
     fold_of = dict(zip(sentences["document_id"].iloc[blocks[0].rows], blocks[0].fold, strict=True))
     assert fold_of[original] == fold_of[copy]
     assert len(set(fold_of.values())) == 3
+    # the block CV of one device (uf_cv.py's path) folds the same way
+    block = training.cross_validate_block(
+        data, [DEVICE], np.arange(len(sentences)), n_jobs=1, n_splits=3, group_by="story"
+    )
+    fold_of = dict(zip(sentences["document_id"], block.fold, strict=True))
+    assert fold_of[original] == fold_of[copy]
     with pytest.raises(ValidationError, match="group_by must be one of article, story"):
         training.cross_validate(data, n_jobs=1, n_splits=3, group_by="topic")
 

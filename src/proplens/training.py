@@ -558,6 +558,16 @@ def _plan_block(
     return _BlockPlan(list(devices), rows, table, Y, splits, make)
 
 
+def _stories(data: TrainingData, group_by: str) -> dict[str, str] | None:
+    """Each document's story (``group_by="story"``, from all its sentences), or None by article."""
+    if group_by != "story":
+        fold_groups((), (), group_by)  # checks group_by
+        return None
+    sentences = data.sentences
+    keys = fold_groups(sentences["document_id"].to_numpy(), sentences["text"], "story")
+    return dict(zip(sentences["document_id"].astype(str), keys, strict=True))
+
+
 def _run_in_pool(tasks: list, costs: list[int], n_jobs: int) -> list:
     """Run ``tasks`` (joblib ``delayed`` calls) in up to ``n_jobs`` processes, the costliest
     first so that no worker is left with a long task at the end; results in ``tasks`` order.
@@ -584,17 +594,20 @@ def cross_validate_block(
     random_state: int = 0,
     progress: Callable[[int], None] | None = None,
     features=None,
+    group_by: str = "article",
 ) -> BlockCV | None:
     """Grouped k-fold CV of a :class:`DeviceClassifier` for ``devices`` on the sentences ``rows``.
 
     Folds are :class:`~sklearn.model_selection.GroupKFold` by document (at most one fold per
-    document), run in up to ``n_jobs`` processes. ``features`` is an unfitted feature transformer
+    document), or by story with ``group_by="story"`` (see :func:`cross_validate`), run in up to
+    ``n_jobs`` processes. ``features`` is an unfitted feature transformer
     (default: the model's own), e.g. :func:`proplens.figures.make_figure_features` to measure the
     Unverified_Figures block. Returns None when there are fewer than two documents.
     """
     plan = _plan_block(
-        data, devices, rows, n_splits=n_splits, random_state=random_state, features=features
-    )
+        data, devices, rows, n_splits=n_splits, random_state=random_state, features=features,
+        stories=_stories(data, group_by),
+    )  # fmt: skip
     if plan is None:
         return None
     results = _run_in_pool(plan.tasks(), plan.costs(), n_jobs)
@@ -655,13 +668,7 @@ def cross_validate(
     from proplens.evaluation import expected_calibration_error
 
     _check_splits(n_splits)
-    stories = None
-    if group_by == "story":
-        sentences = data.sentences
-        keys = fold_groups(sentences["document_id"].to_numpy(), sentences["text"], "story")
-        stories = dict(zip(sentences["document_id"].astype(str), keys, strict=True))
-    else:
-        fold_groups((), (), group_by)  # checks group_by
+    stories = _stories(data, group_by)
     unit = "story" if stories else "document"
     documents = len(set(stories.values())) if stories else data.sentences["document_id"].nunique()
     if n_splits > documents:
