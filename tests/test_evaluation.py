@@ -107,13 +107,12 @@ def _tiny_corpus(n_documents=10):
     return pd.DataFrame(rows, columns=["document_id", "sentence_index", "text", "devices"])
 
 
-def test_cross_validation_never_shares_an_article_between_folds():
-    """Grouped CV: no training fold contains a document of its test fold."""
-    table = _tiny_corpus()
-    RecordingClassifier.seen = []
+def _recorded_cv(table, **options):
+    """5-fold CV of a small word-only model that records each fold's training documents."""
     from proplens.features import make_sentence_features
 
-    report, oof = cross_validate_sentences(
+    RecordingClassifier.seen = []
+    return cross_validate_sentences(
         table,
         ["Loaded_Language", "Doubt"],
         make_estimator=lambda names: RecordingClassifier(
@@ -123,7 +122,14 @@ def test_cross_validation_never_shares_an_article_between_folds():
             min_positive=1,
         ),
         n_splits=5,
+        **options,
     )
+
+
+def test_cross_validation_never_shares_an_article_between_folds():
+    """Grouped CV: no training fold contains a document of its test fold."""
+    table = _tiny_corpus()
+    report, oof = _recorded_cv(table)
     assert len(RecordingClassifier.seen) == 5
     all_documents = set(table["document_id"])
     for trained_on in RecordingClassifier.seen:
@@ -159,20 +165,7 @@ def _paired_corpus():
 def test_story_folds_keep_related_articles_together(group_by):
     """group_by="story" keeps articles sharing a passage on one side of every split; by article
     (the control) the pairs are split, so the check can fail."""
-    table = _paired_corpus()
-    RecordingClassifier.seen = []
-    from proplens.features import make_sentence_features
-
-    report, _ = cross_validate_sentences(
-        table,
-        ["Loaded_Language", "Doubt"],
-        make_estimator=lambda names: RecordingClassifier(
-            devices=names, features=make_sentence_features(chars=False), threshold_folds=2,
-            min_positive=1,
-        ),
-        n_splits=5,
-        group_by=group_by,
-    )  # fmt: skip
+    report, _ = _recorded_cv(_paired_corpus(), group_by=group_by)
     pairs_split = [
         pair
         for trained_on in RecordingClassifier.seen
