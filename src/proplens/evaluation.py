@@ -24,7 +24,9 @@ from proplens.model import DeviceClassifier, SpanClassifier
 from proplens.stories import story_groups
 
 __all__ = [
+    "GROUPINGS",
     "EvaluationReport",
+    "check_grouping",
     "cross_validate_sentences",
     "cross_validate_spans",
     "expected_calibration_error",
@@ -152,12 +154,17 @@ def _folds(groups: np.ndarray, n_splits: int):
     return list(GroupKFold(n_splits=n_splits).split(np.zeros(len(groups)), groups=groups))
 
 
+def check_grouping(group_by: str) -> None:
+    """Refuse a ``group_by`` that is not one of :data:`GROUPINGS`, in one line."""
+    if group_by not in GROUPINGS:
+        raise ValidationError(f"group_by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
+
+
 def fold_groups(document_ids, texts, group_by: str = "article") -> np.ndarray:
     """The CV group of each row: its document id, or its story (``group_by="story"``, see
     :func:`proplens.stories.story_groups`; ``texts`` are then the rows' texts, whose documents
     are compared)."""
-    if group_by not in GROUPINGS:
-        raise ValidationError(f"group_by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
+    check_grouping(group_by)
     if group_by == "story":
         return story_groups(document_ids, texts)
     return np.asarray(document_ids)
@@ -255,6 +262,7 @@ def span_folds(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (train, test) positions of :func:`cross_validate_spans`, grouped by document or, with
     ``group_by="story"``, by story (the documents' texts compared, see :func:`fold_groups`)."""
+    check_grouping(group_by)
     ids = frame["document_id"].to_numpy()
     if group_by == "story":
         # one row per document with its whole text: the stories of the documents with spans
@@ -267,7 +275,6 @@ def span_folds(
             )
         )
         return _folds(np.array([story[d] for d in ids], dtype=object), n_splits)
-    fold_groups(ids, (), group_by)  # checks group_by
     return _folds(ids, n_splits)
 
 

@@ -24,8 +24,9 @@ import numpy as np
 
 __all__ = ["SHINGLE_WORDS", "related_articles", "story_groups"]
 
-#: Phrase length, in words, of the shingles compared: long enough that a shared one is a copied
-#: passage rather than a common phrase ("at the end of the" is 5 words and in 37 articles).
+#: Phrase length, in words, of the shingles compared: long enough that most shared ones are
+#: copied text, not idiom. The commonest idiom left ("at the end of the", in 9 of the 371
+#: training articles) and an outlet's poll notice (in 74) fall to the ``max_articles`` rule.
 SHINGLE_WORDS = 5
 _WORD = re.compile(r"\w+")
 

@@ -27,7 +27,14 @@ from sklearn.model_selection import GroupKFold
 
 from proplens import config
 from proplens.errors import DataError, ModelError, ValidationError
-from proplens.evaluation import fit_span_fold, fold_groups, span_folds, span_frame, span_scores
+from proplens.evaluation import (
+    check_grouping,
+    fit_span_fold,
+    fold_groups,
+    span_folds,
+    span_frame,
+    span_scores,
+)
 from proplens.features import add_neighbour_columns
 from proplens.labeling import LabelSet, read_labels
 from proplens.labels import to_indicator
@@ -560,8 +567,8 @@ def _plan_block(
 
 def _stories(data: TrainingData, group_by: str) -> dict[str, str] | None:
     """Each document's story (``group_by="story"``, from all its sentences), or None by article."""
+    check_grouping(group_by)
     if group_by != "story":
-        fold_groups((), (), group_by)  # checks group_by
         return None
     sentences = data.sentences
     keys = fold_groups(sentences["document_id"].to_numpy(), sentences["text"], "story")
