@@ -426,7 +426,7 @@ def test_a_worker_writes_only_into_a_folder_its_run_still_owns(tmp_path: Path, m
         "documents-000000.parquet",
         "sentences-000000.parquet",
     ]
-    assert second.done() == {"a", "b"}
+    assert second.done() == {"a": None, "b": None}  # items without a fingerprint
 
 
 def test_an_input_without_documents_is_a_one_line_error(tmp_path: Path, model) -> None:
@@ -963,3 +963,238 @@ def test_a_file_name_that_is_not_utf8_is_scored_under_a_readable_id(
     assert rows.loc[latin, "status"] == "ok"
     assert rows.loc[binary, "error"].endswith(f"{binary}: looks like a binary file, not text")
     assert (sentences["document_id"] == latin).sum() == rows.loc[latin, "sentences"]
+
+
+# --- documents whose content changed between runs -------------------------------------------------
+
+
+class _Counting:
+    """The model, noting the id of every document it scores (a rerun must score only those that
+    changed). Name, version and metadata are the model's, so run.json matches across runs."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.devices = model.devices
+        self.name = model.name
+        self.version = model.version
+        self.metadata = model.metadata
+        self.scored: list[str] = []
+
+    def score_many(self, texts, document_ids=None, evidence=True):
+        self.scored.extend(document_ids)
+        return self.model.score_many(texts, document_ids=document_ids, evidence=evidence)
+
+
+def _parts_hold_each_document_once(output: Path) -> None:
+    """The parts folder, which `proplens report OUT.parts/` reads, holds each document once too."""
+    import pyarrow.parquet as pq
+
+    from proplens.group_report import load_documents
+
+    folder = parts_path(output)
+    documents = load_documents(folder)
+    assert documents["document_id"].is_unique
+    sentences = pd.concat(
+        pq.read_table(p).to_pandas() for p in sorted(folder.glob("sentences-*.parquet"))
+    )
+    assert not sentences.duplicated(["document_id", "sentence_index"]).any()
+    assert set(sentences["document_id"]) <= set(documents["document_id"])
+
+
+def test_an_edited_file_is_rescored_and_its_old_scores_are_gone(
+    folder: Path, tmp_path: Path, model, capsys
+) -> None:
+    """A file edited under the same name kept the scores of its earlier text on a rerun, without
+    a sign. Now exactly the edited files are scored again (one longer, one of the same size told
+    apart by its modification time), the tables hold only their new rows, once, and the
+    command's last line says how many were rescored."""
+    output = tmp_path / "scores.parquet"
+    score_corpus(folder, output, model=model, progress=False, batch_size=7)
+    longer = folder / "Harbour_Post" / "story03.txt"
+    longer.write_text(_text(3) + " The mayor resigned on Friday.", encoding="utf-8")
+    same_size = folder / "Valley_Times" / "story10.txt"
+    old = same_size.read_text(encoding="utf-8")
+    same_size.write_text(old.replace("Tuesday", "Tuesdax"), encoding="utf-8")
+    assert same_size.stat().st_size == len(old.encode())
+    later = same_size.stat().st_mtime_ns + 1_000_000_000
+    os.utime(same_size, ns=(later, later))
+    counting = _Counting(model)
+    score_corpus_command(str(folder), output, model=counting, no_progress=True, batch_size=7)
+    line = capsys.readouterr().out
+    assert "30 documents: 2 scored, 28 already done, 0 failed, 2 rescored because the" in line
+    assert sorted(counting.scored) == ["Harbour_Post/story03.txt", "Valley_Times/story10.txt"]
+    fresh = tmp_path / "fresh.parquet"
+    score_corpus(folder, fresh, model=model, progress=False)
+    for got, expected in zip(_read(output), _read(fresh), strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+    sentences, _ = _read(output)
+    resigned = sentences[sentences["text"] == "The mayor resigned on Friday."]
+    assert resigned["document_id"].tolist() == ["Harbour_Post/story03.txt"]
+    assert "Tuesdax" in " ".join(
+        sentences[sentences["document_id"] == "Valley_Times/story10.txt"]["text"]
+    )
+    _parts_hold_each_document_once(output)
+    counting.scored.clear()
+    again = score_corpus(folder, output, model=counting, progress=False, batch_size=7)
+    assert (again.skipped, again.scored, again.rescored, counting.scored) == (30, 0, 0, [])
+
+
+def test_an_edited_table_row_is_rescored_and_its_old_scores_are_gone(
+    jsonl: Path, tmp_path: Path, model
+) -> None:
+    """A JSONL row whose text (or date) was updated under the same id kept its earlier scores
+    (or date) on a rerun: the daily feed rerun into one output went stale. Only the changed
+    rows are scored again; the others are skipped without being scored."""
+    output = tmp_path / "scores.parquet"
+    score_corpus(jsonl, output, model=model, progress=False, batch_size=4)
+    records = _records()
+    records[4]["text"] = "A calm report. " + records[4]["text"]
+    records[21]["date"] = "2025-01-01"
+    jsonl.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    counting = _Counting(model)
+    result = score_corpus(jsonl, output, model=counting, progress=False, batch_size=4)
+    assert counting.scored == ["story04", "story21"]
+    assert (result.documents, result.scored, result.skipped, result.rescored) == (30, 2, 28, 2)
+    fresh = tmp_path / "fresh.parquet"
+    score_corpus(jsonl, fresh, model=model, progress=False)
+    sentences, documents = _read(output)
+    for got, expected in zip((sentences, documents), _read(fresh), strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+    assert documents.set_index("document_id")["date"]["story21"] == "2025-01-01"
+    story04 = sentences[sentences["document_id"] == "story04"]
+    assert story04["text"].iloc[0] == "A calm report." and story04["sentence_index"].is_unique
+    _parts_hold_each_document_once(output)
+    counting.scored.clear()
+    again = score_corpus(jsonl, output, model=counting, progress=False, batch_size=4)
+    assert (again.skipped, again.rescored, counting.scored) == (30, 0, [])
+
+
+class _Crash(BaseException):
+    """Stands for kill -9 at that instant: no handler of the run catches it as an error."""
+
+
+@pytest.mark.parametrize("batch_size", [7, 1], ids=["part-keeps-others", "part-emptied"])
+def test_a_rerun_killed_at_any_step_after_an_edit_still_gives_each_document_once(
+    folder: Path, tmp_path: Path, model, monkeypatch, batch_size: int
+) -> None:
+    """The rerun that rescores an edited file is stopped just before each of its file system
+    changes in turn (the owner token, the new parts, consolidation removing the old rows of the
+    document, the tables); the next rerun then still ends with each document exactly once, with
+    its new scores, and scores nothing twice."""
+    import shutil
+
+    output = tmp_path / "out" / "scores.parquet"
+    score_corpus(folder, output, model=model, progress=False, batch_size=batch_size)
+    (folder / "Ridge_Courier" / "story05.txt").write_text(_text(5) + " Then it rained.")
+    fresh = tmp_path / "fresh.parquet"
+    score_corpus(folder, fresh, model=model, progress=False)
+    expected = _read(fresh)
+    pristine = tmp_path / "pristine"
+    shutil.copytree(output.parent, pristine)
+    real_replace, real_unlink = os.replace, os.unlink
+    crash_at = 0
+    while True:
+        crash_at += 1
+        shutil.rmtree(output.parent)
+        shutil.copytree(pristine, output.parent)
+        calls = 0
+
+        def crashing(real, at=crash_at):
+            def call(*args, **kwargs):
+                nonlocal calls
+                calls += 1
+                if calls == at:
+                    raise _Crash
+                return real(*args, **kwargs)
+
+            return call
+
+        monkeypatch.setattr(os, "replace", crashing(real_replace))
+        monkeypatch.setattr(os, "unlink", crashing(real_unlink))
+        try:
+            score_corpus(folder, output, model=model, progress=False, batch_size=batch_size)
+            finished = True
+        except _Crash:
+            finished = False
+        finally:
+            monkeypatch.setattr(os, "replace", real_replace)
+            monkeypatch.setattr(os, "unlink", real_unlink)
+        counting = _Counting(model)
+        result = score_corpus(folder, output, model=counting, progress=False, batch_size=batch_size)
+        assert set(counting.scored) <= {"Ridge_Courier/story05.txt"}, crash_at
+        assert result.skipped + result.scored == DOCUMENT_COUNT, crash_at
+        for got, want in zip(_read(output), expected, strict=True):
+            pd.testing.assert_frame_equal(got, want, obj=f"crash at step {crash_at}")
+        _parts_hold_each_document_once(output)
+        if finished:
+            break
+    assert crash_at > 5, "too few steps: the crash points were not reached"
+
+
+def test_parts_of_the_previous_format_are_refused_with_no_resume(
+    jsonl: Path, tmp_path: Path, model
+) -> None:
+    """Parts written before fingerprints existed cannot tell which documents changed since:
+    resuming them would keep stale scores unseen. The rerun stops with one line saying
+    --no-resume, leaves them as they are, and --no-resume then scores everything afresh."""
+    import pyarrow.parquet as pq
+
+    output = tmp_path / "scores.parquet"
+    score_corpus(jsonl, output, model=model, progress=False, batch_size=10)
+    folder = parts_path(output)
+    run = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**run, "format": 1}))
+    for part in folder.glob("documents-*.parquet"):
+        pq.write_table(pq.read_table(part).drop(["fingerprint"]), part)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "owner"}
+    with pytest.raises(InputError, match=r"parts format 1.*--no-resume") as raised:
+        score_corpus(jsonl, output, model=model, progress=False)
+    assert "\n" not in str(raised.value)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "owner"} == before
+    result = score_corpus(jsonl, output, model=model, progress=False, resume=False)
+    assert (result.scored, result.skipped) == (DOCUMENT_COUNT, 0)
+    assert json.loads((folder / "run.json").read_text())["format"] == run["format"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files via /proc")
+def test_parts_and_tables_reach_the_disk_before_their_rename(
+    jsonl: Path, tmp_path: Path, model, monkeypatch
+) -> None:
+    """Parts were renamed into place without being flushed: after a power cut a part could exist
+    under its final name but empty, taken by the rerun for a finished batch. Each file is now
+    flushed before its rename, and the folder after it, so that a documents part is never on
+    disk without its sentences part."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        return real_fsync(descriptor)
+
+    def replace(source, target, **kwargs):
+        events.append(("replace", str(source), str(target)))
+        return real_replace(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    output = tmp_path / "scores.parquet"
+    score_corpus(jsonl, output, model=model, progress=False, batch_size=10)
+    monkeypatch.undo()
+    folder = str(parts_path(output).resolve())
+    renames = [(n, e) for n, e in enumerate(events) if e[0] == "replace"]
+    assert {Path(e[2]).name for _, e in renames} >= {
+        "run.json",
+        "owner",
+        "sentences-000002.parquet",
+        "documents-000002.parquet",
+        output.name,
+        documents_path(output).name,
+    }
+    for number, (_, source, target) in renames:
+        assert ("fsync", str(Path(source).resolve())) in events[:number], source
+        parent = str(Path(target).parent.resolve())
+        later = events[number + 1 :]
+        assert ("fsync", parent) in later, target
+        if parent == folder:  # before anything else is renamed in the parts folder
+            following = [e for e in later if e[0] == "replace"]
+            assert not following or later.index(("fsync", parent)) < later.index(following[0])

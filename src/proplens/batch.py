@@ -11,13 +11,14 @@ or a glob of either, and writes two Parquet tables:
 
 Why it is built this way:
 
-- **Resumable.** Results go to ``OUT.parts/`` in numbered part files, written to a temporary name
-  and renamed, the documents part last: a batch counts as done only once its documents part exists.
-  A rerun reads the finished parts, skips those documents, removes half-written files and scores
-  the rest. A run killed with ``kill -9`` loses at most the batches in flight and never writes a
-  document twice. Documents that failed are tried again on a rerun (the user may have raised
-  ``--max-size``). The parts stay after the run, so rerunning over a folder that has grown scores
-  only new files.
+- **Resumable.** Results go to ``OUT.parts/`` in numbered part files, written to a temporary name,
+  flushed to disk and renamed, the documents part last: a batch counts as done only once its
+  documents part exists. A rerun reads the finished parts, skips the documents whose content
+  fingerprint is unchanged, removes half-written files and scores the rest; a document rescored
+  because it changed keeps only its newest rows. A run killed with ``kill -9`` loses at most the
+  batches in flight and never writes a document twice. Documents that failed are tried again on a
+  rerun (the user may have raised ``--max-size``). The parts stay after the run, so rerunning over
+  a folder that has grown or changed scores only the new and the edited files.
 - **Same output however it ran.** Rows are sorted by input order, then sentence index, when the
   parts are consolidated, so one process, ``workers=N`` and Dask produce equal tables.
 - **The model travels once per worker.** The driver loads and verifies the model, then ships it to
@@ -72,7 +73,10 @@ __all__ = [
 ]
 
 #: Bump when the layout of ``OUT.parts/`` changes; a rerun refuses parts of another format.
-PARTS_FORMAT = 1
+#: 2: documents parts record a content ``fingerprint`` per document. Parts of format 1 are refused
+#: rather than resumed: they cannot tell which of their documents changed since, and resuming them
+#: as unchanged would keep stale scores for ever, without a sign, which is what format 2 fixes.
+PARTS_FORMAT = 2
 DEFAULT_BATCH_SIZE = 32
 TABLE_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _DOCUMENT_SUFFIXES = (".txt", ".html", ".htm", ".md")
@@ -113,6 +117,9 @@ class BatchResult:
     #: documents earlier runs scored into OUT.parts/ that are not in this input: kept in the
     #: parts, left out of the two tables (which hold exactly the input's documents)
     left_out: int = 0
+    #: documents an earlier run scored whose content changed since (an edited file, a table row
+    #: with another text, source or date): scored again, and counted in ``scored`` or ``failed``
+    rescored: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,9 @@ class _Item:
     path: str | None = None
     error: str | None = None
     where: str | None = None  # "TABLE: row N" ("line N" for JSONL), for messages
+    #: what a rerun compares to tell an edited document from one scored already (see
+    #: _file_fingerprint and _row_fingerprint); None when it cannot be told: always rescored
+    fingerprint: str | None = None
 
 
 def documents_path(output: Path) -> Path:
@@ -245,7 +255,51 @@ def _file_items(files: list[Path], base: Path | None, start: int = 0) -> Iterato
             _printable(document_id),
             source=None if source is None else _printable(source),
             path=str(file),
+            fingerprint=_file_fingerprint(file),
         )
+
+
+def _file_fingerprint(path: Path) -> str | None:
+    """What tells an edited file from the one an earlier run scored: its size and modification
+    time, from one ``stat`` in the driver.
+
+    Files are read in the workers, so hashing their content would mean the driver reads every
+    file of the corpus on every rerun just to decide what to skip. A stat is cheap, and taken
+    before the worker reads the file, so an edit made while the run goes on is seen by the next
+    run (it then rescores the file once more, never keeps stale scores). What it cannot see is an
+    edit that keeps both the size and the modification time: one made within the same tick of
+    the file system's clock after the stat, or followed by setting the time back to its old
+    value (``touch -r``, ``touch -d``); ``--no-resume`` rescores those. A file that cannot be
+    stat-ed has no fingerprint: it is always scored again (and then fails, if it still cannot be
+    read)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return _digest(b"file", str(found.st_size).encode(), str(found.st_mtime_ns).encode())
+
+
+def _row_fingerprint(text: str, source: str | None, date: str | None) -> str:
+    """What tells an edited table row from the one an earlier run scored: a digest of its text,
+    which the driver holds already, and of the source and date the tables show with its scores
+    (a corrected date must not stay stale either)."""
+    return _digest(
+        b"row",
+        *(None if v is None else v.encode("utf-8", "surrogatepass") for v in (text, source, date)),
+    )
+
+
+def _digest(*fields: bytes | None) -> str:
+    # 128 bits: a feed's author who can edit a document must not be able to craft an edit that
+    # keeps the fingerprint of the version already scored (64 bits would be a 2**32 search).
+    # Each field is length-prefixed, None distinct from "", so different rows never hash alike.
+    digest = hashlib.blake2b(digest_size=16)
+    for field in fields:
+        if field is None:
+            digest.update(b"\x00")
+        else:
+            digest.update(b"\x01" + len(field).to_bytes(8, "little") + field)
+    return digest.hexdigest()
 
 
 def _printable(text: str) -> str:
@@ -449,6 +503,7 @@ def _table_items(
             text=None if error else text,
             error=error,
             where=where,
+            fingerprint=None if error else _row_fingerprint(text, source, date),
         )
 
 
@@ -533,10 +588,15 @@ def _schemas(devices: list[str]) -> tuple[pa.Schema, pa.Schema]:
             ("flagged", pa.int64()),
             ("propaganda_score", pa.float64()),
         ]
-        + [(device, pa.int64()) for device in devices],
+        + [(device, pa.int64()) for device in devices]
+        + [("fingerprint", pa.string())],
         metadata={DEVICES_METADATA_KEY: json.dumps(devices)},
     )
     return sentences, documents
+
+
+#: Columns of the parts that only resuming needs; the two consolidated tables leave them out.
+_INTERNAL_COLUMNS = ("position", "fingerprint")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -631,6 +691,7 @@ def score_batch(
         }
         for name, value in common.items():
             document_rows[name].append(value)
+        document_rows["fingerprint"].append(item.fingerprint)
         if number in errors:
             document_rows["status"].append("failed")
             document_rows["error"].append(_printable(errors[number]))
@@ -705,6 +766,8 @@ def _write_part(
     Temporary names are unique to the writer so that two processes never share one. The owner
     check sits after the slow part (writing the temporary files) and just before the renames, so
     a worker orphaned by a killed driver writes nothing once a rerun has claimed the folder.
+    Each file reaches the disk before its rename, and the sentences part's rename before the
+    documents part's (see _durable_replace).
     """
     if not _owns(folder, token):
         return False
@@ -716,10 +779,11 @@ def _write_part(
             temporary = final.with_name(f"{final.name}.{unique}")
             renames.append((temporary, final))
             pq.write_table(table, temporary)
+            _fsync_file(temporary)
         if not _owns(folder, token):
             raise FileNotFoundError(folder / _OWNER_FILE)
         for temporary, final in renames:  # documents last: its presence marks the batch done
-            os.replace(temporary, final)
+            _durable_replace(temporary, final)
     except OSError:
         for temporary, _ in renames:
             with contextlib.suppress(OSError):
@@ -1027,6 +1091,10 @@ class _Parts:
         self.folder = folder
         self.run = run
         self.token = secrets.token_hex(16)
+        #: ids that more than one documents part may hold: found so by done(), or handed out to
+        #: be scored again because they changed (see changed()). consolidate() keeps each one's
+        #: rows from its newest part only and removes the older rows from the folder.
+        self.superseded: set[str] = set()
         folder.mkdir(parents=True, exist_ok=True)
         if not resume:
             # Start over only when the first batch is handed out (see numbered): a run that stops
@@ -1046,6 +1114,14 @@ class _Parts:
             compared = (
                 run if "sha256" in previous else {k: v for k, v in run.items() if k != "sha256"}
             )
+            if previous.get("format") != run.get("format"):
+                # Format 1 parts have no fingerprints: resuming them would keep the scores of
+                # every document edited since, unseen (see PARTS_FORMAT).
+                raise InputError(
+                    f"{folder}: was written by another proplens (parts format "
+                    f"{previous.get('format')}, this one writes {run.get('format')}); rerun with "
+                    "--no-resume to start over"
+                )
             if previous != compared:
                 what = f"model {previous.get('model')} {previous.get('version')}"
                 if previous.get("sha256", run.get("sha256")) != run.get("sha256"):
@@ -1067,7 +1143,8 @@ class _Parts:
         return int(path.stem.rsplit("-", 1)[1])
 
     def _documents_parts(self) -> list[Path]:
-        return sorted(self.folder.glob("documents-*.parquet"))
+        """Oldest first: by number, as names sort wrongly past documents-999999."""
+        return sorted(self.folder.glob("documents-*.parquet"), key=self._number)
 
     def sentence_part(self, number: int) -> Path:
         return self.folder / _part_name("sentences", number)
@@ -1086,9 +1163,15 @@ class _Parts:
             if self._number(part) not in finished:
                 part.unlink()
 
-    def done(self) -> set[str]:
-        """Ids scored by earlier runs; failed documents are dropped from their parts, to retry."""
-        done: set[str] = set()
+    def done(self) -> dict[str, str | None]:
+        """Ids scored by earlier runs, each with the fingerprint of the content scored; failed
+        documents are dropped from their parts, to retry.
+
+        A document rescored because it changed is in a newer part than its earlier rows, which
+        stay until consolidate() removes them; a run killed in between leaves both. Parts are
+        read oldest first, so the newest fingerprint wins, and such ids are noted for
+        consolidate() to finish the removal."""
+        done: dict[str, str | None] = {}
         for part in self._documents_parts():
             table = pq.read_table(part)
             status = table.column("status").to_pylist()
@@ -1096,8 +1179,17 @@ class _Parts:
                 keep = pa.array([s != "failed" for s in status])
                 _atomic_write_table(table.filter(keep), part)
                 table = table.filter(keep)
-            done.update(table.column("document_id").to_pylist())
+            ids = table.column("document_id").to_pylist()
+            fingerprints = table.column("fingerprint").to_pylist()
+            for document_id, fingerprint in zip(ids, fingerprints, strict=True):
+                if document_id in done:
+                    self.superseded.add(document_id)
+                done[document_id] = fingerprint
         return done
+
+    def changed(self, document_id: str) -> None:
+        """``document_id`` is handed out to be scored again: its earlier rows become stale."""
+        self.superseded.add(document_id)
 
     def numbered(self, batches: Iterable[list[_Item]]) -> Iterator[Batch]:
         """Give each batch its part number up front, so whoever scores it can write it."""
@@ -1144,13 +1236,24 @@ class _Parts:
         the folder but not in the tables, and a document scored earlier takes its place in the
         input as it is now (a file added before it shifts it).
 
+        A document rescored because its content changed has its rows in its newest part only:
+        the older parts' rows of it are removed first (see _drop_rows), so the tables, and the
+        parts folder once this returns, hold each document once.
+
         Parts cover runs of input positions; only parts from different runs can overlap, so each
         group is small and memory stays bounded by a few parts, not by the corpus.
         """
         spans = []
         left_out = 0
-        for part in self._documents_parts():
+        seen: set[str] = set()  # superseded ids met so far, newest part first
+        for part in reversed(self._documents_parts()):
             ids = pq.read_table(part, columns=["document_id"]).column("document_id").to_pylist()
+            if self.superseded:
+                stale = {i for i in ids if i in seen}
+                seen.update(i for i in ids if i in self.superseded)
+                if stale:
+                    self._drop_rows(self._number(part), stale)
+                    ids = [i for i in ids if i not in stale]
             current = [positions[i] for i in ids if i in positions]
             left_out += len(ids) - len(current)
             if current:
@@ -1173,7 +1276,11 @@ class _Parts:
                 keys = [("position", "ascending")]
                 if kind == "sentence":
                     keys.append(("sentence_index", "ascending"))
-                public = schema.remove(schema.get_field_index("position"))
+                internal = [name for name in _INTERNAL_COLUMNS if name in schema.names]
+                public = pa.schema(
+                    [field for field in schema if field.name not in internal],
+                    metadata=schema.metadata,
+                )
                 with pq.ParquetWriter(temporary, public) as writer:
                     # Groups follow each other in input order, so consecutive ones are gathered
                     # into row groups of about _ROW_GROUP_ROWS rows: one row group per batch made
@@ -1187,7 +1294,7 @@ class _Parts:
                             name = _part_name(f"{kind}s", number)
                             table = pq.read_table(self.folder / name, schema=schema)
                             tables.append(_in_input(table, positions))
-                        merged = pa.concat_tables(tables).sort_by(keys).drop(["position"])
+                        merged = pa.concat_tables(tables).sort_by(keys).drop(internal)
                         pending.append(merged)
                         rows += merged.num_rows
                         if rows >= _ROW_GROUP_ROWS:
@@ -1195,17 +1302,44 @@ class _Parts:
                             pending, rows = [], 0
                     if pending:
                         writer.write_table(pa.concat_tables(pending))
+                _fsync_file(temporary)
             # Both tables are complete before either replaces the last run's: a failure while
             # writing the second (a full disk) no longer leaves a new sentence table next to an
             # old documents table.
             for (_, target, _), temporary in zip(final, temporaries, strict=True):
                 os.replace(temporary, target)
+            _fsync_folder(output.parent)
         except BaseException:  # interrupted or failed: leave no half-written table behind
             for temporary in temporaries:
                 with contextlib.suppress(OSError):
                     temporary.unlink()
             raise
         return left_out
+
+    def _drop_rows(self, number: int, ids: set[str]) -> None:
+        """Remove the rows of ``ids`` from part ``number``: a newer part holds them again.
+
+        The order makes a kill at any moment harmless. The sentences part loses them first,
+        then the documents part, so no documents part ever lacks a document whose sentences
+        its sentences part still has (which would put them in the tables twice); while it still
+        lists them, done() sees the ids twice and the next run removes them again. A part left
+        with no row goes, documents part first: its sentences part is then unmatched, which
+        _clean() removes, while a documents part without its sentences part would be damaged.
+        """
+        documents_part = self.folder / _part_name("documents", number)
+        sentences_part = self.sentence_part(number)
+        documents = pq.read_table(documents_part)
+        stale_ids = pa.array(sorted(ids), pa.string())
+        keep = pc.invert(pc.is_in(documents.column("document_id"), value_set=stale_ids))
+        if not pc.any(keep).as_py():
+            documents_part.unlink()
+            _fsync_folder(self.folder)
+            sentences_part.unlink(missing_ok=True)
+            return
+        sentences = pq.read_table(sentences_part)
+        stale = pc.is_in(sentences.column("document_id"), value_set=stale_ids)
+        _atomic_write_table(sentences.filter(pc.invert(stale)), sentences_part)
+        _atomic_write_table(documents.filter(keep), documents_part)
 
 
 def _in_input(table: pa.Table, positions: dict[str, int]) -> pa.Table:
@@ -1220,13 +1354,54 @@ def _in_input(table: pa.Table, positions: dict[str, int]) -> pa.Table:
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
     temporary = path.with_name(path.name + ".tmp")
     pq.write_table(table, temporary)
-    os.replace(temporary, path)
+    _fsync_file(temporary)
+    _durable_replace(temporary, path)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    _durable_replace(temporary, path)
+
+
+def _durable_replace(temporary: Path, path: Path) -> None:
+    """Rename ``temporary`` (already on disk, see _fsync_file) over ``path`` and put the rename
+    itself on disk before returning.
+
+    A file system may put a rename on disk before the data it names unless that data was flushed
+    first: after a power cut, a part could exist under its final name but empty or truncated, and
+    a rerun would take it for a finished batch. Flushing the folder after each rename keeps the
+    order of two writes: a documents part (which marks its batch done) is never on disk without
+    its sentences part, and a documents part rewritten without a document's rows is never on disk
+    before its sentences part lost them too (see _Parts._drop_rows). It costs about a millisecond
+    per file, next to the tenths of a second a batch takes to score."""
     os.replace(temporary, path)
+    _fsync_folder(path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    """Flush a file that pyarrow wrote and closed (it gives no handle to flush) to the disk."""
+    descriptor = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (renames, removals) to the disk where the system allows it
+    (Windows cannot open a folder; a few file systems refuse to flush one)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -1303,13 +1478,19 @@ def _resolve_model(model: Any) -> Any:
 
 
 def _batches(
-    items: Iterator[_Item], done: set[str], batch_size: int, on_skip: Callable[[], None]
+    items: Iterator[_Item],
+    done: dict[str, str | None],
+    batch_size: int,
+    on_skip: Callable[[], None],
+    on_changed: Callable[[str], None],
 ) -> Iterator[list[_Item]]:
     batch: list[_Item] = []
     for item in items:
         if item.document_id in done:
-            on_skip()
-            continue
+            if item.fingerprint is not None and item.fingerprint == done[item.document_id]:
+                on_skip()
+                continue
+            on_changed(item.document_id)
         batch.append(item)
         if len(batch) >= batch_size:
             yield batch
@@ -1463,12 +1644,16 @@ def score_corpus(
             run["sha256"] = artifact["sha256"]
         with _writing(output), _intact(parts_path(output)):
             parts = _Parts(parts_path(output), run, resume)
-            done = parts.done() if resume else set()
-        counts = {"skipped": 0, "scored": 0, "failed": 0}
+            done = parts.done() if resume else {}
+        counts = {"skipped": 0, "scored": 0, "failed": 0, "rescored": 0}
         positions: dict[str, int] = {}  # every input document: what the tables will hold
 
         def skip() -> None:
             counts["skipped"] += 1
+
+        def changed(document_id: str) -> None:
+            counts["rescored"] += 1
+            parts.changed(document_id)
 
         def listed(items: Iterator[_Item]) -> Iterator[_Item]:
             for item in items:
@@ -1476,7 +1661,7 @@ def score_corpus(
                 yield item
 
         remaining = None if total is None else max(total - len(done), 0)
-        batches = parts.numbered(_batches(listed(items), done, batch_size, skip))
+        batches = parts.numbered(_batches(listed(items), done, batch_size, skip, changed))
         target = parts.target
         with _progress(progress, remaining) as advance, contextlib.ExitStack() as stack:
             if dask is not None or workers > 1:
@@ -1514,6 +1699,7 @@ def score_corpus(
         summary=summary,
         seconds=time.perf_counter() - began,
         left_out=left_out,
+        rescored=counts["rescored"],
     )
 
 
@@ -1612,6 +1798,8 @@ def score_corpus_command(
             batch_size=batch_size,
             max_bytes=int(max_size * 1_000_000),
         )
+    # Rescored documents count in "scored" or "failed" too; this clause says why they ran again.
+    changed = f", {result.rescored} rescored because the content changed" if result.rescored else ""
     earlier = (
         f", {result.left_out} scored earlier but not in this input left out"
         if result.left_out
@@ -1619,7 +1807,7 @@ def score_corpus_command(
     )
     print(
         f"{result.documents} documents: {result.scored} scored, {result.skipped} already done, "
-        f"{result.failed} failed{earlier} ({result.seconds:.1f} s) -> {result.output}, "
+        f"{result.failed} failed{changed}{earlier} ({result.seconds:.1f} s) -> {result.output}, "
         f"{result.summary}"
     )
     if result.failed:
