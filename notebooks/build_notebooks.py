@@ -557,6 +557,7 @@ corpus the steps are the same, minus `base=False`.""",
     (
         "code",
         """\
+import atexit
 import csv
 import os
 import shutil
@@ -566,6 +567,8 @@ from pathlib import Path
 from proplens import config
 
 workspace = Path(tempfile.mkdtemp(prefix="proplens-notebook-04-"))
+# the last cell removes it; this removes it too when the kernel stops before reaching that cell
+atexit.register(shutil.rmtree, workspace, ignore_errors=True)
 shutil.copy(config.taxonomy_path(), workspace / "taxonomy.toml")
 # what the environment held before, so that the last cell can put it back
 environment_names = ("PROPLENS_TAXONOMY", "PROPLENS_MODELS")

@@ -257,3 +257,20 @@ def test_notebook_runs_top_to_bottom(name, corpus_dir, monkeypatch, tmp_path):
     if name.startswith("04"):
         restored = notebook.cells[-1].outputs[0]["text"].strip()
         assert restored == f"{config.models_dir()} None"
+
+
+def test_notebook_04_stopped_early_leaves_no_temporary_folder(tmp_path):
+    """A reader who stops the kernel before 04's last cell (which removes its workspace) must not
+    be left with a temporary copy of the taxonomy and models: the kernel removes it on exit."""
+    notebook = nbformat.read(NOTEBOOKS / "04-add-a-device.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    setup = next(i for i, cell in enumerate(code) if "mkdtemp" in cell.source)
+    notebook.cells = [*code[: setup + 1], nbformat.v4.new_code_cell("print(workspace)")]
+    client = NotebookClient(
+        notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )  # fmt: skip
+    client.execute()  # shuts the kernel down at the end, as closing the notebook does
+    workspace = Path(notebook.cells[-1].outputs[0]["text"].strip())
+    assert workspace.name.startswith("proplens-notebook-04-")
+    assert not workspace.exists()
