@@ -312,7 +312,8 @@ def test_lines_reach_the_contrast_graphics_need_on_white(sample_result):
         ink = re.search(r"--m:(#[0-9a-fA-F]+)", mark.attrs["style"]).group(1)
         assert _contrast_with_white(_rgb(ink)) >= LINE_CONTRAST
     css = resources.files("proplens").joinpath("templates", "report.css").read_text()
-    assert "border-bottom: 3px solid var(--u, var(--c))" in css
+    assert "text-decoration: underline var(--u, var(--c)) var(--us, solid)" in css
+    assert "text-decoration: underline var(--m) var(--ms, solid)" in css
 
 
 def test_evidence_marks_cover_the_evidence_words(sample_result):
@@ -672,3 +673,167 @@ def test_right_to_left_paragraphs_are_laid_out_right_to_left():
         "rtl",
         None,
     ]
+
+
+# ------------------------------------------------------------------------------------------
+# colour is not the only cue (WCAG 2.1 SC 1.4.1)
+
+LINE_STYLES = {"solid", "dashed", "dotted", "double", "wavy"}
+# Devices of the shipped taxonomy whose colours look alike: the lime, green and olive (and the
+# yellow, whose ink darkens to an olive) to anyone with a red-green deficiency; blue, purple and
+# magenta to a protanope; grey, teal and cyan; red, brown and maroon.
+CONFUSABLE = [
+    ("Exaggeration,Minimisation", "Doubt", "Unverified_Figures", "Repetition"),
+    ("Flag-Waving", "Causal_Oversimplification", "Slogans"),
+    ("Appeal_to_Authority", "Whataboutism,Straw_Men,Red_Herring", "Appeal_to_fear-prejudice"),
+    ("Loaded_Language", "Black-and-White_Fallacy", "Thought-terminating_Cliches"),
+]
+
+
+def every_device_result() -> dict:
+    """Forty sentences, each of the taxonomy's devices flagged once with its first word as
+    evidence: a legend with every device."""
+    names = [device.name for device in load_taxonomy().devices]
+    paragraphs = [SAMPLE_PARAGRAPHS[1], SAMPLE_PARAGRAPHS[2]] * 5
+    sentences = [sentence for paragraph in paragraphs for sentence in paragraph]
+    labelled = {
+        2 * number + 1: {name: (0.7, [sentences[2 * number + 1].split()[0]])}
+        for number, name in enumerate(names)
+    }
+    return build_result(paragraphs, labelled)
+
+
+def _variable(node: _Node, name: str) -> str:
+    return re.search(rf"--{name}:([a-z]+)", node.attrs["style"]).group(1)
+
+
+def legend_cues(root: _Node) -> dict[str, tuple[str, str]]:
+    """device -> (underline style of its legend label, abbreviation on its legend swatch)"""
+    cues = {}
+    for button in root.find_all("button", "legend-item"):
+        (label,) = button.find_all("span", "legend-label")
+        (swatch,) = button.find_all("i", "swatch")
+        assert swatch.attrs["aria-hidden"] == "true"  # the label is read, not the letters
+        cues[button.attrs["data-device"]] = (_variable(label, "us"), swatch.attrs["data-abbr"])
+    return cues
+
+
+def test_legend_gives_every_device_an_underline_style_and_an_abbreviation():
+    """Each legend entry shows, besides the colour, the device's underline style (drawn under its
+    name) and a unique abbreviation on its swatch; the chart's swatches carry the same letters."""
+    taxonomy = load_taxonomy()
+    root = parse(render_html(every_device_result()))
+    cues = legend_cues(root)
+    assert set(cues) == set(taxonomy.names)
+    assert {line for line, _ in cues.values()} == LINE_STYLES  # all five styles are used
+    abbreviations = [abbreviation for _, abbreviation in cues.values()]
+    assert len(set(abbreviations)) == len(abbreviations)
+    assert all(re.fullmatch(r"[A-Z][A-Za-z0-9]{0,2}", a) for a in abbreviations), abbreviations
+    assert cues["Unverified_Figures"][1] == "UF" and cues["Doubt"][1] == "D"
+    label_to_name = {name.replace("_", " ").replace(",", ", "): name for name in taxonomy.names}
+    rows = root.find_all("li", "bar-row")
+    assert len(rows) == len(taxonomy.names)
+    for row in rows:
+        (label,) = row.find_all("span", "bar-label")
+        (swatch,) = label.find_all("i", "swatch")
+        assert swatch.attrs["data-abbr"] == cues[label_to_name[label.text()]][1]
+
+
+def test_sentences_and_evidence_draw_their_devices_underline_style(sample_result):
+    """A flagged sentence is underlined in its strongest device's style and an evidence word in
+    its device's style, the styles the legend shows; each flagged sentence has a chip per device
+    with the legend's abbreviation (a one-device sentence too: colour and style alone cannot
+    separate six of the palette's colours for a deuteranope)."""
+    for result in (every_device_result(), sample_result):
+        root = parse(render_html(result))
+        cues = legend_cues(root)
+        spans = flagged_spans(root)
+        assert spans
+        for span in spans:
+            devices = span.attrs["data-devices"].split("|")
+            assert _variable(span, "us") == cues[devices[0]][0]
+            chips = span.find_all("i", "chip")
+            assert [chip.attrs["data-abbr"] for chip in chips] == [cues[d][1] for d in devices]
+        marks = root.find_all("mark", "ev")
+        assert marks
+        for mark in marks:
+            assert _variable(mark, "ms") == cues[mark.attrs["data-device"]][0]
+        labels = {name.replace("_", " ").replace(",", ", "): name for name in cues}
+        for item in root.find_all("span", "te"):
+            assert _variable(item, "us") == cues[labels[item.attrs["title"]]][0]
+    # The Slogans sentence also holds Flag-Waving evidence: each mark has its own device's style.
+    root = parse(render_html(sample_result))
+    cues = legend_cues(root)
+    (slogan,) = [span for span in flagged_spans(root) if span.attrs["data-index"] == "9"]
+    marks = {mark.text(): _variable(mark, "ms") for mark in slogan.find_all("mark", "ev")}
+    assert marks == {"our future": cues["Slogans"][0], "Our bay": cues["Flag-Waving"][0]}
+    assert cues["Slogans"][0] != cues["Flag-Waving"][0]
+
+
+def test_confusable_colours_get_different_underline_styles():
+    """The greens (Exaggeration/Minimisation, Doubt, Unverified Figures) and the other groups of
+    look-alike colours never share an underline style, and devices that do share one are far
+    apart in colour for normal vision and each simulated dichromacy."""
+    from proplens.report import CONFUSABLE_DISTANCE, _appearances, _closeness
+
+    cues = legend_cues(parse(render_html(every_device_result())))
+    greens = ["Exaggeration,Minimisation", "Doubt", "Unverified_Figures"]
+    assert len({cues[name][0] for name in greens}) == 3
+    for group in CONFUSABLE:
+        styles = [cues[name][0] for name in group]
+        assert len(set(styles)) == len(styles), dict(zip(group, styles, strict=True))
+    colours = {device.name: device.colour for device in load_taxonomy().devices}
+    # the measure does see the greens as confusable: what the styles are assigned against
+    looks = {name: _appearances(colour) for name, colour in colours.items()}
+    assert _closeness(looks["Doubt"], looks["Unverified_Figures"]) < CONFUSABLE_DISTANCE
+    assert _closeness(looks["Doubt"], looks["Exaggeration,Minimisation"]) < CONFUSABLE_DISTANCE
+    sharing = [
+        _closeness(looks[first], looks[second])
+        for first in colours
+        for second in colours
+        if first < second and cues[first][0] == cues[second][0]
+    ]
+    assert sharing and min(sharing) > 15
+
+
+def test_underline_styles_do_not_depend_on_the_devices_a_result_shows(sample_result):
+    """Styles follow the taxonomy's order (the model's device list), not the devices one result
+    happens to include: a result scored for two devices draws them as the full one does."""
+    full = legend_cues(parse(render_html(sample_result)))
+    keep = {"Doubt", "Unverified_Figures"}
+    for sentence in sample_result["sentences"]:
+        sentence["devices"] = {k: v for k, v in sentence["devices"].items() if k in keep}
+        sentence["labels"] = [label for label in sentence["labels"] if label in keep]
+        sentence["evidence"] = [e for e in sentence["evidence"] if e["device"] in keep]
+    summary, profile = sample_result["summary"], sample_result["profile"]
+    summary["devices"] = {k: v for k, v in summary["devices"].items() if k in keep}
+    profile["devices"] = [row for row in profile["devices"] if row["device"] in keep]
+    profile["top_evidence"] = [e for e in profile["top_evidence"] if e["device"] in keep]
+    restricted = legend_cues(parse(render_html(sample_result)))
+    assert set(restricted) == keep
+    assert restricted == {name: full[name] for name in keep}
+    # and every document of a multi-document report draws a device alike
+    root = parse(render_many_html([every_device_result(), sample_result]))
+    first, second = (legend_cues(section) for section in root.find_all("section", "doc"))
+    assert second == {name: first[name] for name in keep}
+
+
+def test_abbreviations_are_unique_and_escaped():
+    """Clashing initials fall back to more letters, then a number; a device name from a result is
+    untrusted, so its abbreviation is escaped like everything else."""
+    from proplens.report import _abbreviations
+
+    names = ("Doubt", "Distraction", "Dog_Whistle", "Dodge", "D")
+    assert _abbreviations(names) == ("D", "Di", "DW", "Do", "D2")
+    assert _abbreviations(("Appeal_to_fear-prejudice", "Appeal_to_Authority")) == ("AFP", "AA")
+    name = '"><script>alert(1)</script>'
+    result = build_result(SAMPLE_PARAGRAPHS, {})
+    result["sentences"][1].update(labels=[name], devices={name: 0.9})
+    result["summary"]["devices"], result["profile"]["devices"] = {}, []  # counted from labels
+    html = render_html(result)
+    assert "<script>alert" not in html
+    root = parse(html)
+    assert len(root.find_all("script")) == 2
+    (button,) = root.find_all("button", "legend-item")
+    assert button.find_all("i", "swatch")[0].attrs["data-abbr"] == '"'
+    assert flagged_spans(root)[0].find_all("i", "chip")[0].attrs["data-abbr"] == '"'

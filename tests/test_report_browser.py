@@ -14,9 +14,14 @@ from proplens.report import render_html
 from proplens.taxonomy import load_taxonomy
 
 try:  # tests/ is not a package, so the sibling module is importable by its bare name
-    from test_report import RTL_PARAGRAPHS, SAMPLE_PARAGRAPHS, build_result
+    from test_report import RTL_PARAGRAPHS, SAMPLE_PARAGRAPHS, build_result, every_device_result
 except ImportError:  # pragma: no cover - when tests/ becomes a package
-    from tests.test_report import RTL_PARAGRAPHS, SAMPLE_PARAGRAPHS, build_result
+    from tests.test_report import (
+        RTL_PARAGRAPHS,
+        SAMPLE_PARAGRAPHS,
+        build_result,
+        every_device_result,
+    )
 
 pytestmark = pytest.mark.browser
 
@@ -246,9 +251,62 @@ def test_right_to_left_sentence_keeps_its_punctuation_in_its_highlight(browser, 
     box = flagged.bounding_box()
     assert first["x"] > box["x"]  # read right to left: the first sentence is on the right
     stop = flagged.evaluate(
-        """el => { const range = document.createRange(); const node = el.lastChild;
+        """el => { const range = document.createRange();
+                   // the sentence's last text (its chips come after it)
+                   const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+                   let node = null; while (walker.nextNode()) node = walker.currentNode;
                    range.setStart(node, node.length - 1); range.setEnd(node, node.length);
                    return range.getBoundingClientRect().toJSON(); }"""
     )
     assert box["x"] - 1 <= stop["x"] and stop["x"] + stop["width"] <= box["x"] + box["width"] + 1
+    page.context.close()
+
+
+def _underline(page, selector: str) -> dict:
+    return page.eval_on_selector(
+        selector,
+        "el => { const style = getComputedStyle(el); return {line: style.textDecorationLine,"
+        " style: style.textDecorationStyle, colour: style.textDecorationColor}; }",
+    )
+
+
+def test_confusable_devices_are_underlined_in_different_styles(browser, tmp_path):
+    """The three greens (lime, green, olive: alike to a colour-blind reader) are drawn with
+    different underline styles, in the text, in the legend and in print; the legend swatches
+    show the devices' abbreviations; filtering by one device still removes the others' lines."""
+    page = _report_page(browser, tmp_path, every_device_result(), 1280, 1000)
+    greens = ["Exaggeration,Minimisation", "Doubt", "Unverified_Figures"]
+
+    def cues() -> dict[str, str]:
+        found = {d: _underline(page, f'.s.flagged[data-devices="{d}"]')["style"] for d in greens}
+        assert len(set(found.values())) == 3, found
+        for device in greens:
+            sentence = _underline(page, f'.s.flagged[data-devices="{device}"]')
+            label = _underline(page, f'.legend-item[data-device="{device}"] .legend-label')
+            mark = _underline(page, f'mark.ev[data-device="{device}"]')
+            assert sentence["line"] == label["line"] == mark["line"] == "underline", device
+            assert sentence["colour"] != TRANSPARENT
+            assert sentence["style"] == label["style"] == mark["style"], device
+        return found
+
+    on_screen = cues()
+    assert set(on_screen.values()) <= {"solid", "dashed", "dotted", "double", "wavy"}
+    swatch = page.eval_on_selector(
+        '.legend-item[data-device="Unverified_Figures"] .swatch',
+        "el => getComputedStyle(el, '::before').content",
+    )
+    assert swatch == '"UF"'
+    chip = page.eval_on_selector(
+        '.s.flagged[data-devices="Doubt"] .chip', "el => getComputedStyle(el, '::before').content"
+    )
+    assert chip == '"D"'
+    page.locator(".legend").screenshot(path=str(_screenshot_path("report-device-styles.png")))
+
+    page.locator('.legend-item[data-device="Doubt"]').click()
+    assert _underline(page, '.s.flagged[data-devices="Doubt"]')["line"] == "underline"
+    assert _underline(page, '.s.flagged[data-devices="Unverified_Figures"]')["line"] == "none"
+    page.locator(".legend-reset").click()
+
+    page.emulate_media(media="print")
+    assert cues() == on_screen
     page.context.close()

@@ -305,3 +305,37 @@ def test_footer_names_the_model_and_the_proplens_version(open_page, model):
     page = open_page()
     expected = f"Model: {model.name}@{model.version} \u00b7 proplens {proplens.__version__}."
     expect(page.locator("#model-line")).to_contain_text(expected)
+
+
+def test_devices_are_told_apart_without_colour(open_page, expected):
+    """Each device's underline style and abbreviation reach the page (from report.css, under the
+    page's Content-Security-Policy): the greens of the example article (lime, green, olive) are
+    underlined in different styles, a sentence as its strongest device's legend entry, and its
+    chips carry the legend's letters."""
+    page = open_page()
+    _analyze(page)
+    sentences = page.eval_on_selector_all(
+        "#result .s.flagged",
+        """spans => spans.map(s => ({devices: s.dataset.devices.split('|'),
+             style: getComputedStyle(s).textDecorationStyle,
+             line: getComputedStyle(s).textDecorationLine,
+             chips: [...s.querySelectorAll('.chip')].map(
+               c => getComputedStyle(c, '::before').content)}))""",
+    )
+    greens = {"Exaggeration,Minimisation", "Doubt", "Unverified_Figures"}
+    led = {s["devices"][0]: s["style"] for s in sentences if s["devices"][0] in greens}
+    assert len(led) >= 2, "the example article should have sentences led by two of the greens"
+    assert len(set(led.values())) == len(led), led
+    legend = page.eval_on_selector_all(
+        "#result .legend-item",
+        """buttons => Object.fromEntries(buttons.map(b => [b.dataset.device, {
+             style: getComputedStyle(b.querySelector('.legend-label')).textDecorationStyle,
+             letters: getComputedStyle(b.querySelector('.swatch'), '::before').content}]))""",
+    )
+    present = [device for device in greens if expected["summary"]["devices"].get(device)]
+    assert len({legend[device]["style"] for device in present}) == len(present)
+    for sentence in sentences:
+        assert sentence["line"] == "underline"
+        assert sentence["style"] == legend[sentence["devices"][0]]["style"]
+        assert sentence["chips"] == [legend[device]["letters"] for device in sentence["devices"]]
+    assert all(entry["letters"] not in ("none", '""') for entry in legend.values())

@@ -5,6 +5,12 @@ flagged sentences highlighted in the colour of their strongest device and eviden
 a legend that filters by device, and a side panel (a bottom sheet on phones) with one sentence's
 probabilities and evidence.
 
+Colour is never the only cue (WCAG 2.1 SC 1.4.1): several of the taxonomy's colours look alike to
+readers with colour-vision deficiency (its lime, green and olive, say), so every device also has an
+underline style (:data:`LINE_STYLES`, see :func:`_line_styles`) and an abbreviation. The sentence
+underline, the evidence underline, the legend and the top-evidence list draw that style; the
+legend swatches, chart labels and a sentence's chips show the abbreviation.
+
 All highlighting markup is built here in Python, not in the browser: offsets in the scoring JSON
 are indices into a Python ``str`` (code points), while JavaScript strings count UTF-16 units, so a
 single emoji before a flagged sentence would shift every highlight if the browser did the slicing.
@@ -24,7 +30,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -53,7 +59,10 @@ _DEFAULT_SCORE_METHOD = (
 @dataclass(frozen=True)
 class _DeviceStyle:
     """How one device is drawn: colour (fills next to a label: bars, swatches), a 22 % tint for
-    backgrounds, an ink for lines on white (underlines, borders), and its definition."""
+    backgrounds, an ink for lines on white (underlines, borders), and its definition. Colour is
+    not the only cue: ``line`` is the style of its underlines (one of :data:`LINE_STYLES`) and
+    ``abbreviation`` the letters written on its swatches and chips, in ``on`` (black or white,
+    whichever reads better on ``colour``)."""
 
     name: str
     label: str
@@ -61,6 +70,9 @@ class _DeviceStyle:
     tint: str
     ink: str
     definition: str
+    line: str = "solid"
+    abbreviation: str = ""
+    on: str = "#000000"
 
 
 @dataclass
@@ -301,6 +313,12 @@ def _device_names(result: dict, sentences: list[dict]) -> list[str]:
 
 
 def _device_styles(result: dict, names: list[str], taxonomy: Any) -> dict[str, _DeviceStyle]:
+    """Colours, underline styles and abbreviations of ``names``.
+
+    Styles and abbreviations are handed out in the catalogue's order (the taxonomy's, which is the
+    order of the model's device list), then in ``names``' order for devices the catalogue lacks;
+    every catalogue device takes part, found in this document or not, so a device is drawn the
+    same way in every report of one taxonomy, whichever devices a result shows."""
     catalogue: dict[str, tuple[str, str]] = {}
     if taxonomy is not None:
         catalogue = {d.name: (d.colour, d.definition) for d in taxonomy.devices}
@@ -318,17 +336,27 @@ def _device_styles(result: dict, names: list[str], taxonomy: Any) -> dict[str, _
         except DataError:
             # A report without colours from the taxonomy is still worth having.
             catalogue = {}
+    order = list(dict.fromkeys([*catalogue, *names]))
+    colours = [
+        colour if _HEX_COLOUR.match(colour or "") else _FALLBACK_COLOUR
+        for colour, _ in (catalogue.get(name, ("", "")) for name in order)
+    ]
+    lines = dict(zip(order, _line_styles(tuple(colours)), strict=True))
+    abbreviations = dict(zip(order, _abbreviations(tuple(order)), strict=True))
+    colour_of = dict(zip(order, colours, strict=True))
     styles = {}
     for name in names:
-        colour, definition = catalogue.get(name, ("", "Not described in the taxonomy."))
-        colour = colour if _HEX_COLOUR.match(colour or "") else _FALLBACK_COLOUR
+        colour = colour_of[name]
         styles[name] = _DeviceStyle(
             name=name,
             label=_display_name(name),
             colour=colour,
             tint=_tint(colour),
             ink=_ink(colour),
-            definition=definition,
+            definition=catalogue.get(name, ("", "Not described in the taxonomy."))[1],
+            line=lines[name],
+            abbreviation=abbreviations[name],
+            on=_text_on(colour),
         )
     return styles
 
@@ -351,12 +379,28 @@ def _tint(colour: str, alpha: float = 0.22) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
+def _linear(rgb: tuple[float, float, float]) -> list[float]:
+    """sRGB channels (0-255) as linear-light values (0-1)."""
+    return [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+            for c in rgb]  # fmt: skip
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour (0-255 channels)."""
+    linear = _linear(rgb)
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
 def _contrast_with_white(rgb: tuple[float, float, float]) -> float:
     """WCAG 2 contrast ratio of an sRGB colour (0-255 channels) against white."""
-    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
-              for c in rgb]  # fmt: skip
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    return 1.05 / (luminance + 0.05)
+    return 1.05 / (_luminance(rgb) + 0.05)
+
+
+def _text_on(colour: str) -> str:
+    """Black or white, whichever contrasts more with ``colour``: the abbreviation written on a
+    swatch or chip (one of the two always reaches 4.5:1)."""
+    luminance = _luminance(_rgb(colour))
+    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
 
 
 #: WCAG 2.1's minimum contrast for graphics that carry meaning (1.4.11, non-text contrast)
@@ -377,6 +421,106 @@ def _ink(colour: str) -> str:
         if _contrast_with_white(shade) >= LINE_CONTRAST:
             return "#{:02x}{:02x}{:02x}".format(*shade)
     return "#000000"
+
+
+#: The underline styles devices are drawn with (CSS ``text-decoration-style``), in cycle order.
+LINE_STYLES = ("solid", "dashed", "dotted", "double", "wavy")
+#: Two colours nearer than this (CIE76 colour difference, in CIELAB) to a reader with normal vision
+#: or with one of the three dichromacies count as confusable when lines get their styles. About 2
+#: is noticeable between patches side by side; a 2 px line in one paragraph and one in the next
+#: need far more (the taxonomy's green and olive are 14 apart to a protanope).
+CONFUSABLE_DISTANCE = 25.0
+# How colours look without one cone type (Machado, Oliveira & Fernandes 2009, severity 1.0), as
+# matrices on linear RGB: protanopia, deuteranopia, tritanopia; None is normal vision.
+_VISIONS: tuple[tuple[tuple[float, ...], ...] | None, ...] = (
+    None,
+    ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216),
+     (-0.003882, -0.048116, 1.051998)),
+    ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413),
+     (-0.011820, 0.042940, 0.968881)),
+    ((1.255528, -0.076749, -0.178779), (-0.078411, 0.930809, 0.147602),
+     (0.004733, 0.691367, 0.303900)),
+)  # fmt: skip
+
+
+def _lab(linear: Sequence[float]) -> tuple[float, float, float]:
+    """CIELAB (D65) of a linear-light RGB colour, clipped to the sRGB gamut."""
+    red, green, blue = (min(1.0, max(0.0, c)) for c in linear)
+    x = (0.4124 * red + 0.3576 * green + 0.1805 * blue) / 0.95047
+    y = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    z = (0.0193 * red + 0.1192 * green + 0.9505 * blue) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116
+
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def _appearances(colour: str) -> list[tuple[float, float, float]]:
+    """How the device's fill and ink look (CIELAB) with normal vision and each dichromacy."""
+    looks = []
+    for shade in (colour, _ink(colour)):
+        linear = _linear(_rgb(shade))
+        for matrix in _VISIONS:
+            seen = linear if matrix is None else [_dot(row, linear) for row in matrix]
+            looks.append(_lab(seen))
+    return looks
+
+
+def _dot(first: Sequence[float], second: Sequence[float]) -> float:
+    return sum(a * b for a, b in zip(first, second, strict=True))
+
+
+def _closeness(first: list, second: list) -> float:
+    """The smallest colour difference between two devices as any one reader sees them."""
+    return min(
+        sum((a - b) ** 2 for a, b in zip(one, other, strict=True)) ** 0.5
+        for one, other in zip(first, second, strict=True)
+    )
+
+
+@lru_cache(maxsize=64)
+def _line_styles(colours: tuple[str, ...]) -> tuple[str, ...]:
+    """The underline style of each device, given the devices' colours in their fixed order.
+
+    Device *n* takes ``LINE_STYLES[n % 5]`` unless an earlier device of a confusable colour
+    (:data:`CONFUSABLE_DISTANCE`, for normal vision or any dichromacy, fill or ink) already has
+    that style; then the next style in the cycle that no confusable earlier device has. When all
+    five are taken (six or more colours alike to someone), it takes the style whose nearest
+    earlier device is the least alike, and the abbreviation tells the devices apart.
+    """
+    looks = [_appearances(colour) for colour in colours]
+    chosen: list[int] = []
+    for position, seen in enumerate(looks):
+        best, best_distance = position % len(LINE_STYLES), -1.0
+        for turn in range(len(LINE_STYLES)):
+            style = (position + turn) % len(LINE_STYLES)
+            same = [looks[earlier] for earlier, taken in enumerate(chosen) if taken == style]
+            distance = min([CONFUSABLE_DISTANCE, *(_closeness(seen, other) for other in same)])
+            if distance > best_distance:
+                best, best_distance = style, distance
+        chosen.append(best)
+    return tuple(LINE_STYLES[style] for style in chosen)
+
+
+_MINOR_WORDS = frozenset({"a", "ad", "an", "and", "of", "the", "to"})
+
+
+@lru_cache(maxsize=64)
+def _abbreviations(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Up to three letters per device, unique among ``names``: the initials of its words
+    (``Unverified_Figures`` -> ``UF``, ``Appeal_to_fear-prejudice`` -> ``AFP``); a clash takes
+    the first letters of the first word, then a number."""
+    taken: list[str] = []
+    for name in names:
+        words = [word for word in re.split(r"[\s_,\-]+", name) if word] or ["?"]
+        major = [word for word in words if word.lower() not in _MINOR_WORDS] or words
+        initials = "".join(word[0] for word in major).upper()
+        candidates = [initials[:3], major[0][:2].title(), major[0][:3].title()]
+        # one more numbered candidate than there are other names: one of them is always free
+        candidates += [f"{initials[:2]}{number}" for number in range(2, len(names) + 2)]
+        taken.append(next(candidate for candidate in candidates if candidate not in taken))
+    return tuple(taken)
 
 
 def _device_counts(summary: dict, profile: dict, sentences: list[dict]) -> dict[str, int]:
@@ -430,6 +574,7 @@ def _top_evidence(profile: dict, styles: dict[str, _DeviceStyle]) -> list[dict]:
                 "count": int(item.get("count", 1)),
                 "device": style.label if style else device,
                 "colour": style.ink if style else _FALLBACK_COLOUR,
+                "line": style.line if style else "solid",
             }
         )
     return items
@@ -534,19 +679,21 @@ def _sentence_markup(
         f"{styles[name].label if name in styles else name} {float(p):.0%}" for name, p in ranked
     )
     body = _evidence_markup(text, start, end, sentence["evidence"], styles)
-    chips = ""
-    if len(labels) > 1:
-        # One device is told by the highlight colour; chips only appear when there are several.
-        dots = "".join(
-            f'<i class="chip" style="--c:{styles[name].colour}" '
-            f'title="{escape(styles[name].label)}"></i>'
-            for name in labels
-        )
-        chips = f'<span class="chips" aria-hidden="true">{dots}</span>'
+    # A chip per device, written with its abbreviation: with colour and underline style alone,
+    # six of the taxonomy's colours (red to olive) cannot all be told apart by a deuteranope.
+    # The letters are CSS content (attr), so the sentence's text stays the sentence.
+    dots = "".join(
+        f'<i class="chip" style="--c:{styles[name].colour};--on:{styles[name].on}" '
+        f'data-abbr="{escape(styles[name].abbreviation)}" '
+        f'title="{escape(styles[name].label)}"></i>'
+        for name in labels
+    )
+    chips = f'<span class="chips" aria-hidden="true">{dots}</span>'
     return (
         f'<span class="s flagged" id="{anchor}-s{index}" data-index="{index}" dir="auto" '
         f'data-devices="{escape("|".join(labels))}" '
-        f'style="--c:{strongest.colour};--t:{strongest.tint};--u:{strongest.ink}" '
+        f'style="--c:{strongest.colour};--t:{strongest.tint};--u:{strongest.ink};'
+        f'--us:{strongest.line}" '
         'tabindex="0" role="button" '
         f'aria-haspopup="dialog" title="{escape(tooltip)}">{body}{chips}</span>'
     )
@@ -594,7 +741,7 @@ def _evidence_markup(
         pieces.append(
             f'<mark class="ev" data-device="{escape(devices[0])}" '
             f'data-devices="{escape("|".join(devices))}" '
-            f'style="--m:{styles[devices[0]].ink}">{fragment}</mark>'
+            f'style="--m:{styles[devices[0]].ink};--ms:{styles[devices[0]].line}">{fragment}</mark>'
         )
     return "".join(pieces)
 
