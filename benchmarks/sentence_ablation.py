@@ -21,7 +21,9 @@ Variants:
 - ``document-topK``: the same at weight 1.5 with each document's K most distinctive words only
   (30, 60 or 120, the shipped number);
 - ``v10``: Repetition's block and the document's top 120 words at 1.5, the shipped features;
-- ``v10+title``: v10 plus the words of the document's first line at weight 0.5 (not shipped).
+- ``v10+title``: v10 plus the words of the document's first line at weight 0.5 (not shipped);
+- ``v10+phrase-lexicon``: v10 plus a second span lexicon over adjacent word pairs (a pair is
+  inside a span when both its words are) at weight 0.3 (not shipped).
 """
 
 from __future__ import annotations
@@ -34,15 +36,18 @@ from scipy import sparse
 
 from proplens.evaluation import cross_validate_sentences
 from proplens.features import (
+    WORD_TOKEN_PATTERN,
     DocumentWords,
     MaskedFeatureUnion,
     PhraseRecurrence,
     SentenceColumns,
+    _dense_csr,
     _document_membership,
     _tfidf_weighting,
     _word_counts,
     make_sentence_features,
 )
+from proplens.lexicon import SpanLexicon
 from proplens.model import DeviceClassifier
 from proplens.training import load_training_data
 
@@ -70,25 +75,53 @@ class TitleWords(DocumentWords):
         return per_document[codes]
 
 
-def features(document_weight: float, title_weight: float = 0.0, max_terms=DEFAULT):
+class PhraseLexicon(SpanLexicon):
+    """The span lexicon over adjacent word pairs: a pair is inside a device's span when both of
+    its words are."""
+
+    def _token_table(self, X):
+        tokens, inside, usable = super()._token_table(X)
+        pairs = [[f"{a} {b}" for a, b in zip(t, t[1:], strict=False)] for t in tokens]
+        flags = [f[:-1] & f[1:] if len(f) > 1 else f[:0] for f in inside]
+        return pairs, flags, usable
+
+    def transform_columns(self, X: SentenceColumns):
+        tokens = X.tokens(WORD_TOKEN_PATTERN)
+        words = np.asarray(tokens.words, dtype=object)
+        bounds = np.r_[0, np.cumsum(tokens.lengths)]
+        pairs = []
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            sentence = words[tokens.ids[start:end]].tolist()
+            pairs.append([f"{a} {b}" for a, b in zip(sentence, sentence[1:], strict=False)])
+        return _dense_csr(self._features(pairs))
+
+
+def features(
+    document_weight: float, title_weight: float = 0.0, max_terms=DEFAULT, pair_lexicon=0.0
+):
     union = make_sentence_features(document_weight=document_weight)
     if document_weight and max_terms is not DEFAULT:
         union.set_params(document__max_terms=max_terms)
-    if not title_weight:
+    added = {"title": (title_weight, TitleWords), "pair_lexicon": (pair_lexicon, PhraseLexicon)}
+    added = {name: (weight, make) for name, (weight, make) in added.items() if weight}
+    if not added:
         return union
     blocks = list(union.transformer_list)
-    blocks.insert(len(blocks) - 1, ("title", TitleWords()))  # the lexicon stays last
-    weights = {**union.transformer_weights, "title": title_weight}
+    for name, (_, make) in added.items():
+        blocks.insert(len(blocks) - 1, (name, make()))  # the lexicon stays last
+    weights = {**union.transformer_weights, **{n: w for n, (w, _) in added.items()}}
     return MaskedFeatureUnion(blocks, masker=union.masker, transformer_weights=weights)
 
 
-def variant(document_weight: float = 0.0, sizes=None, title_weight=0.0, max_terms=DEFAULT):
+def variant(
+    document_weight: float = 0.0, sizes=None, title_weight=0.0, max_terms=DEFAULT, pair_lexicon=0.0
+):
     def make(devices):
         blocks = {REPETITION: PhraseRecurrence(sizes=sizes)} if sizes else None
         return DeviceClassifier(
             devices=devices,
             n_jobs=2,
-            features=features(document_weight, title_weight, max_terms),
+            features=features(document_weight, title_weight, max_terms, pair_lexicon),
             device_features=blocks,
         )
 
@@ -108,6 +141,7 @@ VARIANTS = {
     "document-top120": variant(document_weight=1.5),
     "v10": variant(document_weight=1.5, sizes=(2, 3)),
     "v10+title": variant(document_weight=1.5, sizes=(2, 3), title_weight=0.5),
+    "v10+phrase-lexicon": variant(document_weight=1.5, sizes=(2, 3), pair_lexicon=0.3),
 }
 
 

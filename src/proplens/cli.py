@@ -594,7 +594,7 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option(help="Folder for metrics.json and per_device.csv.")
     ] = None,
-    folds: Annotated[int, typer.Option(help="Number of folds (grouped by article).")] = 5,
+    folds: Annotated[int, typer.Option(help="Number of folds (see --group-by).")] = 5,
     jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
     group_by: Annotated[
         str,
