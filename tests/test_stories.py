@@ -86,3 +86,51 @@ def test_known_near_duplicates_of_the_training_articles_share_a_story(corpus_dir
     # most articles are a story of their own; no story swallows the corpus
     assert len(sizes) > 0.8 * len(documents)
     assert sizes.max() <= 10
+
+
+def _brute_force_stories(documents, min_shared, max_articles):
+    """The definition, pair by pair: the reference the indexed version must agree with."""
+    import re
+
+    def phrases(text):
+        words = re.findall(r"\w+", text.lower())
+        return {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
+
+    found = {d: phrases(t) for d, t in documents.items()}
+    use = {}
+    for shingles in found.values():
+        for shingle in shingles:
+            use[shingle] = use.get(shingle, 0) + 1
+    own = {d: {p for p in s if use[p] <= max_articles} for d, s in found.items()}
+    ids = sorted(documents)
+    story = {d: d for d in ids}
+    merged = True
+    while merged:  # merge until stable: the components of the relation
+        merged = False
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                shared = len(own[a] & own[b])
+                if shared and shared >= min_shared * min(len(own[a]), len(own[b])):
+                    low = min(story[a], story[b])
+                    for d in ids:
+                        if story[d] in (story[a], story[b]) and story[d] != low:
+                            story[d], merged = low, True
+    return story
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stories_agree_with_the_definition_pair_by_pair(seed):
+    """Random articles built from shared passages and boilerplate, compared with a brute-force
+    reading of the definition."""
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(60)]
+    passages = [" ".join(rng.choices(vocabulary, k=rng.randint(3, 30))) for _ in range(12)]
+    documents = {
+        f"d{i:02d}": " ".join(rng.choices(passages, k=rng.randint(0, 5))) for i in range(25)
+    }
+    for min_shared, max_articles in ((0.2, 5), (0.05, 3), (0.6, 8)):
+        expected = _brute_force_stories(documents, min_shared, max_articles)
+        found = related_articles(documents, min_shared=min_shared, max_articles=max_articles)
+        assert found == expected
