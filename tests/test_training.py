@@ -751,3 +751,34 @@ def test_cli_evaluate_refuses_an_unknown_grouping_in_one_line(capsys):
     assert capsys.readouterr().err.strip() == (
         "proplens: error: --group-by must be one of article, story, got 'topic'"
     )
+
+
+def test_train_by_story_is_compared_only_with_a_model_folded_the_same_way(root, labels_csv):
+    """`train --group-by story` records its folds in the card; the promotion guard will not read
+    a drop between an article-folded default and a story-folded retrain (the protocol's, not the
+    model's) as either a regression or a pass, and compares two story-folded models as usual."""
+    first = tiny_train(root, [labels_csv])
+    assert read_metadata(first.directory).metrics["cv"] == "3-fold GroupKFold by document"
+    second = tiny_train(root, [labels_csv], group_by="story")
+    metadata = read_metadata(second.directory)
+    assert metadata.metrics["cv"] == "3-fold GroupKFold by story"
+    assert not second.promoted and current(root).path == first.directory
+    message = second.decision.message()
+    assert "grouped by document and the new model by story" in message
+    assert "retrain with --group-by article" in message
+    forced = tiny_train(root, [labels_csv], group_by="story", force=True)
+    assert forced.promoted and current(root).path == forced.directory
+    fourth = tiny_train(root, [labels_csv], group_by="story")
+    assert fourth.promoted, fourth.decision.message()
+    assert read_metadata(fourth.directory).metrics["comparison"]["parent"] == "tiny@v3"
+
+
+def test_cli_train_records_its_grouping_and_refuses_an_unknown_one(root, labels_csv, capsys):
+    args = ["train", "--name", "tiny", "--labels", str(labels_csv), "--no-base", "--jobs", "1"]
+    assert main([*args, "--group-by", "topic"]) == 3
+    assert "--group-by must be one of article, story, got 'topic'" in capsys.readouterr().err
+    assert not (root / "tiny").exists()
+    assert main([*args, "--group-by", "story"]) == 0
+    metadata = read_metadata(root / "tiny" / "v1")
+    assert metadata.metrics["cv"] == "5-fold GroupKFold by story"
+    assert metadata.training_data["command"].endswith("--group-by story")

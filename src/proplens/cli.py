@@ -466,6 +466,13 @@ def _read_span_pairs(path: str) -> list[tuple[int, int]]:
 # --- training and evaluation ----------------------------------------------------------------------
 
 
+def _check_group_by(group_by: str) -> None:
+    from proplens.evaluation import GROUPINGS
+
+    if group_by not in GROUPINGS:
+        raise ValidationError(f"--group-by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
+
+
 @app.command()
 def train(
     name: Annotated[
@@ -500,6 +507,13 @@ def train(
         Path | None,
         typer.Option(help="Markdown file for the model card's Notes (e.g. an ablation table)."),
     ] = None,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            help="What a CV fold keeps whole: article, or story (articles that share much of "
+            "their text kept in one fold: stricter figures)."
+        ),
+    ] = "article",
 ) -> None:
     """Train a new model version on the base corpus and/or new labels (never overwrites)."""
     if corpus is not None and not labels:
@@ -512,6 +526,8 @@ def train(
     from proplens.inputs import read_document
     from proplens.training import train as run
 
+    _check_group_by(group_by)
+
     notes_text = read_document(notes).text.strip() if notes is not None else ""
     # what the card gives to reproduce the model: every option that changes the model or its card
     command = "proplens train" + (f" --name {name}" if name != "ptc-default" else "")
@@ -519,6 +535,7 @@ def train(
     command += f" --corpus {corpus}" if corpus is not None else ""
     command += "" if base else " --no-base"
     command += "" if cv else " --no-cv"
+    command += f" --group-by {group_by}" if group_by != "article" else ""
     command += f" --notes {notes}" if notes is not None else ""
     with _terminate_like_interrupt():
         result = run(
@@ -534,6 +551,7 @@ def train(
             command=command,
             notes=notes_text,
             progress=lambda message: err.print(f"[dim]{message}…[/dim]"),
+            group_by=group_by,
         )
     if result.cv_seconds:
         err.print(
@@ -605,13 +623,11 @@ def evaluate(
     ] = "article",
 ) -> None:
     """Grouped k-fold cross-validation on the SemEval-2020 training articles."""
-    from proplens.evaluation import GROUPINGS
     from proplens.training import cross_validate, load_training_data
 
     if folds < 2:
         raise ValidationError(f"--folds must be at least 2, got {folds}")
-    if group_by not in GROUPINGS:
-        raise ValidationError(f"--group-by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
+    _check_group_by(group_by)
     if out is not None and out.exists() and not out.is_dir():
         raise InputError(
             f"{out}: not a folder (--out names a folder for metrics.json and per_device.csv)"

@@ -859,6 +859,21 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
             f"the new model has no CV figures (trained without evaluation), so it cannot be "
             f"compared with {before.ref}; kept {before.ref} as the default",
         )
+    grouped_before = _cv_grouping(before.metrics)
+    grouped_after = _cv_grouping(metadata["metrics"])
+    if grouped_before != grouped_after:
+        # Story folds give lower figures than article folds on the same model (copies of a
+        # story no longer straddle them): a drop between the two would be the protocol's.
+        return PromotionDecision(
+            False,
+            before.ref,
+            f"{before.ref} was cross-validated with folds grouped by {grouped_before} and the "
+            f"new model by {grouped_after}, so their figures are not comparable",
+            [],
+            None,
+            f"{_BLOCKED_ADVICE}; to compare them, retrain with --group-by "
+            f"{'story' if grouped_before == 'story' else 'article'}",
+        )
     with tempfile.TemporaryDirectory(prefix="proplens-candidate-") as folder:
         (Path(folder) / METADATA_FILENAME).write_text(json.dumps(metadata), encoding="utf-8")
         comparison = diff(str(parent), folder)
@@ -933,6 +948,11 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
     )  # fmt: skip
 
 
+def _cv_grouping(metrics: dict) -> str:
+    """What a card's folds kept whole: "document" (every card before story folds), or "story"."""
+    return "story" if str(metrics.get("cv", "")).endswith("by story") else "document"
+
+
 def _comparison_notes(decision: PromotionDecision | None, counts: dict) -> str:
     """Markdown for the model card: label counts, the comparison and the promotion decision."""
     lines = ["### Label counts (sentences)", "", "| device | positive | negative | unannotated |"]
@@ -991,7 +1011,7 @@ def _enough_data(data: TrainingData) -> Iterator[None]:
         ) from None
 
 
-def _fit_and_evaluate(data, evaluate, n_splits, n_jobs, random_state, say):
+def _fit_and_evaluate(data, evaluate, n_splits, n_jobs, random_state, say, group_by="article"):
     """The final model and, with ``evaluate``, its cross-validated metrics (see :func:`train`)."""
     metrics: dict = {}
     cv_seconds = 0.0
@@ -1000,10 +1020,11 @@ def _fit_and_evaluate(data, evaluate, n_splits, n_jobs, random_state, say):
         # The final fit runs beside the CV folds rather than after them: 5 folds on 2 workers
         # leave a core idle in the last round, and the final fit's feature extraction is
         # single-threaded, so in sequence the two waste about a third of the cores' time.
-        say(f"{n_splits}-fold cross-validation grouped by document, the final model alongside")
+        unit = "story" if group_by == "story" else "document"
+        say(f"{n_splits}-fold cross-validation grouped by {unit}, the final model alongside")
         fit = partial(_timed, fit_bundle, data, n_jobs=1, random_state=random_state)
         final = _in_background(fit) if n_jobs > 1 else None
-        metrics = cross_validate(data, n_jobs=n_jobs, n_splits=n_splits)
+        metrics = cross_validate(data, n_jobs=n_jobs, n_splits=n_splits, group_by=group_by)
         cv_seconds = time.perf_counter() - started
         metrics["cv_seconds"] = round(cv_seconds, 1)
         bundle, fit_seconds = final.result() if final else fit()
@@ -1031,6 +1052,7 @@ def train(
     notes: str = "",
     command: str | None = None,
     progress: Callable[[str], None] | None = None,
+    group_by: str = "article",
 ) -> TrainingResult:
     """Train a model and save it as the next version ``<models_root>/<name>/v<N>``.
 
@@ -1039,7 +1061,9 @@ def train(
     one. With ``promote`` it becomes the default model unless the promotion guard
     (:func:`promotion_decision`) finds a device whose CV F1 dropped beyond the CV spread; ``force``
     promotes anyway. A model trained without evaluation cannot be compared, so it replaces an
-    existing default only with ``force``.
+    existing default only with ``force``. ``group_by="story"`` cross-validates with related
+    articles in one fold (see :func:`cross_validate`); the guard compares only figures of the
+    same grouping.
 
     Nothing is written until training (and evaluation) succeeded; the write itself is atomic, so
     a failed or interrupted run leaves the models folder and the default model as they were.
@@ -1052,6 +1076,7 @@ def train(
     next_version_dir(name, root)  # a bad model name fails now, not after the training
     if evaluate:
         _check_splits(n_splits)
+    check_grouping(group_by)
     taxonomy = load_taxonomy()
     if labels is not None and not isinstance(labels, LabelSet):
         say("validating the new labels")
@@ -1064,7 +1089,7 @@ def train(
     started = time.perf_counter()
     with _enough_data(data):
         bundle, fit_seconds, metrics, cv_seconds = _fit_and_evaluate(
-            data, evaluate, n_splits, n_jobs, random_state, say
+            data, evaluate, n_splits, n_jobs, random_state, say, group_by
         )
     seconds = time.perf_counter() - started
     metrics["fit_seconds"] = round(fit_seconds, 1)
