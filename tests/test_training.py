@@ -782,3 +782,17 @@ def test_cli_train_records_its_grouping_and_refuses_an_unknown_one(root, labels_
     metadata = read_metadata(root / "tiny" / "v1")
     assert metadata.metrics["cv"] == "5-fold GroupKFold by story"
     assert metadata.training_data["command"].endswith("--group-by story")
+
+
+def test_models_diff_says_when_two_models_were_folded_differently(root, labels_csv, capsys):
+    tiny_train(root, [labels_csv])
+    tiny_train(root, [labels_csv], group_by="story")
+    tiny_train(root, [labels_csv], group_by="story")
+    assert main(["models", "diff", "tiny@v1", "tiny@v2"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: tiny@v1 was cross-validated with 3-fold GroupKFold by document and tiny@v2 with "
+        "3-fold GroupKFold by story" in out
+    )
+    assert main(["models", "diff", "tiny@v2", "tiny@v3"]) == 0
+    assert "note:" not in capsys.readouterr().out

@@ -431,8 +431,9 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     ``a`` and ``b`` are references or model directories (see :func:`resolve`). The two micro F1
     scores are in ``frame.attrs["micro_f1"]`` as ``(before, after)``, and those of technique
     classification on gold spans (None for a model without a span classifier) in
-    ``frame.attrs["tc_micro_f1"]``. Every F1 is None where a model has no figure: trained
-    without CV, or a device its CV never saw (see :func:`list_models`).
+    ``frame.attrs["tc_micro_f1"]``, and how each was cross-validated in ``frame.attrs["cv"]``.
+    Every F1 is None where a model has no figure: trained without CV, or a device its CV never
+    saw (see :func:`list_models`).
     """
     before = read_metadata(resolve(a, root))
     after = read_metadata(resolve(b, root))
@@ -471,6 +472,8 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     )  # fmt: skip
     frame.attrs["micro_f1"] = (_micro_f1(before.metrics), _micro_f1(after.metrics))
     frame.attrs["tc_micro_f1"] = tuple(_metric(m.metrics, "tc_micro_f1") for m in (before, after))
+    # how each model was cross-validated ("5-fold GroupKFold by story"; None without CV)
+    frame.attrs["cv"] = tuple(m.metrics.get("cv") for m in (before, after))
     return frame
 
 
