@@ -193,3 +193,38 @@ def test_span_folds_by_story_keep_the_spans_of_related_articles_together():
         folds = span_folds(frame, 5, group_by)
         fold_of = {frame["document_id"][i]: n for n, (_, test) in enumerate(folds) for i in test}
         assert (fold_of["d0"] == fold_of["d1"]) == together
+
+
+@pytest.mark.parametrize(
+    "table, group_by, n_splits, message",
+    [
+        (_paired_corpus(), "story", 6, r"^6 folds for 5 stories: use at most 5 \(folds are "),
+        (_tiny_corpus(), "article", 11, r"^11 folds for 10 documents: use at most 10 \(folds "),
+        # three copies of one article: a story of three documents, not "use at most 1"
+        (_tiny_corpus(3), "story", 2, "^cross-validation needs at least 2 stories, found 1: its "
+         "3 documents share much of their text$"),
+    ],
+)  # fmt: skip
+def test_more_folds_than_groups_is_one_line_not_scikit_learns_traceback(
+    table, group_by, n_splits, message
+):
+    """More folds than stories (or documents) raised scikit-learn's ValueError from GroupKFold."""
+    devices = ["Loaded_Language", "Doubt"]
+    with pytest.raises(ValidationError, match=message):
+        cross_validate_sentences(table, devices, n_splits=n_splits, group_by=group_by)
+    # the span folds of the same articles, one span row per article with its whole text
+    frame = table.groupby("document_id", as_index=False)["text"].agg("\n".join)
+    with pytest.raises(ValidationError, match=message):
+        span_folds(frame.rename(columns={"text": "document"}), n_splits, group_by)
+
+
+def test_span_folds_take_the_stories_they_are_given():
+    """``stories`` (those of all the articles, from training) decide the span folds: d0 and d1
+    share nothing, but a third article without spans links them."""
+    frame = pd.DataFrame({"document_id": [f"d{i}" for i in range(6)]})
+    frame["document"] = [f"Unrelated article number {i} about its own topic." for i in range(6)]
+    stories = {"d0": "d0", "d1": "d0", **{f"d{i}": f"d{i}" for i in range(2, 6)}}
+    for given_stories, together in ((None, False), (stories, True)):
+        folds = span_folds(frame, 5, "story", stories=given_stories)
+        fold_of = {frame["document_id"][i]: n for n, (_, test) in enumerate(folds) for i in test}
+        assert (fold_of["d0"] == fold_of["d1"]) == together

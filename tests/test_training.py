@@ -796,3 +796,109 @@ def test_models_diff_says_when_two_models_were_folded_differently(root, labels_c
     )
     assert main(["models", "diff", "tiny@v2", "tiny@v3"]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def _bridged_data(labels_csv, span_documents: dict[int, int]):
+    """The tiny labels with three articles rewritten: crowd-0 tells story P, crowd-2 story Q, and
+    crowd-1 half of each, so the three are one story though crowd-0 and crowd-2 share nothing.
+    ``span_documents`` gives the articles with gold spans, and how many each."""
+    data = load_training_data(labels=[labels_csv], base=False)
+    sentences = data.sentences
+    # made-up words, so that the two stories share no phrase at all
+    stories = {
+        name: [" ".join(f"{name}{i}w{k}" for k in range(8)) + "." for i in range(6)]
+        for name in ("pell", "quor")
+    }
+    texts = {
+        "crowd-0": stories["pell"],
+        "crowd-1": stories["pell"][:3] + stories["quor"][3:],
+        "crowd-2": stories["quor"],
+    }
+    for document, replacement in texts.items():
+        rows = sentences["document_id"] == document
+        assert rows.sum() == len(replacement)
+        sentences.loc[rows, "text"] = replacement
+    whole = sentences.groupby("document_id")["text"].agg(" ".join)
+    data.spans = pd.DataFrame(
+        [
+            (f"crowd-{d}", "worked", "line", whole[f"crowd-{d}"], DEVICE, 0, 6)
+            for d, count in span_documents.items()
+            for _ in range(count)
+        ],
+        columns=["document_id", "span", "sentence", "document", "device", "start", "end"],
+    )
+    return data
+
+
+def test_cv_by_story_folds_spans_with_the_stories_of_all_the_articles(
+    root, labels_csv, monkeypatch
+):
+    """Span folds use the sentence folds' stories: crowd-0 and crowd-2 are one story through
+    crowd-1, which has no spans; the span documents' own texts alone split them."""
+    data = _bridged_data(labels_csv, {0: 10, 2: 10, **{d: 1 for d in range(3, 10)}})
+    assert training._stories(data, "story")["crowd-2"] == "crowd-0"
+    folds = []
+
+    def recorded(frame, train, test, make_estimator=None):
+        folds.append(set(frame["document_id"].iloc[test]))
+        return frame["device"].to_numpy()[test]
+
+    monkeypatch.setattr(training, "fit_span_fold", recorded)
+    metrics = training.cross_validate(data, n_jobs=1, n_splits=3, group_by="story")
+    assert metrics["tc_micro_f1"] == 1.0 and len(folds) == 3
+    assert [fold for fold in folds if "crowd-0" in fold] == [
+        fold for fold in folds if "crowd-2" in fold
+    ]
+
+
+def test_cv_by_story_with_fewer_span_stories_than_folds_skips_span_cv(root, labels_csv, caplog):
+    """Three documents with spans but two stories (crowd-0 and crowd-1 share text): span CV is
+    skipped with a warning, as with too few documents, not scikit-learn's ValueError."""
+    data = _bridged_data(labels_csv, {0: 2, 1: 2, 3: 2})
+    with caplog.at_level("WARNING", logger="proplens.training"):
+        metrics = training.cross_validate(data, n_jobs=1, n_splits=3, group_by="story")
+    assert "tc_micro_f1" not in metrics and metrics["cv"] == "3-fold GroupKFold by story"
+    assert "not cross-validated: 3 folds for 2 stories with spans" in caplog.text
+
+
+def test_train_on_one_story_says_so_in_one_line(root, tmp_path, capsys):
+    """Labels whose articles are all one story: not "5 folds for 1 stories: use at most 1"."""
+    labels = tmp_path / "copies.csv"
+    rows = ["document_id,text,devices"]
+    for d in "abc":
+        rows += [
+            f"{d},Everyone in Velm already agrees that the ferry plan is right ({d}).,{DEVICE}",
+            f"{d},The Velm council met on Tuesday to discuss the ferry plan ({d}).,none",
+        ]
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = ["train", "--name", "tiny", "--labels", str(labels), "--no-base", "--jobs", "1"]
+    assert main([*args, "--group-by", "story"]) == 3
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "proplens: error: cross-validation needs at least 2 stories, found 1: its 3 documents "
+        "share much of their text"
+    )
+    assert not (root / "tiny").exists()
+
+
+def test_models_diff_notes_a_change_of_grouping_not_of_the_number_of_folds(
+    root, labels_csv, capsys
+):
+    """3 and 4 folds by document are one grouping: no protocol note, as the promotion guard
+    compares them (the note said "the two protocols'" for any two different ``cv`` texts)."""
+    tiny_train(root, [labels_csv])
+    second = tiny_train(root, [labels_csv], n_splits=4)
+    assert second.promoted, second.decision.message()
+    assert read_metadata(second.directory).metrics["cv"] == "4-fold GroupKFold by document"
+    assert main(["models", "diff", "tiny@v1", "tiny@v2"]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_cv_grouping_of_old_cards_and_of_cards_without_cv():
+    from proplens.registry import cv_grouping
+
+    assert cv_grouping({"cv": "5-fold GroupKFold by document", "per_device": {"a": {}}}) == (
+        "document"
+    )
+    assert cv_grouping({"cv": "10-fold GroupKFold by story", "per_device": {"a": {}}}) == "story"
+    assert cv_grouping({"per_device": {"a": {"f1": 0.5}}}) == "document"  # a card before `cv`
+    assert cv_grouping({"fit_seconds": 3.0}) is None  # trained with --no-cv

@@ -806,9 +806,14 @@ def models_diff(
     spans = frame.attrs.get("tc_micro_f1")
     if spans and any(value is not None for value in spans):
         print(f"TC micro F1 (gold spans): {_figure(spans[0])} -> {_figure(spans[1])}")
-    folds = frame.attrs.get("cv")
-    if folds and None not in folds and folds[0] != folds[1]:
+    grouping = frame.attrs.get("grouping")
+    if grouping and None not in grouping and grouping[0] != grouping[1]:
         # story folds score the same model lower than article folds: say so beside the changes
+        # (not when only the number of folds differs, which the promotion guard compares too)
+        folds = [
+            cv or f"folds grouped by {g}"
+            for cv, g in zip(frame.attrs.get("cv") or (None, None), grouping, strict=True)
+        ]
         print(
             f"note: {a} was cross-validated with {folds[0]} and {b} with {folds[1]}; the F1 "
             "changes mix the two models' difference with the two protocols'"

@@ -9,7 +9,7 @@ articles that share much of their text (:mod:`proplens.stories`) never straddle 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +26,7 @@ from proplens.stories import story_groups
 __all__ = [
     "GROUPINGS",
     "EvaluationReport",
+    "check_fold_count",
     "check_grouping",
     "cross_validate_sentences",
     "cross_validate_spans",
@@ -150,8 +151,27 @@ class EvaluationReport:
         return pd.DataFrame(rows, columns=["measure", "value"])
 
 
-def _folds(groups: np.ndarray, n_splits: int):
+def _folds(groups: np.ndarray, n_splits: int, unit: str = "documents", documents=None):
+    check_fold_count(n_splits, len(np.unique(groups)), unit, documents=documents)
     return list(GroupKFold(n_splits=n_splits).split(np.zeros(len(groups)), groups=groups))
+
+
+def check_fold_count(
+    n_splits: int, groups: int, unit: str = "documents", *, documents: int | None = None
+) -> None:
+    """Refuse more folds than ``groups`` (whole ``unit``: "documents" or "stories", of
+    ``documents`` documents) in one line, not with scikit-learn's traceback."""
+    if n_splits <= groups:
+        return
+    if groups < 2:
+        why = ""
+        if unit == "stories" and groups == 1 and (documents or 0) > 1:
+            why = f": its {documents} documents share much of their text"
+        raise ValidationError(f"cross-validation needs at least 2 {unit}, found {groups}{why}")
+    raise ValidationError(
+        f"{n_splits} folds for {groups} {unit}: use at most {groups} "
+        f"(folds are groups of whole {unit})"
+    )
 
 
 def check_grouping(group_by: str) -> None:
@@ -195,7 +215,9 @@ def cross_validate_sentences(
     y_any = Y.any(axis=1).astype(int)
     proba = np.zeros((len(table), len(devices) + 1))
     predicted = np.zeros((len(table), len(devices) + 1), dtype=np.int8)
-    for fold, (train, test) in enumerate(_folds(groups, n_splits)):
+    unit = "stories" if group_by == "story" else "documents"
+    documents = table["document_id"].nunique()
+    for fold, (train, test) in enumerate(_folds(groups, n_splits, unit, documents)):
         estimator = make_estimator(list(devices)).fit(table.iloc[train], Y[train])
         fold_proba = estimator.predict_all_proba(table.iloc[test])
         proba[test] = fold_proba
@@ -258,23 +280,29 @@ def cross_validate_spans(
 
 
 def span_folds(
-    frame: pd.DataFrame, n_splits: int = 5, group_by: str = "article"
+    frame: pd.DataFrame,
+    n_splits: int = 5,
+    group_by: str = "article",
+    *,
+    stories: Mapping[str, str] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (train, test) positions of :func:`cross_validate_spans`, grouped by document or, with
-    ``group_by="story"``, by story (the documents' texts compared, see :func:`fold_groups`)."""
+    ``group_by="story"``, by story (the documents' texts compared, see :func:`fold_groups`).
+
+    ``stories`` maps each ``str(document_id)`` to its story when already known, as
+    :func:`proplens.training.cross_validate` knows it from all its articles: stories found among
+    the documents with spans alone can split two documents that a third, without spans, links.
+    """
     check_grouping(group_by)
     ids = frame["document_id"].to_numpy()
     if group_by == "story":
-        # one row per document with its whole text: the stories of the documents with spans
-        first = frame.drop_duplicates("document_id")
-        story = dict(
-            zip(
-                first["document_id"],
-                fold_groups(first["document_id"], first["document"], "story"),
-                strict=True,
-            )
-        )
-        return _folds(np.array([story[d] for d in ids], dtype=object), n_splits)
+        if stories is None:
+            # one row per document with its whole text: the stories of the documents with spans
+            first = frame.drop_duplicates("document_id")
+            keys = fold_groups(first["document_id"].astype(str), first["document"], "story")
+            stories = dict(zip(first["document_id"].astype(str), keys, strict=True))
+        groups = np.array([stories[str(d)] for d in ids], dtype=object)
+        return _folds(groups, n_splits, "stories", len(set(ids.tolist())))
     return _folds(ids, n_splits)
 
 

@@ -358,6 +358,15 @@ def _unseen(scores: Any) -> bool:
     return isinstance(scores, dict) and scores.get("folds") == 0
 
 
+def cv_grouping(metrics: dict[str, Any]) -> str | None:
+    """What a card's CV folds kept whole: "story", or "document" (every card before story folds,
+    ``metrics.cv`` "5-fold GroupKFold by document"); None for a model trained without CV. The
+    number of folds does not matter."""
+    if not metrics.get("cv") and not metrics.get("per_device"):
+        return None
+    return "story" if str(metrics.get("cv", "")).endswith("by story") else "document"
+
+
 def _micro_f1(metrics: dict[str, Any]) -> float | None:
     """The cross-validated micro F1, or None when there is none: no CV (``train --no-cv``), or a
     CV that saw no positive and no prediction of any device (recorded as 0.0, a figure that
@@ -431,7 +440,8 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     ``a`` and ``b`` are references or model directories (see :func:`resolve`). The two micro F1
     scores are in ``frame.attrs["micro_f1"]`` as ``(before, after)``, and those of technique
     classification on gold spans (None for a model without a span classifier) in
-    ``frame.attrs["tc_micro_f1"]``, and how each was cross-validated in ``frame.attrs["cv"]``.
+    ``frame.attrs["tc_micro_f1"]``, how each was cross-validated in ``frame.attrs["cv"]`` and what
+    its folds kept whole in ``frame.attrs["grouping"]`` (see :func:`cv_grouping`).
     Every F1 is None where a model has no figure: trained without CV, or a device its CV never
     saw (see :func:`list_models`).
     """
@@ -474,6 +484,7 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     frame.attrs["tc_micro_f1"] = tuple(_metric(m.metrics, "tc_micro_f1") for m in (before, after))
     # how each model was cross-validated ("5-fold GroupKFold by story"; None without CV)
     frame.attrs["cv"] = tuple(m.metrics.get("cv") for m in (before, after))
+    frame.attrs["grouping"] = tuple(cv_grouping(m.metrics) for m in (before, after))
     return frame
 
 

@@ -28,6 +28,7 @@ from sklearn.model_selection import GroupKFold
 from proplens import config
 from proplens.errors import DataError, ModelError, ValidationError
 from proplens.evaluation import (
+    check_fold_count,
     check_grouping,
     fit_span_fold,
     fold_groups,
@@ -609,7 +610,7 @@ def cross_validate_block(
     document), or by story with ``group_by="story"`` (see :func:`cross_validate`), run in up to
     ``n_jobs`` processes. ``features`` is an unfitted feature transformer
     (default: the model's own), e.g. :func:`proplens.figures.make_figure_features` to measure the
-    Unverified_Figures block. Returns None when there are fewer than two documents.
+    Unverified_Figures block. Returns None when there are fewer than two documents (stories).
     """
     plan = _plan_block(
         data, devices, rows, n_splits=n_splits, random_state=random_state, features=features,
@@ -676,14 +677,11 @@ def cross_validate(
 
     _check_splits(n_splits)
     stories = _stories(data, group_by)
-    unit = "story" if stories else "document"
-    documents = len(set(stories.values())) if stories else data.sentences["document_id"].nunique()
-    if n_splits > documents:
-        # each block would quietly use fewer folds (one per document) under an "N-fold" title
-        raise ValidationError(
-            f"{n_splits} folds for {documents} {'stories' if stories else 'documents'}: use at "
-            f"most {documents} (folds are groups of whole {'stories' if stories else 'documents'})"
-        )
+    unit, units = ("story", "stories") if stories is not None else ("document", "documents")
+    documents = data.sentences["document_id"].nunique()
+    groups = len(set(stories.values())) if stories is not None else documents
+    # each block would quietly use fewer folds (one per document) under an "N-fold" title
+    check_fold_count(n_splits, groups, units, documents=documents)
     Y = data.indicator()
     metrics: dict = {"cv": f"{n_splits}-fold GroupKFold by {unit}", "per_device": {}}
     # Every fold of every block, and of the span classifier, goes to one pool of workers.
@@ -698,14 +696,19 @@ def cross_validate(
         tasks += plan.tasks()
         costs += plan.costs()
     span_splits = []
-    if len(data.spans) and data.spans["document_id"].nunique() < n_splits:
+    # the spans' groups are those of the sentence folds: stories of all the articles
+    span_groups = data.spans["document_id"].astype(str)
+    if stories is not None:
+        span_groups = span_groups.map(stories)
+    if len(data.spans) and span_groups.nunique() < n_splits:
         log.warning(
-            "technique classification not cross-validated: %d folds for %d documents with spans",
+            "technique classification not cross-validated: %d folds for %d %s with spans",
             n_splits,
-            data.spans["document_id"].nunique(),
+            span_groups.nunique(),
+            units,
         )
     elif len(data.spans):
-        span_splits = span_folds(data.spans, n_splits, group_by)
+        span_splits = span_folds(data.spans, n_splits, group_by, stories=stories)
         tasks += [delayed(fit_span_fold)(data.spans, train, test) for train, test in span_splits]
         # a span fold costs about what a sentence fold of 5x its rows costs, one label each
         costs += [5 * len(train) for train, _ in span_splits]
@@ -835,7 +838,7 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
     import tempfile
 
     from proplens.artifacts import METADATA_FILENAME, read_metadata
-    from proplens.registry import diff
+    from proplens.registry import cv_grouping, diff
 
     if parent is None:
         return PromotionDecision(True, None, "no current model to compare with")
@@ -859,8 +862,8 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
             f"the new model has no CV figures (trained without evaluation), so it cannot be "
             f"compared with {before.ref}; kept {before.ref} as the default",
         )
-    grouped_before = _cv_grouping(before.metrics)
-    grouped_after = _cv_grouping(metadata["metrics"])
+    grouped_before = cv_grouping(before.metrics)
+    grouped_after = cv_grouping(metadata["metrics"])
     if grouped_before != grouped_after:
         # Story folds give lower figures than article folds on the same model (copies of a
         # story no longer straddle them): a drop between the two would be the protocol's.
@@ -946,11 +949,6 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
         True, before.ref, f"no device's F1 dropped beyond the CV spread of {before.ref}", [],
         comparison,
     )  # fmt: skip
-
-
-def _cv_grouping(metrics: dict) -> str:
-    """What a card's folds kept whole: "document" (every card before story folds), or "story"."""
-    return "story" if str(metrics.get("cv", "")).endswith("by story") else "document"
 
 
 def _comparison_notes(decision: PromotionDecision | None, counts: dict) -> str:
