@@ -59,6 +59,8 @@ def test_the_share_is_of_the_shorter_article_and_has_a_floor():
     assert related_articles({"a": HARBOUR, "b": SCHOOL}, min_shared=0.01)["b"] == "b"
     with pytest.raises(ValueError, match="min_shared"):
         related_articles({"a": HARBOUR}, min_shared=0)
+    with pytest.raises(ValueError, match="max_articles must be at least 2, got 1"):
+        related_articles({"a": HARBOUR, "b": HARBOUR_REWRITE}, max_articles=1)
 
 
 def test_articles_too_short_for_a_phrase_are_their_own_story():

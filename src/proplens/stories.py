@@ -53,6 +53,8 @@ def related_articles(
     """
     if not 0 < min_shared <= 1:
         raise ValueError(f"min_shared must be in (0, 1], got {min_shared}")
+    if max_articles < 2:  # a phrase in two articles would count as boilerplate: nothing links
+        raise ValueError(f"max_articles must be at least 2, got {max_articles}")
     ids = sorted(documents, key=str)
     phrases = [_shingles(documents[d]) for d in ids]
     article = np.repeat(np.arange(len(ids), dtype=np.int64), [len(p) for p in phrases])
