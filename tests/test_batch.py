@@ -1198,3 +1198,18 @@ def test_parts_and_tables_reach_the_disk_before_their_rename(
         if parent == folder:  # before anything else is renamed in the parts folder
             following = [e for e in later if e[0] == "replace"]
             assert not following or later.index(("fsync", parent)) < later.index(following[0])
+
+
+def test_the_progress_bar_counts_rescored_documents_in_its_total(
+    folder: Path, tmp_path: Path, model, capsys
+) -> None:
+    """The bar's total counted an edited document as done, so rescoring it ran the bar past its
+    end ("1/0"); it now grows by the documents handed out again."""
+    output = tmp_path / "scores.parquet"
+    score_corpus(folder, output, model=model, progress=False, batch_size=7)
+    edited = folder / "Harbour_Post" / "story03.txt"
+    edited.write_text(_text(3) + " The mayor resigned on Friday.", encoding="utf-8")
+    capsys.readouterr()
+    score_corpus(folder, output, model=model, progress=True, batch_size=7)
+    bar = capsys.readouterr().err
+    assert "1/1" in bar and "1/0" not in bar

@@ -1500,9 +1500,12 @@ def _batches(
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int | None) -> Iterator[Callable[[int], None]]:
+def _progress(enabled: bool, total: int | None) -> Iterator[Callable[[int, int], None]]:
+    """A bar over ``total`` documents; the callable advances it by ``n`` documents and, first,
+    raises its total by ``more`` (documents scored again because they changed, which ``total``
+    counted as done)."""
     if not enabled:
-        yield lambda n: None
+        yield lambda n, more=0: None
         return
     from rich.console import Console
     from rich.progress import (
@@ -1537,7 +1540,16 @@ def _progress(enabled: bool, total: int | None) -> Iterator[Callable[[int], None
     )
     with progress:
         task = progress.add_task("scoring", total=total)
-        yield lambda n: progress.advance(task, n)
+        expected = total
+
+        def advance(n: int, more: int = 0) -> None:
+            nonlocal expected
+            if more and expected is not None:
+                expected += more
+                progress.update(task, total=expected)
+            progress.advance(task, n)
+
+        yield advance
 
 
 _UNGUARDED_SCRIPT = (
@@ -1663,6 +1675,7 @@ def score_corpus(
         remaining = None if total is None else max(total - len(done), 0)
         batches = parts.numbered(_batches(listed(items), done, batch_size, skip, changed))
         target = parts.target
+        counted = 0  # rescored documents the bar's total already includes
         with _progress(progress, remaining) as advance, contextlib.ExitStack() as stack:
             if dask is not None or workers > 1:
                 # The workers get their own copy; the driver needs only the bytes to ship.
@@ -1686,7 +1699,10 @@ def score_corpus(
                         parts.write(receipt.number, *receipt.tables)
                 counts["failed"] += receipt.failed
                 counts["scored"] += receipt.documents - receipt.failed
-                advance(receipt.documents)
+                # documents handed out again because they changed were counted as done in the
+                # bar's total: it grows by them, so it ends at 100 %, not past it
+                advance(receipt.documents, counts["rescored"] - counted)
+                counted = counts["rescored"]
     summary = documents_path(output)
     with _writing(output), _intact(parts.folder):
         left_out = parts.consolidate(output, summary, _schemas(devices), positions)
