@@ -902,3 +902,16 @@ def test_cv_grouping_of_old_cards_and_of_cards_without_cv():
     assert cv_grouping({"cv": "10-fold GroupKFold by story", "per_device": {"a": {}}}) == "story"
     assert cv_grouping({"per_device": {"a": {"f1": 0.5}}}) == "document"  # a card before `cv`
     assert cv_grouping({"fit_seconds": 3.0}) is None  # trained with --no-cv
+
+
+def test_cli_train_takes_the_number_of_folds(root, labels_csv, capsys):
+    """A label set of a few documents needs fewer than 5 folds: `--folds` sets them, the card
+    says so, and the error for too many says what to pass."""
+    args = ["train", "--name", "tiny", "--labels", str(labels_csv), "--no-base", "--jobs", "1"]
+    assert main([*args, "--folds", "11"]) == 3
+    assert "11 folds for 10 documents: use at most 10" in capsys.readouterr().err
+    assert not (root / "tiny").exists()
+    assert main([*args, "--folds", "3"]) == 0
+    metadata = read_metadata(root / "tiny" / "v1")
+    assert metadata.metrics["cv"] == "3-fold GroupKFold by document"
+    assert metadata.training_data["command"].endswith("--no-base --folds 3")

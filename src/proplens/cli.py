@@ -495,7 +495,10 @@ def train(
         Path | None,
         typer.Option(help="Folder that stand-off --labels point into (only with --labels)."),
     ] = None,
-    cv: Annotated[bool, typer.Option(help="Run grouped 5-fold CV for the model card.")] = True,
+    cv: Annotated[bool, typer.Option(help="Run grouped k-fold CV for the model card.")] = True,
+    folds: Annotated[
+        int, typer.Option(help="CV folds (at most the number of documents or stories).")
+    ] = 5,
     jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
     use: Annotated[
         bool, typer.Option(help="Make the new model the default if it passes the guard.")
@@ -535,6 +538,7 @@ def train(
     command += f" --corpus {corpus}" if corpus is not None else ""
     command += "" if base else " --no-base"
     command += "" if cv else " --no-cv"
+    command += f" --folds {folds}" if cv and folds != 5 else ""
     command += f" --group-by {group_by}" if group_by != "article" else ""
     command += f" --notes {notes}" if notes is not None else ""
     with _terminate_like_interrupt():
@@ -545,6 +549,7 @@ def train(
             base=base,
             corpus_dir=corpus,
             evaluate=cv,
+            n_splits=folds,
             n_jobs=jobs,
             promote=use,
             force=force,
