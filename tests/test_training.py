@@ -773,15 +773,30 @@ def test_train_by_story_is_compared_only_with_a_model_folded_the_same_way(root, 
     assert read_metadata(fourth.directory).metrics["comparison"]["parent"] == "tiny@v3"
 
 
-def test_cli_train_records_its_grouping_and_refuses_an_unknown_one(root, labels_csv, capsys):
+@pytest.mark.parametrize(
+    "option, bad, refusal, good, cv",
+    [
+        # a grouping the card records, and one that does not exist
+        ("--group-by", "topic", "--group-by must be one of article, story, got 'topic'", "story",
+         "5-fold GroupKFold by story"),
+        # a label set of a few documents needs fewer than 5 folds
+        ("--folds", "11", "11 folds for 10 documents: use at most 10", "3",
+         "3-fold GroupKFold by document"),
+    ],
+)  # fmt: skip
+def test_cli_train_cv_options_reach_the_card(
+    root, labels_csv, capsys, option, bad, refusal, good, cv
+):
+    """`train --group-by` and `--folds`: a bad value is one line and writes nothing; a good one
+    is what the card's CV says, and the card's command repeats it."""
     args = ["train", "--name", "tiny", "--labels", str(labels_csv), "--no-base", "--jobs", "1"]
-    assert main([*args, "--group-by", "topic"]) == 3
-    assert "--group-by must be one of article, story, got 'topic'" in capsys.readouterr().err
+    assert main([*args, option, bad]) == 3
+    assert refusal in capsys.readouterr().err
     assert not (root / "tiny").exists()
-    assert main([*args, "--group-by", "story"]) == 0
+    assert main([*args, option, good]) == 0
     metadata = read_metadata(root / "tiny" / "v1")
-    assert metadata.metrics["cv"] == "5-fold GroupKFold by story"
-    assert metadata.training_data["command"].endswith("--group-by story")
+    assert metadata.metrics["cv"] == cv
+    assert metadata.training_data["command"].endswith(f"--no-base {option} {good}")
 
 
 def test_models_diff_says_when_two_models_were_folded_differently(root, labels_csv, capsys):
@@ -902,16 +917,3 @@ def test_cv_grouping_of_old_cards_and_of_cards_without_cv():
     assert cv_grouping({"cv": "10-fold GroupKFold by story", "per_device": {"a": {}}}) == "story"
     assert cv_grouping({"per_device": {"a": {"f1": 0.5}}}) == "document"  # a card before `cv`
     assert cv_grouping({"fit_seconds": 3.0}) is None  # trained with --no-cv
-
-
-def test_cli_train_takes_the_number_of_folds(root, labels_csv, capsys):
-    """A label set of a few documents needs fewer than 5 folds: `--folds` sets them, the card
-    says so, and the error for too many says what to pass."""
-    args = ["train", "--name", "tiny", "--labels", str(labels_csv), "--no-base", "--jobs", "1"]
-    assert main([*args, "--folds", "11"]) == 3
-    assert "11 folds for 10 documents: use at most 10" in capsys.readouterr().err
-    assert not (root / "tiny").exists()
-    assert main([*args, "--folds", "3"]) == 0
-    metadata = read_metadata(root / "tiny" / "v1")
-    assert metadata.metrics["cv"] == "3-fold GroupKFold by document"
-    assert metadata.training_data["command"].endswith("--no-base --folds 3")
