@@ -466,13 +466,6 @@ def _read_span_pairs(path: str) -> list[tuple[int, int]]:
 # --- training and evaluation ----------------------------------------------------------------------
 
 
-def _check_group_by(group_by: str) -> None:
-    from proplens.evaluation import GROUPINGS
-
-    if group_by not in GROUPINGS:
-        raise ValidationError(f"--group-by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
-
-
 @app.command()
 def train(
     name: Annotated[
@@ -526,10 +519,11 @@ def train(
             f"--corpus {corpus}: names the folder stand-off --labels point into, so it needs "
             "--labels FILE (the base corpus is read from --data or PROPLENS_DATA)"
         )
+    from proplens.evaluation import check_grouping
     from proplens.inputs import read_document
     from proplens.training import train as run
 
-    _check_group_by(group_by)
+    check_grouping(group_by, "--group-by")
 
     notes_text = read_document(notes).text.strip() if notes is not None else ""
     # what the card gives to reproduce the model: every option that changes the model or its card
@@ -628,11 +622,12 @@ def evaluate(
     ] = "article",
 ) -> None:
     """Grouped k-fold cross-validation on the SemEval-2020 training articles."""
+    from proplens.evaluation import check_grouping
     from proplens.training import cross_validate, load_training_data
 
     if folds < 2:
         raise ValidationError(f"--folds must be at least 2, got {folds}")
-    _check_group_by(group_by)
+    check_grouping(group_by, "--group-by")
     if out is not None and out.exists() and not out.is_dir():
         raise InputError(
             f"{out}: not a folder (--out names a folder for metrics.json and per_device.csv)"

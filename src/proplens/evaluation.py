@@ -21,7 +21,7 @@ from proplens.errors import ValidationError
 from proplens.features import span_line
 from proplens.labels import to_indicator
 from proplens.model import DeviceClassifier, SpanClassifier
-from proplens.stories import story_groups
+from proplens.stories import related_articles, story_groups
 
 __all__ = [
     "GROUPINGS",
@@ -174,10 +174,11 @@ def check_fold_count(
     )
 
 
-def check_grouping(group_by: str) -> None:
-    """Refuse a ``group_by`` that is not one of :data:`GROUPINGS`, in one line."""
+def check_grouping(group_by: str, name: str = "group_by") -> None:
+    """Refuse a ``group_by`` that is not one of :data:`GROUPINGS`, in one line naming the
+    argument as ``name`` (the command line's ``--group-by``)."""
     if group_by not in GROUPINGS:
-        raise ValidationError(f"group_by must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
+        raise ValidationError(f"{name} must be one of {', '.join(GROUPINGS)}, got {group_by!r}")
 
 
 def fold_groups(document_ids, texts, group_by: str = "article") -> np.ndarray:
@@ -299,8 +300,9 @@ def span_folds(
         if stories is None:
             # one row per document with its whole text: the stories of the documents with spans
             first = frame.drop_duplicates("document_id")
-            keys = fold_groups(first["document_id"].astype(str), first["document"], "story")
-            stories = dict(zip(first["document_id"].astype(str), keys, strict=True))
+            stories = related_articles(
+                dict(zip(first["document_id"].astype(str), first["document"], strict=True))
+            )
         groups = np.array([stories[str(d)] for d in ids], dtype=object)
         return _folds(groups, n_splits, "stories", len(set(ids.tolist())))
     return _folds(ids, n_splits)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["SHINGLE_WORDS", "related_articles", "story_groups"]
+__all__ = ["SHINGLE_WORDS", "related_articles", "stories_by_document", "story_groups"]
 
 #: Phrase length, in words, of the shingles compared: long enough that most shared ones are
 #: copied text, not idiom. The commonest idiom left ("at the end of the", in 9 of the 371
@@ -93,13 +93,20 @@ def related_articles(
     return {d: ids[root(i)] for i, d in enumerate(ids)}
 
 
-def story_groups(document_ids: Sequence, texts: Iterable[str], **options) -> np.ndarray:
-    """One story key per row of a sentence table (``document_id`` and ``text`` columns): the
-    groups for a :class:`~sklearn.model_selection.GroupKFold` that keeps related stories in one
-    fold. ``options`` are those of :func:`related_articles`."""
-    keys = [str(d) for d in document_ids]
+def stories_by_document(document_ids: Sequence, texts: Iterable[str], **options) -> dict[str, str]:
+    """Each document's story, from the rows of a sentence table (``document_id`` and ``text``
+    columns; a document is its rows' texts joined), keyed by ``str(document_id)``. ``options``
+    are those of :func:`related_articles`."""
     sentences: dict[str, list[str]] = defaultdict(list)
-    for key, text in zip(keys, texts, strict=True):
-        sentences[key].append(text)
-    story = related_articles({k: "\n".join(v) for k, v in sentences.items()}, **options)
+    for document, text in zip(document_ids, texts, strict=True):
+        sentences[str(document)].append(text)
+    return related_articles({k: "\n".join(v) for k, v in sentences.items()}, **options)
+
+
+def story_groups(document_ids: Sequence, texts: Iterable[str], **options) -> np.ndarray:
+    """One story key per row of a sentence table: the groups for a
+    :class:`~sklearn.model_selection.GroupKFold` that keeps related stories in one fold (see
+    :func:`stories_by_document`)."""
+    keys = [str(d) for d in document_ids]
+    story = stories_by_document(keys, texts, **options)
     return np.array([story[k] for k in keys], dtype=object)

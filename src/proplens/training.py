@@ -31,7 +31,6 @@ from proplens.evaluation import (
     check_fold_count,
     check_grouping,
     fit_span_fold,
-    fold_groups,
     span_folds,
     span_frame,
     span_scores,
@@ -40,6 +39,7 @@ from proplens.features import add_neighbour_columns
 from proplens.labeling import LabelSet, read_labels
 from proplens.labels import to_indicator
 from proplens.model import DeviceClassifier, SpanClassifier
+from proplens.stories import stories_by_document
 from proplens.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
@@ -571,9 +571,7 @@ def _stories(data: TrainingData, group_by: str) -> dict[str, str] | None:
     check_grouping(group_by)
     if group_by != "story":
         return None
-    sentences = data.sentences
-    keys = fold_groups(sentences["document_id"].to_numpy(), sentences["text"], "story")
-    return dict(zip(sentences["document_id"].astype(str), keys, strict=True))
+    return stories_by_document(data.sentences["document_id"], data.sentences["text"])
 
 
 def _run_in_pool(tasks: list, costs: list[int], n_jobs: int) -> list:
