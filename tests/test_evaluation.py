@@ -146,6 +146,22 @@ def test_cross_validation_never_shares_an_article_between_folds():
     }
 
 
+def test_out_of_fold_labels_are_what_the_report_scores():
+    """``flagged`` and ``predicted`` are the thresholded labels the report's F1 figures count."""
+    from sklearn.metrics import f1_score
+
+    table = _tiny_corpus()
+    report, oof = _recorded_cv(table)
+    gold_any = table["devices"].map(bool)
+    assert oof["flagged"].dtype == bool
+    assert f1_score(gold_any, oof["flagged"]) == pytest.approx(report.sentence_f1)
+    doubt_gold = table["devices"].map(lambda d: "Doubt" in d)
+    doubt_predicted = oof["predicted"].map(lambda d: "Doubt" in d)
+    assert f1_score(doubt_gold, doubt_predicted) == pytest.approx(
+        report.per_device.loc["Doubt", "f1"]
+    )
+
+
 def _paired_corpus():
     """Ten articles of the tiny corpus, each with a story paragraph it shares with one other."""
     table = _tiny_corpus()

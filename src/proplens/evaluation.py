@@ -204,7 +204,8 @@ def cross_validate_sentences(
     article or, with ``group_by="story"``, by story (:func:`fold_groups`).
 
     Returns the report and the out-of-fold predictions (one row per sentence: ``propaganda``
-    probability and one probability column per device, plus the thresholded labels).
+    probability and one probability column per device, plus the thresholded labels: ``flagged``
+    for any device, ``predicted`` the list of devices).
     """
     started = time.perf_counter()
     missing = [c for c in ("document_id", "text", "devices") if c not in table.columns]
@@ -240,6 +241,7 @@ def cross_validate_sentences(
         grouped_by=group_by,
     )
     oof = pd.DataFrame(proba, columns=["propaganda", *devices], index=table.index)
+    oof["flagged"] = predicted[:, 0].astype(bool)
     oof["predicted"] = [
         [d for d, flag in zip(devices, row, strict=True) if flag] for row in predicted[:, 1:]
     ]

@@ -1,0 +1,228 @@
+"""How well do two annotators agree? A human yardstick for issue 3's accuracy figures.
+
+Twelve NLP4IF-2019 training articles were annotated twice, by independent passes: the second copy
+carries the article id with a "9" appended and different spans (``PROVENANCE.md``). Their texts
+are byte-identical to the SemEval-2020 training articles of the same id, one sentence per line, so
+the two passes, the SemEval-2020 gold and proplens's out-of-fold predictions can be compared
+sentence by sentence. The script prints, on those sentences:
+
+- how the SemEval-2020 gold relates to the two passes (for these articles it is their union);
+- one pass against the other: sentence-level any-device F1 (the SLC measure), Cohen's kappa, and
+  micro-F1 over the 14 devices (a sentence carries a device when a span of it overlaps the
+  sentence, as everywhere in proplens; F1 between two annotators is symmetric);
+- each pass against the gold, i.e. what one annotator scores on the measure the CV uses;
+- proplens and the TF-IDF+LR reference of ``bench.py`` against the gold, from the out-of-fold
+  predictions of the same 5-fold article CV as ``bench.py`` (14 devices), restricted to these
+  articles, next to the same figures over all CV sentences.
+
+Twelve articles are few, so every figure carries a 90% bootstrap interval over articles. The
+script only reads labels; it tunes nothing. Prints figures only.
+
+    PROPLENS_DATA=../shared/data python benchmarks/annotator_agreement.py [--quick]   # ~3 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+from bench import plain_features
+
+from proplens.corpus import read_nlp4if2019
+from proplens.evaluation import cross_validate_sentences
+from proplens.model import DeviceClassifier
+from proplens.training import load_training_data
+
+BOOTSTRAP_DRAWS = 2000
+
+
+def double_annotated(corpus) -> list[tuple[str, str]]:
+    """(first pass id, second pass id) for every article the release holds twice."""
+    ids = corpus.documents
+    pairs = [(d[:-1], d) for d in ids if len(d) == 10 and d.endswith("9") and d[:-1] in ids]
+    for first, second in pairs:
+        if ids[first] != ids[second]:
+            sys.exit(f"articles {first} and {second} differ in text: not a second pass")
+    return sorted(pairs)
+
+
+def pass_labels(corpus, pairs) -> pd.DataFrame:
+    """One row per sentence of the double-annotated articles: each pass's device set."""
+    table = corpus.sentence_table()
+    by_document = dict(tuple(table.groupby("document_id", sort=False)))
+    rows = []
+    for first, second in pairs:
+        one, two = by_document[first], by_document[second]
+        if not np.array_equal(one["start"].to_numpy(), two["start"].to_numpy()):
+            sys.exit(f"articles {first} and {second} split into different sentences")
+        for start, a, b in zip(one["start"], one["devices"], two["devices"], strict=True):
+            rows.append((first, int(start), frozenset(a), frozenset(b)))
+    return pd.DataFrame(rows, columns=["document_id", "start", "pass 1", "pass 2"])
+
+
+def article_counts(frame: pd.DataFrame, gold: str, other: str) -> np.ndarray:
+    """Per article: the counts every measure below is a function of (one row per article).
+
+    Columns: sentences flagged by both, by ``other`` only, by ``gold`` only, by neither; device
+    labels shared, device labels of ``gold``, device labels of ``other``. A column ``<name>
+    flagged``, where present, says whether a sentence is flagged (a model flags with its own
+    any-device threshold); otherwise a sentence is flagged when it carries a device.
+    """
+
+    def flagged(column: str) -> np.ndarray:
+        if f"{column} flagged" in frame.columns:
+            return frame[f"{column} flagged"].to_numpy(dtype=bool)
+        return frame[column].map(bool).to_numpy()
+
+    a, b = flagged(gold), flagged(other)
+    per_sentence = np.column_stack(
+        [
+            a & b,
+            ~a & b,
+            a & ~b,
+            ~a & ~b,
+            [len(x & y) for x, y in zip(frame[gold], frame[other], strict=True)],
+            frame[gold].map(len),
+            frame[other].map(len),
+        ]
+    ).astype(np.int64)
+    _, article = np.unique(frame["document_id"].to_numpy(), return_inverse=True)
+    counts = np.zeros((article.max() + 1, per_sentence.shape[1]), dtype=np.int64)
+    np.add.at(counts, article, per_sentence)
+    return counts
+
+
+def f1_any(c: np.ndarray) -> np.ndarray:
+    both, other_only, gold_only = c[..., 0], c[..., 1], c[..., 2]
+    return 2 * both / np.maximum(2 * both + other_only + gold_only, 1)
+
+
+def kappa_any(c: np.ndarray) -> np.ndarray:
+    both, other_only, gold_only, neither = (c[..., i].astype(float) for i in range(4))
+    n = both + other_only + gold_only + neither
+    observed = (both + neither) / n
+    chance = (
+        (both + gold_only) * (both + other_only) + (neither + other_only) * (neither + gold_only)
+    ) / n**2
+    return (observed - chance) / (1 - chance)
+
+
+def micro_f1(c: np.ndarray) -> np.ndarray:
+    return 2 * c[..., 4] / np.maximum(c[..., 5] + c[..., 6], 1)
+
+
+MEASURES = {
+    "any-device F1 (SLC)": f1_any,
+    "any-device kappa": kappa_any,
+    "micro-F1, 14 devices": micro_f1,
+}
+
+
+def figures(frame: pd.DataFrame, gold: str, other: str, rng) -> dict[str, str]:
+    """Each measure on all sentences, with a 90% percentile interval over resampled articles."""
+    counts = article_counts(frame, gold, other)
+    n = len(counts)
+    weights = np.stack(
+        [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(BOOTSTRAP_DRAWS)]
+    )
+    resampled = weights @ counts  # one row of summed counts per draw
+    out = {}
+    for label, measure in MEASURES.items():
+        low, high = np.percentile(measure(resampled), [5, 95])
+        out[label] = f"{float(measure(counts.sum(axis=0))):.3f} [{low:.3f}, {high:.3f}]"
+    return out
+
+
+def out_of_fold(table, devices, make_estimator, n_splits) -> pd.DataFrame:
+    """Each sentence's thresholded labels from the fold that did not train on its article."""
+    _, oof = cross_validate_sentences(
+        table, devices, make_estimator=make_estimator, n_splits=n_splits
+    )
+    return pd.DataFrame(
+        {
+            "document_id": table["document_id"].to_numpy(),
+            "start": table["start"].to_numpy(),
+            "gold": table["devices"].map(frozenset).to_numpy(),
+            "devices": oof["predicted"].map(frozenset).to_numpy(),
+            "devices flagged": oof["flagged"].to_numpy(),
+        }
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 2-fold CV on the double-annotated articles and 48 others",
+    )
+    args = parser.parse_args(argv)
+    n_splits = 2 if args.quick else 5
+    rng = np.random.default_rng(0)
+    corpus = read_nlp4if2019()
+    pairs = double_annotated(corpus)
+    passes = pass_labels(corpus, pairs)
+
+    data = load_training_data()
+    devices = [d for d in data.devices if d != "Unverified_Figures"]
+    table = data.sentences.assign(
+        devices=[[d for d in ds if d in devices] for ds in data.sentences["devices"]]
+    )
+    if args.quick:
+        others = sorted(set(table["document_id"]) - set(passes["document_id"]))[:48]
+        keep = set(passes["document_id"]) | set(others)
+        table = table[table["document_id"].isin(keep)].reset_index(drop=True)
+    gold = table.set_index(["document_id", "start"])["devices"].map(frozenset)
+    keys = list(zip(passes["document_id"], passes["start"], strict=True))
+    missing = [k for k in keys if k not in gold.index]
+    if missing:
+        sys.exit(f"{len(missing)} sentences of the double-annotated articles are not in SemEval")
+    passes["gold"] = [gold[k] for k in keys]
+    passes["union of the passes"] = [
+        a | b for a, b in zip(passes["pass 1"], passes["pass 2"], strict=True)
+    ]
+
+    print(
+        f"{len(pairs)} double-annotated articles, {len(passes)} sentences; sentences flagged: "
+        f"pass 1 {passes['pass 1'].map(bool).mean():.1%}, "
+        f"pass 2 {passes['pass 2'].map(bool).mean():.1%}, "
+        f"SemEval-2020 gold {passes['gold'].map(bool).mean():.1%}\n"
+    )
+    comparisons = [
+        ("union of the passes vs SemEval-2020 gold", passes, "gold", "union of the passes"),
+        ("pass 1 vs pass 2 (two annotators)", passes, "pass 1", "pass 2"),
+        ("pass 1 vs SemEval-2020 gold", passes, "gold", "pass 1"),
+        ("pass 2 vs SemEval-2020 gold", passes, "gold", "pass 2"),
+    ]
+    systems = {
+        "proplens": lambda names: DeviceClassifier(devices=names, n_jobs=2),
+        "TF-IDF+LR reference": lambda names: DeviceClassifier(
+            devices=names, features=plain_features(), n_jobs=2
+        ),
+    }
+    for name, make_estimator in systems.items():
+        print(f"cross-validating {name} ...", file=sys.stderr, flush=True)
+        predictions = out_of_fold(table, devices, make_estimator, n_splits)
+        on_pairs = passes.merge(
+            predictions[["document_id", "start", "devices", "devices flagged"]], how="left"
+        )
+        comparisons += [
+            (f"{name} vs SemEval-2020 gold, these articles", on_pairs, "gold", "devices"),
+            (f"{name} vs SemEval-2020 gold, all CV sentences", predictions, "gold", "devices"),
+            (f"{name} vs pass 1", on_pairs, "pass 1", "devices"),
+            (f"{name} vs pass 2", on_pairs, "pass 2", "devices"),
+        ]
+    print("| comparison | " + " | ".join(MEASURES) + " |")
+    print("|---|" + "---|" * len(MEASURES))
+    for name, frame, gold_column, other_column in comparisons:
+        cells = figures(frame, gold_column, other_column, rng)
+        print(f"| {name} | " + " | ".join(cells.values()) + " |")
+    print(f"\n[low, high]: 90% bootstrap interval over articles ({BOOTSTRAP_DRAWS:,} draws)")
+    mode = "quick (60 articles, 2 folds)" if args.quick else "full (5-fold grouped CV)"
+    print(f"mode: {mode}")
+
+
+if __name__ == "__main__":
+    main()
