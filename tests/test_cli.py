@@ -511,6 +511,32 @@ def test_model_option_help_shows_the_version_syntax(capsys):
         assert code == 0 and "NAME@VERSION" in out
 
 
+def test_help_paragraphs_flow_as_one_text():
+    """Rich prints a line break inside a help paragraph as it stands, so every command's help
+    (and every option's) is written as whole paragraphs: no line break inside one."""
+    import typer.main
+
+    from proplens.cli import _register_optional, app
+
+    _register_optional()  # serve, score-corpus and report: registered when a command needs them
+
+    def commands(command, path=()):
+        if hasattr(command, "commands"):  # a group (Typer 0.29 vendors its own click)
+            for name, sub in command.commands.items():
+                yield from commands(sub, (*path, name))
+        else:
+            yield path, command
+
+    seen = 0
+    for path, command in commands(typer.main.get_command(app)):
+        seen += 1
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        for text in texts:
+            for paragraph in text.strip().split("\n\n"):
+                assert "\n" not in paragraph, (" ".join(path), paragraph)
+    assert seen >= 16
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

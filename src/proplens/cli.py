@@ -390,7 +390,14 @@ def _write_atomic(path: Path, text: str) -> None:
         raise ProplensError(f"{name}: cannot write ({exc.strerror or exc})") from None
 
 
-@app.command("classify-span")
+# help= rather than a docstring: Rich keeps a docstring's line breaks inside a paragraph
+@app.command(
+    "classify-span",
+    help="Which device does a given span use? (SemEval-2020 TC)\n\n"
+    "Classifies the span FILE[START:END], or each span of --spans. The span is taken to use "
+    'some device: the answer is the device it most resembles, never "none"; to find which '
+    "sentences use a device, use `proplens score`.",
+)
 def classify_span(
     file: Annotated[
         str, typer.Argument(metavar="FILE", help="Text or HTML file (or - for stdin).")
@@ -413,9 +420,6 @@ def classify_span(
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
 ) -> None:
-    """Which device does the span FILE[START:END] use, or each span of --spans? (SemEval-2020
-    TC.) The span is taken to use some device: the answer is the device it most resembles,
-    never "none"; to find which sentences use a device, use `proplens score`."""
     from proplens.inputs import read_document, read_stdin
 
     if spans is not None and (start is not None or end is not None):
@@ -716,8 +720,7 @@ def _figure(value, signed: bool = False) -> str:
 
 @models_app.command("list")
 def models_list() -> None:
-    """All model versions, with the current one marked ("-": no figure, e.g. trained with
-    --no-cv)."""
+    """All model versions, the current one marked ("-": no figure, e.g. trained with --no-cv)."""
     from proplens import config
     from proplens.registry import list_models
 

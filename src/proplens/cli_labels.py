@@ -52,8 +52,12 @@ def labels_validate(
         typer.Option(help="Folder stand-off labels point into (default: SemEval train articles)."),
     ] = None,
 ) -> None:
-    """Check label files together: list every problem with file and line (exit 3 if any; 2 if
-    a file could not be read), else print the labeled sentences per device (positive, negative)."""
+    """Check label files together: list every problem with file and line.
+
+    Exit 3 if there is any problem, 2 if a file could not be read.
+
+    Otherwise print the labeled sentences per device (positive, negative).
+    """
     from proplens.labeling import UNREADABLE, validate_labels
 
     report = validate_labels(files, corpus_dir=corpus)
