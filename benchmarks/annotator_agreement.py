@@ -13,7 +13,9 @@ sentence by sentence. The script prints, on those sentences:
 - each pass against the gold, i.e. what one annotator scores on the measure the CV uses;
 - proplens and the TF-IDF+LR reference of ``bench.py`` against the gold, from the out-of-fold
   predictions of the same 5-fold article CV as ``bench.py`` (14 devices), restricted to these
-  articles, next to the same figures over all CV sentences.
+  articles, next to the same figures over all CV sentences;
+- per device: how many sentences each pass marks with it, the two passes' F1 for it, and each
+  system's F1 for it against the gold over all CV sentences.
 
 Twelve articles are few, so every figure carries a 90% bootstrap interval over articles. The
 script only reads labels; it tunes nothing. Prints figures only.
@@ -28,7 +30,7 @@ import sys
 
 import numpy as np
 import pandas as pd
-from bench import plain_features
+from bench import plain_features, shipped_estimator
 
 from proplens.corpus import read_nlp4if2019
 from proplens.evaluation import cross_validate_sentences
@@ -151,6 +153,35 @@ def out_of_fold(table, devices, make_estimator, n_splits) -> pd.DataFrame:
     )
 
 
+def device_f1(gold: pd.Series, other: pd.Series, device: str) -> float:
+    a = gold.map(lambda labels: device in labels).to_numpy()
+    b = other.map(lambda labels: device in labels).to_numpy()
+    return 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
+
+
+def print_devices(passes: pd.DataFrame, devices, all_sentences: dict[str, pd.DataFrame]) -> None:
+    """Per device: how often each pass marks it, and the two passes' F1 next to each system's
+    F1 against the gold over all CV sentences."""
+    names = list(all_sentences)
+    print(
+        "\n| device | pass 1 | pass 2 | both | pass 1 vs pass 2 F1 | "
+        + " | ".join(f"{name} F1, all CV sentences" for name in names)
+        + " |"
+    )
+    print("|---|---|---|---|---|" + "---|" * len(names))
+    for device in devices:
+        marked = [passes[c].map(lambda labels, d=device: d in labels) for c in ("pass 1", "pass 2")]
+        cells = [
+            str(int(marked[0].sum())),
+            str(int(marked[1].sum())),
+            str(int((marked[0] & marked[1]).sum())),
+            f"{device_f1(passes['pass 1'], passes['pass 2'], device):.3f}",
+            *(f"{device_f1(f['gold'], f['devices'], device):.3f}" for f in all_sentences.values()),
+        ]
+        print(f"| {device} | " + " | ".join(cells) + " |")
+    print("(pass 1, pass 2, both: sentences of the twelve articles marked with the device)")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -197,14 +228,16 @@ def main(argv=None) -> None:
         ("pass 2 vs SemEval-2020 gold", passes, "gold", "pass 2"),
     ]
     systems = {
-        "proplens": lambda names: DeviceClassifier(devices=names, n_jobs=2),
+        "proplens": shipped_estimator(data),
         "TF-IDF+LR reference": lambda names: DeviceClassifier(
             devices=names, features=plain_features(), n_jobs=2
         ),
     }
+    all_sentences = {}
     for name, make_estimator in systems.items():
         print(f"cross-validating {name} ...", file=sys.stderr, flush=True)
         predictions = out_of_fold(table, devices, make_estimator, n_splits)
+        all_sentences[name] = predictions
         on_pairs = passes.merge(
             predictions[["document_id", "start", "devices", "devices flagged"]], how="left"
         )
@@ -220,6 +253,7 @@ def main(argv=None) -> None:
         cells = figures(frame, gold_column, other_column, rng)
         print(f"| {name} | " + " | ".join(cells.values()) + " |")
     print(f"\n[low, high]: 90% bootstrap interval over articles ({BOOTSTRAP_DRAWS:,} draws)")
+    print_devices(passes, devices, all_sentences)
     mode = "quick (60 articles, 2 folds)" if args.quick else "full (5-fold grouped CV)"
     print(f"mode: {mode}")
 

@@ -420,6 +420,19 @@ def throughput_model(model: Model, texts, repeats):
     return n / median_seconds(lambda: model.score_many(texts), repeats)
 
 
+def shipped_estimator(data):
+    """The sentence classifier as `proplens train` configures it, for a CV over ``names``: the
+    taxonomy's per-device feature blocks (Repetition's) and gates of those devices included."""
+
+    def make(names):
+        gates = {d: g for d, g in data.gates.items() if d in names} or None
+        return DeviceClassifier(
+            devices=names, gates=gates, device_features=data.device_features(names), n_jobs=2
+        )
+
+    return make
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run on a subset")
@@ -447,7 +460,7 @@ def main(argv=None) -> None:
             table,
             devices,
             spans,
-            lambda n: DeviceClassifier(devices=n, n_jobs=2),
+            shipped_estimator(data),
             SpanClassifier,
             n_splits,
         )

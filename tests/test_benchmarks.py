@@ -240,3 +240,13 @@ def test_annotator_agreement_compares_two_passes_the_gold_and_the_models(corpus_
             assert -1 <= low <= high <= 1 and -1 <= value <= 1, (name, cell)
     two_passes = _number(rows["pass 1 vs pass 2 (two annotators)"][0])
     assert 0.3 < two_passes < 0.9
+    per_device = [
+        cells
+        for cells in map(_cells, out.splitlines())
+        if len(cells) == 7 and cells[0] not in ("device", "---")
+    ]
+    assert len(per_device) == 14
+    for device, one, two, both, f1, *_ in per_device:
+        one, two, both = int(one), int(two), int(both)
+        assert both <= min(one, two)
+        assert float(f1) == pytest.approx(2 * both / max(one + two, 1), abs=6e-4), device
