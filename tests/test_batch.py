@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import signal
@@ -1213,3 +1214,224 @@ def test_the_progress_bar_counts_rescored_documents_in_its_total(
     score_corpus(folder, output, model=model, progress=True, batch_size=7)
     bar = capsys.readouterr().err
     assert "1/1" in bar and "1/0" not in bar
+
+
+# --- duplicate ids are refused before any scoring ---------------------------------------------
+
+
+def _write_table(path: Path, records: list[dict]) -> Path:
+    """``records`` as a CSV, JSONL or Parquet table, by ``path``'s suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    elif path.suffix == ".csv":
+        pd.DataFrame(records).to_csv(path, index=False)
+    else:
+        pd.DataFrame(records).to_parquet(path)
+    return path
+
+
+@pytest.fixture
+def scored_batches(monkeypatch) -> list[list[str]]:
+    """The ids of each batch handed to scoring (one process), in order."""
+    import proplens.batch as batch
+
+    scored: list[list[str]] = []
+    real = batch._score_and_write
+
+    def spy(model, number, items, *args):
+        scored.append([item.document_id for item in items])
+        return real(model, number, items, *args)
+
+    monkeypatch.setattr(batch, "_score_and_write", spy)
+    return scored
+
+
+def _refused_before_scoring(source, output: Path, model, scored: list, **options) -> str:
+    """Run ``score_corpus`` expecting a duplicate id; check nothing was scored nor written."""
+    with pytest.raises(InputError, match="duplicate document id") as raised:
+        score_corpus(source, output, model=model, progress=False, batch_size=4, **options)
+    assert scored == [], "a batch was scored before the duplicate was refused"
+    assert not output.exists() and not documents_path(output).exists()
+    assert "\n" not in str(raised.value)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_duplicate_id_at_the_end_of_a_table_is_refused_before_any_scoring(
+    tmp_path: Path, model, scored_batches, suffix: str
+) -> None:
+    """A duplicate id was seen only when the run reached it: near the end of a big table, after
+    hours of scoring. The ids are now read first; the run stops before any batch, with the
+    same one-line message naming both rows, and a rerun over an earlier run's output (resumed or
+    --no-resume) leaves its tables and parts byte for byte."""
+    records = _records()  # 30 rows, batch size 4: many batches before the last row
+    table = _write_table(tmp_path / f"stories{suffix}", [*records, records[0]])
+    unit = "line" if suffix == ".jsonl" else "row"
+    expected = (
+        f"{table}: {unit} 31: duplicate document id 'story00' "
+        f"(first seen at {table}: {unit} 1); ids must be unique"
+    )
+    fresh = tmp_path / "new" / "scores.parquet"
+    assert _refused_before_scoring(table, fresh, model, scored_batches) == expected
+    assert not (tmp_path / "new").exists()
+    # an earlier run on the first rows: its output stays and still resumes
+    good = _write_table(tmp_path / "good" / f"stories{suffix}", records[:8])
+    output = tmp_path / "scores.parquet"
+    score_corpus(good, output, model=model, progress=False, batch_size=4)
+    kept = [output, documents_path(output), *parts_path(output).iterdir()]
+    earlier = {path: path.read_bytes() for path in kept if path.name != "owner"}
+    scored_batches.clear()
+    for resume in (True, False):
+        assert _refused_keeping(table, output, model, scored_batches, earlier, resume) == expected
+    again = score_corpus(good, output, model=model, progress=False, batch_size=4)
+    assert (again.skipped, again.scored) == (8, 0)
+
+
+def _refused_keeping(table, output, model, scored, earlier: dict, resume: bool) -> str:
+    with pytest.raises(InputError, match="duplicate document id") as raised:
+        score_corpus(table, output, model=model, progress=False, batch_size=4, resume=resume)
+    assert scored == [], resume
+    now = {p for p in parts_path(output).iterdir() if p.name != "owner"}
+    assert now == set(earlier) - {output, documents_path(output)}, resume
+    assert all(path.read_bytes() == data for path, data in earlier.items()), resume
+    return str(raised.value)
+
+
+def test_a_duplicate_id_across_two_tables_is_refused_before_any_scoring(
+    tmp_path: Path, model, scored_batches
+) -> None:
+    """Two tables of a glob (Parquet then JSONL), the second's last id taken by the first; and
+    an explicit id equal to the default id of a table without an id column."""
+    records = _records()
+    first = _write_table(tmp_path / "dumps" / "a.parquet", records[:20])
+    second = _write_table(tmp_path / "dumps" / "b.jsonl", [*records[20:], records[5]])
+    message = _refused_before_scoring(
+        str(tmp_path / "dumps" / "*"), tmp_path / "o.parquet", model, scored_batches
+    )
+    assert message == (
+        f"{second}: line 11: duplicate document id 'story05' (first seen at {first}: row 6); "
+        "ids must be unique"
+    )
+    # a.csv has no id column (ids a.csv:1 ...), b.csv names its last row after a.csv's row 3
+    plain = [{"text": r["text"]} for r in records[:12]]
+    first = _write_table(tmp_path / "mixed" / "a.csv", plain)
+    second = _write_table(
+        tmp_path / "mixed" / "b.csv", [*records[12:], {"id": "a.csv:3", "text": _text(3)}]
+    )
+    message = _refused_before_scoring(
+        str(tmp_path / "mixed" / "*.csv"), tmp_path / "o.parquet", model, scored_batches
+    )
+    assert message == (
+        f"{second}: row 19: duplicate document id 'a.csv:3' (first seen at {first}: row 3); "
+        "ids must be unique"
+    )
+
+
+def test_a_file_and_a_table_row_with_one_id_are_refused_before_any_scoring(
+    tmp_path: Path, model, scored_batches
+) -> None:
+    """In a glob of files and tables, a file's id (its path) taken by a table row is refused up
+    front, whichever comes first."""
+    root = tmp_path / "mixed"
+    records = _records()
+    article = root / "a.txt"
+    root.mkdir()
+    article.write_text(_text(1), encoding="utf-8")
+    clash = [*records, {"id": str(article), "text": _text(2)}]
+    # b.jsonl sorts after a.txt, 0.parquet before it: the second to come is named first
+    for name, unit, table_first in (("b.jsonl", "line", False), ("0.parquet", "row", True)):
+        table = _write_table(root / name, clash)
+        message = _refused_before_scoring(
+            str(root / "*"), tmp_path / "o.parquet", model, scored_batches
+        )
+        in_table, in_file = f"{table}: {unit} 31", f"{article}: row 1"
+        second, first = (in_file, in_table) if table_first else (in_table, in_file)
+        assert message == (
+            f"{second}: duplicate document id {str(article)!r} (first seen at {first}); "
+            "ids must be unique"
+        )
+        table.unlink()
+
+
+def test_a_table_matched_twice_by_a_glob_is_scored_once(tmp_path: Path, model) -> None:
+    """'**/**' makes Python's glob list a path once per way it matches: the table is still read
+    once, each row scored once under its default id."""
+    table = _write_table(
+        tmp_path / "dumps" / "w1" / "data.csv", [{"text": _text(n)} for n in range(12)]
+    )
+    pattern = str(tmp_path / "dumps" / "**" / "**" / "*.csv")
+    assert len(glob.glob(pattern, recursive=True)) > 1  # what made the ids repeat
+    output = tmp_path / "o.parquet"
+    result = score_corpus(pattern, output, model=model, progress=False, batch_size=4)
+    ids = pd.read_parquet(documents_path(output))["document_id"].tolist()
+    assert result.documents == 12 and sorted(ids) == sorted(
+        f"{table.name}:{n}" for n in range(1, 13)
+    )
+
+
+def test_the_id_check_reads_the_ids_the_run_gives(tmp_path: Path, monkeypatch) -> None:
+    """The up-front check reads only the id column, so it names rows on its own: its ids must be
+    those of the rows the run scores (numbers, null and empty cells, unreadable JSONL lines, a
+    lone surrogate), or it would refuse a good input or let a duplicate through. A table without
+    an id column is not read at all when no other input has explicit ids."""
+    import proplens.batch as batch
+
+    lines = [
+        json.dumps({"id": "a", "text": "x"}),
+        "",
+        json.dumps({"text": "x"}),
+        "{broken",
+        "[1, 2]",
+        json.dumps({"id": 7, "text": "x"}),
+        json.dumps({"id": None, "text": "x"}),
+        json.dumps({"id": "", "text": "x"}),
+        '{"id": "b", "text": "x", "source": "\\ud800"}',
+        json.dumps({"id": 1.5, "text": "x", "date": 20240101}),
+        json.dumps({"id": True, "text": "x"}),
+    ]
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    csv = tmp_path / "t.csv"
+    csv.write_text('id,text\nc,x\n,x\n" 3 ",x\nNA,x\nnull,"two\nlines"\n', encoding="utf-8")
+    numbers = tmp_path / "numbers.parquet"
+    pd.DataFrame({"id": pd.array([5, None, 8], dtype="Int64"), "text": "x"}).to_parquet(numbers)
+    floats = tmp_path / "floats.parquet"
+    pd.DataFrame({"id": [1.0, float("nan"), 2.5], "text": "x"}).to_parquet(floats)
+    stamps = tmp_path / "stamps.parquet"
+    pd.DataFrame({"id": pd.to_datetime(["2024-01-02", None]), "text": "x"}).to_parquet(stamps)
+    for table in (jsonl, csv, numbers, floats, stamps):
+        expected = [i.document_id for i in batch._table_items(table, "text", "id", 2, 0, "L")]
+        got = [i for _, i in batch._table_ids(table, "id", "L", True, None)]
+        assert got == expected, table
+        assert len(set(got)) == len(got), table
+    counts = batch._count_and_check_ids([jsonl, csv, numbers, floats, stamps], "id")
+    assert counts == [10, 5, 3, 3, 2]
+
+    def unread(*args):
+        raise AssertionError("a table without an id column was read for its ids")
+
+    monkeypatch.setattr(batch, "_table_ids", unread)
+    plain = _write_table(tmp_path / "plain" / "p.csv", [{"text": "x"}] * 3)
+    other = _write_table(tmp_path / "plain" / "q.parquet", [{"text": "x"}] * 2)
+    assert batch._count_and_check_ids([plain, other], "id") == [3, 2]
+
+
+def test_a_duplicate_id_exits_with_one_line_before_loading_the_model(tmp_path: Path) -> None:
+    """The command: exit 2, one line on stderr, nothing written; refused before the model loads."""
+    records = _records()
+    table = _write_table(tmp_path / "stories.csv", [*records, records[0]])
+    output = tmp_path / "out" / "scores.parquet"
+    run = subprocess.run(
+        [sys.executable, "-m", "proplens", "score-corpus", str(table), "-o", str(output)]
+        + ["--batch-size", "4", "--model", str(tmp_path / "no-such-model")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"proplens: error: {table}: row 31: duplicate document id 'story00' "
+        f"(first seen at {table}: row 1); ids must be unique"
+    ]
+    assert not (tmp_path / "out").exists()

@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -191,7 +192,9 @@ def _count_and_iter(
             raise InputError(f"{path}: is the input; choose another --output")
         targets = [path]
     elif any(char in str(source) for char in "*?["):
-        targets = sorted(Path(p) for p in globlib.glob(str(source), recursive=True))
+        # a set: glob lists a path once per way it matches (dumps/**/**/*.csv), and a
+        # document is scored once
+        targets = sorted({Path(p) for p in globlib.glob(str(source), recursive=True)})
         targets = [p for p in targets if p.is_file() and not _is_own(p, own)]
         if not targets:
             raise InputError(f"{source}: the pattern matches no file")
@@ -206,17 +209,13 @@ def _count_and_iter(
             )
         if suffix in TABLE_SUFFIXES:
             _check_columns(target, text_column)
-    total = 0
-    for target in targets:
-        count = _count_rows(target)
-        if count is None:
-            total = None
-            break
-        total += count
+    # Before any scoring: a duplicate id stops the run here, not after hours of scoring.
+    counts = _count_and_check_ids(targets, id_column)
+    total = sum(counts)
     if total == 0:  # as for an empty folder: nothing to score is a mistake, not a finished run
         what = "the table has" if len(targets) == 1 else "the matched files have"
         raise InputError(f"{source}: no document to score ({what} no rows)")
-    return total, _mixed_items(targets, text_column, id_column, batch_size)
+    return total, _mixed_items(targets, text_column, id_column, batch_size, counts)
 
 
 def _own_files(output: Path) -> set[Path]:
@@ -315,29 +314,165 @@ def _printable(text: str) -> str:
 
 
 def _mixed_items(
-    targets: list[Path], text_column: str, id_column: str, batch_size: int
+    targets: list[Path], text_column: str, id_column: str, batch_size: int, counts: list[int]
 ) -> Iterator[_Item]:
+    """The items of ``targets`` (tables and files) in order; ``counts`` are their row counts.
+
+    :func:`_count_and_check_ids` refused duplicate ids before the run began; the check here stays
+    as a safety net (an input edited since, between that read and this one)."""
     position = 0
     seen: dict[str, str] = {}
-    # Default ids are FILE:ROW; two tables of one name (a glob such as dumps/*/data.jsonl) would
-    # give equal ids, so those are told apart by their path as matched.
-    names = [t.name for t in targets if t.suffix.lower() in TABLE_SUFFIXES]
-    for target in targets:
-        if target.suffix.lower() in TABLE_SUFFIXES:
-            label = target.name if names.count(target.name) == 1 else str(target)
+    for target, label, count in zip(targets, _labels(targets), counts, strict=True):
+        if label is not None:
             rows = _table_items(target, text_column, id_column, batch_size, position, label)
         else:
             rows = _file_items([target], base=None, start=position)
         for item in rows:
             where = item.where or f"{target}: row {item.position - position + 1}"
             if item.document_id in seen:
-                raise InputError(
-                    f"{where}: duplicate document id {item.document_id!r} "
-                    f"(first seen at {seen[item.document_id]}); ids must be unique"
-                )
+                raise _duplicate_id(where, item.document_id, seen[item.document_id])
             seen[item.document_id] = where
             yield item
-        position += _count_rows(target) or 0
+        position += count
+
+
+def _labels(targets: list[Path]) -> list[str | None]:
+    """What default ids (``LABEL:ROW``) start with, for each table of ``targets`` (None: a file).
+
+    Default ids are FILE:ROW; two tables of one name (a glob such as dumps/*/data.jsonl) would
+    give equal ids, so those are told apart by their path as matched."""
+    names = Counter(t.name for t in targets if t.suffix.lower() in TABLE_SUFFIXES)
+    return [
+        (t.name if names[t.name] == 1 else str(t)) if t.suffix.lower() in TABLE_SUFFIXES else None
+        for t in targets
+    ]
+
+
+def _duplicate_id(where: str, document_id: str, first: str) -> InputError:
+    return InputError(
+        f"{where}: duplicate document id {document_id!r} (first seen at {first}); "
+        "ids must be unique"
+    )
+
+
+def _count_and_check_ids(targets: list[Path], id_column: str) -> list[int]:
+    """The number of documents of each target; first refuses a duplicate id, before any scoring.
+
+    The stream (:func:`_mixed_items`) sees a duplicate only when it reaches it: with one near the
+    end of a big table, the run scored for hours and then stopped. This reads the ids first, with
+    the same message for the same rows, and reads only what ids are made of, a chunk at a time:
+    the id column of a CSV or Parquet table, each line of a JSONL one (a line must be parsed
+    whole), and nothing of the rows of a table without the id column. Memory is one entry per
+    id, as for the stream's own check, and is freed before scoring starts.
+
+    With no explicit id anywhere, ids cannot repeat and nothing is read beyond the row counts:
+    default ids ``LABEL:ROW`` differ by row within a table and by label across tables (see
+    :func:`_labels`), a file's id is its path, and a default id is never a path of a file that is
+    read (its suffix would be ``.csv:12``, not a document's). Should a path come twice (the
+    caller lists each once), its ids repeat without any id column: then everything is checked.
+    """
+    labels = _labels(targets)
+    explicit: list[bool] = []  # tables that may hold explicit ids: read below
+    counts: list[int | None] = []  # rows of each target; those read below are counted there
+    keys: list[str] = []  # a file's id, a table's label: all distinct unless a path repeats
+    for target, label in zip(targets, labels, strict=True):
+        read = label is not None and _has_id_column(target, id_column)
+        explicit.append(read)
+        counts.append(None if read else _count_rows(target) or 0)
+        keys.append(_printable(str(target) if label is None else label))
+    if not any(explicit) and len(set(keys)) == len(keys):
+        return [count or 0 for count in counts]
+    seen: dict[str, int] = {}  # id -> where it was first seen, as row * len(targets) + target
+    for index, (target, label) in enumerate(zip(targets, labels, strict=True)):
+        if label is None:
+            rows: Iterable[tuple[int, str]] = [(1, _printable(str(target)))]
+        else:
+            rows = _table_ids(target, id_column, label, explicit[index], counts[index])
+        count = 0
+        with _reading(target):
+            for number, document_id in rows:
+                count += 1
+                first = seen.get(document_id)
+                if first is not None:
+                    row, before = divmod(first, len(targets))
+                    raise _duplicate_id(
+                        _id_where(target, label, number),
+                        document_id,
+                        _id_where(targets[before], labels[before], row),
+                    )
+                seen[document_id] = number * len(targets) + index
+        counts[index] = count
+    return [count or 0 for count in counts]
+
+
+def _has_id_column(path: Path, id_column: str) -> bool:
+    """Whether a table may hold explicit ids: a CSV or Parquet table with the id column, and any
+    JSONL table (each record has its own fields)."""
+    kind = TABLE_SUFFIXES[path.suffix.lower()]
+    with _reading(path):
+        if kind == "parquet":
+            return id_column in pq.ParquetFile(path).schema_arrow.names
+        if kind == "csv":
+            return id_column in _read_csv(path, nrows=0, dtype=str).columns
+    return True
+
+
+def _id_where(target: Path, label: str | None, number: int) -> str:
+    """Where row ``number`` of ``target`` is, as :func:`_mixed_items` names it."""
+    if label is None:
+        return f"{target}: row {number}"
+    unit = "line" if TABLE_SUFFIXES[target.suffix.lower()] == "jsonl" else "row"
+    return _printable(f"{target}: {unit} {number}")
+
+
+_ID_CHUNK_ROWS = 65_536  # rows of the id column read at a time
+
+
+def _table_ids(
+    path: Path, id_column: str, label: str, explicit: bool, count: int | None
+) -> Iterator[tuple[int, str]]:
+    """(row number, document id) for each row of a table, the ids :func:`_table_items` gives,
+    reading only the id column (a JSONL line whole); with no id column, only ``count``."""
+    kind = TABLE_SUFFIXES[path.suffix.lower()]
+    if kind == "jsonl":
+        for number, record in _parse_table(path, _ID_CHUNK_ROWS):
+            document_id = None
+            if not isinstance(record, str):  # an unreadable line has its default id
+                cells = [_cell(record.get(name)) for name in (id_column, "source", "date")]
+                # as in _table_items: a cell that is not valid Unicode gives the default id
+                if all(_valid_unicode(cell) for cell in cells):
+                    document_id = cells[0]
+            yield number, document_id or _printable(f"{label}:{number}")
+        return
+    if not explicit:
+        for number in range(1, (count or 0) + 1):
+            yield number, _printable(f"{label}:{number}")
+        return
+    # A CSV or Parquet cell is valid Unicode (its reader refuses other bytes), so unlike JSONL the
+    # source and date cannot make a row fall back to its default id: the id column is enough.
+    if kind == "parquet":
+        values: Iterator[Any] = (
+            value
+            for batch in pq.ParquetFile(path).iter_batches(
+                batch_size=_ID_CHUNK_ROWS, columns=[id_column]
+            )
+            for value in batch.column(0).to_pylist()
+        )
+    else:  # read as _parse_table reads it: text, an empty cell ""
+        values = (
+            value
+            for frame in _read_csv(
+                path,
+                usecols=[id_column],
+                chunksize=_ID_CHUNK_ROWS,
+                dtype=str,
+                keep_default_na=False,
+            )
+            for value in frame[id_column].tolist()
+        )
+    for number, value in enumerate(values, start=1):
+        document_id = value if isinstance(value, str) else _cell(value)  # _cell(str) is the str
+        yield number, document_id or _printable(f"{label}:{number}")
 
 
 @contextlib.contextmanager
