@@ -17,7 +17,7 @@ sentence by sentence. The script prints, on those sentences:
 - per device: how many sentences each pass marks with it, the two passes' F1 for it, and each
   system's F1 for it against the gold over all CV sentences.
 
-Twelve articles are few, so every figure carries a 90% bootstrap interval over articles. The
+Twelve articles are few, so every figure carries a 95% bootstrap interval over articles. The
 script only reads labels; it tunes nothing. Prints figures only.
 
     PROPLENS_DATA=../shared/data python benchmarks/annotator_agreement.py [--quick]   # ~3 minutes
@@ -28,113 +28,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
 import pandas as pd
 from bench import plain_features, shipped_estimator
 
 from proplens.corpus import read_nlp4if2019
 from proplens.evaluation import cross_validate_sentences
+from proplens.explore import agreement, annotation_passes
 from proplens.model import DeviceClassifier
 from proplens.training import load_training_data
 
 BOOTSTRAP_DRAWS = 2000
+MEASURE_NAMES = ["any-device F1 (SLC)", "any-device kappa", "micro-F1, 14 devices"]
 
 
-def double_annotated(corpus) -> list[tuple[str, str]]:
-    """(first pass id, second pass id) for every article the release holds twice."""
-    ids = corpus.documents
-    pairs = [(d[:-1], d) for d in ids if len(d) == 10 and d.endswith("9") and d[:-1] in ids]
-    for first, second in pairs:
-        if ids[first] != ids[second]:
-            sys.exit(f"articles {first} and {second} differ in text: not a second pass")
-    return sorted(pairs)
-
-
-def pass_labels(corpus, pairs) -> pd.DataFrame:
-    """One row per sentence of the double-annotated articles: each pass's device set."""
-    table = corpus.sentence_table()
-    by_document = dict(tuple(table.groupby("document_id", sort=False)))
-    rows = []
-    for first, second in pairs:
-        one, two = by_document[first], by_document[second]
-        if not np.array_equal(one["start"].to_numpy(), two["start"].to_numpy()):
-            sys.exit(f"articles {first} and {second} split into different sentences")
-        for start, a, b in zip(one["start"], one["devices"], two["devices"], strict=True):
-            rows.append((first, int(start), frozenset(a), frozenset(b)))
-    return pd.DataFrame(rows, columns=["document_id", "start", "pass 1", "pass 2"])
-
-
-def article_counts(frame: pd.DataFrame, gold: str, other: str) -> np.ndarray:
-    """Per article: the counts every measure below is a function of (one row per article).
-
-    Columns: sentences flagged by both, by ``other`` only, by ``gold`` only, by neither; device
-    labels shared, device labels of ``gold``, device labels of ``other``. A column ``<name>
-    flagged``, where present, says whether a sentence is flagged (a model flags with its own
-    any-device threshold); otherwise a sentence is flagged when it carries a device.
-    """
-
-    def flagged(column: str) -> np.ndarray:
-        if f"{column} flagged" in frame.columns:
-            return frame[f"{column} flagged"].to_numpy(dtype=bool)
-        return frame[column].map(bool).to_numpy()
-
-    a, b = flagged(gold), flagged(other)
-    per_sentence = np.column_stack(
-        [
-            a & b,
-            ~a & b,
-            a & ~b,
-            ~a & ~b,
-            [len(x & y) for x, y in zip(frame[gold], frame[other], strict=True)],
-            frame[gold].map(len),
-            frame[other].map(len),
-        ]
-    ).astype(np.int64)
-    _, article = np.unique(frame["document_id"].to_numpy(), return_inverse=True)
-    counts = np.zeros((article.max() + 1, per_sentence.shape[1]), dtype=np.int64)
-    np.add.at(counts, article, per_sentence)
-    return counts
-
-
-def f1_any(c: np.ndarray) -> np.ndarray:
-    both, other_only, gold_only = c[..., 0], c[..., 1], c[..., 2]
-    return 2 * both / np.maximum(2 * both + other_only + gold_only, 1)
-
-
-def kappa_any(c: np.ndarray) -> np.ndarray:
-    both, other_only, gold_only, neither = (c[..., i].astype(float) for i in range(4))
-    n = both + other_only + gold_only + neither
-    observed = (both + neither) / n
-    chance = (
-        (both + gold_only) * (both + other_only) + (neither + other_only) * (neither + gold_only)
-    ) / n**2
-    return (observed - chance) / (1 - chance)
-
-
-def micro_f1(c: np.ndarray) -> np.ndarray:
-    return 2 * c[..., 4] / np.maximum(c[..., 5] + c[..., 6], 1)
-
-
-MEASURES = {
-    "any-device F1 (SLC)": f1_any,
-    "any-device kappa": kappa_any,
-    "micro-F1, 14 devices": micro_f1,
-}
-
-
-def figures(frame: pd.DataFrame, gold: str, other: str, rng) -> dict[str, str]:
-    """Each measure on all sentences, with a 90% percentile interval over resampled articles."""
-    counts = article_counts(frame, gold, other)
-    n = len(counts)
-    weights = np.stack(
-        [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(BOOTSTRAP_DRAWS)]
-    )
-    resampled = weights @ counts  # one row of summed counts per draw
-    out = {}
-    for label, measure in MEASURES.items():
-        low, high = np.percentile(measure(resampled), [5, 95])
-        out[label] = f"{float(measure(counts.sum(axis=0))):.3f} [{low:.3f}, {high:.3f}]"
-    return out
+def cells(frame: pd.DataFrame, reference: str, other: str) -> list[str]:
+    """Each measure of :func:`proplens.explore.agreement`, as "value [low, high]"."""
+    flagged = f"{other} flagged" if f"{other} flagged" in frame.columns else None
+    table = agreement(frame, reference, other, other_flagged=flagged, draws=BOOTSTRAP_DRAWS)
+    return [f"{r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]" for r in table.itertuples()]
 
 
 def out_of_fold(table, devices, make_estimator, n_splits) -> pd.DataFrame:
@@ -191,32 +102,24 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     n_splits = 2 if args.quick else 5
-    rng = np.random.default_rng(0)
-    corpus = read_nlp4if2019()
-    pairs = double_annotated(corpus)
-    passes = pass_labels(corpus, pairs)
-
     data = load_training_data()
     devices = [d for d in data.devices if d != "Unverified_Figures"]
     table = data.sentences.assign(
         devices=[[d for d in ds if d in devices] for ds in data.sentences["devices"]]
     )
+    # the gold of the double-annotated articles: SemEval-2020's labels of the same sentences
+    passes = annotation_passes(read_nlp4if2019(), gold=table)
     if args.quick:
         others = sorted(set(table["document_id"]) - set(passes["document_id"]))[:48]
         keep = set(passes["document_id"]) | set(others)
         table = table[table["document_id"].isin(keep)].reset_index(drop=True)
-    gold = table.set_index(["document_id", "start"])["devices"].map(frozenset)
-    keys = list(zip(passes["document_id"], passes["start"], strict=True))
-    missing = [k for k in keys if k not in gold.index]
-    if missing:
-        sys.exit(f"{len(missing)} sentences of the double-annotated articles are not in SemEval")
-    passes["gold"] = [gold[k] for k in keys]
     passes["union of the passes"] = [
         a | b for a, b in zip(passes["pass 1"], passes["pass 2"], strict=True)
     ]
 
     print(
-        f"{len(pairs)} double-annotated articles, {len(passes)} sentences; sentences flagged: "
+        f"{passes['document_id'].nunique()} double-annotated articles, {len(passes)} sentences; "
+        "sentences flagged: "
         f"pass 1 {passes['pass 1'].map(bool).mean():.1%}, "
         f"pass 2 {passes['pass 2'].map(bool).mean():.1%}, "
         f"SemEval-2020 gold {passes['gold'].map(bool).mean():.1%}\n"
@@ -247,12 +150,11 @@ def main(argv=None) -> None:
             (f"{name} vs pass 1", on_pairs, "pass 1", "devices"),
             (f"{name} vs pass 2", on_pairs, "pass 2", "devices"),
         ]
-    print("| comparison | " + " | ".join(MEASURES) + " |")
-    print("|---|" + "---|" * len(MEASURES))
+    print("| comparison | " + " | ".join(MEASURE_NAMES) + " |")
+    print("|---|" + "---|" * len(MEASURE_NAMES))
     for name, frame, gold_column, other_column in comparisons:
-        cells = figures(frame, gold_column, other_column, rng)
-        print(f"| {name} | " + " | ".join(cells.values()) + " |")
-    print(f"\n[low, high]: 90% bootstrap interval over articles ({BOOTSTRAP_DRAWS:,} draws)")
+        print(f"| {name} | " + " | ".join(cells(frame, gold_column, other_column)) + " |")
+    print(f"\n[low, high]: 95% bootstrap interval over articles ({BOOTSTRAP_DRAWS:,} draws)")
     print_devices(passes, devices, all_sentences)
     mode = "quick (60 articles, 2 folds)" if args.quick else "full (5-fold grouped CV)"
     print(f"mode: {mode}")

@@ -178,48 +178,6 @@ def test_sentence_ablation_runs_its_variants_on_a_subset(corpus_dir):
     assert all(0 < value < 1 for values in rows.values() for value in values)
 
 
-def _benchmark_module(name: str):
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.pop(0)
-
-
-def test_agreement_measures_equal_scikit_learns_from_per_article_counts():
-    """`annotator_agreement.py` sums counts per article (so that its bootstrap resamples articles
-    cheaply); its F1, kappa and micro-F1 are scikit-learn's on the sentences themselves."""
-    import numpy as np
-    import pandas as pd
-    from sklearn.metrics import cohen_kappa_score, f1_score
-
-    agreement = _benchmark_module("annotator_agreement")
-    rng = np.random.default_rng(3)
-    devices = ["A", "B", "C"]
-
-    def random_sets(n):
-        return [frozenset(d for d in devices if rng.random() < 0.25) for _ in range(n)]
-
-    frame = pd.DataFrame(
-        {"document_id": rng.integers(0, 9, 300).astype(str), "x": random_sets(300)}
-    ).assign(y=random_sets(300))
-    counts = agreement.article_counts(frame, "x", "y")
-    assert counts.shape == (9, 7)
-    total = counts.sum(axis=0)
-    x_any, y_any = frame["x"].map(bool), frame["y"].map(bool)
-    assert agreement.f1_any(total) == pytest.approx(f1_score(x_any, y_any))
-    assert agreement.kappa_any(total) == pytest.approx(cohen_kappa_score(x_any, y_any))
-    onehot = [[[d in s for d in devices] for s in frame[c]] for c in ("x", "y")]
-    assert agreement.micro_f1(total) == pytest.approx(
-        f1_score(np.array(onehot[0]), np.array(onehot[1]), average="micro")
-    )
-    # a model's own any-device flag, where given, replaces "carries a device"
-    flagged = frame.assign(**{"y flagged": ~y_any})
-    assert agreement.f1_any(agreement.article_counts(flagged, "x", "y").sum(axis=0)) == (
-        pytest.approx(f1_score(x_any, ~y_any))
-    )
-
-
 @pytest.mark.corpus
 def test_annotator_agreement_compares_two_passes_the_gold_and_the_models(corpus_dir):
     """`annotator_agreement.py --quick` finds the twelve double-annotated NLP4IF-2019 articles,

@@ -22,6 +22,7 @@ from proplens.corpus import (
     read_memes2021,
     read_nlp4if2019,
     read_semeval2020,
+    second_passes,
 )
 from proplens.errors import DataError
 
@@ -326,6 +327,13 @@ def test_drop_duplicate_articles(tmp_path):
     assert sorted(deduped.documents) == ["100000001", "100000002"]
     assert deduped.spans.document_id.tolist() == ["100000002"]
     assert sorted(read_semeval2020(tmp_path, dedupe=True).documents) == sorted(deduped.documents)
+
+
+def test_second_passes_pairs_an_id_with_its_copy_ending_in_9():
+    """Only a 10-digit ID ending in "9" whose 9-digit prefix is present is a second pass."""
+    ids = ["761874505", "7618745059", "222222229", "2222222299", "333333339", "12345", "123459"]
+    assert second_passes(ids) == [("222222229", "2222222299"), ("761874505", "7618745059")]
+    assert second_passes([]) == []
 
 
 def test_combine_prefers_semeval_and_counts_each_article_once(tmp_path):

@@ -14,7 +14,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from proplens import explore  # noqa: E402
-from proplens.errors import ValidationError  # noqa: E402
+from proplens.errors import DataError, ValidationError  # noqa: E402
 from proplens.evaluation import cross_validate_sentences  # noqa: E402
 from proplens.features import make_sentence_features  # noqa: E402
 from proplens.model import DeviceClassifier  # noqa: E402
@@ -489,3 +489,101 @@ def test_plots_refuse_text_and_draw_empty_or_missing_values_quietly():
         assert ax.get_title() == "empty" and ax.get_xlabel()
         explore.plot_heatmap(pd.DataFrame({"a": [np.nan]}), title="nan")
     plt.close("all")
+
+
+# -- agreement between two readings of the same sentences ---------------------------------------
+
+
+def _release_with_a_second_pass(second_text: str | None = None):
+    """An NLP4IF-style release: article 111111111 annotated twice (its copy 1111111119), and an
+    article read once. One sentence per line, as in the release."""
+    from proplens.corpus import SPAN_COLUMNS, Corpus
+
+    text = "Title line\n\nThey are traitors.\nThe meeting ended at noon.\nIs this really true?\n"
+    third, name = text.index("Is this"), text.index("traitors")
+    rows = [
+        ("111111111", "Name_Calling,Labeling", name, name + 8),
+        ("1111111119", "Name_Calling,Labeling", name, name + 8),
+        ("1111111119", "Doubt", third, third + 20),
+        ("222222222", "Loaded_Language", 0, 5),
+    ]
+    spans = pd.DataFrame([(*row, "nlp4if2019") for row in rows], columns=SPAN_COLUMNS)
+    documents = {
+        "111111111": text,
+        "1111111119": text if second_text is None else second_text,
+        "222222222": "Awful news today.\n",
+    }
+    return Corpus(documents, spans, "nlp4if2019")
+
+
+def test_annotation_passes_pairs_each_sentence_of_an_article_read_twice():
+    release = _release_with_a_second_pass()
+    passes = explore.annotation_passes(release)
+    assert passes["document_id"].unique().tolist() == ["111111111"]  # 222222222 is read once
+    assert len(passes) == 4  # title and three sentences (the empty line is none)
+    assert passes["pass 1"].map(sorted).tolist() == [[], ["Name_Calling,Labeling"], [], []]
+    assert passes["pass 2"].map(sorted).tolist() == [[], ["Name_Calling,Labeling"], [], ["Doubt"]]
+    # another release's labels of the same sentences, matched by article and offset
+    gold = release.sentence_table()
+    gold = gold[gold["document_id"] == "1111111119"].assign(document_id="111111111")
+    passes = explore.annotation_passes(release, gold=gold)
+    assert passes["gold"].tolist() == passes["pass 2"].tolist()
+    with pytest.raises(DataError, match="gold has no sentence at offset"):
+        explore.annotation_passes(release, gold=gold.iloc[:-1])
+    with pytest.raises(DataError, match="differ in text"):
+        explore.annotation_passes(_release_with_a_second_pass(second_text="Other text.\n"))
+
+
+def _random_readings(seed: int = 3, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    names = ["A", "B", "C"]
+
+    def readings():
+        return [frozenset(d for d in names if rng.random() < 0.25) for _ in range(n)]
+
+    return pd.DataFrame({"document_id": rng.integers(0, 9, n).astype(str), "x": readings()}).assign(
+        y=readings()
+    )
+
+
+def test_agreement_measures_are_scikit_learns_from_summed_counts():
+    """Counts are kept per document (so that documents can be resampled cheaply); the measures
+    from their sums are scikit-learn's F1, Cohen's kappa and micro-F1 on the sentences."""
+    from sklearn.metrics import cohen_kappa_score, f1_score
+
+    frame = _random_readings()
+    counts = explore.agreement_counts(frame, "x", "y")
+    assert counts.shape == (9, 7) and list(counts.columns) == list(explore.AGREEMENT_COUNTS)
+    scores = explore.agreement_scores(counts.sum())
+    x_any, y_any = frame["x"].map(bool), frame["y"].map(bool)
+    assert scores["any-device F1"] == pytest.approx(f1_score(x_any, y_any))
+    assert scores["any-device kappa"] == pytest.approx(cohen_kappa_score(x_any, y_any))
+    onehot = [np.array([[d in s for d in "ABC"] for s in frame[c]]) for c in ("x", "y")]
+    assert scores["micro-F1"] == pytest.approx(f1_score(*onehot, average="micro"))
+    # a model's own any-device flag, where given, replaces "carries a device"
+    flagged = explore.agreement_counts(frame.assign(f=~y_any), "x", "y", other_flagged="f")
+    assert explore.agreement_scores(flagged.sum())["any-device F1"] == pytest.approx(
+        f1_score(x_any, ~y_any)
+    )
+    # draws as rows: one value per row
+    assert explore.agreement_scores(np.vstack([counts.sum(), counts.iloc[0]]))[
+        "micro-F1"
+    ].shape == (2,)
+
+
+def test_agreement_gives_each_measure_an_interval_over_documents():
+    frame = _random_readings()
+    table = explore.agreement(frame, "x", "y", draws=500)
+    assert table.index.tolist() == list(explore.AGREEMENT_MEASURES)
+    assert ((table["ci_low"] <= table["value"]) & (table["value"] <= table["ci_high"])).all()
+    assert (table["ci_high"] - table["ci_low"] > 0).all()
+    # a reading against itself agrees perfectly, in every resample
+    same = explore.agreement(frame, "x", "x", draws=50)
+    assert (same.to_numpy() == 1).all()
+    # one document: every resample is that document, so the interval is the value itself
+    one = explore.agreement(frame.assign(document_id="d"), "x", "y", draws=50)
+    assert np.allclose(one["ci_low"], one["value"]) and np.allclose(one["ci_high"], one["value"])
+    with pytest.raises(ValidationError, match="draws"):
+        explore.agreement(frame, "x", "y", draws=0)
+    with pytest.raises(ValidationError, match="lacks column"):
+        explore.agreement(frame, "x", "z")

@@ -92,6 +92,23 @@ CLAIMS: dict[str, list[tuple[str, str]]] = {
             "(misses['confidence'] > 0.99).all() "
             "and misses['confidence'].min() > alarms['confidence'].max()",
         ),
+        (
+            "The SemEval-2020 gold of these articles is the union of the two passes",
+            "len(passes) > 500 and (passes['gold'].map(bool) "
+            "== (passes['pass 1'].map(bool) | passes['pass 2'].map(bool))).all()",
+        ),
+        (
+            "Two annotators agree at a sentence-level F1 of about 0.6 and a micro-F1 of about a "
+            "third",
+            "abs(readings['pass 1 vs pass 2'].loc['any-device F1', 'value'] - 0.6) < 0.05 "
+            "and abs(readings['pass 1 vs pass 2'].loc['micro-F1', 'value'] - 1 / 3) < 0.05",
+        ),
+        (
+            "they are denser in propaganda than the corpus, which raises every F1 on them",
+            "passes['gold'].map(bool).mean() > 1.3 * table['devices'].map(bool).mean() "
+            "and readings['model vs gold, these articles'].loc['any-device F1', 'value'] "
+            "> readings['model vs gold, all articles'].loc['any-device F1', 'value']",
+        ),
     ],
     "03-score-articles": [
         (

@@ -42,6 +42,7 @@ __all__ = [
     "read_memes2021",
     "read_nlp4if2019",
     "read_semeval2020",
+    "second_passes",
 ]
 
 SPAN_COLUMNS = ["document_id", "device", "start", "end", "release"]
@@ -541,6 +542,16 @@ def _text_key(text: str) -> str:
     return hashlib.sha1(text.lstrip("\ufeff").strip().encode("utf-8")).hexdigest()
 
 
+def second_passes(document_ids: Iterable[str]) -> list[tuple[str, str]]:
+    """``(first, second)`` IDs of each article held twice, sorted: a 10-digit ID ending in "9"
+    whose 9-digit prefix is also present. The EMNLP-2019 and NLP4IF-2019 releases hold a few
+    articles so, the second copy annotated by an independent pass (``PROVENANCE.md``)."""
+    present = set(document_ids)
+    return sorted(
+        (d[:-1], d) for d in present if len(d) == 10 and d.endswith("9") and d[:-1] in present
+    )
+
+
 def drop_duplicate_articles(corpus: Corpus) -> Corpus:
     """The corpus without repeated articles, keeping one copy of each.
 
@@ -553,11 +564,11 @@ def drop_duplicate_articles(corpus: Corpus) -> Corpus:
         corpus.documents,
         key=lambda d: (_priority(corpus.document_releases[d]), len(d), d),
     )
-    present = set(corpus.documents)
+    second_copies = {second for _, second in second_passes(corpus.documents)}
     seen_texts: set[str] = set()
     keep = []
     for document_id in order:
-        if len(document_id) == 10 and document_id.endswith("9") and document_id[:-1] in present:
+        if document_id in second_copies:
             continue
         text = corpus.documents[document_id]
         if text.strip():

@@ -30,6 +30,10 @@ from proplens.taxonomy import load_taxonomy
 
 __all__ = [
     "FoldRecorder",
+    "agreement",
+    "agreement_counts",
+    "agreement_scores",
+    "annotation_passes",
     "compare_groups",
     "confident_mistakes",
     "cooccurrence",
@@ -632,6 +636,162 @@ def compare_groups(profiles: pd.DataFrame, groups, *, seed: int = 0) -> pd.DataF
         rows.append(row)
     columns = ["group", "documents", "mean_score", "ci_low", "ci_high", *share_columns]
     return pd.DataFrame(rows, columns=columns).set_index("group")
+
+
+# --------------------------------------------------------------------------------------------
+# agreement between two readings of the same sentences
+
+#: what :func:`agreement_counts` counts per document, in this order
+AGREEMENT_COUNTS = (
+    "flagged_by_both",
+    "flagged_by_other_only",
+    "flagged_by_reference_only",
+    "flagged_by_neither",
+    "shared_labels",
+    "reference_labels",
+    "other_labels",
+)
+AGREEMENT_MEASURES = ("any-device F1", "any-device kappa", "micro-F1")
+
+
+def annotation_passes(release, gold: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The sentences of every article a release holds twice, with each annotation pass's devices.
+
+    NLP4IF-2019 (and EMNLP-2019) hold a few articles a second time under the ID with "9"
+    appended, the same text annotated by an independent pass (``PROVENANCE.md``). One row per
+    sentence of those articles: ``document_id`` (the first copy's), ``start``, ``end`` and the
+    device sets ``pass 1`` and ``pass 2``. With ``gold``, a sentence table of another release
+    (SemEval-2020's), a ``gold`` column holds its devices for the same sentence, matched by
+    article ID and start offset; a sentence it lacks is an error, not a silent gap.
+    """
+    from proplens.corpus import second_passes
+
+    ids = release.documents
+    pairs = second_passes(ids)
+    for first, second in pairs:
+        if ids[first] != ids[second]:
+            raise DataError(f"articles {first} and {second} differ in text: not a second pass")
+    table = release.sentence_table()
+    by_document = dict(tuple(table.groupby("document_id", sort=False)))
+    rows = []
+    for first, second in pairs:
+        one, two = by_document.get(first), by_document.get(second)
+        if one is None or two is None:  # an empty article has no sentence to compare
+            continue
+        for start, end, a, b in zip(
+            one["start"], one["end"], one["devices"], two["devices"], strict=True
+        ):
+            rows.append((first, int(start), int(end), frozenset(a), frozenset(b)))
+    frame = pd.DataFrame(rows, columns=["document_id", "start", "end", "pass 1", "pass 2"])
+    if gold is not None:
+        _check_columns(gold, ["document_id", "start", "devices"], "gold")
+        labels = dict(
+            zip(
+                zip(gold["document_id"].astype(str), gold["start"], strict=True),
+                _device_lists(gold),
+                strict=True,
+            )
+        )
+        keys = list(zip(frame["document_id"], frame["start"], strict=True))
+        absent = [key for key in keys if key not in labels]
+        if absent:
+            document, start = absent[0]
+            raise DataError(
+                f"gold has no sentence at offset {start} of article {document} "
+                f"({len(absent)} sentences of the double-annotated articles missing)"
+            )
+        frame["gold"] = [frozenset(labels[key]) for key in keys]
+    return frame
+
+
+def agreement_counts(
+    frame: pd.DataFrame, reference: str, other: str, *, other_flagged: str | None = None
+) -> pd.DataFrame:
+    """Per document, the counts that every :func:`agreement` measure is a function of.
+
+    ``reference`` and ``other`` are columns of device sets (lists) for the same sentences. A
+    sentence is flagged when it carries a device, or, for ``other``, when the boolean column
+    ``other_flagged`` says so (a model flags with its own any-device threshold). Columns:
+    :data:`AGREEMENT_COUNTS`; index: ``document_id``. Counts add up, so documents can be
+    resampled (and summed) without going back to the sentences.
+    """
+    _check_columns(frame, ["document_id", reference, other], "frame")
+    a_sets = [frozenset(labels) for labels in _device_lists(frame, reference)]
+    b_sets = [frozenset(labels) for labels in _device_lists(frame, other)]
+    a = np.array([bool(labels) for labels in a_sets], dtype=bool)
+    if other_flagged is None:
+        b = np.array([bool(labels) for labels in b_sets], dtype=bool)
+    else:
+        _check_columns(frame, [other_flagged], "frame")
+        b = frame[other_flagged].to_numpy(dtype=bool)
+    per_sentence = pd.DataFrame(
+        {
+            "document_id": frame["document_id"].to_numpy(),
+            "flagged_by_both": a & b,
+            "flagged_by_other_only": ~a & b,
+            "flagged_by_reference_only": a & ~b,
+            "flagged_by_neither": ~a & ~b,
+            "shared_labels": [len(x & y) for x, y in zip(a_sets, b_sets, strict=True)],
+            "reference_labels": [len(x) for x in a_sets],
+            "other_labels": [len(y) for y in b_sets],
+        }
+    )
+    return per_sentence.groupby("document_id", sort=True).sum().astype(np.int64)
+
+
+def agreement_scores(counts) -> dict[str, np.ndarray]:
+    """:data:`AGREEMENT_MEASURES` from summed counts: any array whose last axis holds
+    :data:`AGREEMENT_COUNTS` (one set of sums, or one row per bootstrap draw)."""
+    c = np.asarray(counts, dtype=float)
+    both, other_only, reference_only, neither, shared, n_reference, n_other = np.moveaxis(c, -1, 0)
+    n = both + other_only + reference_only + neither
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = (both + neither) / n
+        chance = (
+            (both + reference_only) * (both + other_only)
+            + (neither + other_only) * (neither + reference_only)
+        ) / n**2
+        kappa = np.where(chance < 1, (observed - chance) / (1 - chance), np.nan)
+    return {
+        "any-device F1": 2 * both / np.maximum(2 * both + other_only + reference_only, 1),
+        "any-device kappa": kappa,
+        "micro-F1": 2 * shared / np.maximum(n_reference + n_other, 1),
+    }
+
+
+def agreement(
+    frame: pd.DataFrame,
+    reference: str,
+    other: str,
+    *,
+    other_flagged: str | None = None,
+    draws: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How well two readings of the same sentences agree, with 95% bootstrap intervals.
+
+    One row per measure (:data:`AGREEMENT_MEASURES`): sentence-level any-device F1 (the SLC
+    measure), Cohen's kappa of the same flags, and micro-F1 over the device labels; columns
+    ``value``, ``ci_low``, ``ci_high``. F1 is symmetric, so for two annotators it does not matter
+    which is the reference. Documents, not sentences, are resampled (see :func:`compare_groups`).
+    """
+    if not isinstance(draws, int) or draws < 1:
+        raise ValidationError(f"draws must be a positive integer, got {draws!r}")
+    counts = agreement_counts(frame, reference, other, other_flagged=other_flagged).to_numpy()
+    rng = np.random.default_rng(seed)
+    n = len(counts)
+    if n == 0:
+        raise ValidationError("no sentence to compare")
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(draws)])
+    values = agreement_scores(counts.sum(axis=0))
+    resampled = agreement_scores(weights @ counts)
+    rows = []
+    for measure in AGREEMENT_MEASURES:
+        low, high = np.nanpercentile(resampled[measure], [2.5, 97.5])
+        rows.append((measure, float(values[measure]), float(low), float(high)))
+    return pd.DataFrame(rows, columns=["measure", "value", "ci_low", "ci_high"]).set_index(
+        "measure"
+    )
 
 
 # --------------------------------------------------------------------------------------------
