@@ -15,7 +15,9 @@ sentence by sentence. The script prints, on those sentences:
   predictions of the same 5-fold article CV as ``bench.py`` (14 devices), restricted to these
   articles, next to the same figures over all CV sentences;
 - per device: how many sentences each pass marks with it, the two passes' F1 for it, and each
-  system's F1 for it against the gold over all CV sentences.
+  system's F1 for it against the gold over all CV sentences;
+- the analogue for technique classification (TC): of the spans both passes mark at the same
+  offsets, the share given the same technique.
 
 Twelve articles are few, so every figure carries a 95% bootstrap interval over articles. The
 script only reads labels; it tunes nothing. Prints figures only.
@@ -28,10 +30,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
 import pandas as pd
 from bench import plain_features, shipped_estimator
 
-from proplens.corpus import read_nlp4if2019
+from proplens.corpus import read_nlp4if2019, second_passes
 from proplens.evaluation import cross_validate_sentences
 from proplens.explore import agreement, annotation_passes
 from proplens.model import DeviceClassifier
@@ -93,6 +96,37 @@ def print_devices(passes: pd.DataFrame, devices, all_sentences: dict[str, pd.Dat
     print("(pass 1, pass 2, both: sentences of the twelve articles marked with the device)")
 
 
+def shared_span_techniques(release, draws: int = BOOTSTRAP_DRAWS) -> str:
+    """The TC analogue of the passes' agreement: of the spans pass 1 marks at exactly the offsets
+    of a pass-2 span, the share pass 2 gives the same technique, with a 95% bootstrap interval
+    over articles."""
+    spans = release.spans
+    per_article = []
+    for first, second in second_passes(release.documents):
+        one = spans[spans["document_id"] == first]
+        two = spans[spans["document_id"] == second]
+        techniques = two.groupby(["start", "end"])["device"].agg(set).to_dict()
+        matched = [
+            device in techniques[key]
+            for key, device in zip(
+                zip(one["start"], one["end"], strict=True), one["device"], strict=True
+            )
+            if key in techniques
+        ]
+        per_article.append((sum(matched), len(matched)))
+    counts = np.array(per_article, dtype=float)
+    rng = np.random.default_rng(0)
+    n = len(counts)
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(draws)])
+    sums = weights @ counts
+    low, high = np.percentile(sums[:, 0] / np.maximum(sums[:, 1], 1), [2.5, 97.5])
+    same, shared = counts.sum(axis=0)
+    return (
+        f"spans both passes mark at the same offsets: {shared:.0f}; the same technique in "
+        f"{same:.0f} of them, {same / shared:.3f} [{low:.3f}, {high:.3f}]"
+    )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -108,7 +142,8 @@ def main(argv=None) -> None:
         devices=[[d for d in ds if d in devices] for ds in data.sentences["devices"]]
     )
     # the gold of the double-annotated articles: SemEval-2020's labels of the same sentences
-    passes = annotation_passes(read_nlp4if2019(), gold=table)
+    release = read_nlp4if2019()
+    passes = annotation_passes(release, gold=table)
     if args.quick:
         others = sorted(set(table["document_id"]) - set(passes["document_id"]))[:48]
         keep = set(passes["document_id"]) | set(others)
@@ -156,6 +191,7 @@ def main(argv=None) -> None:
         print(f"| {name} | " + " | ".join(cells(frame, gold_column, other_column)) + " |")
     print(f"\n[low, high]: 95% bootstrap interval over articles ({BOOTSTRAP_DRAWS:,} draws)")
     print_devices(passes, devices, all_sentences)
+    print(f"\nTechnique classification: {shared_span_techniques(release)}")
     mode = "quick (60 articles, 2 folds)" if args.quick else "full (5-fold grouped CV)"
     print(f"mode: {mode}")
 

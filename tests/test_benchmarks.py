@@ -208,3 +208,13 @@ def test_annotator_agreement_compares_two_passes_the_gold_and_the_models(corpus_
         one, two, both = int(one), int(two), int(both)
         assert both <= min(one, two)
         assert float(f1) == pytest.approx(2 * both / max(one + two, 1), abs=6e-4), device
+    # technique classification: spans both passes mark at the same offsets, the same technique
+    tc = re.search(
+        r"same offsets: (\d+); the same technique in (\d+) of them, (0\.\d{3}) "
+        r"\[(0\.\d{3}|1\.000), (0\.\d{3}|1\.000)\]",
+        out,
+    )
+    shared, same, share, low, high = tc.groups()
+    assert 0 < int(same) <= int(shared)
+    assert float(share) == pytest.approx(int(same) / int(shared), abs=6e-4)
+    assert float(low) <= float(share) <= float(high)
