@@ -587,3 +587,7 @@ def test_agreement_gives_each_measure_an_interval_over_documents():
         explore.agreement(frame, "x", "y", draws=0)
     with pytest.raises(ValidationError, match="lacks column"):
         explore.agreement(frame, "x", "z")
+    # a sentence the other reading did not cover (a left merge) is an error, not a flag
+    unmatched = frame.assign(f=[True] * (len(frame) - 1) + [None])
+    with pytest.raises(ValidationError, match="'f' is missing for row 299"):
+        explore.agreement(unmatched, "x", "y", other_flagged="f")

@@ -723,7 +723,11 @@ def agreement_counts(
         b = np.array([bool(labels) for labels in b_sets], dtype=bool)
     else:
         _check_columns(frame, [other_flagged], "frame")
-        b = frame[other_flagged].to_numpy(dtype=bool)
+        flags = frame[other_flagged]
+        if flags.isna().any():  # bool(NaN) is True: a missing flag would count as flagged
+            row = int(np.flatnonzero(flags.isna().to_numpy())[0])
+            raise ValidationError(f"{other_flagged!r} is missing for row {row}")
+        b = flags.to_numpy(dtype=bool)
     per_sentence = pd.DataFrame(
         {
             "document_id": frame["document_id"].to_numpy(),
