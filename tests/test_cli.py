@@ -673,3 +673,140 @@ def test_classify_span_rejects_bad_span_files_in_one_line(
     code, out, err = run(capsys, "classify-span", EXAMPLE_ARTICLE, *arguments, "--spans", listing)
     assert code != 0 and out == ""
     assert message in err and err.strip().count("\n") == 0
+
+
+# --- evaluate --model --labels ------------------------------------------------------------------
+
+#: Project-written sentences with their devices, a label file as `train --labels` reads it.
+OWN_LABELS = (
+    "text,devices\n"
+    '"These greedy, reckless officials are bleeding our fishermen dry!",Loaded_Language\n'
+    "The minutes will be published on Friday.,none\n"
+    '"Can anyone really believe a word this board says?",Doubt\n'
+    "The ferry leaves the north pier at seven each morning.,none\n"
+)
+
+
+def test_evaluate_a_saved_model_on_your_labels(capsys, tmp_path, default_model, monkeypatch):
+    """`evaluate --model M --labels F --out DIR` scores the labels with M (no cross-validation),
+    prints the per-device table and the pooled figures, and writes what evaluate_model gives."""
+    import proplens.training
+    from proplens.evaluation import evaluate_model
+
+    def must_not_cross_validate(*args, **kwargs):
+        raise AssertionError("cross-validation ran")
+
+    monkeypatch.setattr(proplens.training, "cross_validate", must_not_cross_validate)
+    labels = tmp_path / "own.csv"
+    labels.write_text(OWN_LABELS, encoding="utf-8")
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model", default_model.path, "--labels", labels, "--out", out]
+    code, printed, err = run(capsys, *args)
+    assert code == 0, err
+    assert f"ptc-default@{default_model.version} on 4 labeled sentences" in printed
+    for word in ("precision", "recall", "support", "Loaded_Language", "Doubt", "micro_f1"):
+        assert word in printed
+    assert "note: no sentence-level (any-device) figures: the labels never annotate 12" in printed
+    expected = evaluate_model(default_model, [labels]).to_dict()
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == expected
+    with open(out / "per_device.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["device"] for row in rows] == ["Loaded_Language", "Doubt"]
+    for row in rows:
+        assert float(row["f1"]) == expected["per_device"][row["device"]]["f1"]
+        assert int(row["support"]) == 1
+    assert "wrote" in err and "metrics.json" in err
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--model", "ptc-default"], "--model ptc-default: evaluating a saved model needs"),
+        (["--labels", "LABELS"], "--labels: belongs to evaluating a saved model on your labels, so "
+         "it needs --model"),
+        (["--trust"], "--trust: belongs to evaluating a saved model"),
+        (["--model", "ptc-default", "--labels", "LABELS", "--folds", "3", "--group-by", "story"],
+         "--folds, --group-by: cross-validation options, which do not apply to evaluating"),
+        (["--model", "ptc-default", "--labels", "LABELS", "--data", "somewhere"], "--data: cross"),
+    ],
+)  # fmt: skip
+def test_evaluate_model_options_that_do_not_go_together_are_one_line(
+    capsys, tmp_path, options, message, monkeypatch
+):
+    """--model needs --labels and --labels needs --model; the cross-validation options do not
+    apply to a saved model: exit 2 and one line, before any model or data is read."""
+    import proplens.scoring
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(proplens.scoring, "load_model", must_not_load)
+    labels = tmp_path / "own.csv"
+    labels.write_text(OWN_LABELS, encoding="utf-8")
+    arguments = [labels if option == "LABELS" else option for option in options]
+    code, out, err = run(capsys, "evaluate", *arguments)
+    assert code == 2 and out == ""
+    assert err.startswith("proplens: error: ") and err.strip().count("\n") == 0
+    assert message in err
+
+
+@pytest.fixture
+def downloaded_tiny_model(tmp_path, monkeypatch):
+    """A tiny model trained (on crowd.csv) in another models folder and copied here, so that
+    this installation does not trust it; and another label file of its device."""
+    from tiny_corpus import texts_of, write_labels, write_taxonomy
+
+    from proplens import config
+    from proplens.training import train
+
+    monkeypatch.setenv("PROPLENS_MODELS", str(tmp_path / "models"))
+    monkeypatch.setattr(config, "bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    write_taxonomy(tmp_path, monkeypatch)
+    trained_on = write_labels(tmp_path / "crowd.csv")
+    other = write_labels(tmp_path / "other.csv", documents=4, seed=7, avoid=texts_of(trained_on))
+    result = train(
+        name="tiny", labels=[trained_on], base=False, models_root=tmp_path / "elsewhere",
+        evaluate=False, n_jobs=1, promote=False,
+    )  # fmt: skip
+    copy = tmp_path / "downloads" / "tiny" / "v1"
+    shutil.copytree(result.directory, copy)
+    return copy, trained_on, other
+
+
+def test_evaluate_refuses_an_untrusted_model_and_the_labels_it_was_trained_on(
+    capsys, downloaded_tiny_model, tmp_path
+):
+    """As `score` does, `evaluate --model` refuses a model file this installation did not produce
+    unless --trust is given; a label file that trained the model is refused in one line, another
+    one is evaluated; invalid or missing label files are the usual one-line errors."""
+    model, trained_on, other = downloaded_tiny_model
+    code, _, err = run(capsys, "evaluate", "--model", model, "--labels", other)
+    assert code == 4 and "was not produced by this proplens installation; pass --trust" in err
+    assert err.strip().count("\n") == 0
+    assert run(capsys, "score", EXAMPLE_ARTICLE, "--model", model)[2] == err  # as `score` says
+    code, out, err = run(capsys, "evaluate", "--model", model, "--labels", other, "--trust")
+    assert code == 0, err
+    assert "tiny@v1 on 24 labeled sentences" in out and "Crowd_Appeal" in out
+    code, out, err = run(capsys, "evaluate", "--model", model, "--labels", trained_on, "--trust")
+    assert code == 3 and out == "" and err.strip().count("\n") == 0
+    assert err.startswith(f"proplens: error: {trained_on}: this label file trained tiny@v1")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,devices\nThe ferry left at noon.,No_Such_Device\n", encoding="utf-8")
+    for labels, exit_code, message in (
+        (bad, 3, "nothing was evaluated: " + f"{bad}:2: unknown device 'No_Such_Device'"),
+        (tmp_path / "missing.csv", 2, "missing.csv: label file not found"),
+    ):
+        code, out, err = run(capsys, "evaluate", "--model", model, "--labels", labels, "--trust")
+        assert code == exit_code and out == "" and message in err
+        assert err.startswith("proplens: error: ") and err.strip().count("\n") == 0
+
+
+def test_the_documented_example_labels_evaluate_the_shipped_model(capsys, default_model):
+    """The README and docs/retraining.md example: the shipped model on the project's example
+    label file, each device it judges in the table, the missing SLC figures explained."""
+    labels = REPO_ROOT / "datasets" / "examples" / "own-labels.csv"
+    code, out, err = run(capsys, "evaluate", "--model", default_model.path, "--labels", labels)
+    assert code == 0 and err == ""
+    for device in ("Loaded_Language", "Doubt", "Flag-Waving", "Appeal_to_fear-prejudice"):
+        assert device in out
+    assert "on 8 labeled sentences" in out and "micro_f1" in out and "sentence_f1" not in out

@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO_ROOT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
+from tiny_corpus import DEVICE, texts_of, write_labels, write_taxonomy
 
 from proplens.errors import ValidationError
 from proplens.evaluation import (
     cross_validate_sentences,
+    evaluate_model,
     expected_calibration_error,
     label_metrics,
     span_folds,
@@ -244,3 +247,213 @@ def test_span_folds_take_the_stories_they_are_given():
         folds = span_folds(frame, 5, "story", stories=given_stories)
         fold_of = {frame["document_id"][i]: n for n, (_, test) in enumerate(folds) for i in test}
         assert (fold_of["d0"] == fold_of["d1"]) == together
+
+
+# --- a saved model on labels of one's own (evaluate_model) -----------------------------------
+
+LL, DOUBT, NAMES = "Loaded_Language", "Doubt", "Name_Calling,Labeling"
+
+#: Project-written sentences: (text, devices present, devices judged).
+OWN_LABELS = [
+    ("The harbour board met on Monday evening to discuss the new mooring fees.", [], [LL, DOUBT]),
+    ("These greedy, reckless officials are bleeding our fishermen dry!", [LL], [LL, DOUBT]),
+    ("Can anyone really believe a word this board says?", [DOUBT], [LL, DOUBT]),
+    ("Everyone in Velm already agrees that the levy is fair.", ["Crowd_Appeal"], ["Crowd_Appeal"]),
+    # flagged for Loaded_Language by the model, but judged for Doubt only: not a false positive
+    ("What a disgraceful, shameful betrayal of every honest worker.", [], [DOUBT]),
+    ("The minutes will be published on Friday.", [], [LL, DOUBT, "Crowd_Appeal"]),
+    ("Is the new budget truly what this town needs?", [DOUBT], [LL, DOUBT]),
+    ("The ferry leaves the north pier at seven each morning.", [], [LL, DOUBT]),
+    ("Only a fool would trust these liars with our money.", [NAMES], [LL, NAMES]),
+]
+
+
+def _write_sentence_labels(path, rows):
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "devices", "annotated"])
+        for text, present, judged in rows:
+            writer.writerow([text, ";".join(present) or "none", ";".join(judged)])
+    return path
+
+
+@pytest.fixture
+def own_taxonomy(tmp_path, monkeypatch):
+    """The project taxonomy plus Crowd_Appeal, a device the shipped model does not know."""
+    return write_taxonomy(tmp_path, monkeypatch)
+
+
+def test_evaluate_model_gives_the_models_own_figures_on_annotated_sentences(
+    default_model, tmp_path, own_taxonomy
+):
+    """Per-device P/R/F1 equal sklearn's on the model's own probabilities (Model.score) at its own
+    thresholds, over the sentences judged for that device only; a device the model does not know
+    is listed, not scored; without every any-device device judged there is no SLC figure."""
+    from sklearn.metrics import precision_recall_fscore_support as prfs
+
+    labels = _write_sentence_labels(tmp_path / "own.csv", OWN_LABELS)
+    result = evaluate_model(default_model, [labels])
+    scored = [default_model.score(text).sentences for text, _, _ in OWN_LABELS]
+    assert all(len(sentences) == 1 for sentences in scored)
+    thresholds = default_model.thresholds
+    assert list(result.per_device.index) == [LL, NAMES, DOUBT]  # the model's order
+    assert result.unknown_devices == ["Crowd_Appeal"]
+    pairs = {}
+    for device in (LL, NAMES, DOUBT):
+        rows = [i for i, (_, _, judged) in enumerate(OWN_LABELS) if device in judged]
+        truth = [device in OWN_LABELS[i][1] for i in rows]
+        guess = [scored[i][0].devices[device] >= thresholds[device] for i in rows]
+        p, r, f, _ = prfs(truth, guess, average="binary", zero_division=0)
+        figures = result.per_device.loc[device]
+        assert (figures["precision"], figures["recall"], figures["f1"]) == pytest.approx((p, r, f))
+        assert figures["support"] == sum(truth) and figures["annotated"] == len(rows)
+        pairs[device] = (truth, guess)
+    pooled = [sum((pairs[d][k] for d in pairs), []) for k in (0, 1)]
+    assert result.micro_f1 == pytest.approx(prfs(*pooled, average="binary")[2])
+    # the sentence judged for Doubt only is flagged for Loaded_Language: counted as a negative,
+    # it would be a false positive
+    assert scored[4][0].devices[LL] >= thresholds[LL]
+    truth, guess = pairs[LL]
+    counted = prfs([*truth, False], [*guess, True], average="binary")[0]
+    assert result.per_device.loc[LL, "precision"] != pytest.approx(counted)
+    assert result.annotated_pairs == 7 + 1 + 7  # Loaded_Language, Name_Calling, Doubt
+    assert (result.sentences, result.documents) == (len(OWN_LABELS), len(OWN_LABELS))
+    probabilities = result.predictions.set_index("text")
+    for (text, _, _), sentences in zip(OWN_LABELS, scored, strict=True):
+        assert probabilities.loc[text, "propaganda"] == pytest.approx(sentences[0].propaganda)
+        assert probabilities.loc[text, DOUBT] == pytest.approx(sentences[0].devices[DOUBT])
+    assert result.sentence_f1 is None and result.any_device_sentences == 0
+    assert "never annotate 11 of the 14 devices" in result.sentence_note
+    written = result.to_dict()
+    assert written["per_device"][LL]["annotated"] == 7 and "sentence_f1" not in written
+    assert written["labels"][0]["name"] == "new labels own.csv (sentences)"
+
+
+def test_evaluate_model_gives_slc_figures_over_fully_annotated_sentences_only(
+    default_model, tmp_path
+):
+    """The any-device figures count only the sentences judged for every device the any-device
+    probability stands for."""
+    from sklearn.metrics import precision_recall_fscore_support as prfs
+
+    every = default_model.any_device_devices
+    rows = [(text, present, every) for text, present, _ in OWN_LABELS[:3] + OWN_LABELS[5:]]
+    rows.append((OWN_LABELS[3][0], ["Bandwagon,Reductio_ad_hitlerum"], every))
+    rows.append((OWN_LABELS[4][0], [], [DOUBT]))  # flagged by the model, judged for Doubt only
+    result = evaluate_model(default_model, _write_sentence_labels(tmp_path / "all.csv", rows))
+    full = [(text, present) for text, present, judged in rows if judged == every]
+    truth = [bool(present) for _, present in full]
+    cut = default_model.thresholds["propaganda"]
+    guess = [default_model.score(text).sentences[0].propaganda >= cut for text, _ in full]
+    p, r, f, _ = prfs(truth, guess, average="binary", zero_division=0)
+    assert result.any_device_sentences == len(full) == len(rows) - 1
+    assert (result.sentence_precision, result.sentence_recall, result.sentence_f1) == (
+        pytest.approx((p, r, f))
+    )
+    assert result.sentence_note is None and 0 < f < 1
+    assert set(result.per_device.index) == set(every)  # every device judged, none unknown
+    assert result.to_dict()["sentence_f1"] == round(f, 4)
+
+
+def test_stand_off_labels_are_scored_within_their_document(default_model, tmp_path):
+    """A sentence that stand-off labels pick out of a document is scored with the document around
+    it, as `proplens score` scores the document, not alone."""
+    from proplens import split_sentences
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = (
+        "The harbour board met on Monday evening to discuss the new mooring fees. These greedy, "
+        "reckless officials are bleeding our fishermen dry! The fees rise by a fifth from next "
+        "spring. Nobody asked the families who have worked this harbour for generations. The "
+        "board will publish its minutes on Friday. Shame on every one of them.\n"
+    )
+    (corpus / "harbour-vote.txt").write_text(text, encoding="utf-8")
+    sentences = split_sentences(text)
+    labels = tmp_path / "standoff.tsv"
+    labels.write_text(
+        "document_id\tstart\tend\tdevice\tlabel\n"
+        f"harbour-vote.txt\t{sentences[1].start}\t{sentences[1].end}\t{LL}\t1\n"
+        f"harbour-vote.txt\t{sentences[4].start}\t{sentences[4].end}\t{LL}\t0\n",
+        encoding="utf-8",
+    )
+    result = evaluate_model(default_model, [labels], corpus_dir=corpus)
+    assert (result.sentences, result.documents) == (2, 1)
+    assert list(result.per_device.index) == [LL] and result.per_device.loc[LL, "annotated"] == 2
+    whole = default_model.score(text).sentences
+    evaluated = result.predictions
+    assert list(evaluated["start"]) == [sentences[1].start, sentences[4].start]
+    alone = []
+    for row, index in zip(evaluated.itertuples(index=False), (1, 4), strict=True):
+        assert getattr(row, LL) == pytest.approx(whole[index].devices[LL], rel=1e-12)
+        assert row.propaganda == pytest.approx(whole[index].propaganda, rel=1e-12)
+        alone.append(default_model.score(sentences[index].text).sentences[0].devices[LL])
+    assert list(evaluated[LL]) != pytest.approx(alone, rel=1e-6)  # the document mattered
+
+
+def test_evaluate_model_refuses_labels_that_trained_the_model(tmp_path, own_taxonomy):
+    """A label file with the sha256 of one the model was trained on is refused in one line,
+    given as a path or as a LabelSet; other labels of the same device are evaluated."""
+    import proplens
+    from proplens.labeling import read_labels
+    from proplens.training import train
+
+    trained_on = write_labels(tmp_path / "crowd.csv")
+    result = train(
+        name="tiny", labels=[trained_on], base=False, models_root=tmp_path / "models",
+        evaluate=False, promote=False, n_jobs=1,
+    )  # fmt: skip
+    model = proplens.load_model(result.directory)
+    other = write_labels(tmp_path / "other.csv", documents=4, seed=7, avoid=texts_of(trained_on))
+    message = r"crowd.csv: this label file trained tiny@v1 \(same sha256 as its training source"
+    with pytest.raises(ValidationError, match=message):
+        evaluate_model(model, [other, trained_on])
+    with pytest.raises(ValidationError, match="trained tiny@v1"):
+        evaluate_model(model, read_labels([trained_on]))
+    copy = tmp_path / "elsewhere" / "same-bytes.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(trained_on.read_bytes())  # the content counts, not the name
+    with pytest.raises(ValidationError, match="same-bytes.csv: this label file trained"):
+        evaluate_model(model, copy)
+    fresh = evaluate_model(model, [other])
+    assert list(fresh.per_device.index) == [DEVICE] and fresh.per_device.loc[DEVICE, "f1"] > 0.8
+    assert fresh.sentence_f1 is not None  # the tiny model's any-device label is its one device
+
+
+def test_evaluate_model_refuses_the_project_labels_of_the_shipped_model(default_model):
+    """The shipped model's card lists datasets/labels/unverified_figures.tsv: refused as such
+    before anything is read (no corpus needed)."""
+    labels = REPO_ROOT / "datasets" / "labels" / "unverified_figures.tsv"
+    with pytest.raises(ValidationError, match="this label file trained ptc-default@"):
+        evaluate_model(default_model, [labels])
+
+
+@pytest.mark.corpus
+def test_evaluate_model_refuses_sentences_of_the_semeval_training_articles(
+    default_model, corpus_dir, tmp_path
+):
+    """A model trained on the base corpus saw every sentence of the SemEval-2020 training
+    articles with its 14 device labels, and the Unverified_Figures sentences of its label file:
+    labels on them for those devices are refused. Other sentences of those articles labeled for
+    Unverified_Figures (the fresh sample the benchmarks score the shipped models on) are not."""
+    articles = corpus_dir / "ptc-semeval2020" / "train-articles"
+    article = sorted(articles.glob("article*.txt"))[0]
+    first_line = article.read_text(encoding="utf-8").split("\n", 1)[0]
+    labels = tmp_path / "mine.tsv"
+    labels.write_text(
+        "document_id\tstart\tend\tdevice\tlabel\n"
+        f"{article.name}\t0\t{len(first_line.rstrip())}\t{LL}\t0\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError, match=r"1 labeled sentence\(s\) of the SemEval-2020"):
+        evaluate_model(default_model, [labels], corpus_dir=articles)
+    # the second pass re-labels Unverified_Figures sentences of the file that trained the model
+    folder = REPO_ROOT / "datasets" / "labels"
+    with pytest.raises(ValidationError, match="Unverified_Figures\\), so its figures"):
+        evaluate_model(default_model, [folder / "unverified_figures.second_pass.tsv"])
+    fresh = evaluate_model(default_model, [folder / "unverified_figures.fresh-2026-11.tsv"])
+    assert list(fresh.per_device.index) == ["Unverified_Figures"]
+    assert (fresh.sentences, fresh.documents) == (478, 90)
+    assert fresh.per_device.loc["Unverified_Figures", "support"] == 57

@@ -607,7 +607,11 @@ def _terminate_like_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-@app.command()
+@app.command(
+    help="Grouped k-fold cross-validation on the SemEval-2020 training articles; with --model "
+    "and --labels, how a saved model does on your own labeled sentences instead (no "
+    "cross-validation, nothing is fitted)."
+)
 def evaluate(
     data: Annotated[
         Path | None, typer.Option(help="Corpus root (default: PROPLENS_DATA or ../shared/data).")
@@ -624,18 +628,41 @@ def evaluate(
             "their text, such as a report and its rewrite, kept in one fold: stricter)."
         ),
     ] = "article",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate this saved model (folder, NAME or NAME@VERSION) on --labels instead "
+            "of cross-validating."
+        ),
+    ] = None,
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Label file to evaluate --model on: CSV/TSV/JSONL sentences, stand-off, or "
+            "Label Studio JSON, as train --labels reads them (repeatable)."
+        ),
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="Folder that stand-off --labels point into (only with --labels)."),
+    ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option(help="Load a --model file this installation did not produce."),
+    ] = False,
 ) -> None:
-    """Grouped k-fold cross-validation on the SemEval-2020 training articles."""
+    if model is not None or labels or corpus is not None or trust:
+        _check_model_evaluation_options(model, labels, corpus, trust, data, folds, jobs, group_by)
     from proplens.evaluation import check_grouping
     from proplens.training import cross_validate, load_training_data
 
     if folds < 2:
         raise ValidationError(f"--folds must be at least 2, got {folds}")
     check_grouping(group_by, "--group-by")
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError(
-            f"{out}: not a folder (--out names a folder for metrics.json and per_device.csv)"
-        )
+    _check_out_folder(out)
+    if model is not None:
+        _evaluate_saved_model(model, labels, corpus, trust, out)
+        return
     # the folds run in a pool and report when all are done: say what is happening meanwhile
     err.print("[dim]reading training data…[/dim]")
     training = load_training_data(data)
@@ -647,7 +674,84 @@ def evaluate(
     )
     metrics = cross_validate(training, n_jobs=jobs, n_splits=folds, group_by=group_by)
     err.print(f"[dim]cross-validated in {time.perf_counter() - began:.0f} s[/dim]")
-    table = Table(title=f"{folds}-fold CV grouped by {group_by}")
+    _show_metrics(metrics, f"{folds}-fold CV grouped by {group_by}", out)
+
+
+def _check_out_folder(out: Path | None) -> None:
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(
+            f"{out}: not a folder (--out names a folder for metrics.json and per_device.csv)"
+        )
+
+
+def _check_model_evaluation_options(
+    model, labels, corpus, trust, data, folds, jobs, group_by
+) -> None:
+    """The options of `evaluate --model` go together, and those of cross-validation do not
+    apply to it: one line and exit code 2 rather than options silently ignored."""
+    if model is None:
+        given = "--labels" if labels else "--corpus" if corpus is not None else "--trust"
+        raise CommandLineError(
+            f"{given}: belongs to evaluating a saved model on your labels, so it needs --model "
+            "NAME[@VERSION] or FOLDER (cross-validation reads the SemEval-2020 articles)"
+        )
+    if not labels:
+        raise CommandLineError(
+            f"--model {model}: evaluating a saved model needs --labels FILE (the labeled "
+            "sentences to score it on)"
+        )
+    ignored = [
+        option
+        for option, value, default in (
+            ("--data", data, None),
+            ("--folds", folds, 5),
+            ("--jobs", jobs, 2),
+            ("--group-by", group_by, "article"),
+        )
+        if value != default
+    ]
+    if ignored:
+        raise CommandLineError(
+            f"{', '.join(ignored)}: cross-validation options, which do not apply to evaluating "
+            "--model on --labels (no model is fitted)"
+        )
+
+
+def _evaluate_saved_model(
+    reference: str, labels: list[Path], corpus: Path | None, trust: bool, out: Path | None
+) -> None:
+    """`evaluate --model --labels`: score the labeled sentences with a saved model."""
+    from proplens.evaluation import evaluate_model
+
+    loaded = _load_model(reference, trust)
+    result = evaluate_model(loaded, labels, corpus_dir=corpus)
+    notes = []
+    if result.unknown_devices:
+        notes.append(
+            f"not in {loaded.name}@{loaded.version}, not evaluated: "
+            f"{', '.join(result.unknown_devices)}"
+        )
+    if result.sentence_note:
+        notes.append(f"no sentence-level (any-device) figures: {result.sentence_note}")
+    title = f"{loaded.name}@{loaded.version} on {result.sentences} labeled sentences"
+    caption = (
+        f"{result.documents} documents; each device over the sentences judged for it "
+        f"({result.annotated_pairs} sentence-device pairs in all)"
+    )
+    _show_metrics(result.to_dict(), title, out, notes, caption)
+
+
+def _show_metrics(
+    metrics: dict,
+    title: str,
+    out: Path | None,
+    notes: list[str] | None = None,
+    caption: str | None = None,
+) -> None:
+    """Print ``metrics`` as a per-device table (``title``, ``caption``) and its pooled figures,
+    then ``notes``; with ``out``, write them to metrics.json and per_device.csv (each
+    atomically)."""
+    table = Table(title=title, caption=caption)
     for column in ("device", "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == "device" else "right")
     for device, row in metrics["per_device"].items():
@@ -661,6 +765,8 @@ def evaluate(
         "sentence_precision",
         "sentence_recall",
         "sentence_ece",
+        "micro_precision",
+        "micro_recall",
         "micro_f1",
         "block_micro_f1",
         "macro_f1",
@@ -668,6 +774,8 @@ def evaluate(
     ):
         if key in metrics:
             console.print(f"{key:20s} {metrics[key]:.4f}")
+    for note in notes or []:
+        console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
