@@ -718,13 +718,42 @@ def test_evaluate_a_saved_model_on_your_labels(capsys, tmp_path, default_model, 
     assert "wrote" in err and "metrics.json" in err
 
 
+def test_evaluate_a_saved_model_on_a_labeled_semeval_split(capsys, tmp_path, default_model):
+    """`evaluate --model M --split dev --data ROOT` scores the split (every sentence judged for
+    the 14 devices): SLC, micro, macro and TC figures, written as evaluate_model_on_split gives
+    them; the train split is refused in one line."""
+    from tiny_corpus import write_dev_release
+
+    from proplens.evaluation import evaluate_model_on_split
+
+    root = write_dev_release(tmp_path / "data")
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model", default_model.path, "--split", "dev", "--data", root]
+    code, printed, err = run(capsys, *args, "--out", out)
+    assert code == 0, err
+    assert "labeled sentences of the SemEval-2020 dev split" in printed
+    for key in ("sentence_f1", "micro_f1", "macro_f1", "tc_micro_f1"):
+        assert re.search(rf"^{key} +\d\.\d{{4}}$", printed, re.M), key
+    assert "note:" not in printed
+    expected = evaluate_model_on_split(default_model, "dev", data_dir=root).to_dict()
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == expected
+    code, printed, err = run(capsys, "evaluate", "--model", default_model.path, "--split", "train")
+    assert code == 3 and printed == "" and err.strip().count("\n") == 0
+    assert "split 'train': the shipped models learned from these articles" in err
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
         (["--model", "ptc-default"], "--model ptc-default: evaluating a saved model needs"),
-        (["--labels", "LABELS"], "--labels: belongs to evaluating a saved model on your labels, so "
-         "it needs --model"),
+        (["--labels", "LABELS"], "--labels: belongs to evaluating a saved model, so it needs "
+         "--model"),
         (["--trust"], "--trust: belongs to evaluating a saved model"),
+        (["--split", "dev"], "--split: belongs to evaluating a saved model"),
+        (["--model", "ptc-default", "--labels", "LABELS", "--split", "dev"],
+         "--model ptc-default: evaluating a saved model needs either --labels FILE"),
+        (["--model", "ptc-default", "--split", "dev", "--corpus", "somewhere"],
+         "--corpus: belongs to --labels; --split reads --data"),
         (["--model", "ptc-default", "--labels", "LABELS", "--folds", "3", "--group-by", "story"],
          "--folds, --group-by: cross-validation options, which do not apply to evaluating"),
         (["--model", "ptc-default", "--labels", "LABELS", "--data", "somewhere"], "--data: cross"),

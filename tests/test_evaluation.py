@@ -9,7 +9,7 @@ from conftest import REPO_ROOT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
-from tiny_corpus import DEVICE, texts_of, write_labels, write_taxonomy
+from tiny_corpus import DEVICE, texts_of, write_dev_release, write_labels, write_taxonomy
 
 from proplens.errors import ValidationError
 from proplens.evaluation import (
@@ -457,3 +457,63 @@ def test_evaluate_model_refuses_sentences_of_the_semeval_training_articles(
     assert list(fresh.per_device.index) == ["Unverified_Figures"]
     assert (fresh.sentences, fresh.documents) == (478, 90)
     assert fresh.per_device.loc["Unverified_Figures", "support"] == 57
+
+
+# --- a saved model on a labeled SemEval-2020 split (evaluate_model_on_split) -------------------
+
+
+def test_evaluate_model_on_split_reports_the_cross_validation_figures_for_the_split(
+    default_model, tmp_path
+):
+    """Every sentence is judged for the 14 devices: per-device, SLC, micro and macro figures are
+    sklearn's on the model's probabilities (the call the CV makes) at its thresholds, and the TC
+    figure is the share of gold spans `classify_spans` gives their device."""
+    from sklearn.metrics import precision_recall_fscore_support as prfs
+
+    from proplens.corpus import read_semeval2020
+    from proplens.evaluation import evaluate_model_on_split
+
+    root = write_dev_release(tmp_path)
+    result = evaluate_model_on_split(default_model, "dev", data_dir=root)
+    corpus = read_semeval2020(root, split="dev")
+    table = corpus.sentence_table()
+    classifier = default_model.sentence_model
+    proba = classifier.predict_all_proba(table)
+    flagged = proba >= classifier.threshold_vector()
+    semeval = [d for d in default_model.devices if d != "Unverified_Figures"]
+    assert list(result.per_device.index) == semeval and result.unknown_devices == []
+    assert (result.sentences, result.documents) == (len(table), 2)
+    column = {label: i for i, label in enumerate(classifier.labels_)}
+    for device in semeval:
+        truth = table["devices"].map(lambda found, d=device: d in found)
+        p, r, f, _ = prfs(truth, flagged[:, column[device]], average="binary", zero_division=0)
+        assert tuple(result.per_device.loc[device, ["precision", "recall", "f1"]]) == (
+            pytest.approx((p, r, f))
+        )
+    assert result.macro_f1 == pytest.approx(result.per_device["f1"].mean())
+    gold_any = table["devices"].map(bool)
+    assert result.sentence_f1 == pytest.approx(f1_score(gold_any, flagged[:, 0]))
+    assert result.sentence_f1 is not None and result.sentence_note is None
+    assert result.predictions["propaganda"].to_numpy() == pytest.approx(proba[:, 0])
+    spans = corpus.spans
+    right = [
+        default_model.classify_spans(corpus.documents[a], [(s, e)])[0].device == device
+        for a, device, s, e in spans[["document_id", "device", "start", "end"]].itertuples(
+            index=False
+        )
+    ]
+    assert result.tc_micro_f1 == pytest.approx(np.mean(right))
+    written = result.to_dict()
+    assert written["tc_micro_f1"] == round(result.tc_micro_f1, 4)
+    assert written["macro_f1"] == round(result.macro_f1, 4)
+
+
+@pytest.mark.parametrize(
+    "split, message",
+    [("train", "split 'train': the shipped models learned"), ("test", "gold is not public")],
+)
+def test_evaluate_model_on_split_refuses_train_and_test(default_model, tmp_path, split, message):
+    from proplens.evaluation import evaluate_model_on_split
+
+    with pytest.raises(ValidationError, match=message):
+        evaluate_model_on_split(default_model, split, data_dir=write_dev_release(tmp_path))

@@ -96,3 +96,40 @@ def is_positive(text: str) -> bool:
     """The oracle labeler of the tests: a sentence built from a POSITIVE template."""
     markers = ("already agrees", "have signed up", "is behind the", "doubts the")
     return any(marker in text for marker in markers)
+
+
+#: Project-written articles in the SemEval-2020 layout (title, empty line, one sentence per line)
+#: and their spans: (device, quoted text).
+DEV_ARTICLES = {
+    "900000001": (
+        "Harbour vote delayed\n\nThe council postponed its vote on the harbour plan.\n"
+        "These spineless bureaucrats have betrayed every family in town!\n"
+        "Can anyone still trust their promises?\nThe next meeting is on Tuesday.\n",
+        [
+            ("Name_Calling,Labeling", "spineless bureaucrats"),
+            ("Loaded_Language", "betrayed"),
+            ("Doubt", "Can anyone still trust their promises?"),
+        ],
+    ),
+    "900000002": (
+        "Ferry timetable\n\nThe ferry will run twice a day from June.\n"
+        "Only a fool would back this disgraceful, shameful budget.\n",
+        [("Loaded_Language", "disgraceful, shameful"), ("Name_Calling,Labeling", "a fool")],
+    ),
+}
+
+
+def write_dev_release(root):
+    """A SemEval-2020 folder whose dev split holds DEV_ARTICLES and their gold spans."""
+    folder = root / "ptc-semeval2020"
+    (folder / "dev-articles").mkdir(parents=True)
+    (folder / "dev-labels-task-flc-tc").mkdir()
+    for article, (text, spans) in DEV_ARTICLES.items():
+        (folder / "dev-articles" / f"article{article}.txt").write_text(text, encoding="utf-8")
+        rows = [
+            f"{article}\t{device}\t{text.index(quoted)}\t{text.index(quoted) + len(quoted)}\n"
+            for device, quoted in spans
+        ]
+        labels = folder / "dev-labels-task-flc-tc" / f"article{article}.task-flc-tc.labels"
+        labels.write_text("".join(rows), encoding="utf-8")
+    return root

@@ -650,9 +650,18 @@ def evaluate(
         bool,
         typer.Option(help="Load a --model file this installation did not produce."),
     ] = False,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate --model on this labeled SemEval-2020 split of --data instead of "
+            "--labels: dev, for those who have its gold (no cross-validation)."
+        ),
+    ] = None,
 ) -> None:
-    if model is not None or labels or corpus is not None or trust:
-        _check_model_evaluation_options(model, labels, corpus, trust, data, folds, jobs, group_by)
+    if model is not None or labels or corpus is not None or trust or split is not None:
+        _check_model_evaluation_options(
+            model, labels, corpus, trust, split, data, folds, jobs, group_by
+        )
     from proplens.evaluation import check_grouping
     from proplens.training import cross_validate, load_training_data
 
@@ -661,7 +670,7 @@ def evaluate(
     check_grouping(group_by, "--group-by")
     _check_out_folder(out)
     if model is not None:
-        _evaluate_saved_model(model, labels, corpus, trust, out)
+        _evaluate_saved_model(model, labels, corpus, trust, out, split, data)
         return
     # the folds run in a pool and report when all are done: say what is happening meanwhile
     err.print("[dim]reading training data…[/dim]")
@@ -685,25 +694,38 @@ def _check_out_folder(out: Path | None) -> None:
 
 
 def _check_model_evaluation_options(
-    model, labels, corpus, trust, data, folds, jobs, group_by
+    model, labels, corpus, trust, split, data, folds, jobs, group_by
 ) -> None:
     """The options of `evaluate --model` go together, and those of cross-validation do not
     apply to it: one line and exit code 2 rather than options silently ignored."""
     if model is None:
-        given = "--labels" if labels else "--corpus" if corpus is not None else "--trust"
-        raise CommandLineError(
-            f"{given}: belongs to evaluating a saved model on your labels, so it needs --model "
-            "NAME[@VERSION] or FOLDER (cross-validation reads the SemEval-2020 articles)"
+        given = (
+            "--labels"
+            if labels
+            else "--corpus"
+            if corpus is not None
+            else "--split"
+            if split is not None
+            else "--trust"
         )
-    if not labels:
         raise CommandLineError(
-            f"--model {model}: evaluating a saved model needs --labels FILE (the labeled "
-            "sentences to score it on)"
+            f"{given}: belongs to evaluating a saved model, so it needs --model "
+            "NAME[@VERSION] or FOLDER (cross-validation reads the SemEval-2020 training articles)"
         )
+    if bool(labels) == (split is not None):
+        raise CommandLineError(
+            f"--model {model}: evaluating a saved model needs either --labels FILE (your labeled "
+            "sentences) or --split dev (a labeled SemEval-2020 split), not both"
+            if labels
+            else f"--model {model}: evaluating a saved model needs --labels FILE (the labeled "
+            "sentences to score it on) or --split dev"
+        )
+    if split is not None and corpus is not None:
+        raise CommandLineError("--corpus: belongs to --labels; --split reads --data")
     ignored = [
         option
         for option, value, default in (
-            ("--data", data, None),
+            ("--data", None if split is not None else data, None),
             ("--folds", folds, 5),
             ("--jobs", jobs, 2),
             ("--group-by", group_by, "article"),
@@ -713,18 +735,29 @@ def _check_model_evaluation_options(
     if ignored:
         raise CommandLineError(
             f"{', '.join(ignored)}: cross-validation options, which do not apply to evaluating "
-            "--model on --labels (no model is fitted)"
+            "--model (no model is fitted)"
         )
 
 
 def _evaluate_saved_model(
-    reference: str, labels: list[Path], corpus: Path | None, trust: bool, out: Path | None
+    reference: str,
+    labels: list[Path] | None,
+    corpus: Path | None,
+    trust: bool,
+    out: Path | None,
+    split: str | None = None,
+    data: Path | None = None,
 ) -> None:
-    """`evaluate --model --labels`: score the labeled sentences with a saved model."""
-    from proplens.evaluation import evaluate_model
+    """`evaluate --model --labels` (or `--split`): score labeled sentences with a saved model."""
+    from proplens.evaluation import evaluate_model, evaluate_model_on_split
 
     loaded = _load_model(reference, trust)
-    result = evaluate_model(loaded, labels, corpus_dir=corpus)
+    if split is not None:
+        result = evaluate_model_on_split(loaded, split, data_dir=data)
+        what = f"the SemEval-2020 {split} split"
+    else:
+        result = evaluate_model(loaded, labels, corpus_dir=corpus)
+        what = "your labels"
     notes = []
     if result.unknown_devices:
         notes.append(
@@ -733,7 +766,7 @@ def _evaluate_saved_model(
         )
     if result.sentence_note:
         notes.append(f"no sentence-level (any-device) figures: {result.sentence_note}")
-    title = f"{loaded.name}@{loaded.version} on {result.sentences} labeled sentences"
+    title = f"{loaded.name}@{loaded.version} on {result.sentences} labeled sentences of {what}"
     caption = (
         f"{result.documents} documents; each device over the sentences judged for it "
         f"({result.annotated_pairs} sentence-device pairs in all)"

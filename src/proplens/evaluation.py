@@ -44,6 +44,7 @@ __all__ = [
     "cross_validate_sentences",
     "cross_validate_spans",
     "evaluate_model",
+    "evaluate_model_on_split",
     "expected_calibration_error",
     "fold_groups",
     "label_metrics",
@@ -387,6 +388,8 @@ class ModelEvaluation:
     sentence_note: str | None = None
     sources: list[dict] = field(default_factory=list)
     predictions: pd.DataFrame | None = None
+    macro_f1: float | None = None  # with every device judged on every sentence (a split)
+    tc_micro_f1: float | None = None  # technique classification of the split's gold spans
 
     def to_dict(self) -> dict:
         """The figures as ``proplens evaluate --model --out`` writes them to metrics.json."""
@@ -411,6 +414,9 @@ class ModelEvaluation:
                 out[key] = round(float(getattr(self, key)), 4)
         else:
             out["sentence_note"] = self.sentence_note
+        for key in ("macro_f1", "tc_micro_f1"):
+            if getattr(self, key) is not None:
+                out[key] = round(float(getattr(self, key)), 4)
         out["unknown_devices"] = list(self.unknown_devices)
         out["per_device"] = {
             device: {
@@ -479,6 +485,56 @@ def evaluate_model(
     table = _with_document_context(data.sentences, data.devices, beside, corpus_dir)
     data = replace(data, sentences=table)
     return _score_labels(model, data, labels.sources)
+
+
+def evaluate_model_on_split(
+    model: Model,
+    split: str = "dev",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> ModelEvaluation:
+    """A saved model on a labeled SemEval-2020 split other than train: ``dev``, for those who
+    have its gold (the official archive has it; this project's copy holds it back).
+
+    Every sentence is judged for the 14 SemEval-2020 devices, so the figures are those the
+    cross-validation reports, on articles no model of the project was trained on: sentence-level
+    any-device F1, micro- and macro-F1 over the devices, and TC micro-F1 of the model's span
+    classifier on the split's gold spans. The train split is refused (the model learned from it;
+    ``proplens evaluate`` cross-validates it), and so is test (its gold is not public).
+    """
+    from proplens.artifacts import fingerprint_frame
+    from proplens.corpus import read_semeval2020
+    from proplens.taxonomy import load_taxonomy
+    from proplens.training import TrainingData
+
+    if split == "train":
+        raise ValidationError(
+            "split 'train': the shipped models learned from these articles, so their figures "
+            "there would be inflated; `proplens evaluate` cross-validates them instead"
+        )
+    if split == "test":
+        raise ValidationError("split 'test': the SemEval-2020 test gold is not public")
+    taxonomy = taxonomy or load_taxonomy()
+    corpus = read_semeval2020(data_dir, split=split, dedupe=True, taxonomy=taxonomy)
+    table = corpus.sentence_table()
+    table["unannotated"] = [[] for _ in range(len(table))]
+    devices = [d.name for d in taxonomy.devices if d.origin == "semeval2020"]
+    source = {
+        "name": f"PTC SemEval-2020 Task 11 {split}",
+        "fingerprint": fingerprint_frame(corpus.spans),
+        "documents": len(corpus.documents),
+        "sentences": len(table),
+    }
+    spans = span_frame(corpus.documents, corpus.spans)
+    data = TrainingData(table, spans, devices, [source])
+    result = _score_labels(model, data, [source])
+    result.macro_f1 = float(result.per_device["f1"].mean())
+    if model.span_model is not None and len(spans):
+        result.tc_micro_f1 = span_scores(
+            spans["device"].to_numpy(), model.span_model.predict(spans)
+        )[0]
+    return result
 
 
 def _file_fingerprints(path: Path, taxonomy) -> set[str]:
