@@ -658,10 +658,9 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    if model is not None or labels or corpus is not None or trust or split is not None:
-        _check_model_evaluation_options(
-            model, labels, corpus, trust, split, data, folds, jobs, group_by
-        )
+    _check_model_evaluation_options(
+        model, labels, corpus, trust, split, data, folds, jobs, group_by
+    )
     from proplens.evaluation import check_grouping
     from proplens.training import cross_validate, load_training_data
 
@@ -698,26 +697,32 @@ def _check_model_evaluation_options(
 ) -> None:
     """The options of `evaluate --model` go together, and those of cross-validation do not
     apply to it: one line and exit code 2 rather than options silently ignored."""
+    given = [
+        option
+        for option, value in (
+            ("--labels", bool(labels)),
+            ("--corpus", corpus is not None),
+            ("--split", split is not None),
+            ("--trust", trust),
+        )
+        if value
+    ]
     if model is None:
-        given = (
-            "--labels"
-            if labels
-            else "--corpus"
-            if corpus is not None
-            else "--split"
-            if split is not None
-            else "--trust"
-        )
-        raise CommandLineError(
-            f"{given}: belongs to evaluating a saved model, so it needs --model "
-            "NAME[@VERSION] or FOLDER (cross-validation reads the SemEval-2020 training articles)"
-        )
-    if bool(labels) == (split is not None):
+        if given:  # cross-validation takes none of them
+            raise CommandLineError(
+                f"{given[0]}: belongs to evaluating a saved model, so it needs --model "
+                "NAME[@VERSION] or FOLDER (cross-validation reads the SemEval-2020 training "
+                "articles)"
+            )
+        return
+    if labels and split is not None:
         raise CommandLineError(
             f"--model {model}: evaluating a saved model needs either --labels FILE (your labeled "
             "sentences) or --split dev (a labeled SemEval-2020 split), not both"
-            if labels
-            else f"--model {model}: evaluating a saved model needs --labels FILE (the labeled "
+        )
+    if not labels and split is None:
+        raise CommandLineError(
+            f"--model {model}: evaluating a saved model needs --labels FILE (the labeled "
             "sentences to score it on) or --split dev"
         )
     if split is not None and corpus is not None:
@@ -745,8 +750,8 @@ def _evaluate_saved_model(
     corpus: Path | None,
     trust: bool,
     out: Path | None,
-    split: str | None = None,
-    data: Path | None = None,
+    split: str | None,
+    data: Path | None,
 ) -> None:
     """`evaluate --model --labels` (or `--split`): score labeled sentences with a saved model."""
     from proplens.evaluation import evaluate_model, evaluate_model_on_split
