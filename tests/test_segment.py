@@ -210,6 +210,34 @@ def test_titles_after_space_are_those_the_regex_finds(text):
     assert segment_module._titles_after_space(text) == want
 
 
+def test_no_title_is_the_end_of_another():
+    """_title_spans finds each title from its full stop: that finds what a search for the titles
+    finds only while at most one title can end at a full stop."""
+    titles = segment_module._TITLES.split("|")
+    assert not [(a, b) for a in titles for b in titles if a != b and b.endswith(a)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Mr.", "Mrs.", "Ms", "Messrs.", "Sens.", "Sen.", "Dr", "Prof.", ".", " ",
+                         "\n", "M", "r", "s", "x", "Mme.", "Mlle.", "(", "é", "😀", "..."]),
+        max_size=14,
+    ).map("".join)
+)  # fmt: skip
+def test_title_spans_are_those_a_search_for_the_titles_finds(text):
+    want = [m.span() for m in re.finditer(rf"(?:{segment_module._TITLES})\.", text)]
+    assert segment_module._title_spans(text) == want
+
+
+def test_crlf_and_lf_texts_split_alike():
+    """str.splitlines() takes "\r\n" as one line break; the sentences are those of "\n"."""
+    text = "He left. Mr.\nOkafor stayed.\n\nDr. Varga came. She sat.\r\n"
+    assert sentence_spans(text.replace("\n", "\r\n")) == [
+        (a + text[:a].count("\n"), b + text[:b].count("\n")) for a, b in sentence_spans(text)
+    ]
+
+
 def test_stacked_titles_stay_together():
     """ "Lt. Col." and "U.S. Sen." are one name prefix, not a sentence end followed by a title."""
     assert texts_of("Lt. Col. Rhea Moss met U.S. Sen. Tomas Aalto. They spoke.") == [

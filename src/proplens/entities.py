@@ -317,41 +317,47 @@ class _Matcher:
             self.right_words.setdefault(token, set()).update(
                 w for w in words[1:] if _is_name_word(w)
             )
+        # The names a match is usually of, with their token: no particle may precede them, they
+        # are no shouted word and no phrase of the keep list. A match of any other name takes
+        # the full rules (_special_name).
+        self.plain = {
+            name: token
+            for name, token in self.replacements.items()
+            if name not in self.particles and name not in self.shouted and token != name
+        }
 
-    def names(self, text: str):
-        """``(start, end, token)`` of every name of ``text`` to replace, in order."""
-        replacements, particles, shouted = self.replacements, self.particles, self.shouted
-        kind_particles = self.kind_particles
+    def names(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, token)`` of every name of ``text`` to replace, in order.
+
+        Called once for a whole batch of sentences, with a few thousand matches: the usual match
+        (a plain name after a space, with no capitalised word of its kind next to it) is kept to
+        a few cheap tests, and the rare cases go through the full rules.
+        """
+        plain, kind_particles, left_words = self.plain, self.kind_particles, self.left_words
+        found_names = []
+        append = found_names.append
         position = 0  # nothing before this may be part of a new name
-        pending = None  # the last name found, yielded once the next one cannot join it
+        # the last name found, kept once the next one cannot join it (pending_token None: none)
+        pending_start = pending_end = 0
+        pending_token = None
         for match in self.regex.finditer(text):
             start, end = match.span()
             if start < position:
                 continue  # inside a name already taken
-            found = match.group()
-            token = None
-            for particle, candidate in particles.get(found, ()):
-                begin = start - len(particle)
-                if (
-                    begin >= position
-                    and text.startswith(particle, begin)
-                    and not (begin and _is_word_char(text[begin - 1]))
-                ):
-                    start, token = begin, candidate
-                    break
+            found = match[0]
+            token = plain.get(found)
             if token is None:
-                token = replacements.get(found)
-                # a name never starts inside a word ("McTrump"), and a shouted word stays itself
-                # in capitals ("LET US PRAY")
-                if (
-                    token is None
-                    or (start and _is_word_char(text[start - 1]))
-                    or (found in shouted and _in_capitals(text, start, end, replacements))
-                ):
+                start, token = self._special_name(text, found, start, end, position)
+                if token is None:
                     continue
-            if token == found:  # a phrase of the keep list stays as it is
-                position = end
-                continue
+                if token == found:  # a phrase of the keep list stays as it is
+                    position = end
+                    continue
+            elif start:
+                # a name never starts inside a word ("McTrump"); _is_word_char, inlined
+                before = text[start - 1]
+                if before != " " and (before.isalnum() or before == "_"):
+                    continue
             # one C-level test for the usual case of no particle before the name
             particles_of_kind = kind_particles.get(token)
             if particles_of_kind and text.endswith(particles_of_kind, position, start):
@@ -364,20 +370,52 @@ class _Matcher:
                     ):
                         start = begin
                         break
-            # a neighbouring word can join the name only if it is capitalised
+            # A neighbouring word can join the name only if it is capitalised, and only a word
+            # of the kind's names: test the word before here (usually it is none of them) and
+            # leave the rest of the rule to _extend_left.
             if start >= 2 and text[start - 1] == " ":
-                start = self._extend_left(text, start, token, position)
-            if text[end : end + 1] == " " and text[end + 1 : end + 2].isupper():
+                words = left_words.get(token)
+                if words:
+                    begin = text.rfind(" ", position, start - 1) + 1
+                    if text[begin if begin > position else position : start - 1] in words:
+                        start = self._extend_left(text, start, token, position)
+            if text.startswith(" ", end) and text[end + 1 : end + 2].isupper():
                 end = self._extend_right(text, end, token)
-            if pending is not None and pending[2] == token and text[pending[1] : start] == " ":
-                pending[1] = end
-            else:
-                if pending is not None:
-                    yield tuple(pending)
-                pending = [start, end, token]
+            # a name of the same kind one space after the last one joins it
+            if token == pending_token and start - pending_end == 1 and text[start - 1] == " ":
+                pending_end = position = end
+                continue
+            if pending_token is not None:
+                append((pending_start, pending_end, pending_token))
+            pending_start, pending_end, pending_token = start, end, token
             position = end
-        if pending is not None:
-            yield tuple(pending)
+        if pending_token is not None:
+            append((pending_start, pending_end, pending_token))
+        return found_names
+
+    def _special_name(self, text: str, found: str, start: int, end: int, position: int):
+        """``(start, token)`` of a match that is not of a plain name (``token`` None to skip it):
+        the rest of a name with a particle ("Assad" of "al-Assad"), a shouted word, a phrase of
+        the keep list (whose token is itself)."""
+        for particle, candidate in self.particles.get(found, ()):
+            begin = start - len(particle)
+            if (
+                begin >= position
+                and text.startswith(particle, begin)
+                and not (begin and _is_word_char(text[begin - 1]))
+            ):
+                return begin, candidate
+        replacements = self.replacements
+        token = replacements.get(found)
+        # a name never starts inside a word ("McTrump"), and a shouted word stays itself in
+        # capitals ("LET US PRAY")
+        if (
+            token is None
+            or (start and _is_word_char(text[start - 1]))
+            or (found in self.shouted and _in_capitals(text, start, end, replacements))
+        ):
+            return start, None
+        return start, token
 
     def _extend_left(self, text: str, start: int, token: str, floor: int) -> int:
         words = self.left_words.get(token)
@@ -405,14 +443,16 @@ class _Matcher:
         return end
 
     def mask(self, text: str) -> str:
-        parts = []
-        position = 0
-        for start, end, token in self.names(text):
-            parts.append(text[position:start])
-            parts.append(token)
-            position = end
-        if not parts:
+        found_names = self.names(text)
+        if not found_names:
             return text
+        parts = []
+        append = parts.append
+        position = 0
+        for start, end, token in found_names:
+            append(text[position:start])
+            append(token)
+            position = end
         parts.append(text[position:])
         return "".join(parts)
 

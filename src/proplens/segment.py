@@ -25,9 +25,10 @@ sentence, and they do not shift any offset because the text is never re-encoded 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from ctypes import byref, c_char_p, c_int, c_int32, create_string_buffer
+from collections.abc import Iterable
+from ctypes import byref, c_char, c_int, sizeof
 from dataclasses import dataclass
+from itertools import accumulate
 
 import blingfire
 
@@ -67,13 +68,29 @@ _TITLES = (
     "Mr|Mrs|Ms|Messrs|Dr|Prof|Rev|Fr|Sen|Sens|Rep|Reps|Gov|Gen|Lt|Col|Maj|Capt|Cpt|Sgt|Cpl"
     "|Adm|Cmdr|Hon|Pres|Supt|Insp|Det|Msgr|Mme|Mlle"
 )
-# A piece ending in a title; group "title" is where the name's sentence really starts.
-_ENDS_WITH_TITLE = re.compile(rf"(?:\A|(?<=[\s(\[\"'“‘]))(?P<title>(?:{_TITLES})\.)\Z")
-# A title with its full stop; see _titles_after_space.
-_TITLE = re.compile(rf"(?:{_TITLES})\.")
 _TITLE_WORDS = frozenset(_TITLES.split("|"))
+# Every title with its full stop, found from the full stop (which the regex engine skips to, far
+# faster than trying each capital letter): one lookbehind per title length, and an empty group
+# whose number gives the length. No title is the end of another ("Mrs" is not "..Mr"; a test
+# checks), so at most one title ends at a full stop and these are the matches that
+# ``re.finditer(r"(?:TITLES)\.", text)`` would find.
+_TITLE_LENGTHS = sorted({len(title) for title in _TITLE_WORDS})
+_TITLE_AT_STOP = re.compile(
+    r"\.(?:"
+    + "|".join(
+        rf"(?<=(?:{'|'.join(sorted(t for t in _TITLE_WORDS if len(t) == n))})\.)()"
+        for n in _TITLE_LENGTHS
+    )
+    + ")"
+)
+# the length with its full stop, by the number of the group that matched
+_TITLE_LENGTH_OF_GROUP = (0, *(n + 1 for n in _TITLE_LENGTHS))
+# What may stand right before a title that ends a piece (besides whitespace or the text's start).
+_TITLE_OPENERS = "([\"'“‘"
 _CLOSERS = "\"'”’)]"
-_LONGEST_TITLE = max(map(len, _TITLES.split("|"))) + 1
+# A UTF-8 continuation byte: never the first byte of a character.
+_CONTINUATION_BYTE = re.compile(rb"[\x80-\xbf]")
+_NOT_NEWLINE = re.compile(rb"[^\n]")
 
 
 def is_blank_char(char: str) -> bool:
@@ -112,8 +129,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             working = working.replace(noise, " ")
     if not _NON_BLANK.search(working):
         return []
-    spans = _fix_titles(working, _stripped_pieces(working, _cut_points(working)))
-    return [(start, end) for start, end, _line in spans]
+    # most texts hold no title at all: then neither title rule has anything to do
+    titles = _title_spans(working)
+    pieces = _stripped_pieces(working, _cut_points(working, titles))
+    return _fix_titles(working, pieces, titles) if titles else pieces
 
 
 def segment_many(texts: Iterable[str]) -> list[list[Sentence]]:
@@ -121,31 +140,52 @@ def segment_many(texts: Iterable[str]) -> list[list[Sentence]]:
     return [segment(text) for text in texts]
 
 
-def _cut_points(working: str) -> list[int]:
-    """Sorted offsets where a sentence may begin: after each line break, at model boundaries."""
-    cuts = {match.end() for match in _LINE_BREAK.finditer(working)}
-    cuts.update(_model_sentence_starts(working))
-    cuts.update(
-        start for start in _titles_after_space(working) if _ends_sentence(working, 0, start)
-    )
-    cuts.discard(0)
-    cuts.discard(len(working))
-    return sorted(cuts)
+def _cut_points(working: str, titles: list[tuple[int, int]]) -> list[int]:
+    """Sorted offsets where a sentence may begin: after each line break, at model boundaries.
+
+    An offset may repeat, and 0 may be one: such cuts cut off nothing (_stripped_pieces skips the
+    empty piece). The last offset is always ``len(working)``.
+    """
+    # The end of each line, line break included: the lines of str.splitlines(keepends=True) are
+    # counted in C. It breaks on the characters of _LINE_BREAK, but takes "\r\n" as one break: the
+    # cut between "\r" and "\n" would only split whitespace, which the pieces are stripped of.
+    cuts = list(accumulate(map(len, working.splitlines(True))))
+    inside = _model_sentence_starts(working)
+    if titles:
+        inside += [
+            start
+            for start in _titles_after_space(working, titles)
+            if _ends_sentence(working, 0, start)
+        ]
+    if inside:
+        cuts += inside
+        cuts.sort()  # two sorted runs: one merge
+    return cuts
 
 
-def _titles_after_space(working: str) -> list[int]:
+def _title_spans(working: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every title with its full stop (``Mr.``), in order, wherever it is."""
+    lengths = _TITLE_LENGTH_OF_GROUP
+    return [
+        (match.end() - lengths[match.lastindex], match.end())
+        for match in _TITLE_AT_STOP.finditer(working)
+    ]
+
+
+def _titles_after_space(working: str, titles: list[tuple[int, int]] | None = None) -> list[int]:
     r"""Where a title between whitespace starts: a candidate for "... left. Mr. Okafor arrived.",
     a boundary that Bling Fire sometimes misses (_ends_sentence() decides).
 
     The starts of group "title" of ``re.finditer(r"\s(?P<title>(?:TITLES)\.)\s", working)``,
     whose matches take the whitespace on both sides (one match's closing whitespace cannot open
-    the next). Searched for as the titles themselves, which begin with a capital that the regex
-    engine skips to, and the whitespace checked here: searching at every space took twice as long.
+    the next). Searched for as the titles themselves (``titles``, from _title_spans), and the
+    whitespace checked here: searching at every space took twice as long.
     """
+    if titles is None:
+        titles = _title_spans(working)
     found = []
     free = 1  # where a title may start: after whitespace that no match has taken
-    for match in _TITLE.finditer(working):
-        start, end = match.span()
+    for start, end in titles:
         if (
             start >= free
             and end < len(working)
@@ -157,49 +197,60 @@ def _titles_after_space(working: str) -> list[int]:
     return found
 
 
-def _stripped_pieces(working: str, cuts: list[int]) -> list[tuple[int, int, int]]:
-    """The non-blank pieces between cut points as ``(start, end, line_number)``, stripped."""
+def _stripped_pieces(working: str, cuts: list[int]) -> list[tuple[int, int]]:
+    """The non-blank pieces between sorted cut points as ``(start, end)``, stripped.
+
+    ``cuts`` ends with ``len(working)``. str.lstrip() and str.rstrip() strip what the regex \\s
+    matches (both test str.isspace()).
+    """
     pieces = []
-    line_number = 0
     previous = 0
-    for cut in [*cuts, len(working)]:
-        first = _NON_BLANK.search(working, previous, cut)
-        if first is not None:
-            start = first.start()
-            end = start + len(working[start:cut].rstrip())
-            pieces.append((start, end, line_number))
-            if _LINE_BREAK.search(working, end, cut):
-                line_number += 1
-        elif _LINE_BREAK.search(working, previous, cut):
-            line_number += 1
+    for cut in cuts:
+        content = working[previous:cut].lstrip()
+        if content:
+            start = cut - len(content)
+            pieces.append((start, start + len(content.rstrip())))
         previous = cut
     return pieces
 
 
-def _fix_titles(working: str, pieces: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+def _fix_titles(
+    working: str, pieces: list[tuple[int, int]], titles: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """Reattach a title such as ``Mr.`` that ends a piece to the name in the next piece.
 
     If the words before the title end a sentence ("... left. Mr." + "Tamsin arrived."), the boundary
-    moves to just before the title; otherwise the two pieces merge.
+    moves to just before the title; otherwise the two pieces merge. A title ends a piece when it
+    starts the text or follows whitespace or an opening bracket or quote. A piece joins the next
+    only on the same line: with no line break between them.
     """
-    fixed: list[tuple[int, int, int]] = []
-    pending = list(reversed(pieces))
+    # where a title that may end a piece starts, by where it ends
+    title_start_at = {
+        end: start
+        for start, end in titles
+        if not start or working[start - 1].isspace() or working[start - 1] in _TITLE_OPENERS
+    }
+    if not title_start_at:
+        return pieces
+    fixed: list[tuple[int, int]] = []
+    pending = pieces[::-1]
     while pending:
-        start, end, line = pending.pop()
-        title = None
-        if working[end - 1] == ".":  # cheap test first: most pieces do not end in a title
-            title = _ENDS_WITH_TITLE.search(working, max(start, end - _LONGEST_TITLE), end)
-        if title is None or not pending or pending[-1][2] != line:
-            fixed.append((start, end, line))
+        start, end = pending.pop()
+        title_start = title_start_at.get(end, -1)
+        if (
+            title_start < start  # no title ends this piece inside it
+            or not pending
+            or _LINE_BREAK.search(working, end, pending[-1][0])
+        ):
+            fixed.append((start, end))
             continue
-        _next_start, next_end, _ = pending.pop()
-        title_start = title.start("title")
+        next_end = pending.pop()[1]
         if _ends_sentence(working, start, title_start):
             head_end = start + len(working[start:title_start].rstrip())
-            fixed.append((start, head_end, line))
-            pending.append((title_start, next_end, line))
+            fixed.append((start, head_end))
+            pending.append((title_start, next_end))
         else:
-            pending.append((start, next_end, line))
+            pending.append((start, next_end))
     return fixed
 
 
@@ -225,8 +276,9 @@ def _ends_sentence(working: str, start: int, stop: int) -> bool:
     )
 
 
-def _model_sentence_starts(working: str) -> Iterator[int]:
-    """Character offsets where Bling Fire starts a sentence (may be unsorted or out of range)."""
+def _model_sentence_starts(working: str) -> list[int]:
+    """Character offsets where Bling Fire starts a sentence, sorted, but none right after a "\n":
+    that is a line end, where _cut_points cuts anyway."""
     # The C library reads UTF-8; NUL would end the string early and lone surrogates cannot be
     # encoded, so both become one-byte stand-ins. Each stand-in is one character, so the character
     # offsets computed below stay those of the original text.
@@ -234,13 +286,29 @@ def _model_sentence_starts(working: str) -> Iterator[int]:
         working = working.replace("\x00", " ")
     data = working.encode("utf-8", errors="replace")
     byte_starts = _blingfire_byte_starts(data)
-    if data.isascii():
-        yield from byte_starts
-        return
+    # Most sentences start a line (PTC has one per line): leaving out the starts after a "\n" byte
+    # (the "\n" character) first spares mapping them (51 of 2,675 starts remain on PTC's test
+    # articles). The byte before each start is looked up in C, the few others found by a regex.
+    before = bytes(map(data.__getitem__, map((-1).__add__, byte_starts)))
+    byte_starts = [byte_starts[match.start()] for match in _NOT_NEWLINE.finditer(before)]
+    if data.isascii() or not byte_starts:
+        return byte_starts
     # Map byte offsets to character offsets by decoding the bytes between consecutive boundaries.
+    bounds = sorted(set(byte_starts))
+    if _CONTINUATION_BYTE.search(bytes(map(data.__getitem__, bounds))):
+        return list(_char_offsets_slowly(data, bounds))
+    # Every boundary starts a character (what Bling Fire returns): the bytes between two decode
+    # on their own, all in C.
+    pieces = map(data.__getitem__, map(slice, [0, *bounds], bounds))
+    return list(accumulate(map(len, map(bytes.decode, pieces))))
+
+
+def _char_offsets_slowly(data: bytes, bounds: list[int]):
+    """Character offsets of sorted byte offsets, any of which may fall inside a character (moved
+    to the next character's start) or outside ``data``."""
     chars = 0
     previous = 0
-    for byte_offset in sorted(set(byte_starts)):
+    for byte_offset in bounds:
         while byte_offset < len(data) and (data[byte_offset] & 0xC0) == 0x80:
             byte_offset += 1  # a continuation byte: move to the start of the next character
         chars += len(data[previous:byte_offset].decode("utf-8", errors="replace"))
@@ -249,18 +317,25 @@ def _model_sentence_starts(working: str) -> Iterator[int]:
 
 
 def _blingfire_byte_starts(data: bytes) -> list[int]:
-    """Byte offsets of sentence starts from Bling Fire's C entry point (empty if it fails)."""
+    """Byte offsets of sentence starts from Bling Fire's C entry point (empty if it fails), in
+    order, each inside ``data`` and not at 0."""
     size = len(data) * 2 + 16
-    output = create_string_buffer(size)
-    starts = (c_int32 * size)()
-    ends = (c_int32 * size)()
+    # Plain bytearrays, passed by a pointer to their first element: ``c_int * size`` would
+    # create (and keep in ctypes' cache) a new array type for every new document length.
+    output = bytearray(size)
+    starts = bytearray(sizeof(c_int) * size)  # size C ints
     written = _TEXT_TO_SENTENCES_WITH_OFFSETS(
-        c_char_p(data), c_int(len(data)), byref(output), byref(starts), byref(ends), c_int(size)
+        data,
+        len(data),
+        byref(c_char.from_buffer(output)),
+        byref(c_int.from_buffer(starts)),
+        None,  # no array for the sentence ends: the library then neither clears nor fills one
+        size,
     )
     if written <= 0 or written > size:
         return []
-    count = output.raw[:written].count(b"\n") + 1
-    return [offset for offset in starts[:count] if 0 < offset < len(data)]
+    count = output.count(b"\n", 0, written) + 1  # one sentence per line of the output
+    return [offset for offset in memoryview(starts).cast("i")[:count] if 0 < offset < len(data)]
 
 
 _TEXT_TO_SENTENCES_WITH_OFFSETS = blingfire.blingfire.TextToSentencesWithOffsets
