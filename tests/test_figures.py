@@ -687,3 +687,50 @@ def test_a_texts_last_age_answers_whether_the_rest_of_it_says_age(texts):
             lowered = text.lower()
             for start in range(len(lowered) + 1):
                 assert (_last_age(lowered) >= start) == ("age" in lowered[start:])
+
+
+def _quote_mask(text):
+    """Per character: inside a direct quotation? (what the cues read, written as a walk over
+    every character: the reference for figures._quoted_spans)"""
+    inside = [False] * len(text)
+    open_at = None
+    for i, c in enumerate(text):
+        opening = c == "“" or (c == '"' and open_at is None)
+        if opening and open_at is None:
+            open_at = i
+        elif c in '”"' and not opening:
+            for j in range(0 if open_at is None else open_at, i + 1):
+                inside[j] = True
+            open_at = None
+    if open_at is not None:
+        for j in range(open_at, len(text)):
+            inside[j] = True
+    return inside
+
+
+def _assert_fast_reads_hold(text):
+    from proplens import figures
+
+    spans = figures._quoted_spans(text)
+    assert [figures._inside(spans, i) for i in range(len(text))] == _quote_mask(text), text
+    lowered = text.lower()
+    assert figures._words(lowered) == frozenset(figures._WORD.findall(lowered)), text
+
+
+@given(st.text(alphabet="“”\"' ab.ſİ\ud800é", max_size=14))
+@example("")
+@example('“a” b “c "d" e” f"')
+@example('a” b" “c')
+def test_quoted_spans_and_words_equal_their_plain_readings(text):
+    """The quotation spans mark the characters the per-character walk marks, and the words
+    found by byte translation are the runs of ASCII letters the regex finds (non-ASCII
+    letters and lone surrogates split them)."""
+    _assert_fast_reads_hold(text)
+
+
+@pytest.mark.corpus
+def test_quoted_spans_and_words_equal_their_plain_readings_on_the_corpus(corpus_dir):
+    from proplens.corpus import read_semeval2020
+
+    for text in read_semeval2020(corpus_dir, dedupe=True).sentence_table()["text"]:
+        _assert_fast_reads_hold(text)
