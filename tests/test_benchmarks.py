@@ -179,6 +179,28 @@ def test_sentence_ablation_runs_its_variants_on_a_subset(corpus_dir):
 
 
 @pytest.mark.corpus
+def test_ensemble_screen_mixes_a_second_model_chosen_on_other_folds(corpus_dir):
+    """`ensemble_screen.py` prints proplens alone, the second model alone and the mix; the mix's
+    weight is chosen per fold among the candidates, and w = 0 reproduces proplens alone."""
+    out = _run_benchmark(
+        "ensemble_screen.py", "--views", "nb", "--documents", "40", "--weights", "0,0.5",
+        corpus_dir=corpus_dir,
+    )  # fmt: skip
+    counts = re.match(r"(\d+) sentences, (\d+) articles, 5 folds", out)
+    assert counts and int(counts.group(2)) == 40
+    rows = {cells[0]: cells[1:] for cells in map(_cells, out.splitlines()) if len(cells) == 5}
+    names = ["proplens (w = 0)", "nb alone (w = 1)", "proplens + nb"]
+    assert all(name in rows for name in names)
+    for name in names:
+        assert all(0 < float(value) < 1 for value in rows[name][:3]), (name, rows[name])
+    assert rows["proplens (w = 0)"][3] == "0, 0, 0, 0, 0"
+    assert rows["nb alone (w = 1)"][3] == "1, 1, 1, 1, 1"
+    assert set(rows["proplens + nb"][3].split(", ")) <= {"0", "0.5"}
+    # the second model sees other evidence: alone, it does not score as proplens does
+    assert rows["nb alone (w = 1)"][:3] != rows["proplens (w = 0)"][:3]
+
+
+@pytest.mark.corpus
 def test_annotator_agreement_compares_two_passes_the_gold_and_the_models(corpus_dir):
     """`annotator_agreement.py --quick` finds the twelve double-annotated NLP4IF-2019 articles,
     shows that their SemEval-2020 gold is the union of the two passes, and prints every
