@@ -734,3 +734,81 @@ def test_quoted_spans_and_words_equal_their_plain_readings_on_the_corpus(corpus_
 
     for text in read_semeval2020(corpus_dir, dedupe=True).sentence_table()["text"]:
         _assert_fast_reads_hold(text)
+
+
+def test_the_characters_that_fold_to_ascii_letters_are_all_known():
+    """_respelled knows every character other than an ASCII letter that an ASCII letter
+    matches under IGNORECASE (where a number word or a unit may hide from the words)."""
+    from proplens import figures
+
+    letters = re.compile("[a-z]", re.IGNORECASE)
+    folding = {
+        chr(c)
+        for c in range(128, 0x110000)
+        if not 0xD800 <= c <= 0xDFFF and letters.fullmatch(chr(c))
+    }
+    assert folding == {c for c in "\u0130\u0131\u017f\u212a" if figures._FOLDS_TO_ASCII(c)}
+
+
+def _assert_word_reads_hold(text):
+    """The candidates found from where the number words are equal the whole pattern's scan
+    (for a text without a number word, the gate's reading: its digits only); the re-read
+    duration pattern never matches where its pre-check rules it out; the source line test
+    is the search."""
+    from proplens import figures
+
+    lowered = text.lower()
+    words = figures._words(lowered)
+    finder = figures._CANDIDATE_GATED
+    found = [m.span() for m in finder.finditer(text, lowered, words)]
+    if finder.words.isdisjoint(words):
+        assert found == [m.span() for m in finder._digits.finditer(text)], text
+    else:
+        assert found == [m.span() for m in figures._CANDIDATE.finditer(text)], text
+    duration = figures._REREAD_V4_GATED["duration"].pattern
+    if duration.search(text) is not None:
+        assert figures._could_reread_duration(text, lowered, words), text
+    sentence = figures._Sentence(text, figures.LATEST_REVISION)
+    assert figures._has_source_line(sentence) == (figures._SOURCE_LINE.search(text) is not None)
+
+
+_NUMBER_WORD_TEXT = st.lists(
+    st.sampled_from(
+        ["one", "One", "ONE", "ones", "two", "twenty", "Twenty-One", "seven", "seventeen",
+         "hundred", "hundreds", "thousand", "million", "and", "dozen", "someone", "money", "5",
+         "12", "1,000", "3.5", "40%", "$", "m", " ", "  ", "-", ",", ".", ":", "\n", "“", "ſ",
+         "ı", "İ", "\u212a", "é", "_", "years", "days", "hour", "Centuries", "millennia", "more",
+         "additional", "or", "to", "of", "a quarter", "half", "half of", "Source", "sources",
+         "resource", "per", "in"]
+    ),
+    max_size=14,
+)  # fmt: skip
+
+
+@given(_NUMBER_WORD_TEXT.map(" ".join) | _NUMBER_WORD_TEXT.map("".join))
+@example("5 million two hundred and one, 5 hundreds of thousands, Twenty-One, someone, money")
+@example("five 5 million two hundred and one 5 hundred-five years, one5, 5one, one_two")
+@example("ſix ſeven, fıve, FİVE 5 million, \u212aelvin one, İ one, wee\u212as")
+@example("one or ſix years, 12 to 24 hours, 20, 30 or 50 years, 5. years, twenty-five years")
+@example("two more days, two additional minutes, thousands of years, a quarter-century")
+@example("Source: AP, SOURCES: x, ſource: y, resource: z, sources:  ")
+def test_word_reads_equal_the_patterns_on_number_like_text(text):
+    _assert_word_reads_hold(text)
+
+
+@pytest.mark.corpus
+def test_word_reads_equal_the_patterns_on_the_corpus(corpus_dir):
+    from proplens import figures
+    from proplens.corpus import read_semeval2020
+
+    texts = read_semeval2020(corpus_dir, dedupe=True).sentence_table()["text"].tolist()
+    ruled_out = 0
+    gate = figures._REREAD_V4_GATED["duration"]
+    for text in texts:
+        _assert_word_reads_hold(text)
+        lowered = text.lower()
+        words = figures._words(lowered)
+        ruled_out += gate.possible(lowered, words) and not figures._could_reread_duration(
+            text, lowered, words
+        )
+    assert ruled_out > 500  # the pre-check does rule out most texts its gate lets through

@@ -192,6 +192,18 @@ def _words(lowered: str) -> frozenset:
     return frozenset(utf8.translate(_BLANK_BUT_LETTERS).decode("ascii").split())
 
 
+# The characters other than ASCII letters that an ASCII letter matches under IGNORECASE: "İ"
+# and "ı" match "i", the long s "s", the Kelvin sign "k" (tests/test_figures.py tries them all)
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]").search
+
+
+def _respelled(text: str, lowered: str) -> bool:
+    """May a case-insensitive pattern find a word of ASCII letters in ``text`` that is no run of
+    ASCII letters of ``lowered``, or at another place? Only where a character folds to an
+    ASCII letter, or lowering made a character two ("İ")."""
+    return len(lowered) != len(text) or (not text.isascii() and _FOLDS_TO_ASCII(text) is not None)
+
+
 _NON_FIGURE_RE = {
     name: re.compile(pattern, re.MULTILINE | (0 if name == "name" else re.IGNORECASE))
     for name, pattern in _NON_FIGURE.items()
@@ -745,7 +757,46 @@ _REREAD_V4_GATED = {
     # ("\d:\d+:" written ":(?<=\d:)\d+:", to open with the rarer ":")
     "identifier": _Gated(_REREAD_V4_RE["identifier"], ["u.s."], prefilter=r":(?<=\d:)\d+:"),
 }
-_REREAD_V4_STEPS = tuple(_REREAD_V4_GATED.items())  # in order: the first that covers wins
+# What stands right before the time unit that ends most re-read durations (after spaces, or a
+# hyphen: "a quarter-century"): a number ("12 to 24 hours", "20, 30 or 50 years"), "more" ("two
+# more days") or another word of its second branch, "of" ("thousands of years"), "quarter" or
+# "half"; the other branches hold "half of" or "millenni".
+_BEFORE_SPAN_UNIT = frozenset(
+    [w + plural for w in _NUMBER_WORDS.split("|") for plural in ("", "s")]
+    + ["more", "additional", "long", "extra", "full", "straight", "consecutive", "whole", "short"]
+    + ["of", "quarter", "half"]
+)
+_LONGEST_BEFORE_SPAN_UNIT = max(map(len, _BEFORE_SPAN_UNIT))
+_LAST_WORD = re.compile(r"[a-z]+\Z")
+
+
+def _could_reread_duration(text: str, lowered: str, words: frozenset) -> bool:
+    """May the duration pattern of _REREAD_V4 match ``text``? Its gate passes most texts with a
+    time unit ("the past few days"), and then a scan tries its number words at every word: this
+    looks at the few places where a unit stands instead (tests/test_figures.py checks it
+    against the pattern)."""
+    if "half of" in lowered or "millenni" in lowered or _respelled(text, lowered):
+        return True
+    for unit in _REREAD_V4_GATED["duration"].words.intersection(words):
+        at = lowered.find(unit)
+        while at >= 0:
+            head = lowered[:at].rstrip().rstrip("-")
+            last = head[-1:]
+            if last.isdigit() or last in (",", "."):
+                return True
+            word = _LAST_WORD.search(head, max(0, len(head) - _LONGEST_BEFORE_SPAN_UNIT - 1))
+            if word is not None and word.group() in _BEFORE_SPAN_UNIT:
+                return True
+            at = lowered.find(unit, at + 1)
+    return False
+
+
+# in order (the first that covers wins), each with a pre-check that may rule its pattern out
+# where its gate lets it through
+_REREAD_V4_STEPS = tuple(
+    (name, gated, _could_reread_duration if name == "duration" else None)
+    for name, gated in _REREAD_V4_GATED.items()
+)
 
 
 def _reread(
@@ -757,10 +808,12 @@ def _reread(
     # left for it, but the steps are walked once per text rather than once per figure.
     left = [i for i, number in enumerate(found) if number[2] in FIGURE_KINDS]
     out = found  # copied only when a kind changes (most figures stay figures)
-    for name, gated in _REREAD_V4_STEPS:
+    for name, gated, could_match in _REREAD_V4_STEPS:
         if not left:
             break
-        if not gated.possible(lowered, words):
+        if not gated.possible(lowered, words) or (
+            could_match is not None and not could_match(text, lowered, words)
+        ):
             continue  # (most texts: its gate rules the pattern out)
         spans = [m.span() for m in gated.pattern.finditer(text)]
         if not spans:
@@ -902,7 +955,19 @@ _ANAPHORIC_SOURCE = re.compile(
 )
 # A "Source: ..." line covers the table rows next to it, wherever it sits in that line.
 _SOURCE_LINE = re.compile(r"\bsources?:\s*\S", re.IGNORECASE)
+_SOURCE_LINE_WORDS = frozenset(["source", "sources"])
 _SIGNATURE = re.compile(r"—\s*[^—]{1,60}\(@\w+\)")
+
+
+def _has_source_line(sentence: _Sentence) -> bool:
+    """``_SOURCE_LINE.search(sentence.text) is not None``, searched only when "source" or
+    "sources" is one of its words, as in every match (unless the text is _respelled): the
+    search tries the pattern at every word of the sentence."""
+    text, lowered = sentence.text, sentence.lowered
+    if _SOURCE_LINE_WORDS.isdisjoint(sentence.words) and not _respelled(text, lowered):
+        return False
+    return _SOURCE_LINE.search(text) is not None
+
 
 # What a match of each pattern must contain, for _Gated.
 # The speech verbs stand alone in every pattern that needs one (after a space, a comma or a
@@ -915,7 +980,13 @@ _ATTRIBUTION_LITERALS = {
     "according_to": {"words": ["according", "per", "citing", "reported"]},
     "source_says": _SPEECH_WORDS,
     "speaker_said": {"words": ["told", "said", "says", "testified", "wrote", "writes"]},
-    "by_source": {"words": ["by", "official", "government", "police", "census"]},
+    # (case-sensitive: each match holds one of its verbs or nouns as it is written; "by", in
+    # every match of the first branch too, is in most sentences)
+    "by_source": {"words": [
+        "counted", "reported", "compiled", "released", "published", "estimated", "confirmed",
+        "tallied", "recorded", "cited", "provided", "obtained", "reviewed", "analysed",
+        "analyzed", "conducted", "commissioned", "official", "government", "police", "census",
+    ]},
     "request": {"words": ["asked", "called", "demands", "demanded"]},
     "says_source": {"words": _INVERTED_VERBS.split("|")},
     "source_phrase": {"words": [
@@ -934,6 +1005,19 @@ _ATTRIBUTION_GATED = {
     name: _Gated(pattern, **_ATTRIBUTION_LITERALS[name]) for name, pattern in _ATTRIBUTION.items()
 }
 _ATTRIBUTION_GATES = tuple(_ATTRIBUTION_GATED.values())
+
+
+def _any_gate(gates) -> _Gated:
+    """A gate that passes the texts that one of ``gates`` (of words and literals only) passes:
+    one test, rather than one per gate, for the many texts that none of them lets through.
+    (Only its ``possible`` is asked; its pattern is no pattern.)"""
+    assert not any(gate.prefilters or gate.always for gate in gates)
+    words = frozenset().union(*(gate.words for gate in gates))
+    literals = [literal for gate in gates for literal in gate.literals]
+    return _Gated(re.compile(r"(?!)"), literals, words)
+
+
+_ANY_ATTRIBUTION = _any_gate(_ATTRIBUTION_GATES)
 _HEDGE_GATED = _Gated(
     _HEDGE,
     words=[
@@ -956,19 +1040,61 @@ _SIGNATURE_GATED = _Gated(_SIGNATURE, ["(@"])
 class _CandidateFinder(_Gated):
     """``_CANDIDATE``, run as its first (digits) branch alone when the text holds no number word:
     the second branch starts with one as a whole word, so it cannot match, and trying its 30
-    words at every word boundary is most of the pattern's cost."""
+    words at every word boundary is most of the pattern's cost.
+
+    When the text holds number words, the second branch is tried only where one of them
+    occurs, not at every word. A match of that branch opens with a number word (or its plural)
+    that is a whole run of ASCII letters of the lower-cased text, at the same place as in the
+    text unless the text is :func:`_respelled` (then the whole pattern runs). The matches of
+    the two branches interleave without reaching into each other, but for a magnitude the
+    digits branch takes along ("5 million"): a number word inside a match found earlier is no
+    match of its own, as in the scan of the whole pattern (tests/test_figures.py compares the
+    two)."""
 
     _any_digit = re.compile(r"\d").search
     _digits = re.compile(_CANDIDATE_DIGITS, re.IGNORECASE)
+    # the second branch, matched at a given place (a word boundary before it is still read off
+    # the character before that place)
+    _spelled = re.compile(
+        rf"\b{_STARTS_NUMBER_WORD}{_WORD_NUMBER}(?:[\s-]+(?:and\s+)?{_WORD_NUMBER})*\b",
+        re.IGNORECASE,
+    ).match
 
     def __init__(self):
         words = [w + plural for w in _NUMBER_WORDS.split("|") for plural in ("", "s")]
         super().__init__(_CANDIDATE, words=words, prefilter=r"\d")  # a number word or a digit
 
     def finditer(self, text: str, lowered: str, words: frozenset):
-        if not self.words.isdisjoint(words):
+        present = self.words.intersection(words)
+        if not present:
+            return self._digits.finditer(text) if self._any_digit(text) else ()
+        if _respelled(text, lowered):
             return self.pattern.finditer(text)
-        return self._digits.finditer(text) if self._any_digit(text) else ()
+        # where the number words of the text start (a word inside a longer word, as "one" in
+        # "money", is tried too: the word boundary rules it out)
+        starts = set()
+        for word in present:
+            at = lowered.find(word)
+            while at >= 0:
+                starts.add(at)
+                at = lowered.find(word, at + 1)
+        digits = self._digits.finditer(text) if self._any_digit(text) else iter(())
+        digit = next(digits, None)
+        matches = []
+        end = 0  # where the last match ends: a word that starts before it is inside it
+        spelled = self._spelled
+        for at in sorted(starts):
+            while digit is not None and digit.start() < at:
+                matches.append(digit)
+                end = digit.end()
+                digit = next(digits, None)
+            if at >= end and (found := spelled(text, at)) is not None:
+                matches.append(found)
+                end = found.end()
+        if digit is not None:
+            matches.append(digit)
+            matches += digits
+        return matches
 
 
 _CANDIDATE_GATED = _CandidateFinder()
@@ -979,6 +1105,13 @@ _FRACTION_GATED = _Gated(
     ["one in ", "one out of "],
     words=["half", "third", "thirds", "quarter", "quarters", "times"],
 )
+# The three gates find_figures asks of every text, as one: a text that none of them lets through
+# holds no number (a third of the sentences the cues read), and the fractions' and "scores of"
+# gates as one for the texts that hold a number (most hold neither)
+_NUMBER_GATE_WORDS = _CANDIDATE_GATED.words | _FRACTION_GATED.words | _SCORES_OF.words
+_NUMBER_GATE_LITERALS = _FRACTION_GATED.literals  # (the candidate's prefilter is a digit)
+_ANY_DIGIT = _CandidateFinder._any_digit
+_ANY_PROPORTION = _any_gate([_FRACTION_GATED, _SCORES_OF])
 
 
 def _is_headline(text: str) -> bool:
@@ -1033,14 +1166,22 @@ def find_figures(
         lowered = text.lower()
     if words is None:
         words = _words(lowered)
+    if (
+        _NUMBER_GATE_WORDS.isdisjoint(words)
+        and _ANY_DIGIT(text) is None
+        and not any(map(lowered.__contains__, _NUMBER_GATE_LITERALS))
+    ):
+        return []
     candidates = list(_CANDIDATE_GATED.finditer(text, lowered, words))
-    fractions = [
-        (m.start(), m.end(), "percent") for m in _FRACTION_GATED.finditer(text, lowered, words)
-    ]
-    if revision >= 2:
-        # "scores of doctors": a vague quantity with no number word in it
-        scores = _SCORES_OF.finditer(text, lowered, words)
-        fractions += [(m.start(), m.end(), "vague") for m in scores]
+    fractions = []
+    if _ANY_PROPORTION.possible(lowered, words):
+        fractions = [
+            (m.start(), m.end(), "percent") for m in _FRACTION_GATED.finditer(text, lowered, words)
+        ]
+        if revision >= 2:
+            # "scores of doctors": a vague quantity with no number word in it
+            scores = _SCORES_OF.finditer(text, lowered, words)
+            fractions += [(m.start(), m.end(), "vague") for m in scores]
     if not candidates:
         # most sentences: no number, no need for the non-figure patterns
         return sorted(
@@ -1199,6 +1340,8 @@ class _Sentence:
             return bool(self.attribution)
         # one match is enough: no need to find them all
         text, lowered, words = self.text, self.lowered, self.words
+        if not _ANY_ATTRIBUTION.possible(lowered, words):
+            return False
         for gated in _ATTRIBUTION_GATES:
             if gated.possible(lowered, words) and gated.pattern.search(text) is not None:
                 return True
@@ -1322,18 +1465,25 @@ class FigureCues(TransformerMixin, BaseEstimator):
                 sentence = reads[text] = _Sentence(text, self.revision)
             return sentence
 
-        rows = [
-            self._row(read(text), before, after, read)
-            for text, before, after in zip(texts, previous, following, strict=True)
-        ]
-        width = self._width()
-        return sparse.csr_matrix(np.log1p(np.asarray(rows, dtype=float).reshape(len(rows), width)))
+        # many rows are all zeros (no number at all): only the others are converted to floats
+        rows, at = [], []
+        for i, (text, before, after) in enumerate(zip(texts, previous, following, strict=True)):
+            row = self._row(read(text), before, after, read)
+            if row is not None:
+                rows.append(row)
+                at.append(i)
+        cues = np.zeros((len(texts), self._width()))
+        if rows:
+            cues[at] = rows
+        return sparse.csr_matrix(np.log1p(cues))
 
-    def _row(self, here: _Sentence, before: str, after: str, read) -> list[float]:
+    def _row(self, here: _Sentence, before: str, after: str, read) -> list[float] | None:
         """The cues of ``here`` between the sentences ``before`` and ``after``, which are
-        ``read`` (to a _Sentence) only when the row needs them."""
+        ``read`` (to a _Sentence) only when the row needs them; None for a row of zeros."""
         text = here.text
         figures = here.figures
+        if not figures and self.revision >= 2 and not here.others:
+            return None  # no number: every count is 0, and the cues after them are skipped
         has_figure = bool(figures)
         kinds = [f[2] for f in figures]
         others = [f[2] for f in here.others]
@@ -1399,8 +1549,8 @@ class FigureCues(TransformerMixin, BaseEstimator):
         next_names_source = (
             bool(_ANAPHORIC_SOURCE.search(after))
             or bool(_SIGNATURE.search(after))
-            or bool(_SOURCE_LINE.search(after))
-            or bool(_SOURCE_LINE.search(before))
+            or _has_source_line(nxt)
+            or _has_source_line(prev)
         )
         quoted_spans = here.quoted
         in_quotation = bool(len(text)) and (
