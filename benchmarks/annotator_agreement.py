@@ -32,7 +32,7 @@ import sys
 
 import numpy as np
 import pandas as pd
-from bench import plain_features, shipped_estimator
+from bench import plain_features, semeval_table, shipped_estimator
 
 from proplens.corpus import read_nlp4if2019, second_passes
 from proplens.evaluation import cross_validate_sentences
@@ -137,10 +137,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     n_splits = 2 if args.quick else 5
     data = load_training_data()
-    devices = [d for d in data.devices if d != "Unverified_Figures"]
-    table = data.sentences.assign(
-        devices=[[d for d in ds if d in devices] for ds in data.sentences["devices"]]
-    )
+    table, devices = semeval_table(data)
     # the gold of the double-annotated articles: SemEval-2020's labels of the same sentences
     release = read_nlp4if2019()
     passes = annotation_passes(release, gold=table)

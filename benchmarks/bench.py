@@ -41,7 +41,12 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from threadpoolctl import threadpool_limits
 
-from proplens.evaluation import _folds, cross_validate_sentences, cross_validate_spans
+from proplens.evaluation import (
+    GROUPINGS,
+    _folds,
+    cross_validate_sentences,
+    cross_validate_spans,
+)
 from proplens.features import WORD_TOKEN_PATTERN, sentence_text, span_text
 from proplens.model import DeviceClassifier, SpanClassifier
 from proplens.scoring import Model
@@ -420,6 +425,23 @@ def throughput_model(model: Model, texts, repeats):
     return n / median_seconds(lambda: model.score_many(texts), repeats)
 
 
+def add_group_by_option(parser) -> None:
+    """``--group-by article|story``: what an outer fold keeps whole (``proplens.stories``)."""
+    parser.add_argument(
+        "--group-by", default="article", choices=GROUPINGS, help="what a fold keeps whole"
+    )
+
+
+def semeval_table(data):
+    """``(table, devices)``: the training sentences labelled with the 14 SemEval-2020 devices only
+    (the project's own Unverified_Figures left out), what the issue's targets are measured on."""
+    devices = [d for d in data.devices if d != "Unverified_Figures"]
+    table = data.sentences.assign(
+        devices=[[d for d in found if d in devices] for found in data.sentences["devices"]]
+    )
+    return table, devices
+
+
 def shipped_estimator(data):
     """The sentence classifier as `proplens train` configures it, for a CV over ``names``: the
     taxonomy's per-device feature blocks (Repetition's) and gates of those devices included."""
@@ -441,10 +463,7 @@ def main(argv=None) -> None:
     n_splits, repeats = (2, 2) if args.quick else (5, 5)
 
     data = load_training_data()
-    devices = [d for d in data.devices if d != "Unverified_Figures"]
-    table = data.sentences.assign(
-        devices=[[d for d in ds if d in devices] for ds in data.sentences["devices"]]
-    )  # noqa: E501
+    table, devices = semeval_table(data)
     spans = data.spans
     if args.quick:
         keep = sorted(table["document_id"].unique())[:60]

@@ -10,13 +10,16 @@ second logistic regression on another view of the sentence:
 - ``char``: character 1-6-grams (``analyzer="char"``, across word boundaries), TF-IDF.
 
 Both second models are fit on each outer training fold only (5 folds grouped by article, the
-folds of ``proplens evaluate``). Then, per outer fold, the mixing weight ``w`` (one for all
-labels, from ``--weights``) and each label's threshold are chosen on the *other* folds'
-out-of-fold scores and applied to the held-out fold (the "screen" protocol of
-docs/ablation.md): every step that looks at labels stays outside the fold it is judged on.
+folds of ``proplens evaluate``; ``--group-by story`` keeps related stories in one fold, which
+matters for a model of word 3-grams: copies of a story share whole sentences). Then, per
+outer fold, the mixing weight ``w`` (one for all labels, from ``--weights``) and each label's
+threshold are chosen on the *other* folds' out-of-fold scores and applied to the held-out fold
+(the "screen" protocol of docs/ablation.md): every step that looks at labels stays outside the
+fold it is judged on.
 The ``w = 0`` row is the same protocol without the second model. Never prints corpus text.
 
     PROPLENS_DATA=../shared/data python benchmarks/ensemble_screen.py [--views nb,char]
+        [--group-by story]
 
 About 2 minutes for proplens's CV, then 40 s (``nb``) or 2.5 min (``char``) on 2 cores;
 ``--documents N`` runs on the first N articles (a smoke run).
@@ -28,12 +31,12 @@ import argparse
 import time
 
 import numpy as np
-from bench import shipped_estimator
+from bench import add_group_by_option, semeval_table, shipped_estimator
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
-from proplens.evaluation import _folds, cross_validate_sentences, to_indicator
+from proplens.evaluation import _folds, cross_validate_sentences, fold_groups, to_indicator
 from proplens.training import load_training_data
 
 VIEWS = ("nb", "char")
@@ -126,6 +129,7 @@ def main() -> None:
     parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated: nb, char")
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5", help="candidate w")
     parser.add_argument("--documents", type=int, default=None, help="the first N articles only")
+    add_group_by_option(parser)
     args = parser.parse_args()
     views = [v.strip() for v in args.views.split(",") if v.strip()]
     unknown = sorted(set(views) - set(VIEWS))
@@ -134,21 +138,21 @@ def main() -> None:
     weights = [float(w) for w in args.weights.split(",")]
 
     data = load_training_data()
-    devices = [d for d in data.devices if d != "Unverified_Figures"]
-    table = data.sentences.assign(
-        devices=[[d for d in found if d in devices] for found in data.sentences["devices"]]
-    )
+    table, devices = semeval_table(data)
     if args.documents:
         keep = table["document_id"].drop_duplicates().iloc[: args.documents]
         table = table[table["document_id"].isin(keep)].reset_index(drop=True)
     Y = to_indicator(table["devices"].tolist(), devices)
     targets = np.c_[Y.any(axis=1), Y].astype(int)
-    folds = _folds(table["document_id"].to_numpy(), 5)
+    # the folds of cross_validate_sentences below (GroupKFold is deterministic)
+    folds = _folds(fold_groups(table["document_id"].to_numpy(), table["text"], args.group_by), 5)
     articles = table["document_id"].nunique()
-    print(f"{len(table)} sentences, {articles} articles, 5 folds by article\n")
+    print(f"{len(table)} sentences, {articles} articles, 5 folds by {args.group_by}\n")
 
     started = time.perf_counter()
-    _, oof = cross_validate_sentences(table, devices, make_estimator=shipped_estimator(data))
+    _, oof = cross_validate_sentences(
+        table, devices, make_estimator=shipped_estimator(data), group_by=args.group_by
+    )
     proplens_proba = oof[["propaganda", *devices]].to_numpy()
     print(f"proplens CV: {time.perf_counter() - started:.0f} s\n")
 

@@ -28,7 +28,7 @@ import sys
 import time
 
 import numpy as np
-from bench import SWAP_CHECKS, quality
+from bench import SWAP_CHECKS, quality, semeval_table
 
 from proplens.features import make_sentence_features
 from proplens.model import DeviceClassifier
@@ -105,10 +105,7 @@ def main(argv=None) -> int:
     n_splits = 2 if args.quick else 5
 
     data = load_training_data()
-    devices = [d for d in data.devices if d != "Unverified_Figures"]
-    table = data.sentences.assign(
-        devices=[[d for d in ds if d in devices] for ds in data.sentences["devices"]]
-    )
+    table, devices = semeval_table(data)
     if args.quick:
         keep = sorted(table["document_id"].unique())[:60]
         table = table[table["document_id"].isin(keep)].reset_index(drop=True)

@@ -32,6 +32,7 @@ import argparse
 import time
 
 import numpy as np
+from bench import add_group_by_option, semeval_table
 from scipy import sparse
 
 from proplens.evaluation import cross_validate_sentences
@@ -151,22 +152,14 @@ def main() -> None:
     parser.add_argument(
         "--documents", type=int, default=None, help="the first N articles only (a smoke run)"
     )
-    parser.add_argument(
-        "--group-by",
-        default="article",
-        choices=("article", "story"),
-        help="what a fold keeps whole",
-    )
+    add_group_by_option(parser)
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     data = load_training_data()
-    devices = [d for d in data.devices if d != "Unverified_Figures"]
-    table = data.sentences.assign(
-        devices=[[d for d in found if d in devices] for found in data.sentences["devices"]]
-    )
+    table, devices = semeval_table(data)
     if args.documents:
         keep = table["document_id"].drop_duplicates().iloc[: args.documents]
         table = table[table["document_id"].isin(keep)].reset_index(drop=True)

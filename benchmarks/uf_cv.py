@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from bench import add_group_by_option
 
 from proplens import config
 from proplens.training import _device_scores, _f1, cross_validate_block, load_training_data
@@ -35,12 +36,7 @@ def main() -> None:
     description = " ".join(__doc__.split("\n\n")[0].replace("``", "").split())
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--no-block", action="store_true", help="shared features only")
-    parser.add_argument(
-        "--group-by",
-        default="article",
-        choices=("article", "story"),
-        help="what a fold keeps whole",
-    )
+    add_group_by_option(parser)
     args = parser.parse_args()
     started = time.perf_counter()
     data = load_training_data()
