@@ -714,7 +714,7 @@ def _assert_fast_reads_hold(text):
     spans = figures._quoted_spans(text)
     assert [figures._inside(spans, i) for i in range(len(text))] == _quote_mask(text), text
     lowered = text.lower()
-    assert figures._words(lowered) == frozenset(figures._WORD.findall(lowered)), text
+    assert figures._words(lowered) == frozenset(re.findall("[a-z]+", lowered)), text
 
 
 @given(st.text(alphabet="“”\"' ab.ſİ\ud800é", max_size=14))
