@@ -440,6 +440,18 @@ def test_lower_casing_keeps_the_whitespace_split(text):
     assert columns.tokens(None).lengths.tolist() == [len(text.split())]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ABZabz AÁÉ\u0130\u212a\U0001d400\ud800\n-'")))
+    | st.text()
+)
+def test_three_capitals_by_translation_equal_the_regex(text):
+    """The byte test for three capitals in a row answers as the regex does: on capitals next to
+    accented and other non-ASCII capitals, a lone surrogate, and any text."""
+    expected = re.search("[A-Z][A-Z]{2}", text) is not None
+    assert features_module._has_three_capitals(text) == expected
+
+
 def _span_rows(document: str, spans: list[str]) -> pd.DataFrame:
     """A span frame for ``spans``, each found at its first occurrence after the previous one."""
     starts, at = [], 0

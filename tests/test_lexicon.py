@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from proplens.features import WORD_TOKEN_PATTERN, SentenceColumns, make_sentence_features
-from proplens.lexicon import _TOP, SpanLexicon, sentence_spans
+from proplens.lexicon import _TOP, SpanLexicon, _top_ranks, sentence_spans
 
 # Sentences written for these tests (fictional places and people).
 PLAIN = [
@@ -187,6 +187,38 @@ def test_ranked_features_equal_the_plain_computation_bit_for_bit(seed, monkeypat
     plain = lexicon._features_from_ids(tokens.words, tokens.ids, tokens.lengths)
     assert fast.tobytes() == plain.tobytes()
     assert np.isfinite(fast).all() and (fast != 0).any()
+
+
+def _top_ranks_plainly(ranks, starts):
+    """The ``_TOP`` largest ranks of each row and group, read off each group's sorted ranks."""
+    ends = [*starts[1:], ranks.shape[1]]
+    top = [np.full((ranks.shape[0], len(starts)), -1, dtype=ranks.dtype) for _ in range(_TOP)]
+    for column, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        for row in range(ranks.shape[0]):
+            for place, rank in enumerate(sorted(ranks[row, start:end], reverse=True)[:_TOP]):
+                top[place][row, column] = rank
+    return top
+
+
+@pytest.mark.parametrize(
+    ("largest", "groups"),
+    [(0, 50), (6, 300), (2**15 - 1, 300), (2**22, 1200)],  # the last needs 64-bit sort keys
+)
+def test_top_ranks_are_each_groups_largest_ranks(largest, groups):
+    """The sorted keys give each group's largest ranks, repeated ranks counted twice and -1 for
+    the places a small group cannot fill, whatever the size of the ranks and the groups."""
+    rng = np.random.default_rng(groups)
+    sizes = rng.choice([1, 2, 3, 4, 9], size=groups)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    group = np.repeat(np.arange(groups), sizes)
+    dtype = np.int16 if largest < 2**15 else np.int32
+    # few distinct values, so that groups hold ties
+    values = np.unique(np.r_[0, largest, rng.integers(0, largest + 1, size=4)])
+    ranks = rng.choice(values, size=(3, int(sizes.sum()))).astype(dtype)
+    fast = _top_ranks(ranks, starts, group)
+    for got, expected in zip(fast, _top_ranks_plainly(ranks, starts), strict=True):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_rank_tables_follow_refits_and_stay_out_of_pickles():

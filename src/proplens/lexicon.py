@@ -72,29 +72,29 @@ def _top_ranks(ranks: np.ndarray, starts: np.ndarray, group: np.ndarray) -> list
     that occurs twice counts twice), -1 where a group has fewer columns.
 
     ``ranks`` is ``(rows x words)`` with ranks >= 0; ``starts`` are where the groups of words
-    start and ``group`` is each word's group. Each step takes the groups' largest rank, counts
-    its occurrences, gives it that many of the places still free and strikes it out.
+    start and ``group`` is each word's group (ascending, as the words come sentence by
+    sentence). Each row is sorted once by a key that holds the word's group in its high bits
+    and its rank, counted down from the largest, in its low bits: the words of a group then
+    stand together, largest rank first, and a group's first ``_TOP`` words are its answer. (One
+    sort of small integer keys costs less than the passes over all words that taking the
+    largest, counting and striking it out took, ``_TOP`` times.)
     """
-    none = ranks.dtype.type(-1)
-    shape = (ranks.shape[0], len(starts))
-    top = [np.full(shape, -1, dtype=ranks.dtype) for _ in range(_TOP)]
-    filled = np.zeros(shape, dtype=np.int64)
-    for step in range(_TOP):
-        largest = np.maximum.reduceat(ranks, starts, axis=1)
-        last = step + 1 == _TOP
-        if last:
-            count = _TOP  # whatever is left fills the remaining places
-        else:
-            hit = ranks == np.take(largest, group, axis=1)
-            count = np.add.reduceat(hit, starts, axis=1, dtype=np.int64)
-        for place in range(step, _TOP):
-            top[place] = np.where((filled <= place) & (place < filled + count), largest, top[place])
-        if last:
-            break
-        filled += count
-        if (filled >= _TOP).all():
-            break
-        ranks = np.where(hit, none, ranks)
+    rows, words = ranks.shape
+    shape = (rows, len(starts))
+    if words == 0:
+        return [np.full(shape, -1, dtype=ranks.dtype) for _ in range(_TOP)]
+    bits = max(int(ranks.max()).bit_length(), 1)
+    highest = (1 << bits) - 1  # every rank fits in the low bits
+    # 32-bit keys when every group number fits above the rank bits: they sort faster
+    key_type = np.int32 if len(starts) << bits <= 2**31 else np.int64
+    keys = (group.astype(key_type) << bits)[None, :] + (key_type(highest) - ranks)
+    keys.sort(axis=1)
+    sizes = np.diff(np.r_[starts, words])
+    top = []
+    for place in range(_TOP):
+        at = np.minimum(starts + place, words - 1)  # (a group too small is masked below)
+        values = highest - (keys[:, at] & highest)
+        top.append(np.where(place < sizes, values, -1).astype(ranks.dtype))
     return top
 
 
