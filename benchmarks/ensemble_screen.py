@@ -7,7 +7,9 @@ second logistic regression on another view of the sentence:
 
 - ``nb``: word 1-3-grams (binary counts) scaled by their Naive Bayes log-count ratios for the
   label (Wang & Manning's NB-LR, one ratio vector per label, fit on the training fold);
-- ``char``: character 1-6-grams (``analyzer="char"``, across word boundaries), TF-IDF.
+- ``char``: character 1-6-grams (``analyzer="char"``, across word boundaries), TF-IDF;
+- ``minilm``: all-MiniLM-L6-v2 sentence embeddings (the benchmark's transformer peer, optional
+  extra "bench"), to measure how much a transformer's view of the sentence could add at all.
 
 Both second models are fit on each outer training fold only (5 folds grouped by article, the
 folds of ``proplens evaluate``; ``--group-by story`` keeps related stories in one fold, which
@@ -21,7 +23,8 @@ The ``w = 0`` row is the same protocol without the second model. Never prints co
     PROPLENS_DATA=../shared/data python benchmarks/ensemble_screen.py [--views nb,char]
         [--group-by story]
 
-About 2 minutes for proplens's CV, then 40 s (``nb``) or 2.5 min (``char``) on 2 cores;
+About 2 minutes for proplens's CV, then 40 s (``nb``), 2.5 min (``char``) or 4 min (``minilm``,
+not run unless named) on 2 cores;
 ``--documents N`` runs on the first N articles (a smoke run).
 """
 
@@ -31,7 +34,7 @@ import argparse
 import time
 
 import numpy as np
-from bench import add_group_by_option, semeval_table, shipped_estimator
+from bench import add_group_by_option, load_minilm, semeval_table, shipped_estimator
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
@@ -39,7 +42,8 @@ from sklearn.metrics import f1_score
 from proplens.evaluation import _folds, cross_validate_sentences, fold_groups, to_indicator
 from proplens.training import load_training_data
 
-VIEWS = ("nb", "char")
+VIEWS = ("nb", "char", "minilm")
+DEFAULT_VIEWS = ("nb", "char")  # minilm needs the optional "bench" extra
 _EPS = 1e-9
 
 
@@ -51,6 +55,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def second_model_proba(view: str, texts: list[str], targets: np.ndarray, folds) -> np.ndarray:
     """Out-of-fold probabilities of the second model, one column per label of ``targets``."""
     out = np.zeros(targets.shape)
+    if view == "minilm":
+        return _embedding_model_proba(texts, targets, folds)
     for train, test in folds:
         if view == "nb":
             vectorizer = CountVectorizer(
@@ -79,6 +85,27 @@ def second_model_proba(view: str, texts: list[str], targets: np.ndarray, folds) 
             else:
                 model = LogisticRegression(C=4, solver="liblinear", max_iter=200).fit(fitted, y)
                 out[test, label] = model.predict_proba(held_out)[:, 1]
+    return out
+
+
+def _embedding_model_proba(texts: list[str], targets: np.ndarray, folds) -> np.ndarray:
+    """Out-of-fold probabilities of a logistic regression per label on MiniLM embeddings. The
+    encoder looks at no label, so each sentence is encoded once for every fold."""
+    encoder, missing = load_minilm()
+    if encoder is None:
+        raise SystemExit(f"the minilm view needs the MiniLM peer: {missing}")
+    started = time.perf_counter()
+    embedded = encoder.encode(texts, batch_size=64, normalize_embeddings=True)
+    print(f"MiniLM embeddings: {time.perf_counter() - started:.0f} s", flush=True)
+    out = np.zeros(targets.shape)
+    for train, test in folds:
+        for label in range(targets.shape[1]):
+            y = targets[train, label]
+            if y.sum() < 3:
+                out[test, label] = y.mean()
+                continue
+            model = LogisticRegression(C=4, max_iter=1000).fit(embedded[train], y)
+            out[test, label] = model.predict_proba(embedded[test])[:, 1]
     return out
 
 
@@ -126,7 +153,9 @@ def screen(first, second, targets, folds, weights) -> tuple[float, float, float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated: nb, char")
+    parser.add_argument(
+        "--views", default=",".join(DEFAULT_VIEWS), help="comma-separated: nb, char, minilm"
+    )
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5", help="candidate w")
     parser.add_argument("--documents", type=int, default=None, help="the first N articles only")
     add_group_by_option(parser)
