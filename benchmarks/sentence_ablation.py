@@ -1,4 +1,4 @@
-"""Sentence-level devices: what v10's two additions buy, and the variants measured beside them.
+"""Sentence-level devices: what the v10 and v11 additions buy, and variants measured beside them.
 
 5-fold cross-validation grouped by article over the SemEval-2020 training sentences and the 14
 SemEval devices, the folds and protocol of ``proplens train`` (thresholds tuned inside every fit;
@@ -23,7 +23,9 @@ Variants:
 - ``v10``: Repetition's block and the document's top 120 words at 1.5, the shipped features;
 - ``v10+title``: v10 plus the words of the document's first line at weight 0.5 (not shipped);
 - ``v10+phrase-lexicon``: v10 plus a second span lexicon over adjacent word pairs (a pair is
-  inside a span when both its words are) at weight 0.3 (not shipped).
+  inside a span when both its words are) at weight 0.3 (not shipped);
+- ``v10+vectors-W``: v10 plus the mean of the sentence's static word vectors
+  (``proplens.word_vectors.WordVectors``) at weight W (0.3, 0.5, 1.0 or 2.0; v11 ships 0.5).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from proplens.features import (
 from proplens.lexicon import SpanLexicon
 from proplens.model import DeviceClassifier
 from proplens.training import load_training_data
+from proplens.word_vectors import WordVectors
 
 REPETITION = "Repetition"
 DEFAULT = object()  # the shipped number of terms per document
@@ -98,12 +101,20 @@ class PhraseLexicon(SpanLexicon):
 
 
 def features(
-    document_weight: float, title_weight: float = 0.0, max_terms=DEFAULT, pair_lexicon=0.0
+    document_weight: float,
+    title_weight: float = 0.0,
+    max_terms=DEFAULT,
+    pair_lexicon=0.0,
+    vectors_weight=0.0,
 ):
-    union = make_sentence_features(document_weight=document_weight)
+    union = make_sentence_features(document_weight=document_weight, vectors_weight=0.0)
     if document_weight and max_terms is not DEFAULT:
         union.set_params(document__max_terms=max_terms)
-    added = {"title": (title_weight, TitleWords), "pair_lexicon": (pair_lexicon, PhraseLexicon)}
+    added = {
+        "title": (title_weight, TitleWords),
+        "pair_lexicon": (pair_lexicon, PhraseLexicon),
+        "vectors": (vectors_weight, WordVectors),
+    }
     added = {name: (weight, make) for name, (weight, make) in added.items() if weight}
     if not added:
         return union
@@ -115,14 +126,21 @@ def features(
 
 
 def variant(
-    document_weight: float = 0.0, sizes=None, title_weight=0.0, max_terms=DEFAULT, pair_lexicon=0.0
+    document_weight: float = 0.0,
+    sizes=None,
+    title_weight=0.0,
+    max_terms=DEFAULT,
+    pair_lexicon=0.0,
+    vectors_weight=0.0,
 ):
     def make(devices):
         blocks = {REPETITION: PhraseRecurrence(sizes=sizes)} if sizes else None
         return DeviceClassifier(
             devices=devices,
             n_jobs=2,
-            features=features(document_weight, title_weight, max_terms, pair_lexicon),
+            features=features(
+                document_weight, title_weight, max_terms, pair_lexicon, vectors_weight
+            ),
             device_features=blocks,
         )
 
@@ -143,6 +161,10 @@ VARIANTS = {
     "v10": variant(document_weight=1.5, sizes=(2, 3)),
     "v10+title": variant(document_weight=1.5, sizes=(2, 3), title_weight=0.5),
     "v10+phrase-lexicon": variant(document_weight=1.5, sizes=(2, 3), pair_lexicon=0.3),
+    "v10+vectors-0.3": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=0.3),
+    "v10+vectors-0.5": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=0.5),
+    "v10+vectors-1.0": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=1.0),
+    "v10+vectors-2.0": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=2.0),
 }
 
 

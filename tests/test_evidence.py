@@ -147,9 +147,10 @@ def test_strong_columns_path_equals_the_full_phrase_list(monkeypatch, text, min_
 # -- SentenceAttribution: every block made of the sentence's words ---------------------------
 
 
-def full_model() -> DeviceClassifier:
+def full_model(vectors_weight: float = 0.0) -> DeviceClassifier:
     """Word, character and lexicon blocks, names masked: the default features on a toy corpus
-    whose loaded words sit inside Loaded_Language spans."""
+    whose loaded words sit inside Loaded_Language spans (and the word vectors at
+    ``vectors_weight``)."""
     rows, labels, spans = [], [], []
     for d in range(12):
         for i in range(4):
@@ -161,12 +162,16 @@ def full_model() -> DeviceClassifier:
             spans.append([(4, 4 + len(word), "Loaded_Language")] if loaded else [])
     frame = pd.DataFrame(rows, columns=["document_id", "sentence_index", "text"])
     frame["spans"] = spans
-    return DeviceClassifier(devices=["Loaded_Language"], threshold_folds=2, min_positive=2).fit(
-        frame, np.array(labels)
-    )
+    return DeviceClassifier(
+        devices=["Loaded_Language"],
+        features=make_sentence_features(vectors_weight=vectors_weight),
+        threshold_folds=2,
+        min_positive=2,
+    ).fit(frame, np.array(labels))
 
 
 FULL = full_model()
+VECTORS_MODEL = full_model(vectors_weight=1.0)
 ATTRIBUTION = SentenceAttribution.from_model(FULL)
 
 
@@ -186,6 +191,25 @@ def test_word_and_character_shares_add_up_to_their_blocks(text):
         _, _, _, shares = ATTRIBUTION.word_shares(text, {name: rows[name]}, FULL.coef_, [1])
         block = blocks[name] @ FULL.coef_[FULL.block_slices_[name]]
         assert shares.sum() == pytest.approx(float(block[0, 1]), abs=1e-4)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="The reckless shameful mayor of France harbour,!?- ", max_size=80))
+def test_word_vector_shares_add_up_to_their_block(text):
+    """Property: the words' shares of the word-vector block sum to its contribution to the
+    log-odds, and only words of the vector table get a share."""
+    model = VECTORS_MODEL
+    attribution = SentenceAttribution.from_model(model)
+    sentence = pd.DataFrame({"document_id": ["x"], "sentence_index": [0], "text": [text]})
+    matrix = model.block_matrices(sentence, ("vectors",))["vectors"]
+    rows = {"vectors": (matrix.indices, matrix.data)}
+    source, _, spans, shares = attribution.word_shares(text, rows, model.coef_, [1])
+    block = matrix @ model.coef_[model.block_slices_["vectors"]]
+    assert shares.sum() == pytest.approx(float(block[0, 1]), abs=1e-4)
+    table = set(attribution.vectors.words_)
+    for (start, end), share in zip(spans, shares[:, 0], strict=True):
+        if source[start:end].lower() not in table:  # (names masked in the source)
+            assert share == 0
 
 
 def test_lexicon_shares_add_up_when_every_word_is_known():

@@ -381,6 +381,9 @@ class SentenceAttribution:
         self.lexicon = blocks.get("lexicon")
         if self.lexicon is not None and not hasattr(self.lexicon, "log_ratio_"):
             self.lexicon = None
+        self.vectors = blocks.get("vectors")
+        if self.vectors is not None and not hasattr(self.vectors, "idf_"):
+            self.vectors = None
 
     @classmethod
     def from_model(cls, model) -> SentenceAttribution:
@@ -439,6 +442,8 @@ class SentenceAttribution:
                                       shares)  # fmt: skip
             if "lexicon" in blocks and self.lexicon is not None:
                 self._add_lexicon(tokens, first, blocks["lexicon"], weights, columns, shares)
+            if "vectors" in blocks and self.vectors is not None:
+                self._add_vectors(tokens, first, blocks["vectors"], weights, columns, shares)
         return [
             (sources[i], edits[i], spans[i], shares[first[i] : first[i + 1]])
             for i in range(len(texts))
@@ -540,6 +545,29 @@ class SentenceAttribution:
         )  # fmt: skip
         portion = np.repeat(per_piece[has] / inside[has][:, None], inside[has], axis=0)
         shares[receiver] += portion  # a word lies inside one piece: no receiver repeats
+
+    def _add_vectors(self, tokens, first, matrix, weights, columns, shares) -> None:
+        """The word-vector block's share of each word. A sentence's row is its words'
+        IDF-weighted vectors summed, times one scale (the block weight over the sum's length), so
+        its log-odds are a sum over the words: each word's vector times its IDF, the scale and
+        the block's weights."""
+        block = self.vectors
+        ids = block._word_ids([t for words in tokens for t in words])
+        known = np.flatnonzero(ids >= 0)  # rows of ``shares``
+        if not len(known):
+            return
+        vectors = block.vectors_[ids[known]].astype(np.float64)
+        vectors *= block.idf_[ids[known]].astype(np.float64)[:, None]
+        sentence = np.repeat(np.arange(len(tokens)), np.diff(first))[known]
+        summed = np.zeros((len(tokens), vectors.shape[1]))
+        np.add.at(summed, sentence, vectors)
+        rows = matrix.toarray().astype(np.float64)
+        lengths = np.linalg.norm(summed, axis=1)
+        scale = np.divide(
+            np.linalg.norm(rows, axis=1), lengths, out=np.zeros(len(tokens)), where=lengths > 0
+        )
+        block_weights = weights[self.slices["vectors"].start : self.slices["vectors"].stop]
+        shares[known] += (vectors @ block_weights[:, columns]) * scale[sentence, None]
 
     def _add_lexicon(self, tokens, first, matrix, weights, columns, shares) -> None:
         lexicon = self.lexicon

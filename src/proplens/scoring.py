@@ -60,7 +60,7 @@ SCORE_METHOD = (
 
 
 #: the feature blocks made of a sentence's own words, which evidence points into
-_WORD_BLOCKS = ("words", "chars", "lexicon")
+_WORD_BLOCKS = ("words", "chars", "lexicon", "vectors")
 
 
 def sentence_frame(text: str, document_id: str = "<text>") -> pd.DataFrame:
