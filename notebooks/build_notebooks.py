@@ -499,9 +499,9 @@ example.to_frame()[["index", "propaganda", "labels", "evidence"]].round(3)""",
         "md",
         """\
 Read the labels against the text: the example was written to hold devices on both sides of the
-dispute, and the model leaves some of them unlabelled, among them the false dilemma ("Either
-... or ..."), the thought-terminating cliché and the closing slogan: the rare devices that
-notebook 02 shows it seldom finds.
+dispute, and the model misses some of the rare ones that notebook 02 shows it seldom finds: the
+false dilemma ("Either ... or ...") never gets Black-and-White_Fallacy, and the
+thought-terminating cliché is left unlabelled. The closing slogan it does label.
 
 ## One article, highlighted
 

@@ -112,9 +112,16 @@ CLAIMS: dict[str, list[tuple[str, str]]] = {
     ],
     "03-score-articles": [
         (
-            'the false dilemma ("Either ... or ..."), the thought-terminating cliché and the '
-            "closing slogan",
-            "all(labels_of(start) == [] for start in ('Either we', 'It is what', 'Marlow first'))",
+            'false dilemma ("Either ... or ...") never gets Black-and-White_Fallacy',
+            "'Black-and-White_Fallacy' not in labels_of('Either we')",
+        ),
+        (
+            "thought-terminating cliché is left unlabelled",
+            "labels_of('It is what') == []",
+        ),
+        (
+            "The closing slogan it does label",
+            "'Slogans' in labels_of('Marlow first')",
         ),
         (
             "its mean is well above the share of sentences the annotators marked in the training "

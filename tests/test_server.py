@@ -333,7 +333,8 @@ def test_score_file_takes_the_options_of_the_json_endpoint(client):
     assert uploaded.status_code == sent.status_code == 200
     assert uploaded.json() == sent.json()
     assert set(uploaded.json()["summary"]["devices"]) == {"Loaded_Language", "Doubt"}
-    single = client.post("/api/score-file", files=_upload(), data={"threshold": "0.05"})
+    # an overall threshold far below every tuned one flags more sentences, whatever the model
+    single = client.post("/api/score-file", files=_upload(), data={"threshold": "0.001"})
     flagged = single.json()["summary"]["flagged"]
     assert flagged > client.post("/api/score-file", files=_upload()).json()["summary"]["flagged"]
 
