@@ -8,10 +8,14 @@ and, with ``--per-device``, each device's F1. Never prints corpus text.
     PROPLENS_DATA=../shared/data python benchmarks/tc_ablation.py [--variants v8,v9] [--per-device]
 
 Variants: ``v8`` (the span features of models v1-v8), ``occurrences`` and ``neighbours`` (v8 plus
-one of v9's two additions), ``v9`` (the shipped features), and two that were measured and not
-shipped: ``other-spans`` (v9 plus where the input's other spans lie around this one, which the
-one-span ``classify_span`` cannot see) and ``stacked`` (a multinomial second stage on the
-one-vs-rest scores of an inner grouped cross-validation; six fits per model).
+one of v9's two additions), ``v9`` (the span features of v9-v11), two that were measured and
+not shipped: ``other-spans`` (v9 plus where the input's other spans lie around this one, which
+the one-span ``classify_span`` cannot see) and ``stacked`` (a multinomial second stage on the
+one-vs-rest scores of an inner grouped cross-validation; six fits per model), and the static
+word vectors (``proplens.word_vectors.SpanWordVectors``): ``v9+span-vectors`` (the span's, at
+weight 1.0, or ``-0.5``), ``v12`` (the shipped features: the span's at 1.0 and its sentence's at
+0.5) and ``v12-lowercase`` (the same reading lower-case words only, as the sentence model does).
+``--group-by story`` keeps related stories in one fold.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from bench import add_group_by_option
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
@@ -31,6 +36,7 @@ from proplens.evaluation import cross_validate_spans
 from proplens.features import make_span_features
 from proplens.model import SpanClassifier
 from proplens.training import load_training_data
+from proplens.word_vectors import SpanWordVectors
 
 V9_ADDITIONS = {"occurrences": ("occurrences",), "neighbours": ("left", "right")}
 
@@ -100,15 +106,44 @@ class StackedSpanClassifier(ClassifierMixin, BaseEstimator):
         return self.second_.predict(self._scores(self.first_, X))
 
 
+#: the blocks v12 added to v9's span features
+V12_ADDITIONS = ("vectors", "sentence_vectors")
+
+
+def v9_features(extra=()) -> FeatureUnion:
+    return span_features(drop=V12_ADDITIONS, extra=extra)
+
+
 VARIANTS = {
-    "v8": lambda: SpanClassifier(features=span_features(drop=("occurrences", "left", "right"))),
-    "occurrences": lambda: SpanClassifier(features=span_features(drop=("left", "right"))),
-    "neighbours": lambda: SpanClassifier(features=span_features(drop=("occurrences",))),
-    "v9": SpanClassifier,
+    "v8": lambda: SpanClassifier(
+        features=span_features(drop=("occurrences", "left", "right", *V12_ADDITIONS))
+    ),
+    "occurrences": lambda: SpanClassifier(
+        features=span_features(drop=("left", "right", *V12_ADDITIONS))
+    ),
+    "neighbours": lambda: SpanClassifier(
+        features=span_features(drop=("occurrences", *V12_ADDITIONS))
+    ),
+    "v9": lambda: SpanClassifier(features=v9_features()),
     "other-spans": lambda: SpanClassifier(
-        features=span_features(extra=[("other_spans", OtherSpans(), 1.0)])
+        features=v9_features(extra=[("other_spans", OtherSpans(), 1.0)])
     ),
     "stacked": StackedSpanClassifier,
+    "v9+span-vectors": lambda: SpanClassifier(
+        features=v9_features(extra=[("vectors", SpanWordVectors("span"), 1.0)])
+    ),
+    "v9+span-vectors-0.5": lambda: SpanClassifier(
+        features=v9_features(extra=[("vectors", SpanWordVectors("span"), 0.5)])
+    ),
+    "v12": SpanClassifier,
+    "v12-lowercase": lambda: SpanClassifier(
+        features=v9_features(
+            extra=[
+                ("vectors", SpanWordVectors("span", lowercase_only=True), 1.0),
+                ("sentence_vectors", SpanWordVectors("sentence", lowercase_only=True), 0.5),
+            ]
+        )
+    ),
 }
 
 
@@ -116,18 +151,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--per-device", action="store_true", help="also each device's F1")
+    add_group_by_option(parser)
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     spans = load_training_data().spans.reset_index(drop=True)
-    print(f"{len(spans)} gold spans, {spans['document_id'].nunique()} articles, 5 folds\n")
+    articles = spans["document_id"].nunique()
+    print(f"{len(spans)} gold spans, {articles} articles, 5 folds by {args.group_by}\n")
     print("| variant | TC micro-F1 | seconds |\n|---|---|---|")
     per_device = {}
     for name in names:
         started = time.perf_counter()
-        micro, table, _ = cross_validate_spans(spans, make_estimator=VARIANTS[name])
+        micro, table, _ = cross_validate_spans(
+            spans, make_estimator=VARIANTS[name], group_by=args.group_by
+        )
         print(f"| {name} | {micro:.4f} | {time.perf_counter() - started:.0f} |", flush=True)
         per_device[name] = table["f1"]
     if args.per_device:

@@ -206,7 +206,7 @@ def test_word_vector_shares_add_up_to_their_block(text):
     source, _, spans, shares = attribution.word_shares(text, rows, model.coef_, [1])
     block = matrix @ model.coef_[model.block_slices_["vectors"]]
     assert shares.sum() == pytest.approx(float(block[0, 1]), abs=1e-4)
-    table = set(attribution.vectors.words_)
+    table = set(attribution.vectors.table_words())
     for (start, end), share in zip(spans, shares[:, 0], strict=True):
         if source[start:end].lower() not in table:  # (names masked in the source)
             assert share == 0

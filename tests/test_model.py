@@ -191,6 +191,39 @@ def test_span_classifier_predicts_known_classes():
     assert np.allclose(proba.sum(axis=1), 1.0) or np.all(proba <= 1)
 
 
+def test_span_classifier_fit_on_centred_dense_blocks_scores_the_raw_features_the_same():
+    """The span model is fit with its dense blocks (shape, word vectors) centred and its
+    intercepts moved back: its scores on the raw features equal the centred fit's own."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from proplens.model import _block_slices, _centred
+
+    words = ["reckless fools", "evil traitors", "again and again", "our great nation", "so-called"]
+    spans = [f"{w} {i}" for i in range(6) for w in words]
+    devices = ["Name_Calling", "Name_Calling", "Repetition", "Flag-Waving", "Doubt"] * 6
+    document = " ".join(spans)
+    starts = [document.index(span) for span in spans]
+    frame = pd.DataFrame(
+        {
+            "span": spans,
+            "sentence": [f"They said {span} today." for span in spans],
+            "document": [document] * len(spans),
+            "start": starts,
+            "end": [start + len(span) for start, span in zip(starts, spans, strict=True)],
+        }
+    )
+    model = SpanClassifier().fit(frame, devices)
+    raw = model.features_.transform(frame).tocsr()
+    centred, shift = _centred(raw, _block_slices(model.features_, frame))
+    assert shift.any()  # the vector blocks were centred
+    plain = OneVsRestClassifier(LogisticRegression(C=8.0, solver="liblinear", random_state=0))
+    plain.fit(centred, np.asarray(devices))
+    np.testing.assert_allclose(
+        model.model_.decision_function(raw), plain.decision_function(centred), atol=1e-4
+    )
+
+
 def test_features_need_not_be_a_union():
     """Any transformer works as features (one block), e.g. a single vectorizer pipeline."""
     from sklearn.pipeline import make_pipeline

@@ -11,8 +11,8 @@ import pytest
 
 from proplens import word_vectors
 from proplens.errors import ValidationError
-from proplens.features import WORD_TOKEN_PATTERN, make_sentence_features
-from proplens.word_vectors import WordVectors, load_table
+from proplens.features import WORD_TOKEN_PATTERN, make_sentence_features, make_span_features
+from proplens.word_vectors import SpanWordVectors, WordVectors, load_table
 
 
 def _frame(texts: list[str], documents: list[str] | None = None) -> pd.DataFrame:
@@ -61,7 +61,7 @@ def test_rows_are_the_idf_weighted_mean_of_the_table_vectors_at_unit_length():
 
 def test_words_no_training_sentence_used_count_with_the_largest_idf():
     block = WordVectors().fit(TRAINING)
-    index = block.words_.index
+    index = list(block.table_words()).index
     assert block.idf_[index("catastrophe")] == block.idf_.max()
     assert block.idf_[index("the")] == block.idf_.min()
     # a sentence of unseen words still gets its meaning, close to a synonym's
@@ -85,12 +85,30 @@ def test_a_sentence_without_table_words_gets_zeros_and_masked_names_count_for_no
     np.testing.assert_allclose(dense[2], alone[0], atol=1e-6)
 
 
+def test_a_block_fit_with_another_table_is_refused_in_one_line():
+    block = WordVectors().fit(TRAINING)
+    block.table_sha256_ = "0" * 64  # as if a later proplens shipped another table
+    with pytest.raises(ValidationError, match="another word-vector table"):
+        block.transform(TRAINING)
+
+
+def test_a_v11_block_with_its_own_copy_of_the_table_scores_as_before():
+    """v11 models pickled the table into the block (words_, vectors_): they still read it."""
+    block = WordVectors().fit(TRAINING)
+    words, vectors = load_table()
+    old = WordVectors()
+    old.__dict__.update(words_=list(words), vectors_=np.array(vectors), idf_=block.idf_,
+                        n_features_in_=1)  # fmt: skip
+    np.testing.assert_array_equal(
+        old.transform(TRAINING).toarray(), block.transform(TRAINING).toarray()
+    )
+
+
 def test_a_fitted_block_pickles_without_its_lookup_and_transforms_the_same():
     block = WordVectors().fit(TRAINING)
     before = block.transform(TRAINING).toarray()
-    assert {"_codes", "_weighted"} <= set(block.__dict__)
     restored = pickle.loads(pickle.dumps(block))
-    assert not {"_codes", "_weighted"} & set(restored.__dict__)
+    assert len(pickle.dumps(block)) < 200_000  # the table stays in the package data
     np.testing.assert_array_equal(restored.transform(TRAINING).toarray(), before)
 
 
@@ -113,3 +131,40 @@ def test_a_missing_or_damaged_table_is_a_one_line_error(tmp_path, monkeypatch):
     load_table.cache_clear()
     with pytest.raises(ValidationError, match="one vector per word"):
         load_table("short.npz")
+
+
+def test_lowercase_only_leaves_capitalised_words_out():
+    block = WordVectors(lowercase_only=True).fit(TRAINING)
+    plain = WordVectors().fit(TRAINING)
+    rows = block.transform(_frame(["Lantern Party betrayal", "betrayal", "Lantern party"]))
+    dense = rows.toarray()
+    np.testing.assert_allclose(dense[0], dense[1], atol=1e-6)  # the name counts for nothing
+    assert dense[2].any()  # "party" in lower case is read
+    assert not np.allclose(plain.transform(_frame(["Lantern Party betrayal"])).toarray(), dense[1])
+    assert block.reads("party") and not block.reads("Party") and plain.reads("Party")
+
+
+def test_span_vectors_read_one_column_of_a_span_frame_without_document_ids():
+    spans = pd.DataFrame(
+        {
+            "span": ["shameful betrayal", "Marlow first"],
+            "sentence": ["A shameful betrayal of the town.", "Marlow first, Marlow always!"],
+        }
+    )
+    block = SpanWordVectors("span").fit(spans)
+    alone = WordVectors().fit(_frame(spans["span"].tolist()))
+    np.testing.assert_allclose(
+        block.transform(spans).toarray(), alone.transform(_frame(spans["span"].tolist())).toarray()
+    )
+    assert SpanWordVectors("sentence").fit(spans).transform(spans).shape == (2, 64)
+
+
+def test_the_span_features_take_the_span_and_sentence_vectors():
+    union = make_span_features()
+    blocks = dict(union.transformer_list)
+    assert blocks["vectors"].column == "span" and blocks["sentence_vectors"].column == "sentence"
+    assert union.transformer_weights["vectors"] == 1.0
+    assert union.transformer_weights["sentence_vectors"] == 0.5
+    assert "vectors" not in dict(make_span_features(vectors=False).transformer_list)
+    sentence_block = dict(make_sentence_features().transformer_list)["vectors"]
+    assert sentence_block.lowercase_only  # names the gazetteer misses stay out

@@ -443,7 +443,11 @@ class SentenceAttribution:
             if "lexicon" in blocks and self.lexicon is not None:
                 self._add_lexicon(tokens, first, blocks["lexicon"], weights, columns, shares)
             if "vectors" in blocks and self.vectors is not None:
-                self._add_vectors(tokens, first, blocks["vectors"], weights, columns, shares)
+                written = [
+                    [source[start:end] for start, end in places]
+                    for source, places in zip(sources, spans, strict=True)
+                ]
+                self._add_vectors(written, first, blocks["vectors"], weights, columns, shares)
         return [
             (sources[i], edits[i], spans[i], shares[first[i] : first[i + 1]])
             for i in range(len(texts))
@@ -546,25 +550,27 @@ class SentenceAttribution:
         portion = np.repeat(per_piece[has] / inside[has][:, None], inside[has], axis=0)
         shares[receiver] += portion  # a word lies inside one piece: no receiver repeats
 
-    def _add_vectors(self, tokens, first, matrix, weights, columns, shares) -> None:
-        """The word-vector block's share of each word. A sentence's row is its words'
-        IDF-weighted vectors summed, times one scale (the block weight over the sum's length), so
-        its log-odds are a sum over the words: each word's vector times its IDF, the scale and
-        the block's weights."""
+    def _add_vectors(self, written, first, matrix, weights, columns, shares) -> None:
+        """The word-vector block's share of each word (``written``: the words as in the text).
+        A sentence's row is its words' IDF-weighted vectors summed, times one scale (the block
+        weight over the sum's length), so its log-odds are a sum over the words: each word's
+        vector times its IDF, the scale and the block's weights."""
         block = self.vectors
-        ids = block._word_ids([t for words in tokens for t in words])
+        words = [w for sentence in written for w in sentence]
+        ids = block._word_ids([w.lower() for w in words])
+        ids[[i for i, w in enumerate(words) if not block.reads(w)]] = -1
         known = np.flatnonzero(ids >= 0)  # rows of ``shares``
         if not len(known):
             return
-        vectors = block.vectors_[ids[known]].astype(np.float64)
+        vectors = block.table_vectors()[ids[known]].astype(np.float64)
         vectors *= block.idf_[ids[known]].astype(np.float64)[:, None]
-        sentence = np.repeat(np.arange(len(tokens)), np.diff(first))[known]
-        summed = np.zeros((len(tokens), vectors.shape[1]))
+        sentence = np.repeat(np.arange(len(written)), np.diff(first))[known]
+        summed = np.zeros((len(written), vectors.shape[1]))
         np.add.at(summed, sentence, vectors)
         rows = matrix.toarray().astype(np.float64)
         lengths = np.linalg.norm(summed, axis=1)
         scale = np.divide(
-            np.linalg.norm(rows, axis=1), lengths, out=np.zeros(len(tokens)), where=lengths > 0
+            np.linalg.norm(rows, axis=1), lengths, out=np.zeros(len(written)), where=lengths > 0
         )
         block_weights = weights[self.slices["vectors"].start : self.slices["vectors"].stop]
         shares[known] += (vectors @ block_weights[:, columns]) * scale[sentence, None]
