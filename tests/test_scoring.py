@@ -36,9 +36,9 @@ FIGURE_TEXT = (
     "Prices in Velm rose by 35 percent last year.\n"
     "The ferry carried 1,200 passengers, the harbour office said.\n"
 )
-# Scored alone with the tuned thresholds, v10 flags this sentence by its any-device probability
-# (0.29 over 0.26) while no device reaches its threshold: it is labeled by the fallback.
-FALLBACK_TEXT = "Everyone knows what really happened that night in Orlo."
+# Scored alone with the tuned thresholds, v12 flags this sentence by its any-device probability
+# (0.57 over 0.22) while no device reaches its threshold: it is labeled by the fallback.
+FALLBACK_TEXT = "We all know what they are really up to."
 
 
 def expected_labels(sentence, cut: dict, any_device_devices: list[str], tuned: dict) -> set[str]:
