@@ -1674,8 +1674,8 @@ def make_span_features(*, vectors: bool = True) -> FeatureUnion:
     span's ``start`` and ``end`` in the document.
 
     ``vectors`` adds the static word vectors of the span (weight 1.0) and of its sentence (0.5)
-    (:class:`proplens.word_vectors.SpanWordVectors`, from v12): TC micro-F1 0.601 -> 0.623 in
-    grouped CV, 0.600 -> 0.616 with related stories in one fold (``benchmarks/tc_ablation.py``).
+    (:class:`proplens.word_vectors.SpanWordVectors`, from v12): TC micro-F1 0.601 -> 0.621 in
+    grouped CV, 0.600 -> 0.616 with related stories in one fold (``benchmarks/bench.py``).
     Capitalised words are read too: a span's capitalised epithet is often what names its device,
     and the span blocks read names anyway (the span model masks none).
     """

@@ -809,7 +809,7 @@ class SpanClassifier(ClassifierMixin, BaseEstimator):
         self.features_ = clone(self.features or make_span_features())
         matrix = sparse.csr_matrix(self.features_.fit_transform(X))
         # dense blocks centred for the solver, as in DeviceClassifier.fit (see _centred): with
-        # the word-vector blocks, fitting took half as long again without it
+        # the word-vector blocks, the TC cross-validation took 38 s uncentred and takes 34 s
         matrix, shift = _centred(matrix, _block_slices(self.features_, X))
         # One-vs-rest liblinear fits in seconds where a multinomial lbfgs fit on the same
         # features takes minutes, at the same accuracy on PTC.
