@@ -556,9 +556,7 @@ class SentenceAttribution:
         weight over the sum's length), so its log-odds are a sum over the words: each word's
         vector times its IDF, the scale and the block's weights."""
         block = self.vectors
-        words = [w for sentence in written for w in sentence]
-        ids = block._word_ids([w.lower() for w in words])
-        ids[[i for i, w in enumerate(words) if not block.reads(w)]] = -1
+        ids = block.rows_of_written([w for sentence in written for w in sentence])
         known = np.flatnonzero(ids >= 0)  # rows of ``shares``
         if not len(known):
             return

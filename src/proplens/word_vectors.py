@@ -62,17 +62,13 @@ def _full_csr(dense: np.ndarray) -> sparse.csr_matrix:
     )
 
 
-def _table_source(name: str):
-    return resources.files("proplens") / "data" / name
-
-
 @lru_cache(maxsize=2)
 def load_table(name: str = TABLE_FILE) -> tuple[tuple[str, ...], np.ndarray]:
     """``(words, vectors)`` of a table in ``proplens/data``: vectors ``(len(words), d)``, read
     once per process (every block and every fold of a cross-validation shares it) and never
     written to."""
     try:
-        with _table_source(name).open("rb") as handle:
+        with (resources.files("proplens") / "data" / name).open("rb") as handle:
             content = handle.read()
         with np.load(io.BytesIO(content), allow_pickle=False) as table:
             words, vectors = tuple(table["words"].tolist()), table["vectors"]
@@ -170,6 +166,13 @@ class WordVectors(TransformerMixin, BaseEstimator):
         """Whether the block reads a token as written (``lowercase_only``: not capitalised)."""
         return not (getattr(self, "lowercase_only", False) and token[:1].isupper())
 
+    def rows_of_written(self, written: list[str]) -> np.ndarray:
+        """The table row of each token as written in the text, -1 for one the block does not
+        read (:meth:`reads`) or the table lacks."""
+        rows = self._word_ids([word.lower() for word in written])
+        rows[[i for i, word in enumerate(written) if not self.reads(word)]] = -1
+        return rows
+
     def _table_rows(self, X: SentenceColumns) -> tuple[Tokens, np.ndarray]:
         """The sentences' tokens and each distinct token's row in the table (-1: none).
 
@@ -182,9 +185,7 @@ class WordVectors(TransformerMixin, BaseEstimator):
             return tokens, self._word_ids(tokens.words)
         findall = _token_regex(WORD_TOKEN_PATTERN).findall
         tokens = Tokens([findall(text) for text in X.text])
-        rows = self._word_ids([word.lower() for word in tokens.words])
-        rows[[i for i, word in enumerate(tokens.words) if word[:1].isupper()]] = -1
-        return tokens, rows
+        return tokens, self.rows_of_written(tokens.words)
 
     def transform(self, X: pd.DataFrame):
         return self.transform_columns(SentenceColumns.from_frame(X))
