@@ -812,3 +812,41 @@ def test_word_reads_equal_the_patterns_on_the_corpus(corpus_dir):
             text, lowered, words
         )
     assert ruled_out > 500  # the pre-check does rule out most texts its gate lets through
+
+
+def _batch_gate_agrees(texts: list[str]) -> None:
+    """_may_hold_numbers keeps every text find_figures finds a number in, and FigureCues
+    gives the rows of reading every text one by one."""
+    from proplens import figures
+
+    kept = set(figures._may_hold_numbers(texts))
+    assert {i for i, text in enumerate(texts) if find_figures(text)} <= kept
+    previous, following = ([""] + texts[:-1], texts[1:] + [""]) if texts else ([], [])
+    block = FigureCues().fit(None)
+    batched = block.transform_texts(texts, previous, following).toarray()
+    one_by_one = [block.transform_texts([t], [p], [f]).toarray()[0] for t, p, f in
+                  zip(texts, previous, following, strict=True)]  # fmt: skip
+    assert batched.tolist() == [row.tolist() for row in one_by_one]
+
+
+@given(st.lists(_words_text | st.text(alphabet="0١٣oneTWOİıſK half\n-", max_size=12), max_size=6))
+@example(["Ten were there.", "one in five", "ONE OUT OF six", "Scores of people"])
+@example(["It was calm.", "x\n3 dogs", "No number here."])  # a text with a newline of its own
+@example(["Σ nine", "٣ dogs", "Twenty\u0130"])
+def test_batch_number_gate_keeps_every_text_with_a_number(texts):
+    """The texts the cues skip in a batch are texts find_figures finds no number in, whatever
+    the mix of digits (Unicode ones too), number words, fraction words and case."""
+    _batch_gate_agrees(texts)
+
+
+@pytest.mark.corpus
+def test_batch_number_gate_on_the_corpus(corpus_dir):
+    """On the SemEval-2020 training sentences the batch gate skips most of them, and never
+    one find_figures finds a number in."""
+    from proplens import figures
+    from proplens.corpus import read_semeval2020
+
+    texts = read_semeval2020(corpus_dir, dedupe=True).sentence_table()["text"].tolist()
+    kept = set(figures._may_hold_numbers(texts))
+    assert {i for i, text in enumerate(texts) if find_figures(text)} <= kept
+    assert len(kept) < len(texts) // 2  # most sentences hold no number
