@@ -607,6 +607,22 @@ def test_word_tokens_from_chunks_equal_tokens_from_texts(texts):
     assert got.lengths.dtype == want.lengths.dtype
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_CHUNK_TEXTS | st.text(alphabet="AbİıΣσςẞ \u00a0\n.Ⅻ", max_size=20), max_size=6))
+def test_lower_cased_chunks_from_the_chunks_as_written_equal_splitting_lower_cased_texts(texts):
+    """The chunks the char block reads are derived from the chunks as written, lower-cased one
+    distinct chunk at a time: the same chunks, numbered alike, as splitting each lower-cased
+    text (dotted capital I, final sigma and Unicode whitespace included)."""
+    columns = SentenceColumns(texts, ["d"] * len(texts), list(range(len(texts))))
+    got = columns.tokens(None)
+    want = features_module.Tokens([text.lower().split() for text in texts])
+    assert got.words == want.words
+    assert got.ids.tolist() == want.ids.tolist()
+    assert got.lengths.tolist() == want.lengths.tolist()
+    written = columns.chunks_as_written()
+    assert written.words == features_module.Tokens([text.split() for text in texts]).words
+
+
 def test_row_cache_returns_the_computed_rows_and_keeps_to_its_size():
     """Rows come back as computed, whatever the cache held; it never holds more than its size,
     and when full starts again from the batch at hand (or empty if that does not fit)."""

@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proplens import word_vectors
 from proplens.errors import ValidationError
@@ -142,6 +144,56 @@ def test_lowercase_only_leaves_capitalised_words_out():
     assert dense[2].any()  # "party" in lower case is read
     assert not np.allclose(plain.transform(_frame(["Lantern Party betrayal"])).toarray(), dense[1])
     assert block.reads("party") and not block.reads("Party") and plain.reads("Party")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(
+                [
+                    "the",
+                    "The",
+                    "plan",
+                    "Plan",
+                    "harbour",
+                    "HARBOUR",
+                    "betrayal!",
+                    "x",
+                    "İki",
+                    "don't",
+                    "ruin,",
+                    "Velm",
+                    "  ",
+                    "\n",
+                    "-",
+                    "7%",
+                    "town.",
+                ]
+            ),
+            max_size=10,
+        ).map(" ".join),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_lowercase_only_counts_the_tokens_as_written_in_each_text(texts):
+    """The block counts tokens per distinct whitespace chunk; its rows are those of reading
+    each text's tokens as written, one by one (capitalised ones left out)."""
+    block = WordVectors(lowercase_only=True).fit(TRAINING)
+    words, vectors = load_table()
+    index = {word: i for i, word in enumerate(words)}
+    findall = re.compile(WORD_TOKEN_PATTERN).findall
+    expected = []
+    for text in texts:
+        summed = np.zeros(vectors.shape[1])
+        for token in findall(text):
+            row = index.get(token.lower())
+            if row is not None and not token[0].isupper():
+                summed += vectors[row].astype(np.float64) * block.idf_[row]
+        norm = np.linalg.norm(summed)
+        expected.append(summed / norm if norm else summed)
+    np.testing.assert_allclose(block.transform(_frame(texts)).toarray(), expected, atol=1e-5)
 
 
 def test_span_vectors_read_one_column_of_a_span_frame_without_document_ids():

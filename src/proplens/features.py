@@ -230,6 +230,21 @@ class Tokens:
             self._content = list(map(_content_words, self.words))
         return self._content
 
+    def lowercased(self) -> Tokens:
+        """The same tokens lower-cased. For whitespace-split chunks this equals splitting the
+        lower-cased documents: lower-casing turns no character into whitespace or whitespace
+        into anything else (true of every Unicode character), and the context a final sigma
+        looks at ends at whitespace. Each distinct token is lower-cased once, and the ids keep
+        the order of first appearance: a lower-cased word first appears with the first of its
+        spellings."""
+        codes, distinct = pd.factorize(np.array([w.lower() for w in self.words], dtype=object))
+        lowered = Tokens.__new__(Tokens)
+        lowered.lengths = self.lengths
+        lowered.words = distinct.tolist()
+        lowered.ids = codes.astype(np.int64, copy=False)[self.ids]
+        lowered._content = None
+        return lowered
+
     def split_further(self, findall) -> Tokens:
         """The tokens ``findall`` finds in each document, when these tokens are the documents'
         whitespace-split chunks and ``findall``'s pattern keeps to chunks
@@ -280,6 +295,7 @@ class SentenceColumns:
         self._lowered: list[str] | None = None
         self._document_codes: np.ndarray | None = None
         self._tokens: dict[str | None, Tokens] = {}
+        self._chunks_as_written: Tokens | None = None
         self._frame: pd.DataFrame | None = None
         self._masked: tuple[object, SentenceColumns] | None = None
 
@@ -306,6 +322,14 @@ class SentenceColumns:
             self._document_codes = pd.factorize(np.array(keys, dtype=object))[0]
         return self._document_codes
 
+    def chunks_as_written(self) -> Tokens:
+        """The whitespace-split chunks of every text as written (not lower-cased), computed
+        once: the lower-cased chunks are derived from them (:meth:`Tokens.lowercased`), and a
+        block that reads capitalisation splits them further."""
+        if self._chunks_as_written is None:
+            self._chunks_as_written = Tokens([text.split() for text in self.text])
+        return self._chunks_as_written
+
     def tokens(self, pattern: str | None) -> Tokens:
         """The tokens of every lower-cased text, computed once per pattern and shared.
 
@@ -315,7 +339,9 @@ class SentenceColumns:
         found = self._tokens.get(pattern)
         if found is None:
             if pattern is None:
-                found = Tokens([text.split() for text in self.lowered()])
+                # the chunks as written, lower-cased per distinct chunk: the same chunks as
+                # splitting the lower-cased texts, and splitting is the costly part
+                found = self.chunks_as_written().lowercased()
             elif matches_within_chunks(pattern):
                 # the same tokens, from the whitespace chunks the char block splits anyway:
                 # a regex over each distinct chunk costs a fifth of one over every text

@@ -23,7 +23,8 @@ import hashlib
 import io
 from functools import lru_cache
 from importlib import resources
-from itertools import repeat
+from itertools import chain, repeat
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,6 @@ from proplens.errors import ValidationError
 from proplens.features import (
     WORD_TOKEN_PATTERN,
     SentenceColumns,
-    Tokens,
     _count_csr,
     _row_ids,
     _token_regex,
@@ -122,8 +122,7 @@ class WordVectors(TransformerMixin, BaseEstimator):
             self.__dict__.pop(copied, None)
         words, _ = load_table(self.table)
         self.table_sha256_ = table_sha256(self.table)
-        tokens, rows = self._table_rows(columns)
-        counts = _count_csr(_row_ids(tokens.lengths), tokens.ids, (len(tokens), len(rows)))
+        counts, rows = self._counts_and_rows(columns)
         document_frequency = np.zeros(len(words))
         used = np.flatnonzero(rows >= 0)
         np.add.at(document_frequency, rows[used], np.diff(counts.tocsc().indptr)[used])
@@ -169,12 +168,17 @@ class WordVectors(TransformerMixin, BaseEstimator):
     def rows_of_written(self, written: list[str]) -> np.ndarray:
         """The table row of each token as written in the text, -1 for one the block does not
         read (:meth:`reads`) or the table lacks."""
-        rows = self._word_ids([word.lower() for word in written])
-        rows[[i for i, word in enumerate(written) if not self.reads(word)]] = -1
+        rows = self._word_ids(list(map(str.lower, written)))
+        if getattr(self, "lowercase_only", False):
+            # (what reads() asks of each token, with the loops in C)
+            first = map(itemgetter(slice(0, 1)), written)
+            capitalised = np.fromiter(map(str.isupper, first), dtype=bool, count=len(written))
+            rows[capitalised] = -1
         return rows
 
-    def _table_rows(self, X: SentenceColumns) -> tuple[Tokens, np.ndarray]:
-        """The sentences' tokens and each distinct token's row in the table (-1: none).
+    def _counts_and_rows(self, X: SentenceColumns) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """How often each sentence holds each distinct token (sentences x tokens), and each
+        distinct token's row in the table (-1: none).
 
         With ``lowercase_only``, tokens are read as written and a capitalised one has no row:
         a name the gazetteer does not list ("Lantern Party") is made of words with a meaning,
@@ -182,17 +186,39 @@ class WordVectors(TransformerMixin, BaseEstimator):
         word block shares are used."""
         if not getattr(self, "lowercase_only", False):
             tokens = X.tokens(WORD_TOKEN_PATTERN)
-            return tokens, self._word_ids(tokens.words)
-        findall = _token_regex(WORD_TOKEN_PATTERN).findall
-        tokens = Tokens([findall(text) for text in X.text])
-        return tokens, self.rows_of_written(tokens.words)
+            counts = _count_csr(
+                _row_ids(tokens.lengths), tokens.ids, (len(tokens), len(tokens.words))
+            )
+            return counts, self._word_ids(tokens.words)
+        # The tokens as written are those of the whitespace chunks as written (the pattern
+        # keeps to chunks): each distinct chunk is searched once, and a sentence's counts are
+        # its chunks' counts added up (chunks x tokens, times sentences x chunks), without
+        # building the token stream.
+        chunks = X.chunks_as_written()
+        per_chunk = list(map(_token_regex(WORD_TOKEN_PATTERN).findall, chunks.words))
+        lengths = np.fromiter(map(len, per_chunk), dtype=np.int64, count=len(per_chunk))
+        flat = np.fromiter(chain.from_iterable(per_chunk), dtype=object, count=int(lengths.sum()))
+        codes, distinct = pd.factorize(flat)
+        in_chunk = _count_csr(_row_ids(lengths), codes, (len(per_chunk), len(distinct)))
+        chunk_counts = _count_csr(
+            _row_ids(chunks.lengths), chunks.ids, (len(chunks), len(per_chunk))
+        )
+        return (chunk_counts @ in_chunk).tocsr(), self.rows_of_written(distinct.tolist())
 
     def transform(self, X: pd.DataFrame):
         return self.transform_columns(SentenceColumns.from_frame(X))
 
     def transform_columns(self, X: SentenceColumns):
+        summed = self.summed(X)
+        lengths = np.sqrt(np.einsum("ij,ij->i", summed, summed))
+        np.divide(summed, lengths[:, None], out=summed, where=lengths[:, None] > 0)
+        return _full_csr(summed)
+
+    def summed(self, X: SentenceColumns) -> np.ndarray:
+        """Each sentence's IDF-weighted sum of its word vectors, before the scaling to unit
+        length (``(sentences, d)`` float32): what a block over several sentences adds up."""
         check_is_fitted(self, "idf_")
-        tokens, table = self._table_rows(X)
+        counts, table = self._counts_and_rows(X)
         # the sum over a sentence's words, as (sentences x distinct words) counts times each
         # distinct word's vector with its IDF: the table is read once per distinct word
         known = table >= 0
@@ -200,11 +226,7 @@ class WordVectors(TransformerMixin, BaseEstimator):
         distinct = np.zeros((len(table), vectors.shape[1]), dtype=np.float32)
         rows = table[known]
         distinct[known] = vectors[rows].astype(np.float32) * self.idf_[rows, None]
-        counts = _count_csr(_row_ids(tokens.lengths), tokens.ids, (len(tokens), len(table)))
-        summed = np.asarray(counts @ distinct, dtype=np.float32)
-        lengths = np.sqrt(np.einsum("ij,ij->i", summed, summed))
-        np.divide(summed, lengths[:, None], out=summed, where=lengths[:, None] > 0)
-        return _full_csr(summed)
+        return np.asarray(counts @ distinct, dtype=np.float32)
 
     def get_feature_names_out(self, input_features=None):
         return np.array([f"dim{i}" for i in range(self.table_vectors().shape[1])], dtype=object)
