@@ -1861,7 +1861,9 @@ try:  # Typer is a core dependency, but keep the library importable without it.
 
     _option = typer.Option
     _argument = typer.Argument
-    _OUTPUT = typer.Option(..., "-o", "--output", help="Sentence table to write (.parquet).")
+    _OUTPUT = typer.Option(
+        ..., "-o", "--output", metavar="FILE", help="Sentence table to write (.parquet)."
+    )
 except ImportError:  # pragma: no cover
     _OUTPUT = None
 
@@ -1903,27 +1905,39 @@ def score_corpus_command(
     ],
     output: Path = _OUTPUT,
     workers: Annotated[
-        int, _option(help="Worker processes (with --dask local: the cluster's workers).")
+        int,
+        _option(metavar="N", help="Worker processes (with --dask local: the cluster's workers)."),
     ] = 1,
     dask: Annotated[
-        str | None, _option(help="Score on Dask: 'local', or a scheduler address tcp://HOST:PORT.")
+        str | None,
+        _option(
+            metavar="SCHEDULER",
+            help="Score on Dask: 'local', or a scheduler address tcp://HOST:PORT.",
+        ),
     ] = None,
     model: Annotated[
-        str | None, _option(help="Model folder, NAME or NAME@VERSION; default: the current one.")
+        str | None,
+        _option(
+            metavar="MODEL", help="Model folder, NAME or NAME@VERSION; default: the current one."
+        ),
     ] = None,
     trust: Annotated[
         bool, _option(help="Load a model file this installation did not produce.")
     ] = False,
-    text_column: Annotated[str, _option(help="Text column of a JSONL/CSV/Parquet input.")] = "text",
-    id_column: Annotated[str, _option(help="Id column of a table (default ids: FILE:ROW).")] = "id",
+    text_column: Annotated[
+        str, _option(metavar="COLUMN", help="Text column of a JSONL/CSV/Parquet input.")
+    ] = "text",
+    id_column: Annotated[
+        str, _option(metavar="COLUMN", help="Id column of a table (default ids: FILE:ROW).")
+    ] = "id",
     no_resume: Annotated[
         bool, _option("--no-resume", help="Delete the parts of an earlier run and start over.")
     ] = False,
     max_size: Annotated[
-        float, _option(help="Megabytes above which a document is recorded as failed.")
+        float, _option(metavar="MB", help="Megabytes above which a document is recorded as failed.")
     ] = DEFAULT_MAX_BYTES / 1_000_000,
     batch_size: Annotated[
-        int, _option(help="Documents per batch (one part file each).")
+        int, _option(metavar="N", help="Documents per batch (one part file each).")
     ] = DEFAULT_BATCH_SIZE,
     no_progress: Annotated[
         bool, _option("--no-progress", help="No progress bar (none is shown off a terminal).")
@@ -1978,13 +1992,18 @@ def report_command(
         ),
     ],
     by: Annotated[
-        str, _option(help="Column of the documents table to group by (source, date, ...).")
+        str,
+        _option(
+            metavar="COLUMN", help="Column of the documents table to group by (source, date, ...)."
+        ),
     ] = "source",
     freq: Annotated[
-        str | None, _option(help="Read --by as dates, one group per D, W, M, Q or Y.")
+        str | None,
+        _option(metavar="PERIOD", help="Read --by as dates, one group per D, W, M, Q or Y."),
     ] = None,
     out: Annotated[
-        Path | None, _option(help="Also write the comparison: .html, .png, .svg or .csv.")
+        Path | None,
+        _option(metavar="FILE", help="Also write the comparison: .html, .png, .svg or .csv."),
     ] = None,
 ) -> None:
     """Compare groups of a scored corpus (by source, date, ...): rates, mean score with a 95% CI,

@@ -24,10 +24,62 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from proplens._atomic import write_text_atomic
 from proplens._gc import collector_paused
 from proplens.errors import InputError, ProplensError, ValidationError
+
+# --- help screens: placeholders, not Python types -------------------------------------------------
+
+
+class _Argument(TyperArgument):
+    """An argument whose help row shows its metavar alone: Typer 0.29 adds the Python type
+    beside it (``FILES <list[str]>``)."""
+
+    def display_type_rich(self, ctx):
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+class _PlaceholderHelp:
+    """Help rows with placeholders (``--device DEVICE``), never Python types: Typer 0.29 shows
+    ``<str>``, ``<path>`` or ``<bool>`` beside every parameter without a metavar, flags (which
+    take no value) and its own --help included."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, TyperArgument):
+                param.__class__ = _Argument
+            elif param.metavar is None and (param.is_flag or param.count):
+                param.metavar = ""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Command(_PlaceholderHelp, TyperCommand):
+    pass
+
+
+class _Group(_PlaceholderHelp, TyperGroup):
+    pass
+
+
+def _placeholder_help(typer_app: typer.Typer) -> None:
+    """Build every command and group of ``typer_app`` (sub-apps included) that names no class
+    of its own with :class:`_Command` or :class:`_Group`; called once all are registered."""
+    for command in typer_app.registered_commands:
+        if command.cls in (None, TyperCommand):  # the default of app.command()
+            command.cls = _Command
+    for group in typer_app.registered_groups:
+        if not isinstance(group.cls, type):  # not given to add_typer: a default placeholder
+            group.cls = _Group
+        _placeholder_help(group.typer_instance)
+
 
 app = typer.Typer(
     name="proplens",
@@ -35,6 +87,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 models_app = typer.Typer(
     help="List, select, compare and roll back model versions.", no_args_is_help=True
@@ -189,38 +242,52 @@ def score(
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="table, json, jsonl, csv or html (default: from the --output extension, "
             "else table).",
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model folder, NAME or NAME@VERSION.")] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="MODEL", help="Model folder, NAME or NAME@VERSION.")
+    ] = None,
     trust: Annotated[
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
     threshold: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="[DEVICE=]P",
             help="Overall threshold and/or DEVICE=VALUE (repeatable; a pair overrides the "
             "overall value for its device). No label falls below a threshold you set; "
-            "propaganda=1 turns the fallback label off."
+            "propaganda=1 turns the fallback label off.",
         ),
     ] = None,
     devices: Annotated[
-        str | None, typer.Option(help="Comma-separated devices to report (default all).")
+        str | None,
+        typer.Option(metavar="DEVICES", help="Comma-separated devices to report (default all)."),
     ] = None,
     min_propaganda: Annotated[
-        float, typer.Option(help="Table: list only flagged sentences and those at or above this.")
+        float,
+        typer.Option(
+            metavar="P", help="Table: list only flagged sentences and those at or above this."
+        ),
     ] = 0.0,
     fail_above: Annotated[
-        float | None, typer.Option(help="Exit 6 when a document's propaganda score exceeds this.")
+        float | None,
+        typer.Option(
+            metavar="SCORE", help="Exit 6 when a document's propaganda score exceeds this."
+        ),
     ] = None,
     evidence: Annotated[
         bool, typer.Option(help="Compute evidence words (slightly slower).")
     ] = True,
-    max_size: Annotated[float, typer.Option(help="Largest document accepted, in MB.")] = 5.0,
+    max_size: Annotated[
+        float, typer.Option(metavar="MB", help="Largest document accepted, in MB.")
+    ] = 5.0,
 ) -> None:
     """Score documents: per-sentence devices, probabilities and evidence, and a document profile."""
     from proplens.inputs import iter_documents
@@ -411,11 +478,14 @@ def classify_span(
     spans: Annotated[
         str | None,
         typer.Option(
+            metavar="FILE",
             help="A file of spans to classify at once instead of START END: one 'START END' "
-            "pair per line (tabs, spaces or a comma; '#' comments and a header line allowed)."
+            "pair per line (tabs, spaces or a comma; '#' comments and a header line allowed).",
         ),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model folder, NAME or NAME@VERSION.")] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="MODEL", help="Model folder, NAME or NAME@VERSION.")
+    ] = None,
     trust: Annotated[
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
@@ -473,16 +543,20 @@ def _read_span_pairs(path: str) -> list[tuple[int, int]]:
 @app.command()
 def train(
     name: Annotated[
-        str, typer.Option(help="Model name; the version is the next free v<N>.")
+        str, typer.Option(metavar="NAME", help="Model name; the version is the next free v<N>.")
     ] = "ptc-default",
     data: Annotated[
-        Path | None, typer.Option(help="Corpus root (default: PROPLENS_DATA or ../shared/data).")
+        Path | None,
+        typer.Option(
+            metavar="FOLDER", help="Corpus root (default: PROPLENS_DATA or ../shared/data)."
+        ),
     ] = None,
     labels: Annotated[
         list[Path] | None,
         typer.Option(
+            metavar="FILE",
             help="New label file: CSV/TSV/JSONL sentences, stand-off, or Label Studio "
-            "JSON (repeatable)."
+            "JSON (repeatable).",
         ),
     ] = None,
     base: Annotated[
@@ -490,13 +564,17 @@ def train(
     ] = True,
     corpus: Annotated[
         Path | None,
-        typer.Option(help="Folder that stand-off --labels point into (only with --labels)."),
+        typer.Option(
+            metavar="FOLDER",
+            help="Folder that stand-off --labels point into (only with --labels).",
+        ),
     ] = None,
     cv: Annotated[bool, typer.Option(help="Run grouped k-fold CV for the model card.")] = True,
     folds: Annotated[
-        int, typer.Option(help="CV folds (at most the number of documents or stories).")
+        int,
+        typer.Option(metavar="N", help="CV folds (at most the number of documents or stories)."),
     ] = 5,
-    jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
+    jobs: Annotated[int, typer.Option(metavar="N", help="Parallel jobs.")] = 2,
     use: Annotated[
         bool, typer.Option(help="Make the new model the default if it passes the guard.")
     ] = True,
@@ -505,13 +583,17 @@ def train(
     ] = False,
     notes: Annotated[
         Path | None,
-        typer.Option(help="Markdown file for the model card's Notes (e.g. an ablation table)."),
+        typer.Option(
+            metavar="FILE",
+            help="Markdown file for the model card's Notes (e.g. an ablation table).",
+        ),
     ] = None,
     group_by: Annotated[
         str,
         typer.Option(
+            metavar="UNIT",
             help="What a CV fold keeps whole: article, or story (articles that share much of "
-            "their text kept in one fold: stricter figures)."
+            "their text kept in one fold: stricter figures).",
         ),
     ] = "article",
 ) -> None:
@@ -614,37 +696,47 @@ def _terminate_like_interrupt():
 )
 def evaluate(
     data: Annotated[
-        Path | None, typer.Option(help="Corpus root (default: PROPLENS_DATA or ../shared/data).")
+        Path | None,
+        typer.Option(
+            metavar="FOLDER", help="Corpus root (default: PROPLENS_DATA or ../shared/data)."
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for metrics.json and per_device.csv.")
+        Path | None,
+        typer.Option(metavar="FOLDER", help="Folder for metrics.json and per_device.csv."),
     ] = None,
-    folds: Annotated[int, typer.Option(help="Number of folds (see --group-by).")] = 5,
-    jobs: Annotated[int, typer.Option(help="Parallel jobs.")] = 2,
+    folds: Annotated[int, typer.Option(metavar="N", help="Number of folds (see --group-by).")] = 5,
+    jobs: Annotated[int, typer.Option(metavar="N", help="Parallel jobs.")] = 2,
     group_by: Annotated[
         str,
         typer.Option(
+            metavar="UNIT",
             help="What a fold keeps whole: article, or story (articles that share much of "
-            "their text, such as a report and its rewrite, kept in one fold: stricter)."
+            "their text, such as a report and its rewrite, kept in one fold: stricter).",
         ),
     ] = "article",
     model: Annotated[
         str | None,
         typer.Option(
+            metavar="MODEL",
             help="Evaluate this saved model (folder, NAME or NAME@VERSION) on --labels instead "
-            "of cross-validating."
+            "of cross-validating.",
         ),
     ] = None,
     labels: Annotated[
         list[Path] | None,
         typer.Option(
+            metavar="FILE",
             help="Label file to evaluate --model on: CSV/TSV/JSONL sentences, stand-off, or "
-            "Label Studio JSON, as train --labels reads them (repeatable)."
+            "Label Studio JSON, as train --labels reads them (repeatable).",
         ),
     ] = None,
     corpus: Annotated[
         Path | None,
-        typer.Option(help="Folder that stand-off --labels point into (only with --labels)."),
+        typer.Option(
+            metavar="FOLDER",
+            help="Folder that stand-off --labels point into (only with --labels).",
+        ),
     ] = None,
     trust: Annotated[
         bool,
@@ -653,8 +745,9 @@ def evaluate(
     split: Annotated[
         str | None,
         typer.Option(
+            metavar="SPLIT",
             help="Evaluate --model on this labeled SemEval-2020 split of --data instead of "
-            "--labels: dev, for those who have its gold (no cross-validation)."
+            "--labels: dev, for those who have its gold (no cross-validation).",
         ),
     ] = None,
 ) -> None:
@@ -1026,6 +1119,8 @@ def _register_optional() -> None:
                 "proplens score-corpus needs the 'batch' extra: pip install 'proplens[batch]'"
             )
 
+    _placeholder_help(app)
+
 
 def _needs_optional(argv: list[str]) -> bool:
     """True when the command line names an optional command or asks for the command list."""
@@ -1040,6 +1135,7 @@ def _register_labels() -> None:
 
 
 _register_labels()
+_placeholder_help(app)
 
 
 def main(argv: list[str] | None = None) -> int:

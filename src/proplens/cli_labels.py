@@ -25,15 +25,25 @@ _NAMED_UNREADABLE = 5
 
 @labels_app.command("add")
 def labels_add(
-    name: Annotated[str, typer.Argument(help="Device name, e.g. Vague_Sourcing.")],
-    definition: Annotated[str, typer.Option(help="What the device is, in one or two sentences.")],
-    example: Annotated[str, typer.Option(help="An example sentence you wrote yourself.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Device name, e.g. Vague_Sourcing.")],
+    definition: Annotated[
+        str, typer.Option(metavar="TEXT", help="What the device is, in one or two sentences.")
+    ],
+    example: Annotated[
+        str, typer.Option(metavar="SENTENCE", help="An example sentence you wrote yourself.")
+    ],
     requires: Annotated[
-        str | None, typer.Option(help="Regex a sentence must match for the device to be possible.")
+        str | None,
+        typer.Option(
+            metavar="REGEX", help="Regex a sentence must match for the device to be possible."
+        ),
     ] = None,
-    colour: Annotated[str | None, typer.Option(help="Highlight colour, e.g. #aa6e28.")] = None,
+    colour: Annotated[
+        str | None, typer.Option(metavar="COLOUR", help="Highlight colour, e.g. #aa6e28.")
+    ] = None,
     taxonomy: Annotated[
-        Path | None, typer.Option(help="Taxonomy file (default: datasets/taxonomy.toml).")
+        Path | None,
+        typer.Option(metavar="FILE", help="Taxonomy file (default: datasets/taxonomy.toml)."),
     ] = None,
 ) -> None:
     """Declare a new device in the taxonomy file (written atomically)."""
@@ -46,10 +56,16 @@ def labels_add(
 
 @labels_app.command("validate")
 def labels_validate(
-    files: Annotated[list[Path], typer.Argument(help="Label files (CSV, TSV, JSONL, JSON).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILES", help="Label files (CSV, TSV, JSONL, JSON)."),
+    ],
     corpus: Annotated[
         Path | None,
-        typer.Option(help="Folder stand-off labels point into (default: SemEval train articles)."),
+        typer.Option(
+            metavar="FOLDER",
+            help="Folder stand-off labels point into (default: SemEval train articles).",
+        ),
     ] = None,
 ) -> None:
     """Check label files together: list every problem with file and line.
@@ -90,30 +106,51 @@ def labels_validate(
 
 
 def suggest_command(
-    device: Annotated[str, typer.Option("--device", "-d", help="Device to find examples for.")],
-    sources: Annotated[
-        list[Path], typer.Option("--from", help="Folder or file of documents (repeatable).")
+    device: Annotated[
+        str, typer.Option("--device", "-d", metavar="DEVICE", help="Device to find examples for.")
     ],
-    n: Annotated[int, typer.Option("-n", "--number", help="How many sentences to pick.")] = 50,
+    sources: Annotated[
+        list[Path],
+        typer.Option("--from", metavar="FOLDER", help="Folder or file of documents (repeatable)."),
+    ],
+    n: Annotated[
+        int, typer.Option("-n", "--number", metavar="N", help="How many sentences to pick.")
+    ] = 50,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="CSV to write (a Label Studio .json goes beside).")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="CSV to write (a Label Studio .json goes beside).",
+        ),
     ] = Path("suggestions.csv"),
-    model: Annotated[str | None, typer.Option(help="Model directory or NAME[@VERSION].")] = None,
+    # "NAME[@VERSION]" showed as "NAME.": Rich takes "[@VERSION]" for markup
+    model: Annotated[
+        str | None, typer.Option(metavar="MODEL", help="Model folder, NAME or NAME@VERSION.")
+    ] = None,
     trust: Annotated[
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
     exclude: Annotated[
         list[Path] | None,
-        typer.Option(help="Label files whose sentences are already labeled (repeatable)."),
+        typer.Option(
+            metavar="FILE", help="Label files whose sentences are already labeled (repeatable)."
+        ),
     ] = None,
     corpus: Annotated[
         Path | None,
         typer.Option(
-            help="Folder stand-off --exclude files point into (default: SemEval train articles)."
+            metavar="FOLDER",
+            help="Folder stand-off --exclude files point into (default: SemEval train articles).",
         ),
     ] = None,
     max_similarity: Annotated[
-        float, typer.Option(help="Skip a sentence this TF-IDF-similar to one already picked.")
+        float,
+        typer.Option(
+            metavar="SIMILARITY",
+            help="Skip a sentence this TF-IDF-similar to one already picked.",
+        ),
     ] = 0.8,
 ) -> None:
     """Pick the sentences whose labels would teach the model most; export CSV + Label Studio."""

@@ -1153,9 +1153,7 @@ def _inside(spans: list[tuple[int, int]], i: int) -> bool:
 
 
 # as _BLANK_BUT_LETTERS, but the newline kept: it separates the texts of a batch
-_BLANK_BUT_LETTERS_AND_NEWLINES = bytes(
-    c if 97 <= c <= 122 or c == 10 else 32 for c in range(256)
-)
+_BLANK_BUT_LETTERS_AND_NEWLINES = bytes(c if 97 <= c <= 122 or c == 10 else 32 for c in range(256))
 
 
 def _may_hold_numbers(texts: list[str]) -> list[int]:

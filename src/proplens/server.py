@@ -1316,23 +1316,32 @@ def _is_loopback(host: str) -> bool:
 def serve_command(
     host: Annotated[
         str,
-        typer.Option(help="Address to listen on. Loopback by default; 0.0.0.0 exposes the server."),
+        typer.Option(
+            metavar="HOST",
+            help="Address to listen on. Loopback by default; 0.0.0.0 exposes the server.",
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, metavar="PORT", help="TCP port.")] = 8000,
     model: Annotated[
         str | None,
-        typer.Option(help="Model folder, NAME or NAME@VERSION; default: the current one."),
+        typer.Option(
+            metavar="MODEL", help="Model folder, NAME or NAME@VERSION; default: the current one."
+        ),
     ] = None,
     trust: Annotated[
         bool, typer.Option(help="Load a model file this installation did not produce.")
     ] = False,
     max_body: Annotated[
-        int, typer.Option(min=1, help="Largest request body in bytes (larger gets 413).")
+        int,
+        typer.Option(
+            min=1, metavar="BYTES", help="Largest request body in bytes (larger gets 413)."
+        ),
     ] = DEFAULT_MAX_BODY_BYTES,
     max_batch: Annotated[
         int,
         typer.Option(
             min=1,
+            metavar="N",
             help="Score up to this many waiting /api/score requests together (1: one by one).",
         ),
     ] = DEFAULT_MAX_BATCH,
