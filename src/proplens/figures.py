@@ -13,9 +13,7 @@ still sees the true neighbours), otherwise from the previous/next row of the sam
 
 from __future__ import annotations
 
-import operator
 import re
-from itertools import compress, count, repeat
 
 import numpy as np
 import pandas as pd
@@ -1152,44 +1150,6 @@ def _inside(spans: list[tuple[int, int]], i: int) -> bool:
     return any(s <= i < e for s, e in spans)
 
 
-# as _BLANK_BUT_LETTERS, but the newline kept: it separates the texts of a batch
-_BLANK_BUT_LETTERS_AND_NEWLINES = bytes(c if 97 <= c <= 122 or c == 10 else 32 for c in range(256))
-
-
-def _may_hold_numbers(texts: list[str]) -> list[int]:
-    """The indices of ``texts`` that pass :func:`find_figures`'s first test (a digit, a number
-    word, a fraction's words); for every other text it finds nothing.
-
-    The same test, for every text at once: three in four sentences hold no number, and taking
-    each of them through a :class:`_Sentence` (lower-casing, its word set, the gates) was a
-    third of the cues' time. The texts are lower-cased and reduced to their words joined by
-    newlines, so the per-text work left is C calls over lists (tests/test_figures.py compares
-    it with find_figures)."""
-    joined = "\n".join(texts)
-    if joined.count("\n") != len(texts) - 1:
-        return list(range(len(texts)))  # a text with a newline of its own: no batch reading
-    # (lower-casing maps no character to a newline and the newline to itself, so the lines of
-    # the lower-cased join are the lower-cased texts)
-    lowered = joined.lower()
-    utf8 = lowered.encode("utf-8", "surrogatepass")
-    words = utf8.translate(_BLANK_BUT_LETTERS_AND_NEWLINES).decode("ascii").split("\n")
-    # (maps over bound methods: the loops run in C)
-    has_digit = map(operator.is_not, map(_ANY_DIGIT, texts), repeat(None))
-    has_gate_word = map(operator.not_, map(_NUMBER_GATE_WORDS.isdisjoint, map(str.split, words)))
-    possible = list(compress(count(), map(operator.or_, has_digit, has_gate_word)))
-    if _NUMBER_GATE_LITERALS and any(map(lowered.__contains__, _NUMBER_GATE_LITERALS)):
-        # a fraction's literal ("one in ") somewhere: the texts that hold one, found per text
-        lines = lowered.split("\n")
-        seen = set(possible)
-        possible += [
-            i
-            for i, line in enumerate(lines)
-            if i not in seen and any(map(line.__contains__, _NUMBER_GATE_LITERALS))
-        ]
-        possible.sort()
-    return possible
-
-
 def find_figures(
     text: str,
     lowered: str | None = None,
@@ -1504,14 +1464,10 @@ class FigureCues(TransformerMixin, BaseEstimator):
                 sentence = reads[text] = _Sentence(text, self.revision)
             return sentence
 
-        if len(previous) != len(texts) or len(following) != len(texts):
-            raise ValueError("texts, previous and following must have the same length")
-        # from revision 2, a text without a number has a row of zeros: only the texts that may
-        # hold one are read, and of those only rows with a figure are converted to floats
-        candidates = _may_hold_numbers(texts) if self.revision >= 2 else range(len(texts))
+        # many rows are all zeros (no number at all): only the others are converted to floats
         rows, at = [], []
-        for i in candidates:
-            row = self._row(read(texts[i]), previous[i], following[i], read)
+        for i, (text, before, after) in enumerate(zip(texts, previous, following, strict=True)):
+            row = self._row(read(text), before, after, read)
             if row is not None:
                 rows.append(row)
                 at.append(i)
