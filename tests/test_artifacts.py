@@ -91,6 +91,28 @@ def rewrite_metadata(directory: Path, change) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
+def drop_metadata_record(directory: Path) -> None:
+    """Make ``directory`` a model saved before model.joblib recorded its metadata.json: the same
+    packed bundle without the record, its artifact record updated and its hash trusted."""
+    import joblib
+
+    container = joblib.load(directory / "model.joblib")
+    assert container.pop("metadata_sha256")
+    with open(directory / "model.joblib", "wb") as handle:
+        joblib.dump(container, handle)
+    rewrite_metadata(
+        directory,
+        lambda data: data.update(
+            artifact={
+                "file": "model.joblib",
+                "sha256": file_sha256(directory / "model.joblib"),
+                "bytes": (directory / "model.joblib").stat().st_size,
+            }
+        ),
+    )
+    trust_model(directory)
+
+
 def test_round_trip_predicts_the_same(saved, fitted_pipeline):
     """A saved model loads back into an estimator that predicts exactly like the original."""
     estimator, metadata = load_model_dir(saved)
@@ -488,6 +510,129 @@ def test_format_1_directories_still_load(models_root, fitted_pipeline):
     )
 
 
+# --------------------------------------------------------------------------------------------
+# metadata.json edited after saving (its digest is recorded inside model.joblib)
+
+SHIPPED = Path(__file__).parents[1] / "models" / "ptc-default"
+
+
+@pytest.fixture
+def saved_bundle(models_root, fitted_pipeline) -> Path:
+    """A dict bundle, as `proplens train` saves (its classifier applies no thresholds, so only the
+    record can tell that metadata.json was edited)."""
+    metadata = make_metadata(name="bundle")
+    return save_model({"sentences": fitted_pipeline}, metadata, models_root / "bundle" / "v1")
+
+
+EDITS = {
+    "metric": lambda data: data["metrics"].update(micro_f1=0.9),
+    "device F1": lambda data: data["metrics"]["per_device"]["Loaded_Language"].update(f1=0.9),
+    "threshold": lambda data: data["thresholds"].update(Loaded_Language=0.2),
+    "devices": lambda data: data["labels"].pop(),
+    "notes": lambda data: data.update(notes="Checked by hand."),
+    "created": lambda data: data.update(created="2020-01-01T00:00:00+00:00"),
+    "added key": lambda data: data.update(reviewed_by="someone"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_an_edited_metadata_json_is_refused_with_one_line(saved_bundle, edit):
+    """The sha256 covers model.joblib, not metadata.json: an edited figure, threshold or note
+    loaded silently and was shown as the training run's. Loading, `models use` (verify) and
+    `models trust` now refuse it with one line naming the file and what to do."""
+    rewrite_metadata(saved_bundle, EDITS[edit])
+    expected = f"{saved_bundle / 'metadata.json'}: edited after the model was trained"
+    for check in (load_model_dir, artifacts.verify_model_dir, trust_model):
+        with pytest.raises(ModelError, match=expected) as refused:
+            check(saved_bundle)
+        message = str(refused.value)
+        assert "\n" not in message
+        assert message.endswith("restore the metadata.json saved with the model, or retrain")
+    assert artifacts.check_metadata(saved_bundle)[1] == "edited"
+
+
+def test_an_unedited_model_loads_however_its_json_is_laid_out(saved_bundle, fitted_pipeline):
+    """save_model records the digest of metadata.json's content in model.joblib; the file as
+    saved, or reindented with its keys reordered, is the same content and loads."""
+    recorded = artifacts.read_metadata_record(saved_bundle / "model.joblib")
+    data = json.loads((saved_bundle / "metadata.json").read_text(encoding="utf-8"))
+    assert recorded == artifacts.metadata_digest(data)
+    assert artifacts.check_metadata(saved_bundle)[1] == "as saved"
+    reordered = json.dumps(dict(reversed(list(data.items()))), indent=1, ensure_ascii=True)
+    (saved_bundle / "metadata.json").write_text(reordered, encoding="utf-8")
+    loaded, metadata = load_model_dir(saved_bundle)
+    np.testing.assert_allclose(
+        loaded["sentences"].predict_proba(SENTENCES), fitted_pipeline.predict_proba(SENTENCES)
+    )
+    assert artifacts.check_metadata(saved_bundle) == (metadata, "as saved")
+
+
+def test_a_model_saved_before_the_record_loads_as_before(saved_bundle, saved):
+    """A bundle without the record (every model saved before it existed) and a bare estimator
+    load and verify as before, even edited: "not recorded", not "edited"."""
+    drop_metadata_record(saved_bundle)
+    for directory in (saved_bundle, saved):
+        assert artifacts.check_metadata(directory)[1] == "not recorded"
+        rewrite_metadata(directory, EDITS["metric"])
+        artifacts.verify_model_dir(directory)
+        assert load_model_dir(directory)[1].metrics["micro_f1"] == 0.9
+        assert artifacts.check_metadata(directory)[1] == "not recorded"
+
+
+def test_the_shipped_models_have_no_record_and_verify_as_before():
+    """models/ptc-default/v1..v12 were saved before the record: they verify, unchanged."""
+    for directory in sorted(SHIPPED.iterdir()):
+        assert artifacts.check_metadata(directory)[1] == "not recorded"
+        artifacts.verify_model_dir(directory)
+
+
+def test_an_edit_is_refused_before_anything_is_unpickled(saved_bundle, monkeypatch):
+    """The record is read from model.joblib's first bytes without unpickling them: loading
+    refuses an edit before joblib runs, and check_metadata never unpickles."""
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("unpickled")
+
+    rewrite_metadata(saved_bundle, EDITS["threshold"])
+    monkeypatch.setattr(artifacts.joblib, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    assert artifacts.check_metadata(saved_bundle)[1] == "edited"
+    with pytest.raises(ModelError, match="edited after the model was trained"):
+        load_model_dir(saved_bundle)
+
+
+def test_loading_checks_the_record_it_unpickles_too(saved_bundle, monkeypatch):
+    """Should the first bytes ever be unreadable to the cheap reader, the record the container
+    unpickles (loading reads it anyway) still refuses an edit."""
+    rewrite_metadata(saved_bundle, EDITS["metric"])
+    monkeypatch.setattr(artifacts, "read_metadata_record", lambda path: None)
+    with pytest.raises(ModelError, match="edited after the model was trained") as refused:
+        load_model_dir(saved_bundle)
+    assert "\n" not in str(refused.value)
+
+
+def test_reading_the_record_runs_nothing_from_the_file(tmp_path, saved):
+    """read_metadata_record walks opcodes, it does not unpickle: a pickle that would create a
+    folder when loaded creates none; a compressed bare estimator has no record."""
+    import os
+    import pickle
+
+    folder = tmp_path / "created-by-the-pickle"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(folder),))
+
+    hostile = tmp_path / "model.joblib"
+    hostile.write_bytes(pickle.dumps({"marker": "proplens-packed-bundle", "x": Payload()}))
+    assert artifacts.read_metadata_record(hostile) is None
+    assert not folder.exists()
+    assert artifacts.read_metadata_record(saved / "model.joblib") is None
+    assert artifacts.read_metadata_record(tmp_path / "missing.joblib") is None
+
+
 @pytest.mark.parametrize(
     "version",
     sorted(p.name for p in (Path(__file__).parents[1] / "models" / "ptc-default").iterdir()),
@@ -538,7 +683,8 @@ def trained(trained_root, tmp_path, monkeypatch) -> Path:
 
 def test_a_trained_model_records_the_thresholds_it_applies(trained):
     """`proplens train` records each threshold the classifier applies, rounded to 6 decimals;
-    that loads, as does a record to full precision."""
+    that loads. A record edited to full precision is an edit of metadata.json all the same; in a
+    model saved before model.joblib recorded its metadata, it loads."""
     from proplens.scoring import load_model
 
     applied = load_model(trained).thresholds
@@ -546,6 +692,9 @@ def test_a_trained_model_records_the_thresholds_it_applies(trained):
     assert recorded == {device: round(value, 6) for device, value in applied.items()}
     assert len(applied) >= 2 and any(round(v, 6) != v for v in applied.values())
     rewrite_metadata(trained, lambda data: data["thresholds"].update(applied))
+    with pytest.raises(ModelError, match="metadata.json: edited after the model was trained"):
+        load_model(trained)
+    drop_metadata_record(trained)
     assert load_model(trained).thresholds == applied
 
 
@@ -571,9 +720,11 @@ def test_a_trained_model_records_the_thresholds_it_applies(trained):
 def test_metadata_thresholds_the_model_does_not_apply_are_refused(trained, change, message):
     """The model card, `models diff` and `/api/model` show metadata.json's thresholds while the
     scorer applies the classifier's: an edited value loaded silently and changed nothing. Now
-    loading refuses it with one line naming the device and both values."""
+    loading refuses it with one line naming the device and both values (in a model saved before
+    model.joblib recorded its metadata.json: a newer one refuses any edit before this check)."""
     from proplens.scoring import load_model
 
+    drop_metadata_record(trained)
     rewrite_metadata(trained, change)
     with pytest.raises(ModelError, match=message) as refused:
         load_model(trained)
@@ -581,7 +732,8 @@ def test_metadata_thresholds_the_model_does_not_apply_are_refused(trained, chang
 
 
 def test_the_cli_refuses_edited_thresholds_with_the_model_exit_code(trained, tmp_path, capsys):
-    """`proplens score --model DIR` with an edited threshold: one error line, exit code 4."""
+    """`proplens score --model DIR` with an edited threshold: one error line, exit code 4; it
+    names the edited metadata.json and says what to do."""
     from proplens.cli import main
 
     rewrite_metadata(trained, lambda data: data["thresholds"].update(Crowd_Appeal=0.01))
@@ -590,7 +742,9 @@ def test_the_cli_refuses_edited_thresholds_with_the_model_exit_code(trained, tmp
     code = main(["score", str(article), "--model", str(trained)])
     err = capsys.readouterr().err
     assert code == ModelError.exit_code == 4
-    assert err.count("\n") == 1 and "thresholds.Crowd_Appeal is 0.01 but the model applies" in err
+    assert err.count("\n") == 1
+    assert f"{trained / 'metadata.json'}: edited after the model was trained" in err
+    assert err.rstrip().endswith("restore the metadata.json saved with the model, or retrain")
 
 
 def test_a_format_1_model_is_checked_as_it_loads(trained):

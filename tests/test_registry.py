@@ -445,7 +445,8 @@ def test_list_models_of_empty_root(root):
     table = list_models()
     assert table.empty
     assert list(table.columns) == [
-        "name", "version", "created", "labels", "micro_f1", "current", "path", "problem",
+        "name", "version", "created", "labels", "micro_f1", "current", "metadata", "path",
+        "problem",
     ]  # fmt: skip
 
 
@@ -664,3 +665,88 @@ def test_cli_models_diff_prints_one_row_per_device(root, capsys, monkeypatch):
     assert "0.100" in lines[long_name] and "removed" in lines[long_name]
     assert "0.600" in lines["Loaded_Language"] and "added" in lines["Loaded_Language"]
     assert "micro F1: 0.300 -> 0.400" in out
+
+
+# --------------------------------------------------------------------------------------------
+# metadata.json edited after saving
+
+
+def edit_metadata(directory: Path, change) -> None:
+    path = directory / "metadata.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def without_record(directory: Path) -> Path:
+    """``directory`` as a model saved before model.joblib recorded its metadata.json."""
+    import joblib
+
+    from proplens.artifacts import file_sha256
+
+    container = joblib.load(directory / "model.joblib")
+    assert container.pop("metadata_sha256")
+    joblib.dump(container, directory / "model.joblib")
+    artifact = {
+        "file": "model.joblib",
+        "sha256": file_sha256(directory / "model.joblib"),
+        "bytes": (directory / "model.joblib").stat().st_size,
+    }
+    edit_metadata(directory, lambda data: data.update(artifact=artifact))
+    return directory
+
+
+def test_list_marks_a_model_whose_metadata_was_edited(root, capsys, monkeypatch):
+    """`models list` showed a micro F1 edited into metadata.json as the training run's. The row
+    now says the metadata was edited and shows no figure; a model saved before the record is
+    "not recorded"; `models use` refuses the edited one."""
+    from proplens.cli import main
+
+    add_model("m", micro_f1=0.31)
+    edited = add_model("m", micro_f1=0.35)
+    old = without_record(add_model("m", micro_f1=0.33))
+    for directory in (edited, old):
+        edit_metadata(directory, lambda data: data["metrics"].update(micro_f1=0.99))
+    table = list_models()
+    assert table["metadata"].tolist() == ["as saved", "edited", "not recorded"]
+    assert table["micro_f1"].tolist()[0::2] == [0.31, 0.99] and pd.isna(table.loc[1, "micro_f1"])
+    assert table["labels"].tolist() == [2, 2, 2]
+    assert table.loc[1, "problem"].startswith("metadata.json edited after training")
+    assert table.loc[[0, 2], "problem"].tolist() == ["", ""]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["models", "list"]) == 0
+    cells = _cells(capsys.readouterr().out, "m@v2")
+    assert cells[4] == "-" and "metadata.json edited after training" in cells[5]
+    with pytest.raises(ModelError, match="m@v2 is not made the default: .*edited after"):
+        use("m@v2")
+    assert not (root / "current.json").exists()
+
+
+def test_list_of_the_shipped_models_is_as_before():
+    """models/ptc-default/v1..v12 predate the record: listed as before, "not recorded"."""
+    shipped = Path(__file__).parents[1] / "models"
+    table = list_models(shipped)
+    assert (table["metadata"] == "not recorded").all()
+    assert (table["problem"] == "").all() and table["micro_f1"].notna().all()
+
+
+def test_diff_says_which_model_has_edited_metadata(root, caplog):
+    """`models diff` compares what each metadata.json records (the promotion guard reads it);
+    one line per edited model says that its figures are not the training run's."""
+    add_model("m", f1={"Doubt": 0.2, "Loaded_Language": 0.3})
+    after = add_model("m", f1={"Doubt": 0.25, "Loaded_Language": 0.3})
+    unedited = diff("m@v1", "m@v2")
+    assert unedited.attrs["metadata"] == ("as saved", "as saved")
+    edit_metadata(after, lambda data: data["metrics"]["per_device"]["Doubt"].update(f1=0.6))
+    warnings: list[str] = []
+    table = diff("m@v1", "m@v2", warn=warnings.append).set_index("device")
+    assert table.attrs["metadata"] == ("as saved", "edited")
+    assert table.loc["Doubt", "f1_after"] == 0.6
+    assert len(warnings) == 1 and "\n" not in warnings[0]
+    assert warnings[0].startswith(f"{after / 'metadata.json'}: edited after the model was trained")
+    assert warnings[0].endswith("restore it or retrain")
+    assert not [r for r in caplog.records if r.name == "proplens.registry"]
+    diff("m@v2", "m@v1")  # without warn: logged
+    assert [r.getMessage() for r in caplog.records if r.name == "proplens.registry"] == warnings
+    without_record(after)
+    assert diff("m@v1", "m@v2").attrs["metadata"] == ("as saved", "not recorded")

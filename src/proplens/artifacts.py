@@ -12,10 +12,31 @@ A model is a self-describing directory, in the spirit of SetFit and skops::
 into place only when every file is written and synced, so a crash or a failing estimator never
 leaves a half-written model under the final name. :func:`load_model_dir` checks, in order, that the
 directory and ``metadata.json`` exist and parse, that the format version is one this proplens can
-read, that ``model.joblib`` has the recorded size and sha256, and that the hash is trusted; only
-then does it unpickle. Once the sentence classifier is unpickled, :func:`check_thresholds` refuses
-it unless ``metadata.json`` records the thresholds it applies (the sha256 does not cover
-``metadata.json``, and the model card, ``models diff`` and ``/api/model`` show what it records).
+read, that ``model.joblib`` has the recorded size and sha256, that ``metadata.json`` still matches
+the record of it inside ``model.joblib`` (below), and that the hash is trusted; only then does it
+unpickle. Once the sentence classifier is unpickled, :func:`check_thresholds` refuses it unless
+``metadata.json`` records the thresholds it applies (the sha256 does not cover ``metadata.json``,
+and the model card, ``models diff`` and ``/api/model`` show what it records).
+
+Edited metadata
+---------------
+The sha256 of ``model.joblib`` is recorded in ``metadata.json``, so it cannot cover
+``metadata.json`` itself. Instead, :func:`save_model` records :func:`metadata_digest` (the sha256
+of ``metadata.json``'s content in canonical form, every key except ``artifact``, which is written
+after the joblib file and is checked against that file) *inside* ``model.joblib``, whose sha256 is
+checked and trusted. A ``metadata.json`` edited afterwards (a metric, a threshold, the notes)
+then no longer matches: loading, :func:`verify_model_dir` (``models use``) and
+:func:`trust_model` refuse it with one line, and ``proplens models list`` and ``models diff``
+mark it (:func:`check_metadata`). Reformatting or reordering the JSON changes nothing. proplens
+never rewrites ``metadata.json`` after saving; a field it ever updates in place has to be left
+out of :func:`metadata_digest`, since the record cannot change without changing ``model.joblib``.
+
+The record is the ``metadata_sha256`` entry of the packed bundle (:class:`PackedBundle`), written
+before its parts so that :func:`read_metadata_record` finds it in the file's first bytes without
+unpickling anything; loading also compares the entry it unpickles. Models saved before the record
+existed (and a bare estimator, which is not packed) have none: they load as before, and
+:func:`check_metadata` reports them as "not recorded", not as edited. Old readers ignore the
+entry, so the format version did not change.
 
 Threat model
 ------------
@@ -43,9 +64,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
 import pickle
+import pickletools
 import platform
 import re
 import shutil
@@ -78,7 +101,9 @@ shape) and add a test that loads a directory in the old format. A newer version 
 refused with a message asking the user to upgrade proplens.
 
 Format 2 stores a bundle (a dict of estimators) as one pickle per entry inside ``model.joblib``
-(see :class:`PackedBundle`); format 1 stored the estimators themselves.
+(see :class:`PackedBundle`); format 1 stored the estimators themselves. A format 2 container may
+also hold ``metadata_sha256`` (see "Edited metadata" above): an optional entry that readers
+ignore when absent, and that older readers ignore altogether.
 """
 
 MODEL_FILENAME = "model.joblib"
@@ -245,6 +270,74 @@ _READERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 _PACKED_MARKER = "proplens-packed-bundle"
+METADATA_RECORD_KEY = "metadata_sha256"
+"""The entry of a packed bundle that records :func:`metadata_digest` of its ``metadata.json``."""
+# the record sits in the first ~150 bytes of the file (see read_metadata_record)
+_RECORD_HEAD_BYTES = 4096
+# opcodes of the container's head other than its strings: the protocol, framing, the dict, memo
+_CONTAINER_OPCODES = frozenset(
+    {"PROTO", "FRAME", "EMPTY_DICT", "MARK", "MEMOIZE", "BINPUT", "LONG_BINPUT", "PUT"}
+)
+
+METADATA_AS_SAVED = "as saved"
+METADATA_EDITED = "edited"
+METADATA_NOT_RECORDED = "not recorded"
+
+
+def metadata_digest(data: Mapping[str, Any]) -> str:
+    """The sha256 that :func:`save_model` records in ``model.joblib`` for ``metadata.json``.
+
+    ``data`` is the parsed ``metadata.json``. Every key counts except ``artifact`` (the record of
+    ``model.joblib`` itself, written after it and checked against it); the JSON is canonical
+    (keys sorted, no whitespace, UTF-8), so reformatting or reordering the file changes nothing,
+    while any changed value, added or removed key does.
+    """
+    content = {key: value for key, value in data.items() if key != "artifact"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_metadata_record(model_path: str | os.PathLike[str]) -> str | None:
+    """The :func:`metadata_digest` that :func:`save_model` recorded in ``model_path``, or None.
+
+    Reads only the file's first bytes and walks their pickle opcodes without executing any
+    (``pickletools.genops``), so it is safe on an untrusted file and costs no unpickling. None
+    for a file without a record: saved before records existed, a bare estimator, format 1, a
+    missing or unreadable file. It does not check the file's sha256 (loading does).
+    """
+    try:
+        with open(model_path, "rb") as handle:
+            head = handle.read(_RECORD_HEAD_BYTES)
+    except OSError:
+        return None
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(io.BytesIO(head)):
+            if opcode.name in _CONTAINER_OPCODES:
+                continue
+            if not isinstance(arg, str) or "UNICODE" not in opcode.name:
+                return None  # not the container save_model writes
+            strings.append(arg)
+            if arg == "parts" and len(strings) % 2 == 1:
+                break  # the parts are last: the record, if any, came before
+        else:
+            return None
+    except Exception:  # not a pickle (a compressed bare estimator), or cut short
+        return None
+    entries = dict(zip(strings[0::2], strings[1::2], strict=False))
+    record = entries.get(METADATA_RECORD_KEY)
+    if entries.get("marker") != _PACKED_MARKER or not isinstance(record, str):
+        return None
+    return record if _SHA256_PATTERN.match(record) else None
+
+
+def edited_metadata_message(metadata_path: Path, model_filename: str = MODEL_FILENAME) -> str:
+    """The one-line error for a ``metadata.json`` that no longer matches its record."""
+    return (
+        f"{metadata_path}: edited after the model was trained (it no longer matches the record "
+        f"of it in {model_filename}), so its thresholds, metrics and notes are not the training "
+        "run's; restore the metadata.json saved with the model, or retrain"
+    )
 
 
 class PackedBundle(Mapping):
@@ -264,15 +357,22 @@ class PackedBundle(Mapping):
         self._check = check  # called with each part once unpickled; raises to refuse it
 
     @classmethod
-    def pack(cls, bundle: Mapping[str, Any]) -> dict[str, Any]:
-        """What :func:`save_model` writes for a dict bundle."""
-        return {
-            "marker": _PACKED_MARKER,
-            # level 3: vocabularies compress ~2x; higher levels barely shrink them further
-            "parts": {
-                str(k): zlib.compress(pickle.dumps(v, protocol=5), 3) for k, v in bundle.items()
-            },
+    def pack(
+        cls, bundle: Mapping[str, Any], *, metadata_sha256: str | None = None
+    ) -> dict[str, Any]:
+        """What :func:`save_model` writes for a dict bundle.
+
+        ``metadata_sha256`` (:func:`metadata_digest` of the model's metadata) is stored before
+        the parts, where :func:`read_metadata_record` reads it from the file's first bytes.
+        """
+        packed: dict[str, Any] = {"marker": _PACKED_MARKER}
+        if metadata_sha256 is not None:
+            packed[METADATA_RECORD_KEY] = metadata_sha256
+        # level 3: vocabularies compress ~2x; higher levels barely shrink them further
+        packed["parts"] = {
+            str(k): zlib.compress(pickle.dumps(v, protocol=5), 3) for k, v in bundle.items()
         }
+        return packed
 
     @staticmethod
     def is_packed(obj: Any) -> bool:
@@ -538,7 +638,9 @@ def save_model(
     removed and the error re-raised, so no half-written model ever exists under the final name.
     ``metadata.artifact`` is filled in here. ``card`` replaces the rendered model card. The hash
     of ``model.joblib`` is added to the trust file of the models root (``directory``'s
-    grandparent). Refuses to overwrite an existing directory. Returns ``directory``.
+    grandparent). A dict bundle also records :func:`metadata_digest` of the metadata inside
+    ``model.joblib``, so that a later edit of ``metadata.json`` is detected (see the module
+    docstring). Refuses to overwrite an existing directory. Returns ``directory``.
     """
     directory = Path(directory)
     meta = _coerce_metadata(metadata, directory)
@@ -553,10 +655,12 @@ def save_model(
         ) from None
     try:
         model_path = temporary / MODEL_FILENAME
+        # artifact is not in the digest: it describes the file the digest is written into
+        digest = metadata_digest(json.loads(json.dumps(meta.to_dict(), ensure_ascii=False)))
         with open(model_path, "wb") as handle:
             if isinstance(estimator, Mapping):
                 # compressed part by part (see PackedBundle), so the container is not compressed
-                joblib.dump(PackedBundle.pack(estimator), handle)
+                joblib.dump(PackedBundle.pack(estimator, metadata_sha256=digest), handle)
             else:
                 # zlib level 3 halves the file (vocabularies compress well)
                 joblib.dump(estimator, handle, compress=("zlib", 3))
@@ -699,11 +803,12 @@ def is_trusted(directory: str | os.PathLike[str], sha256: str) -> bool:
 def trust_model(directory: str | os.PathLike[str]) -> str:
     """Add a model's ``model.joblib`` hash to the trust file of :func:`proplens.config.models_dir`.
 
-    The directory is verified first (metadata, size, sha256), so only an intact model can be
-    trusted. Does not unpickle anything. Returns the hash. Backs ``proplens models trust PATH``.
+    The directory is verified first (metadata, size, sha256, the record of ``metadata.json``), so
+    only an intact model can be trusted. Does not unpickle anything. Returns the hash. Backs
+    ``proplens models trust PATH``.
     """
     directory = Path(directory)
-    metadata, model_path = _verify_directory(directory)
+    metadata = _verify_directory(directory)[0]
     sha256 = metadata.artifact["sha256"]
     _add_to_trust_file(
         config.models_dir() / TRUST_FILENAME,
@@ -749,7 +854,11 @@ def _add_to_trust_file(path: Path, sha256: str, comment: str) -> None:
 
 def read_metadata(directory: str | os.PathLike[str]) -> ModelMetadata:
     """Read and validate ``metadata.json`` of a model directory (does not touch the joblib)."""
-    directory = Path(directory)
+    return _read_metadata(Path(directory))[0]
+
+
+def _read_metadata(directory: Path) -> tuple[ModelMetadata, str]:
+    """:func:`read_metadata` and the :func:`metadata_digest` of the file as it is."""
     if not directory.is_dir():
         raise ModelError(f"{directory}: no such model directory")
     metadata_path = directory / METADATA_FILENAME
@@ -759,26 +868,56 @@ def read_metadata(directory: str | os.PathLike[str]) -> ModelMetadata:
         data = json.loads(metadata_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelError(f"{metadata_path}: not valid JSON ({_one_line(error)})") from None
-    return ModelMetadata.from_dict(data, source=str(metadata_path))
+    metadata = ModelMetadata.from_dict(data, source=str(metadata_path))
+    return metadata, metadata_digest(data)
+
+
+def check_metadata(directory: str | os.PathLike[str]) -> tuple[ModelMetadata, str]:
+    """:func:`read_metadata`, and whether ``metadata.json`` is the one saved with the model.
+
+    The second item is :data:`METADATA_AS_SAVED` (it matches the record inside
+    ``model.joblib``), :data:`METADATA_EDITED` (it does not: see :func:`edited_metadata_message`)
+    or :data:`METADATA_NOT_RECORDED` (the model has no record: saved before records existed, or
+    ``model.joblib`` is missing). Cheap: reads the first bytes of ``model.joblib``, never
+    unpickles or hashes it (loading and :func:`verify_model_dir` check the file itself). Raises
+    :class:`ModelError` as :func:`read_metadata` does.
+    """
+    directory = Path(directory)
+    metadata, digest = _read_metadata(directory)
+    filename = metadata.artifact.get("file", MODEL_FILENAME)
+    if not _is_file_name(filename):
+        return metadata, METADATA_NOT_RECORDED  # verify_model_dir says what is wrong with it
+    record = read_metadata_record(directory / filename)
+    if record is None:
+        return metadata, METADATA_NOT_RECORDED
+    return metadata, METADATA_AS_SAVED if record == digest else METADATA_EDITED
+
+
+def _is_file_name(filename: Any) -> bool:
+    """Whether ``artifact.file`` is a plain file name (no path that leaves the directory)."""
+    return (
+        isinstance(filename, str)
+        and filename not in ("", ".", "..")
+        and Path(filename).name == filename
+    )
 
 
 def verify_model_dir(directory: str | os.PathLike[str]) -> ModelMetadata:
     """Check a model directory as loading it would, without unpickling it or asking for trust:
-    its metadata, its artifact record, the file's size and sha256. Raises :class:`ModelError`."""
+    its metadata, its artifact record, the file's size and sha256, and that ``metadata.json``
+    matches the record of it in the file, if there is one. Raises :class:`ModelError`."""
     return _verify_directory(Path(directory))[0]
 
 
-def _verify_directory(directory: Path) -> tuple[ModelMetadata, Path]:
-    """Every check except trust: metadata, artifact record, file size and sha256."""
-    metadata = read_metadata(directory)
+def _verify_directory(directory: Path) -> tuple[ModelMetadata, Path, str]:
+    """Every check except trust: metadata, artifact record, file size and sha256, metadata record.
+
+    Returns the metadata, the path of the model file and the metadata's digest."""
+    metadata, digest = _read_metadata(directory)
     artifact = metadata.artifact
     source = directory / METADATA_FILENAME
     filename = artifact.get("file")
-    if (
-        not isinstance(filename, str)
-        or filename in ("", ".", "..")
-        or Path(filename).name != filename
-    ):
+    if not _is_file_name(filename):
         raise ModelError(f"{source}: 'artifact.file' should be a file name such as model.joblib")
     sha256 = artifact.get("sha256")
     if not isinstance(sha256, str) or not _SHA256_PATTERN.match(sha256):
@@ -800,7 +939,10 @@ def _verify_directory(directory: Path) -> tuple[ModelMetadata, Path]:
             f"{model_path}: model.joblib does not match its recorded sha256: "
             "the file is corrupted or was modified"
         )
-    return metadata, model_path
+    record = read_metadata_record(model_path)
+    if record is not None and record != digest:
+        raise ModelError(edited_metadata_message(source, filename))
+    return metadata, model_path, digest
 
 
 THRESHOLD_PART = "sentences"
@@ -864,15 +1006,18 @@ def load_model_dir(
 
     Checks, in this order, before anything is unpickled: the directory and ``metadata.json``
     exist and are valid; the format version is readable; ``model.joblib`` exists with the recorded
-    size and sha256; the hash is in a trust file (skipped with ``trust=True``, which you should
-    pass only for a model whose source you trust: unpickling can run arbitrary code). Warns with
-    :class:`ModelVersionWarning` when the model was saved with another scikit-learn minor version.
-    Once the sentence classifier (:data:`THRESHOLD_PART`) is unpickled (for a bundle, on its
-    first use: a part never used is never unpickled), :func:`check_thresholds` refuses it unless
-    ``metadata.json`` records the thresholds it applies.
+    size and sha256; ``metadata.json`` matches the record of it inside ``model.joblib``, if the
+    model has one (it does not when edited since saving: see the module docstring; the record the
+    container unpickles is compared too); the hash is in a trust file (skipped with
+    ``trust=True``, which you should pass only for a model whose source you trust: unpickling can
+    run arbitrary code). Warns with :class:`ModelVersionWarning` when the model was saved with
+    another scikit-learn minor version. Once the sentence classifier (:data:`THRESHOLD_PART`) is
+    unpickled (for a bundle, on its first use: a part never used is never unpickled),
+    :func:`check_thresholds` refuses it unless ``metadata.json`` records the thresholds it
+    applies.
     """
     directory = Path(directory)
-    metadata, model_path = _verify_directory(directory)
+    metadata, model_path, digest = _verify_directory(directory)
     if not trust and not is_trusted(directory, metadata.artifact["sha256"]):
         raise ModelError(
             f"{directory}: was not produced by this proplens installation; pass --trust "
@@ -886,10 +1031,12 @@ def load_model_dir(
     # a partial of a module-level function, not a closure: a loaded model is pickled to the
     # worker processes of score-corpus, and its bundle's check with it
     check_part = functools.partial(_check_part, metadata=metadata, source=metadata_path)
+    record = None  # the metadata record the unpickled container holds, if any
     try:
         with collector_paused():
             estimator = joblib.load(model_path)
         if PackedBundle.is_packed(estimator):
+            record = estimator.get(METADATA_RECORD_KEY)
             # checked when the part is first used: unpickling it here would undo the laziness
             estimator = PackedBundle(estimator["parts"], check=check_part)
     except Exception as error:
@@ -897,6 +1044,8 @@ def load_model_dir(
         raise ModelError(
             f"{model_path}: cannot be unpickled: {type(error).__name__}: {_one_line(error)}{hint}"
         ) from None
+    if record is not None and record != digest:  # read_metadata_record did not find it
+        raise ModelError(edited_metadata_message(metadata_path, model_path.name))
     if not isinstance(estimator, PackedBundle):  # unpickled whole (format 1, a bare estimator)
         part = estimator.get(THRESHOLD_PART) if isinstance(estimator, Mapping) else estimator
         check_thresholds(part, metadata, metadata_path)

@@ -1016,7 +1016,7 @@ def models_diff(
     """Per-device F1 and thresholds of two model versions side by side."""
     from proplens.registry import diff
 
-    frame = diff(a, b)
+    frame = diff(a, b, warn=_warn)
 
     def threshold(row) -> str:
         before, after = _figure(row.threshold_before), _figure(row.threshold_after)

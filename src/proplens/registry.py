@@ -31,7 +31,13 @@ import pandas as pd
 
 from proplens import config
 from proplens._atomic import write_text_atomic
-from proplens.artifacts import METADATA_FILENAME, ModelMetadata, read_metadata, verify_model_dir
+from proplens.artifacts import (
+    METADATA_EDITED,
+    METADATA_FILENAME,
+    ModelMetadata,
+    check_metadata,
+    verify_model_dir,
+)
 from proplens.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -380,12 +386,17 @@ def _micro_f1(metrics: dict[str, Any]) -> float | None:
 def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """One row per model version, oldest first within each name.
 
-    Columns: ``name, version, created, labels, micro_f1, current, path, problem``. ``labels`` is
-    the number of devices; ``micro_f1`` the cross-validated micro F1, None (NaN in the frame)
-    for a model without one (trained with ``--no-cv``); ``problem`` is empty for a readable
-    model and otherwise says why its metadata cannot be read (the model still appears, so it
-    can be found and fixed). A default model outside ``root`` (the one bundled with an
-    installed wheel) is listed last, so the list always shows what scores.
+    Columns: ``name, version, created, labels, micro_f1, current, metadata, path, problem``.
+    ``labels`` is the number of devices; ``micro_f1`` the cross-validated micro F1, None (NaN in
+    the frame) for a model without one (trained with ``--no-cv``); ``metadata`` whether
+    ``metadata.json`` is the one saved with the model (:func:`proplens.artifacts.check_metadata`:
+    "as saved", "edited", "not recorded" for a model saved before proplens recorded it, None when
+    it cannot be read); ``problem`` is empty for a readable model and otherwise says why its
+    metadata cannot be read or was edited (the model still appears, so it can be found and
+    fixed). An edited model's ``micro_f1`` is None: what its metadata says is not the training
+    run's figure. The check reads the first bytes of each ``model.joblib``, never unpickles or
+    hashes it. A default model outside ``root`` (the one bundled with an installed wheel) is
+    listed last, so the list always shows what scores.
 
     ``frame.attrs["current_problem"]`` says why no model is marked current when ``current.json``
     is broken or names a missing model (empty otherwise).
@@ -400,7 +411,10 @@ def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     if default is not None and default.path not in {ref.path for ref in refs}:
         refs.append(default)
     rows = [_list_row(ref, default) for ref in refs]
-    columns = ["name", "version", "created", "labels", "micro_f1", "current", "path", "problem"]
+    columns = [
+        "name", "version", "created", "labels", "micro_f1", "current", "metadata", "path",
+        "problem",
+    ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     frame.attrs["current_problem"] = problem
     return frame
@@ -409,19 +423,25 @@ def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 def _list_row(ref: ModelRef, default: ModelRef | None) -> dict[str, Any]:
     row: dict[str, Any] = {"name": ref.name, "version": ref.version}
     try:
-        metadata = read_metadata(ref.path)
+        metadata, status = check_metadata(ref.path)
     except ModelError as error:
-        row.update(created=None, labels=None, micro_f1=None, problem=str(error))
+        row.update(created=None, labels=None, micro_f1=None, metadata=None, problem=str(error))
     else:
+        edited = status == METADATA_EDITED
         row.update(
             created=metadata.created,
             labels=len(metadata.labels),
-            micro_f1=_micro_f1(metadata.metrics),
-            problem="",
+            micro_f1=None if edited else _micro_f1(metadata.metrics),
+            metadata=status,
+            problem=_EDITED_PROBLEM if edited else "",
         )
     row["current"] = default is not None and default.path == ref.path
     row["path"] = str(ref.path)
     return row
+
+
+# the problem column of an edited model: the row names the model, which the message need not
+_EDITED_PROBLEM = "metadata.json edited after training (restore it or retrain): no figures shown"
 
 
 def _device_f1(metadata: ModelMetadata, device: str) -> float | None:
@@ -432,7 +452,13 @@ def _device_f1(metadata: ModelMetadata, device: str) -> float | None:
     return _f1_figure(scores.get("f1"))
 
 
-def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def diff(
+    a: str,
+    b: str,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Compare two models device by device (``a`` is "before", ``b`` is "after").
 
     Columns: ``device, f1_before, f1_after, f1_change, threshold_before, threshold_after,
@@ -444,9 +470,16 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     its folds kept whole in ``frame.attrs["grouping"]`` (see :func:`cv_grouping`).
     Every F1 is None where a model has no figure: trained without CV, or a device its CV never
     saw (see :func:`list_models`).
+
+    ``frame.attrs["metadata"]`` holds, for each model, whether its ``metadata.json`` is the one
+    saved with it (``"as saved"``, ``"edited"`` or ``"not recorded"``, see
+    :func:`proplens.artifacts.check_metadata`). The figures and thresholds of an edited one are
+    still compared as its metadata records them (the promotion guard reads this frame), and one
+    line per edited model says so: passed to ``warn`` (the CLI prints it on stderr), or logged
+    when ``warn`` is None.
     """
-    before = read_metadata(resolve(a, root))
-    after = read_metadata(resolve(b, root))
+    paths = (resolve(a, root), resolve(b, root))
+    (before, status_before), (after, status_after) = (check_metadata(path) for path in paths)
     devices = list(before.labels) + [d for d in after.labels if d not in before.labels]
     rows = []
     for device in devices:
@@ -485,6 +518,18 @@ def diff(a: str, b: str, root: str | os.PathLike[str] | None = None) -> pd.DataF
     # how each model was cross-validated ("5-fold GroupKFold by story"; None without CV)
     frame.attrs["cv"] = tuple(m.metrics.get("cv") for m in (before, after))
     frame.attrs["grouping"] = tuple(cv_grouping(m.metrics) for m in (before, after))
+    frame.attrs["metadata"] = (status_before, status_after)
+    for path, status in zip(paths, (status_before, status_after), strict=True):
+        if status == METADATA_EDITED:
+            message = (
+                f"{path / METADATA_FILENAME}: edited after the model was trained (it does not "
+                "match the record in model.joblib), so the figures and thresholds compared here "
+                "are not the training run's; restore it or retrain"
+            )
+            if warn is None:
+                log.warning("%s", message)
+            else:
+                warn(message)
     return frame
 
 
