@@ -1,4 +1,4 @@
-"""Sentence-level devices: what the v10 and v11 additions buy, and variants measured beside them.
+"""Sentence-level devices: what the v10-v12 additions buy, and variants measured beside them.
 
 5-fold cross-validation grouped by article over the SemEval-2020 training sentences and the 14
 SemEval devices, the folds and protocol of ``proplens train`` (thresholds tuned inside every fit;
@@ -25,7 +25,14 @@ Variants:
 - ``v10+phrase-lexicon``: v10 plus a second span lexicon over adjacent word pairs (a pair is
   inside a span when both its words are) at weight 0.3 (not shipped);
 - ``v10+vectors-W``: v10 plus the mean of the sentence's static word vectors
-  (``proplens.word_vectors.WordVectors``) at weight W (0.3, 0.5, 1.0 or 2.0; v11 ships 0.5).
+  (``proplens.word_vectors.WordVectors``) at weight W (0.3, 0.5, 1.0 or 2.0; v11 ships 0.5);
+- ``v12``: v10 plus the vectors of the words written in lower case at 0.5, the shipped features;
+- ``v12+document-vectors-W``: v12 plus the word vectors of the sentence's whole document at
+  weight W (0.3, 0.6, 1.0, 1.5 or 2.5; not shipped);
+- ``v12+neighbour-vectors-W``: v12 plus the word vectors of the previous and next sentence at
+  weight W (0.2 or 0.4; not shipped);
+- ``v12-128d``: v12 with a table of 128 dimensions instead of 64 (build it first:
+  ``build_word_vectors.py --dimensions 128 --output src/proplens/data/word_vectors_128.npz``).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from proplens.features import (
     SentenceColumns,
     _dense_csr,
     _document_membership,
+    _neighbour_links,
     _tfidf_weighting,
     _word_counts,
     make_sentence_features,
@@ -53,7 +61,7 @@ from proplens.features import (
 from proplens.lexicon import SpanLexicon
 from proplens.model import DeviceClassifier
 from proplens.training import load_training_data
-from proplens.word_vectors import WordVectors
+from proplens.word_vectors import TABLE_FILE, WordVectors, _full_csr
 
 REPETITION = "Repetition"
 DEFAULT = object()  # the shipped number of terms per document
@@ -100,20 +108,57 @@ class PhraseLexicon(SpanLexicon):
         return _dense_csr(self._features(pairs))
 
 
+def _unit_rows(summed: np.ndarray) -> sparse.csr_matrix:
+    lengths = np.sqrt(np.einsum("ij,ij->i", summed, summed))
+    np.divide(summed, lengths[:, None], out=summed, where=lengths[:, None] > 0)
+    return _full_csr(summed)
+
+
+class DocumentVectors(WordVectors):
+    """The IDF-weighted mean of the word vectors of the sentence's whole document."""
+
+    def transform_columns(self, X: SentenceColumns):
+        codes = X.document_codes()
+        per_document = _document_membership(codes) @ self.summed(X)
+        return _unit_rows(np.asarray(per_document, dtype=np.float32)[codes])
+
+
+class NeighbourVectors(WordVectors):
+    """The IDF-weighted mean of the word vectors of the previous and next sentence."""
+
+    def transform_columns(self, X: SentenceColumns):
+        links = _neighbour_links(X.document_id)
+        return _unit_rows(np.asarray(links @ self.summed(X), dtype=np.float32))
+
+
+def _lowercase(make):
+    return lambda: make(lowercase_only=True)
+
+
 def features(
     document_weight: float,
     title_weight: float = 0.0,
     max_terms=DEFAULT,
     pair_lexicon=0.0,
     vectors_weight=0.0,
+    lowercase_vectors=False,
+    document_vectors=0.0,
+    neighbour_vectors=0.0,
+    vectors_table=TABLE_FILE,
 ):
     union = make_sentence_features(document_weight=document_weight, vectors_weight=0.0)
     if document_weight and max_terms is not DEFAULT:
         union.set_params(document__max_terms=max_terms)
+
+    def vectors():
+        return WordVectors(table=vectors_table, lowercase_only=lowercase_vectors)
+
     added = {
         "title": (title_weight, TitleWords),
         "pair_lexicon": (pair_lexicon, PhraseLexicon),
-        "vectors": (vectors_weight, WordVectors),
+        "vectors": (vectors_weight, vectors),
+        "document_vectors": (document_vectors, _lowercase(DocumentVectors)),
+        "neighbour_vectors": (neighbour_vectors, _lowercase(NeighbourVectors)),
     }
     added = {name: (weight, make) for name, (weight, make) in added.items() if weight}
     if not added:
@@ -132,6 +177,7 @@ def variant(
     max_terms=DEFAULT,
     pair_lexicon=0.0,
     vectors_weight=0.0,
+    **vector_blocks,
 ):
     def make(devices):
         blocks = {REPETITION: PhraseRecurrence(sizes=sizes)} if sizes else None
@@ -139,7 +185,12 @@ def variant(
             devices=devices,
             n_jobs=2,
             features=features(
-                document_weight, title_weight, max_terms, pair_lexicon, vectors_weight
+                document_weight,
+                title_weight,
+                max_terms,
+                pair_lexicon,
+                vectors_weight,
+                **vector_blocks,
             ),
             device_features=blocks,
         )
@@ -165,6 +216,36 @@ VARIANTS = {
     "v10+vectors-0.5": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=0.5),
     "v10+vectors-1.0": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=1.0),
     "v10+vectors-2.0": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=2.0),
+    "v12": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=0.5, lowercase_vectors=True),
+    **{
+        f"v12+document-vectors-{w}": variant(
+            document_weight=1.5,
+            sizes=(2, 3),
+            vectors_weight=0.5,
+            lowercase_vectors=True,
+            document_vectors=w,
+        )
+        for w in (0.3, 0.6, 1.0, 1.5, 2.5)
+    },
+    # a table of 128 dimensions (build_word_vectors.py --dimensions 128 --output
+    # src/proplens/data/word_vectors_128.npz; not shipped)
+    "v12-128d": variant(
+        document_weight=1.5,
+        sizes=(2, 3),
+        vectors_weight=0.5,
+        lowercase_vectors=True,
+        vectors_table="word_vectors_128.npz",
+    ),
+    **{
+        f"v12+neighbour-vectors-{w}": variant(
+            document_weight=1.5,
+            sizes=(2, 3),
+            vectors_weight=0.5,
+            lowercase_vectors=True,
+            neighbour_vectors=w,
+        )
+        for w in (0.2, 0.4)
+    },
 }
 
 

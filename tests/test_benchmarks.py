@@ -240,3 +240,38 @@ def test_annotator_agreement_compares_two_passes_the_gold_and_the_models(corpus_
     assert 0 < int(same) <= int(shared)
     assert float(share) == pytest.approx(int(same) / int(shared), abs=6e-4)
     assert float(low) <= float(share) <= float(high)
+
+
+def test_context_features_read_neighbours_and_the_rest_of_the_article():
+    """`context_screen.py`'s second-stage inputs: the neighbours' log-odds within the article
+    only, and the mean and top of the article's *other* sentences (never the sentence's own)."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        import numpy as np
+        from context_screen import context_features
+    finally:
+        sys.path.pop(0)
+    logits = np.array([[1.0, 5.0], [2.0, 6.0], [4.0, 7.0], [8.0, 9.0]])  # any device, one label
+    documents = np.array(["a", "a", "a", "b"])
+    neighbours = context_features(logits, documents, 0, ("neighbours",))
+    # the label's own column, then before/after, then the edge flags
+    assert neighbours[:, 1].tolist() == [0.0, 1.0, 2.0, 0.0]  # previous, same article only
+    assert neighbours[:, 2].tolist() == [2.0, 4.0, 0.0, 0.0]  # next, same article only
+    article = context_features(logits, documents, 0, ("article",))
+    assert article[:, 1].tolist() == [3.0, 2.5, 1.5, 0.0]  # mean of the other sentences
+    assert article[:, 2].tolist() == [4.0, 4.0, 2.0, 0.0]  # top of the other sentences
+    assert article[:, -2].tolist() == [0.0, 0.5, 1.0, 0.0]  # where the sentence sits
+
+
+@pytest.mark.corpus
+def test_context_screen_prints_every_second_stage(corpus_dir):
+    """`context_screen.py` prints v12 alone and each second stage, all fit on other folds."""
+    out = _run_benchmark("context_screen.py", "--documents", "40", corpus_dir=corpus_dir)
+    counts = re.match(r"(\d+) sentences, (\d+) articles, 5 folds", out)
+    assert counts and int(counts.group(2)) == 40
+    rows = {cells[0]: cells[1:] for cells in map(_cells, out.splitlines()) if len(cells) == 4}
+    names = ["none (proplens, thresholds only)", "own", "neighbours", "article"]
+    assert all(name in rows for name in [*names, "own + neighbours + article"])
+    for name in names:
+        assert all(0 <= float(value) < 1 for value in rows[name]), (name, rows[name])
+    assert rows["own"] != rows["none (proplens, thresholds only)"]
