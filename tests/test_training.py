@@ -133,13 +133,16 @@ def test_unevaluated_model_does_not_replace_the_default_without_force(root, labe
     assert read_metadata(forced.directory).metrics["promotion"]["forced"] is True
 
 
-def _parent(root: Path, f1: float, std: float, **scores) -> Path:
+def _parent(root: Path, f1: float, std: float, tc_micro_f1=None, **scores) -> Path:
     """A saved stand-in model whose card says Doubt had CV F1 ``f1`` with fold spread ``std``."""
+    metrics = {"per_device": {"Doubt": {"f1": f1, "f1_fold_std": std, "folds": 5, **scores}}}
+    if tc_micro_f1 is not None:
+        metrics["tc_micro_f1"] = tc_micro_f1
     metadata = {
         "name": "base",
         "labels": ["Doubt"],
         "thresholds": {"Doubt": 0.5},
-        "metrics": {"per_device": {"Doubt": {"f1": f1, "f1_fold_std": std, "folds": 5, **scores}}},
+        "metrics": metrics,
     }
     return save_model({"stand-in": True}, metadata, root / "base" / "v1")
 
@@ -212,16 +215,26 @@ def test_guard_blocks_what_it_cannot_compare(tmp_path):
     decision = promotion_decision(blind, _candidate(0.40, 0.02))
     assert not decision.promote and "blind@v1 has no CV figures" in decision.message()
 
-    with_spans = tmp_path / "spans"
-    spans_parent = _parent(with_spans, 0.40, 0.02)
-    metadata = json.loads((spans_parent / "metadata.json").read_text(encoding="utf-8"))
-    metadata["metrics"]["tc_micro_f1"] = 0.6
-    (spans_parent / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    spans_parent = _parent(tmp_path / "spans", 0.40, 0.02, tc_micro_f1=0.6)
     decision = promotion_decision(spans_parent, _candidate(0.40, 0.02))
     assert not decision.promote and "cannot classify spans" in decision.message()
     also_spans = _candidate(0.40, 0.02)
     also_spans["metrics"]["tc_micro_f1"] = 0.59
     assert promotion_decision(spans_parent, also_spans).promote
+
+
+def test_guard_blocks_a_default_whose_metadata_was_edited(tmp_path):
+    """Figures edited into the default's metadata.json after training are not the training
+    run's: the guard compares nothing with them, in either direction, and says why."""
+    parent = _parent(tmp_path / "models", 0.40, 0.02)
+    assert promotion_decision(parent, _candidate(0.40, 0.02)).promote
+    metadata = json.loads((parent / "metadata.json").read_text(encoding="utf-8"))
+    metadata["metrics"]["per_device"]["Doubt"]["f1"] = 0.10  # lowered: anything would pass
+    (parent / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    decision = promotion_decision(parent, _candidate(0.40, 0.02))
+    assert not decision.promote
+    assert "metadata.json of base@v1 was edited after it was trained" in decision.message()
+    assert "use --force" in decision.message()
 
 
 def test_guarded_retrain_is_saved_but_not_default_unless_forced(root, labels_csv, monkeypatch):

@@ -835,12 +835,24 @@ def promotion_decision(parent: Path | str | None, metadata: dict) -> PromotionDe
     import json
     import tempfile
 
-    from proplens.artifacts import METADATA_FILENAME, read_metadata
+    from proplens.artifacts import METADATA_EDITED, METADATA_FILENAME, check_metadata
     from proplens.registry import cv_grouping, diff
 
     if parent is None:
         return PromotionDecision(True, None, "no current model to compare with")
-    before = read_metadata(parent)
+    before, saved = check_metadata(parent)
+    if saved == METADATA_EDITED:
+        # its figures are not the training run's: a drop (or none) measured against them means
+        # nothing, and an inflated figure there must not block or wave through a retrain unseen
+        return PromotionDecision(
+            False,
+            before.ref,
+            f"the metadata.json of {before.ref} was edited after it was trained, so its figures "
+            f"cannot be compared with the new model's; kept {before.ref} as the default",
+            [],
+            None,
+            f"{_BLOCKED_ADVICE} (or restore {before.ref}'s metadata.json and retrain)",
+        )
     if not before.metrics.get("per_device"):
         # a default forced in without CV: nothing to compare with, so nothing may replace it
         # unnoticed (the next retrain would otherwise always pass)
