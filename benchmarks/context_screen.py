@@ -32,13 +32,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench import add_group_by_option, semeval_table, shipped_estimator
-from ensemble_screen import _best_threshold, _logit
+from bench import add_group_by_option, shipped_estimator
+from ensemble_screen import _best_threshold, _logit, label_scores, screen_data
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 
-from proplens.evaluation import _folds, cross_validate_sentences, fold_groups, to_indicator
-from proplens.training import load_training_data
+from proplens.evaluation import cross_validate_sentences
 
 VIEWS = ("own", "neighbours", "article")
 
@@ -105,17 +103,7 @@ def screen(proba, targets, documents, folds, views) -> tuple[float, float, float
                 scores_other, scores_test = logits[other, c], logits[test, c]
             cut = _best_threshold(scores_other, targets[other, c])
             predicted[test, c] = scores_test >= cut
-    slc = f1_score(targets[:, 0], predicted[:, 0])
-    micro = f1_score(targets[:, 1:].ravel(), predicted[:, 1:].ravel())
-    macro = float(
-        np.mean(
-            [
-                f1_score(targets[:, c], predicted[:, c], zero_division=0)
-                for c in range(1, targets.shape[1])
-            ]
-        )
-    )
-    return slc, micro, macro
+    return label_scores(targets, predicted)
 
 
 def main() -> None:
@@ -125,17 +113,8 @@ def main() -> None:
     add_group_by_option(parser)
     args = parser.parse_args()
 
-    data = load_training_data()
-    table, devices = semeval_table(data)
-    if args.documents:
-        keep = table["document_id"].drop_duplicates().iloc[: args.documents]
-        table = table[table["document_id"].isin(keep)].reset_index(drop=True)
-    Y = to_indicator(table["devices"].tolist(), devices)
-    targets = np.c_[Y.any(axis=1), Y].astype(int)
-    folds = _folds(fold_groups(table["document_id"].to_numpy(), table["text"], args.group_by), 5)
+    data, table, devices, targets, folds = screen_data(args.documents, args.group_by)
     documents = table["document_id"].astype(str).to_numpy()
-    print(f"{len(table)} sentences, {table['document_id'].nunique()} articles, 5 folds by "
-          f"{args.group_by}\n")  # fmt: skip
 
     if args.scores is not None and args.scores.exists():
         proba = np.load(args.scores)["proba"]

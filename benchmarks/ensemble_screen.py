@@ -115,6 +115,17 @@ def _best_threshold(scores: np.ndarray, y: np.ndarray) -> float:
     return float(grid[int(np.argmax(f1))])
 
 
+def label_scores(targets: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
+    """SLC F1 (column 0), and micro- and macro-F1 over the devices (the other columns)."""
+    slc = f1_score(targets[:, 0], predicted[:, 0])
+    micro = f1_score(targets[:, 1:].ravel(), predicted[:, 1:].ravel())
+    per_device = [
+        f1_score(targets[:, c], predicted[:, c], zero_division=0)
+        for c in range(1, targets.shape[1])
+    ]
+    return slc, micro, float(np.mean(per_device))
+
+
 def screen(first, second, targets, folds, weights) -> tuple[float, float, float, list[float]]:
     """SLC F1, micro-F1 and macro-F1 over the devices of ``(1 - w) * first + w * second``
     (log-odds), ``w`` and thresholds chosen per outer fold on the other folds."""
@@ -138,17 +149,26 @@ def screen(first, second, targets, folds, weights) -> tuple[float, float, float,
         _, w, cuts = best
         chosen.append(w)
         predicted[test] = ((1 - w) * first[test] + w * second[test]) >= cuts
-    slc = f1_score(targets[:, 0], predicted[:, 0])
-    micro = f1_score(targets[:, 1:].ravel(), predicted[:, 1:].ravel())
-    macro = float(
-        np.mean(
-            [
-                f1_score(targets[:, c], predicted[:, c], zero_division=0)
-                for c in range(1, targets.shape[1])
-            ]
-        )
-    )
+    slc, micro, macro = label_scores(targets, predicted)
     return slc, micro, macro, chosen
+
+
+def screen_data(documents: int | None, group_by: str):
+    """``(data, table, devices, targets, folds)`` of a screen: the training sentences with the
+    14 SemEval devices (the first ``documents`` articles only, if given), the any-device column
+    then one per device, and the 5 outer folds of ``cross_validate_sentences`` (GroupKFold is
+    deterministic, so they are the folds its out-of-fold scores come from). Prints the counts."""
+    data = load_training_data()
+    table, devices = semeval_table(data)
+    if documents:
+        keep = table["document_id"].drop_duplicates().iloc[:documents]
+        table = table[table["document_id"].isin(keep)].reset_index(drop=True)
+    Y = to_indicator(table["devices"].tolist(), devices)
+    targets = np.c_[Y.any(axis=1), Y].astype(int)
+    folds = _folds(fold_groups(table["document_id"].to_numpy(), table["text"], group_by), 5)
+    articles = table["document_id"].nunique()
+    print(f"{len(table)} sentences, {articles} articles, 5 folds by {group_by}\n")
+    return data, table, devices, targets, folds
 
 
 def main() -> None:
@@ -166,17 +186,7 @@ def main() -> None:
         parser.error(f"unknown view(s) {', '.join(unknown)}; choose from {', '.join(VIEWS)}")
     weights = [float(w) for w in args.weights.split(",")]
 
-    data = load_training_data()
-    table, devices = semeval_table(data)
-    if args.documents:
-        keep = table["document_id"].drop_duplicates().iloc[: args.documents]
-        table = table[table["document_id"].isin(keep)].reset_index(drop=True)
-    Y = to_indicator(table["devices"].tolist(), devices)
-    targets = np.c_[Y.any(axis=1), Y].astype(int)
-    # the folds of cross_validate_sentences below (GroupKFold is deterministic)
-    folds = _folds(fold_groups(table["document_id"].to_numpy(), table["text"], args.group_by), 5)
-    articles = table["document_id"].nunique()
-    print(f"{len(table)} sentences, {articles} articles, 5 folds by {args.group_by}\n")
+    data, table, devices, targets, folds = screen_data(args.documents, args.group_by)
 
     started = time.perf_counter()
     _, oof = cross_validate_sentences(

@@ -198,6 +198,17 @@ def variant(
     return make
 
 
+def _v12(**vector_blocks):
+    """v12's sentence features (v10 and the vectors of lower-case words at 0.5), and more."""
+    return variant(
+        document_weight=1.5,
+        sizes=(2, 3),
+        vectors_weight=0.5,
+        lowercase_vectors=True,
+        **vector_blocks,
+    )
+
+
 VARIANTS = {
     "v9": variant(),
     "phrases": variant(sizes=(2, 3)),
@@ -216,36 +227,12 @@ VARIANTS = {
     "v10+vectors-0.5": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=0.5),
     "v10+vectors-1.0": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=1.0),
     "v10+vectors-2.0": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=2.0),
-    "v12": variant(document_weight=1.5, sizes=(2, 3), vectors_weight=0.5, lowercase_vectors=True),
-    **{
-        f"v12+document-vectors-{w}": variant(
-            document_weight=1.5,
-            sizes=(2, 3),
-            vectors_weight=0.5,
-            lowercase_vectors=True,
-            document_vectors=w,
-        )
-        for w in (0.3, 0.6, 1.0, 1.5, 2.5)
-    },
+    "v12": _v12(),
+    **{f"v12+document-vectors-{w}": _v12(document_vectors=w) for w in (0.3, 0.6, 1.0, 1.5, 2.5)},
     # a table of 128 dimensions (build_word_vectors.py --dimensions 128 --output
     # src/proplens/data/word_vectors_128.npz; not shipped)
-    "v12-128d": variant(
-        document_weight=1.5,
-        sizes=(2, 3),
-        vectors_weight=0.5,
-        lowercase_vectors=True,
-        vectors_table="word_vectors_128.npz",
-    ),
-    **{
-        f"v12+neighbour-vectors-{w}": variant(
-            document_weight=1.5,
-            sizes=(2, 3),
-            vectors_weight=0.5,
-            lowercase_vectors=True,
-            neighbour_vectors=w,
-        )
-        for w in (0.2, 0.4)
-    },
+    "v12-128d": _v12(vectors_table="word_vectors_128.npz"),
+    **{f"v12+neighbour-vectors-{w}": _v12(neighbour_vectors=w) for w in (0.2, 0.4)},
 }
 
 

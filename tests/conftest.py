@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,34 @@ def browser():
             pytest.fail(f"Chromium at {executable} did not start: {first_line}", pytrace=False)
         yield launched
         launched.close()
+
+
+def rewrite_metadata(directory: Path, change) -> None:
+    """Edit a saved model's metadata.json in place: ``change`` gets the parsed dict."""
+    path = directory / "metadata.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def drop_metadata_record(directory: Path, *, trust: bool = False) -> Path:
+    """Make ``directory`` a model saved before model.joblib recorded its metadata.json: the same
+    packed bundle without the record, its artifact record updated (and, with ``trust``, its new
+    hash trusted)."""
+    import joblib
+
+    from proplens.artifacts import file_sha256, trust_model
+
+    container = joblib.load(directory / "model.joblib")
+    assert container.pop("metadata_sha256")
+    with open(directory / "model.joblib", "wb") as handle:
+        joblib.dump(container, handle)
+    artifact = {
+        "file": "model.joblib",
+        "sha256": file_sha256(directory / "model.joblib"),
+        "bytes": (directory / "model.joblib").stat().st_size,
+    }
+    rewrite_metadata(directory, lambda data: data.update(artifact=artifact))
+    if trust:
+        trust_model(directory)
+    return directory

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import drop_metadata_record, rewrite_metadata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -82,35 +83,6 @@ def make_metadata(**overrides) -> dict:
 @pytest.fixture
 def saved(models_root, fitted_pipeline) -> Path:
     return save_model(fitted_pipeline, make_metadata(), models_root / "tiny" / "v1")
-
-
-def rewrite_metadata(directory: Path, change) -> None:
-    path = directory / "metadata.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(json.dumps(data), encoding="utf-8")
-
-
-def drop_metadata_record(directory: Path) -> None:
-    """Make ``directory`` a model saved before model.joblib recorded its metadata.json: the same
-    packed bundle without the record, its artifact record updated and its hash trusted."""
-    import joblib
-
-    container = joblib.load(directory / "model.joblib")
-    assert container.pop("metadata_sha256")
-    with open(directory / "model.joblib", "wb") as handle:
-        joblib.dump(container, handle)
-    rewrite_metadata(
-        directory,
-        lambda data: data.update(
-            artifact={
-                "file": "model.joblib",
-                "sha256": file_sha256(directory / "model.joblib"),
-                "bytes": (directory / "model.joblib").stat().st_size,
-            }
-        ),
-    )
-    trust_model(directory)
 
 
 def test_round_trip_predicts_the_same(saved, fitted_pipeline):
@@ -570,7 +542,7 @@ def test_an_unedited_model_loads_however_its_json_is_laid_out(saved_bundle, fitt
 def test_a_model_saved_before_the_record_loads_as_before(saved_bundle, saved):
     """A bundle without the record (every model saved before it existed) and a bare estimator
     load and verify as before, even edited: "not recorded", not "edited"."""
-    drop_metadata_record(saved_bundle)
+    drop_metadata_record(saved_bundle, trust=True)
     for directory in (saved_bundle, saved):
         assert artifacts.check_metadata(directory)[1] == "not recorded"
         rewrite_metadata(directory, EDITS["metric"])
@@ -694,7 +666,7 @@ def test_a_trained_model_records_the_thresholds_it_applies(trained):
     rewrite_metadata(trained, lambda data: data["thresholds"].update(applied))
     with pytest.raises(ModelError, match="metadata.json: edited after the model was trained"):
         load_model(trained)
-    drop_metadata_record(trained)
+    drop_metadata_record(trained, trust=True)
     assert load_model(trained).thresholds == applied
 
 
@@ -724,7 +696,7 @@ def test_metadata_thresholds_the_model_does_not_apply_are_refused(trained, chang
     model.joblib recorded its metadata.json: a newer one refuses any edit before this check)."""
     from proplens.scoring import load_model
 
-    drop_metadata_record(trained)
+    drop_metadata_record(trained, trust=True)
     rewrite_metadata(trained, change)
     with pytest.raises(ModelError, match=message) as refused:
         load_model(trained)

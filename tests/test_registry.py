@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import drop_metadata_record, rewrite_metadata
 
 from proplens import config, registry
 from proplens.artifacts import save_model
@@ -671,31 +672,6 @@ def test_cli_models_diff_prints_one_row_per_device(root, capsys, monkeypatch):
 # metadata.json edited after saving
 
 
-def edit_metadata(directory: Path, change) -> None:
-    path = directory / "metadata.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(json.dumps(data), encoding="utf-8")
-
-
-def without_record(directory: Path) -> Path:
-    """``directory`` as a model saved before model.joblib recorded its metadata.json."""
-    import joblib
-
-    from proplens.artifacts import file_sha256
-
-    container = joblib.load(directory / "model.joblib")
-    assert container.pop("metadata_sha256")
-    joblib.dump(container, directory / "model.joblib")
-    artifact = {
-        "file": "model.joblib",
-        "sha256": file_sha256(directory / "model.joblib"),
-        "bytes": (directory / "model.joblib").stat().st_size,
-    }
-    edit_metadata(directory, lambda data: data.update(artifact=artifact))
-    return directory
-
-
 def test_list_marks_a_model_whose_metadata_was_edited(root, capsys, monkeypatch):
     """`models list` showed a micro F1 edited into metadata.json as the training run's. The row
     now says the metadata was edited and shows no figure; a model saved before the record is
@@ -704,9 +680,9 @@ def test_list_marks_a_model_whose_metadata_was_edited(root, capsys, monkeypatch)
 
     add_model("m", micro_f1=0.31)
     edited = add_model("m", micro_f1=0.35)
-    old = without_record(add_model("m", micro_f1=0.33))
+    old = drop_metadata_record(add_model("m", micro_f1=0.33))
     for directory in (edited, old):
-        edit_metadata(directory, lambda data: data["metrics"].update(micro_f1=0.99))
+        rewrite_metadata(directory, lambda data: data["metrics"].update(micro_f1=0.99))
     table = list_models()
     assert table["metadata"].tolist() == ["as saved", "edited", "not recorded"]
     assert table["micro_f1"].tolist()[0::2] == [0.31, 0.99] and pd.isna(table.loc[1, "micro_f1"])
@@ -737,7 +713,7 @@ def test_diff_says_which_model_has_edited_metadata(root, caplog):
     after = add_model("m", f1={"Doubt": 0.25, "Loaded_Language": 0.3})
     unedited = diff("m@v1", "m@v2")
     assert unedited.attrs["metadata"] == ("as saved", "as saved")
-    edit_metadata(after, lambda data: data["metrics"]["per_device"]["Doubt"].update(f1=0.6))
+    rewrite_metadata(after, lambda data: data["metrics"]["per_device"]["Doubt"].update(f1=0.6))
     warnings: list[str] = []
     table = diff("m@v1", "m@v2", warn=warnings.append).set_index("device")
     assert table.attrs["metadata"] == ("as saved", "edited")
@@ -748,5 +724,5 @@ def test_diff_says_which_model_has_edited_metadata(root, caplog):
     assert not [r for r in caplog.records if r.name == "proplens.registry"]
     diff("m@v2", "m@v1")  # without warn: logged
     assert [r.getMessage() for r in caplog.records if r.name == "proplens.registry"] == warnings
-    without_record(after)
+    drop_metadata_record(after)
     assert diff("m@v1", "m@v2").attrs["metadata"] == ("as saved", "not recorded")
