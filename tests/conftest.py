@@ -105,9 +105,9 @@ def rewrite_metadata(directory: Path, change) -> None:
 
 
 def drop_metadata_record(directory: Path, *, trust: bool = False) -> Path:
-    """Make ``directory`` a model saved before model.joblib recorded its metadata.json: the same
-    packed bundle without the record, its artifact record updated (and, with ``trust``, its new
-    hash trusted)."""
+    """Make ``directory`` a model saved before model.joblib recorded its metadata.json (and
+    metadata.json its card): the same packed bundle without the record, its artifact record
+    updated, no card record (and, with ``trust``, its new hash trusted)."""
     import joblib
 
     from proplens.artifacts import file_sha256, trust_model
@@ -121,7 +121,7 @@ def drop_metadata_record(directory: Path, *, trust: bool = False) -> Path:
         "sha256": file_sha256(directory / "model.joblib"),
         "bytes": (directory / "model.joblib").stat().st_size,
     }
-    rewrite_metadata(directory, lambda data: data.update(artifact=artifact))
+    rewrite_metadata(directory, lambda data: data.update(artifact=artifact, card_sha256=None))
     if trust:
         trust_model(directory)
     return directory

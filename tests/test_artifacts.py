@@ -605,6 +605,66 @@ def test_reading_the_record_runs_nothing_from_the_file(tmp_path, saved):
     assert artifacts.read_metadata_record(tmp_path / "missing.joblib") is None
 
 
+# --------------------------------------------------------------------------------------------
+# the model card (README.md) edited after saving (its digest is recorded in metadata.json)
+
+
+def test_a_saved_card_is_recorded_and_an_edited_one_is_told(saved_bundle):
+    """A hand-edited README.md showed figures the training run never had, and nothing said so.
+    The card's digest is now in metadata.json (inside the metadata's own record), so an edit of
+    the card is told, and a checkout's Windows line ends are not an edit."""
+    card = saved_bundle / "README.md"
+    text = card.read_text(encoding="utf-8")
+    metadata = artifacts.read_metadata(saved_bundle)
+    assert metadata.card_sha256 == artifacts.card_digest(text, metadata.artifact)
+    assert artifacts.check_metadata(saved_bundle)[1] == "as saved"
+    assert artifacts.check_card(saved_bundle) == "as saved"
+    card.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    assert artifacts.check_card(saved_bundle) == "as saved"
+    card.write_text(text.replace("| Loaded_Language | 0.600 |", "| Loaded_Language | 0.900 |"))
+    assert artifacts.check_card(saved_bundle) == "edited"
+    card.write_bytes(b"\xff\xfe not UTF-8")
+    assert artifacts.check_card(saved_bundle) == "edited"
+    card.unlink()
+    assert artifacts.check_card(saved_bundle) == "missing"
+    # the card is prose: the model still loads
+    assert load_model_dir(saved_bundle)[1].ref == "bundle@v1"
+
+
+def test_the_card_record_covers_all_but_the_integrity_section(saved_bundle):
+    """The Integrity section names model.joblib, written after the record: it is the only part
+    left out, and only as the artifact renders it. The record itself is covered by the
+    metadata's record, so rewriting it to match an edited card is an edited metadata.json."""
+    card = saved_bundle / "README.md"
+    text = card.read_text(encoding="utf-8")
+    body, integrity = text.split("\n## Integrity\n")
+    assert artifacts.read_metadata(saved_bundle).artifact["sha256"] in integrity
+    card.write_text(body, encoding="utf-8")
+    assert artifacts.check_card(saved_bundle) == "as saved"  # (metadata.json still records it)
+    card.write_text(text.replace(integrity[:-2], integrity[:-2] + "!"), encoding="utf-8")
+    assert artifacts.check_card(saved_bundle) == "edited"
+    edited = text.replace("# bundle v1", "# bundle v1 (reviewed)")
+    card.write_text(edited, encoding="utf-8")
+    digest = artifacts.card_digest(edited, artifacts.read_metadata(saved_bundle).artifact)
+    rewrite_metadata(saved_bundle, lambda data: data.update(card_sha256=digest))
+    assert artifacts.check_card(saved_bundle) == "as saved"
+    assert artifacts.check_metadata(saved_bundle)[1] == "edited"
+
+
+def test_a_custom_card_is_recorded_as_written(models_root):
+    directory = save_model({"w": 1}, make_metadata(), models_root / "tiny" / "v1", card="# Hi\n")
+    assert artifacts.check_card(directory) == "as saved"
+    (directory / "README.md").write_text("# Hi there\n", encoding="utf-8")
+    assert artifacts.check_card(directory) == "edited"
+
+
+def test_a_card_saved_before_the_record_is_not_recorded(saved_bundle):
+    drop_metadata_record(saved_bundle)
+    (saved_bundle / "README.md").write_text("# anything\n", encoding="utf-8")
+    assert artifacts.check_card(saved_bundle) == "not recorded"
+    assert artifacts.check_card(SHIPPED / "v12") == "not recorded"
+
+
 @pytest.mark.parametrize(
     "version",
     sorted(p.name for p in (Path(__file__).parents[1] / "models" / "ptc-default").iterdir()),

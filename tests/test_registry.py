@@ -446,8 +446,8 @@ def test_list_models_of_empty_root(root):
     table = list_models()
     assert table.empty
     assert list(table.columns) == [
-        "name", "version", "created", "labels", "micro_f1", "current", "metadata", "path",
-        "problem",
+        "name", "version", "created", "labels", "micro_f1", "current", "metadata", "card",
+        "path", "problem",
     ]  # fmt: skip
 
 
@@ -702,8 +702,37 @@ def test_list_of_the_shipped_models_is_as_before():
     """models/ptc-default/v1..v12 predate the record: listed as before, "not recorded"."""
     shipped = Path(__file__).parents[1] / "models"
     table = list_models(shipped)
-    assert (table["metadata"] == "not recorded").all()
+    assert (table["metadata"] == "not recorded").all() and (table["card"] == "not recorded").all()
     assert (table["problem"] == "").all() and table["micro_f1"].notna().all()
+
+
+def test_list_marks_a_model_whose_card_was_edited(root, capsys, monkeypatch):
+    """A hand-edited model card (README.md) showed figures the training run never had. `models
+    list` now says so in the problem column, and still shows the figures of metadata.json, which
+    is as saved. Of a model whose metadata.json was edited, nothing is said of the card."""
+    from proplens.cli import main
+
+    add_model("m", micro_f1=0.31)
+    card_edited = add_model("m", micro_f1=0.35)
+    card_missing = add_model("m", micro_f1=0.33)
+    both = add_model("m", micro_f1=0.32)
+    for directory in (card_edited, both):
+        card = directory / "README.md"
+        card.write_text(card.read_text(encoding="utf-8").replace("0.35", "0.45"), "utf-8")
+    (card_missing / "README.md").unlink()
+    rewrite_metadata(both, lambda data: data.update(notes="edited"))
+    table = list_models()
+    assert table["card"].tolist()[:3] == ["as saved", "edited", "missing"]
+    assert pd.isna(table.loc[3, "card"])
+    assert table["micro_f1"].tolist()[:3] == [0.31, 0.35, 0.33]
+    assert table.loc[1, "problem"] == "README.md (the model card) edited after training: restore it"
+    assert table.loc[2, "problem"] == "README.md (the model card) missing: restore it"
+    assert table.loc[3, "problem"].startswith("metadata.json edited after training")
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["models", "list"]) == 0
+    cells = _cells(capsys.readouterr().out, "m@v2")
+    assert cells[4] == "0.350" and "model card) edited after training" in cells[5]
+    use("m@v2")  # the model is as trained: it may be the default
 
 
 def test_diff_says_which_model_has_edited_metadata(root, caplog):
@@ -720,7 +749,8 @@ def test_diff_says_which_model_has_edited_metadata(root, caplog):
     assert table.loc["Doubt", "f1_after"] == 0.6
     assert len(warnings) == 1 and "\n" not in warnings[0]
     assert warnings[0].startswith(f"{after / 'metadata.json'}: edited after the model was trained")
-    assert warnings[0].endswith("restore it or retrain")
+    assert "so the figures and thresholds compared here are not the training run's" in warnings[0]
+    assert warnings[0].endswith("restore the metadata.json saved with the model, or retrain")
     assert not [r for r in caplog.records if r.name == "proplens.registry"]
     diff("m@v2", "m@v1")  # without warn: logged
     assert [r.getMessage() for r in caplog.records if r.name == "proplens.registry"] == warnings

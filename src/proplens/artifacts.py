@@ -38,6 +38,12 @@ existed (and a bare estimator, which is not packed) have none: they load as befo
 :func:`check_metadata` reports them as "not recorded", not as edited. Old readers ignore the
 entry, so the format version did not change.
 
+The model card (``README.md``) is recorded the same way, one step further: ``card_sha256`` in
+``metadata.json`` (so inside the metadata's record) is :func:`card_digest` of the card without its
+closing "Integrity" section, which names ``model.joblib`` and so is written after it.
+:func:`check_card` compares them, and ``proplens models list`` marks an edited card. An edited card
+changes nothing the model does, so loading does not refuse it. Older readers ignore the key.
+
 Threat model
 ------------
 ``joblib.load`` runs arbitrary code from the file, so a model directory is as dangerous as a script.
@@ -158,6 +164,7 @@ class ModelMetadata:
     artifact: dict[str, Any] = field(default_factory=dict)
     parent: str | None = None
     notes: str = ""
+    card_sha256: str | None = None
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,6 +173,7 @@ class ModelMetadata:
         order = [
             "format_version", "name", "version", "created", "labels", "thresholds",
             "training_data", "library_versions", "metrics", "artifact", "parent", "notes",
+            "card_sha256",
         ]  # fmt: skip
         return {key: data[key] for key in order}
 
@@ -331,12 +339,18 @@ def read_metadata_record(model_path: str | os.PathLike[str]) -> str | None:
     return record if _SHA256_PATTERN.match(record) else None
 
 
-def edited_metadata_message(metadata_path: Path, model_filename: str = MODEL_FILENAME) -> str:
-    """The one-line error for a ``metadata.json`` that no longer matches its record."""
+def edited_metadata_message(
+    metadata_path: Path,
+    model_filename: str = MODEL_FILENAME,
+    *,
+    what: str = "its thresholds, metrics and notes are",
+) -> str:
+    """The one line for a ``metadata.json`` that no longer matches its record; ``what`` says
+    which of its contents the reader is about to rely on."""
     return (
         f"{metadata_path}: edited after the model was trained (it no longer matches the record "
-        f"of it in {model_filename}), so its thresholds, metrics and notes are not the training "
-        "run's; restore the metadata.json saved with the model, or retrain"
+        f"of it in {model_filename}), so {what} not the training run's; restore the "
+        "metadata.json saved with the model, or retrain"
     )
 
 
@@ -506,17 +520,31 @@ def render_model_card(metadata: ModelMetadata) -> str:
     lines += ["", *_render_reproduce(metadata)]
     if metadata.notes:
         lines += ["", "## Notes", "", metadata.notes]
-    artifact = metadata.artifact
-    if artifact:
-        lines += [
-            "",
-            "## Integrity",
-            "",
-            f"`{artifact.get('file', MODEL_FILENAME)}`: {artifact.get('bytes', '?')} bytes, "
-            f"sha256 `{artifact.get('sha256', '?')}`. proplens refuses to load the file if either "
-            "differs, and loads it without `--trust` only if the hash is in a trust file.",
-        ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _integrity_section(metadata.artifact)
+
+
+def _integrity_section(artifact: Mapping[str, Any]) -> str:
+    """The card's last section, on ``model.joblib`` (empty before the file is written)."""
+    if not artifact:
+        return ""
+    return (
+        "\n## Integrity\n\n"
+        f"`{artifact.get('file', MODEL_FILENAME)}`: {artifact.get('bytes', '?')} bytes, "
+        f"sha256 `{artifact.get('sha256', '?')}`. proplens refuses to load the file if either "
+        "differs, and loads it without `--trust` only if the hash is in a trust file.\n"
+    )
+
+
+def card_digest(card: str, artifact: Mapping[str, Any] | None = None) -> str:
+    """The sha256 that :func:`save_model` records in ``metadata.json`` (``card_sha256``) for the
+    model card ``card``: of its text without the closing "Integrity" section that ``artifact``
+    renders (written after the record, from ``model.joblib``, which is checked on its own), with
+    Windows line ends read as Unix ones (a checkout may convert them)."""
+    text = card.replace("\r\n", "\n")
+    tail = _integrity_section(artifact or {})
+    if tail and text.endswith(tail):
+        text = text[: -len(tail)]
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _format_number(value: Any) -> str:
@@ -655,6 +683,11 @@ def save_model(
         ) from None
     try:
         model_path = temporary / MODEL_FILENAME
+        # The card is recorded in the metadata (so in the metadata's record in model.joblib)
+        # before that file exists; its Integrity section, which names the file, comes after.
+        meta.artifact = {}
+        card_body = card if card is not None else render_model_card(meta)
+        meta.card_sha256 = card_digest(card_body)
         # artifact is not in the digest: it describes the file the digest is written into
         digest = metadata_digest(json.loads(json.dumps(meta.to_dict(), ensure_ascii=False)))
         with open(model_path, "wb") as handle:
@@ -674,7 +707,8 @@ def save_model(
         metadata_text = json.dumps(meta.to_dict(), indent=2, ensure_ascii=False) + "\n"
         _write_synced(temporary / METADATA_FILENAME, metadata_text)
         _write_synced(
-            temporary / CARD_FILENAME, card if card is not None else render_model_card(meta)
+            temporary / CARD_FILENAME,
+            card if card is not None else card_body + _integrity_section(meta.artifact),
         )
         _fsync_directory(temporary)
         # Trust before the rename, so a model that exists under its final name always loads; a
@@ -891,6 +925,35 @@ def check_metadata(directory: str | os.PathLike[str]) -> tuple[ModelMetadata, st
     if record is None:
         return metadata, METADATA_NOT_RECORDED
     return metadata, METADATA_AS_SAVED if record == digest else METADATA_EDITED
+
+
+CARD_MISSING = "missing"
+
+
+def check_card(directory: str | os.PathLike[str], metadata: ModelMetadata | None = None) -> str:
+    """Whether a model's card (``README.md``) is the one saved with it.
+
+    :data:`METADATA_AS_SAVED` when it matches ``card_sha256`` of ``metadata.json`` (see
+    :func:`card_digest`), :data:`METADATA_EDITED` when it does not, :data:`CARD_MISSING` when
+    there is no readable card, :data:`METADATA_NOT_RECORDED` for a model saved before proplens
+    recorded its card. The record is only as good as ``metadata.json``, which
+    :func:`check_metadata` checks; ``metadata`` passes it when the caller has read it already.
+    A card is prose for people: an edited one changes nothing the model does, but its figures
+    may not be the training run's.
+    """
+    directory = Path(directory)
+    if metadata is None:
+        metadata = read_metadata(directory)
+    record = metadata.card_sha256
+    if not isinstance(record, str):
+        return METADATA_NOT_RECORDED
+    try:
+        text = (directory / CARD_FILENAME).read_bytes().decode("utf-8")
+    except OSError:
+        return CARD_MISSING
+    except UnicodeDecodeError:  # proplens writes UTF-8
+        return METADATA_EDITED
+    return METADATA_AS_SAVED if card_digest(text, metadata.artifact) == record else METADATA_EDITED
 
 
 def _is_file_name(filename: Any) -> bool:

@@ -32,10 +32,13 @@ import pandas as pd
 from proplens import config
 from proplens._atomic import write_text_atomic
 from proplens.artifacts import (
+    CARD_MISSING,
     METADATA_EDITED,
     METADATA_FILENAME,
     ModelMetadata,
+    check_card,
     check_metadata,
+    edited_metadata_message,
     verify_model_dir,
 )
 from proplens.errors import ModelError
@@ -386,17 +389,21 @@ def _micro_f1(metrics: dict[str, Any]) -> float | None:
 def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """One row per model version, oldest first within each name.
 
-    Columns: ``name, version, created, labels, micro_f1, current, metadata, path, problem``.
+    Columns: ``name, version, created, labels, micro_f1, current, metadata, card, path,
+    problem``.
     ``labels`` is the number of devices; ``micro_f1`` the cross-validated micro F1, None (NaN in
     the frame) for a model without one (trained with ``--no-cv``); ``metadata`` whether
     ``metadata.json`` is the one saved with the model (:func:`proplens.artifacts.check_metadata`:
     "as saved", "edited", "not recorded" for a model saved before proplens recorded it, None when
-    it cannot be read); ``problem`` is empty for a readable model and otherwise says why its
-    metadata cannot be read or was edited (the model still appears, so it can be found and
+    it cannot be read); ``card`` the same of the model card, ``README.md``
+    (:func:`proplens.artifacts.check_card`, which can also say "missing"; None when the metadata
+    was edited, since the card's record is in it); ``problem`` is empty for a readable model
+    with its card as saved, and otherwise says why its metadata cannot be read or was edited, or
+    that its card was edited or is missing (the model still appears, so it can be found and
     fixed). An edited model's ``micro_f1`` is None: what its metadata says is not the training
-    run's figure. The check reads the first bytes of each ``model.joblib``, never unpickles or
-    hashes it. A default model outside ``root`` (the one bundled with an installed wheel) is
-    listed last, so the list always shows what scores.
+    run's figure. The checks read the first bytes of each ``model.joblib`` and its card, never
+    unpickle or hash the model file. A default model outside ``root`` (the one bundled with an
+    installed wheel) is listed last, so the list always shows what scores.
 
     ``frame.attrs["current_problem"]`` says why no model is marked current when ``current.json``
     is broken or names a missing model (empty otherwise).
@@ -412,8 +419,8 @@ def list_models(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
         refs.append(default)
     rows = [_list_row(ref, default) for ref in refs]
     columns = [
-        "name", "version", "created", "labels", "micro_f1", "current", "metadata", "path",
-        "problem",
+        "name", "version", "created", "labels", "micro_f1", "current", "metadata", "card",
+        "path", "problem",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     frame.attrs["current_problem"] = problem
@@ -425,15 +432,20 @@ def _list_row(ref: ModelRef, default: ModelRef | None) -> dict[str, Any]:
     try:
         metadata, status = check_metadata(ref.path)
     except ModelError as error:
-        row.update(created=None, labels=None, micro_f1=None, metadata=None, problem=str(error))
+        row.update(
+            created=None, labels=None, micro_f1=None, metadata=None, card=None, problem=str(error)
+        )
     else:
         edited = status == METADATA_EDITED
+        # (the card's record is in the metadata: of an edited metadata.json, nothing is known)
+        card = None if edited else check_card(ref.path, metadata)
         row.update(
             created=metadata.created,
             labels=len(metadata.labels),
             micro_f1=None if edited else _micro_f1(metadata.metrics),
             metadata=status,
-            problem=_EDITED_PROBLEM if edited else "",
+            card=card,
+            problem=_EDITED_PROBLEM if edited else _CARD_PROBLEMS.get(card, ""),
         )
     row["current"] = default is not None and default.path == ref.path
     row["path"] = str(ref.path)
@@ -442,6 +454,11 @@ def _list_row(ref: ModelRef, default: ModelRef | None) -> dict[str, Any]:
 
 # the problem column of an edited model: the row names the model, which the message need not
 _EDITED_PROBLEM = "metadata.json edited after training (restore it or retrain): no figures shown"
+# an edited or missing card: the model and its figures are as trained, the prose around them not
+_CARD_PROBLEMS = {
+    METADATA_EDITED: "README.md (the model card) edited after training: restore it",
+    CARD_MISSING: "README.md (the model card) missing: restore it",
+}
 
 
 def _device_f1(metadata: ModelMetadata, device: str) -> float | None:
@@ -521,10 +538,8 @@ def diff(
     frame.attrs["metadata"] = (status_before, status_after)
     for path, status in zip(paths, (status_before, status_after), strict=True):
         if status == METADATA_EDITED:
-            message = (
-                f"{path / METADATA_FILENAME}: edited after the model was trained (it does not "
-                "match the record in model.joblib), so the figures and thresholds compared here "
-                "are not the training run's; restore it or retrain"
+            message = edited_metadata_message(
+                path / METADATA_FILENAME, what="the figures and thresholds compared here are"
             )
             if warn is None:
                 log.warning("%s", message)
