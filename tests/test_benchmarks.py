@@ -48,6 +48,7 @@ def test_quick_benchmark_prints_every_figure(corpus_dir):
     timings = (
         "scoring throughput (sentences/s, 1 core)",
         "latency, 40-sentence article (ms, median)",
+        "cold `proplens score` of the example (s)",
     )
     for row in timings:
         assert "x ref" in rows[row][2] and _number(rows[row][3]) > 0
